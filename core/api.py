@@ -1,0 +1,467 @@
+"""The library API: every operation the CLI offers, as methods of :class:`Orchestrator`.
+
+An ``Orchestrator`` is bound to one directory (and so to one repository, config and
+event store). It validates every argument before anything is written, calls the
+configured plugins through the registry, and tells the configured notifiers about every
+event after the store has committed it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from . import validate as v
+from .config import Config, load_config
+from .errors import NotInitializedError, OrchestratorError, PluginError, ValidationError
+from .location import ENV_DB, Location, discover
+from .models import (
+    Agent,
+    AgentStatus,
+    Blocker,
+    Conflict,
+    Event,
+    Feature,
+    FeatureReport,
+    NewEvent,
+    StoreInfo,
+    TestResult,
+)
+from .protocols import EventStore, Notifier, PluginContext
+
+
+class Orchestrator:
+    """Operations on one repository's coordination state.
+
+    :param cwd: the directory to work from (default: the current directory).
+    :param db: the event store's path, overriding config and ``CLAUDE_ORCHESTRATOR_DB``.
+    :param registry: a prepared :class:`~claude_orchestrator.manager.PluginRegistry`
+        (tests pass one with extra plugins); built on first use otherwise.
+    :param env: environment to read overrides from (default ``os.environ``).
+    """
+
+    def __init__(
+        self,
+        cwd: Path | str | None = None,
+        *,
+        db: Path | str | None = None,
+        registry: Any = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._cwd = cwd
+        self._db = db
+        self._env = os.environ if env is None else env
+        self._registry = registry
+        self._store: EventStore | None = None
+        self._notifiers: list[tuple[str, Notifier]] | None = None
+        #: problems that did not stop the operation (a notifier failed...)
+        self.warnings: list[str] = []
+
+    # -- wiring ----------------------------------------------------------------------
+    @cached_property
+    def location(self) -> Location:
+        return discover(self._cwd, self._env)
+
+    @property
+    def config_path(self) -> Path:
+        return self.location.config_path(self._env)
+
+    @cached_property
+    def config(self) -> Config:
+        cache_dir = self.location.state_dir / "cache"
+        return load_config(self.config_path, cache_dir=cache_dir)
+
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            from .manager import PluginRegistry
+
+            self._registry = PluginRegistry(env=self._env)
+        return self._registry
+
+    @cached_property
+    def store_path(self) -> Path:
+        override = self._db if self._db is not None else self._env.get(ENV_DB)
+        if override:
+            return (self.location.cwd / Path(override)).resolve()
+        configured = self.config.store_path
+        if configured:
+            return (self.location.root / configured).resolve()
+        return self.location.default_store_path()
+
+    def _context(self, name: str) -> PluginContext:
+        return PluginContext(
+            config=self.config,
+            root=self.location.root,
+            common_dir=self.location.common_dir,
+            store_path=self.store_path,
+            options=self.config.plugin_options(name),
+        )
+
+    def _build(self, kind: str, name: str, dotted: str) -> Any:
+        try:
+            impl = self.registry.get(kind, name)
+        except PluginError as exc:
+            raise self.config.error(dotted, str(exc)) from None
+        try:
+            return impl.factory(self._context(name))
+        except OrchestratorError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"{kind} plugin {name!r} (from {impl.plugin}) failed to start: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    def store_plugin(self) -> EventStore:
+        """The configured store, not yet opened (it may not exist)."""
+        if self._store is None:
+            self._store = self._build("store", self.config.store_plugin, "plugins.store")
+        return self._store
+
+    @property
+    def store(self) -> EventStore:
+        """The configured store; raises NotInitializedError if it was never created."""
+        store = self.store_plugin()
+        if not store.exists():
+            raise NotInitializedError(
+                f"Event store not initialized: {store.location} does not exist. "
+                "Run: claude-orchestrator events init"
+            )
+        return store
+
+    def notifiers(self) -> list[tuple[str, Notifier]]:
+        if self._notifiers is None:
+            built = []
+            for index, name in enumerate(self.config.notifiers):
+                built.append((name, self._build("notifier", name, f"plugins.notifiers[{index}]")))
+            self._notifiers = built
+        return self._notifiers
+
+    def notify(self, event: Event) -> None:
+        """Give an event to every configured notifier; failures become warnings."""
+        for name, notifier in self.notifiers():
+            try:
+                notifier.notify(event)
+            except Exception as exc:
+                message = (
+                    f"notifier {name!r} failed on event {event.id}: {type(exc).__name__}: {exc}"
+                )
+                self.warnings.append(message)
+                print(f"warning: {message}", file=sys.stderr)
+
+    def check_plugins(self) -> None:
+        """Build every configured plugin now, so a bad name fails before any write."""
+        self.store_plugin()
+        self.notifiers()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Orchestrator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- set-up ----------------------------------------------------------------------
+    def init(self, areas: Sequence[str] | None = None) -> tuple[bool, StoreInfo]:
+        """Write a commented default ``orchestrator.yaml`` (if absent) and create the store.
+
+        :return: (whether the config file was written, the store's info).
+        """
+        from .config import write_template
+
+        checked = v.check_areas(areas) if areas is not None else None
+        path = self.config_path
+        written = False
+        if not path.exists():
+            try:
+                self.__dict__["config"] = write_template(path, checked)
+            except FileExistsError:
+                pass  # another process wrote it meanwhile: use theirs
+            else:
+                written = True
+        self.__dict__.pop("config", None)
+        self.__dict__.pop("store_path", None)
+        info = self.init_store()
+        return written, info
+
+    def init_store(self) -> StoreInfo:
+        """Create the event store, or migrate it forward; safe to repeat."""
+        self.check_plugins()
+        info = self.store_plugin().initialize()
+        # The parsed-config cache lives beside the store; see config.load_config.
+        (self.location.state_dir / "cache").mkdir(parents=True, exist_ok=True)
+        return info
+
+    # -- features and agents ---------------------------------------------------------
+    def add_feature(
+        self,
+        spec_id: str,
+        name: str,
+        *,
+        overseer_branch: str | None = None,
+        areas: Sequence[str] | None = None,
+    ) -> Feature:
+        """Register a feature with its overseer and one implementor per area."""
+        spec_id = v.check_spec_id(spec_id)
+        name = v.check_message(name, "feature name")
+        area_list = v.check_areas(areas) if areas is not None else self.config.areas
+        branch = overseer_branch or self.config.overseer_branch(spec_id)
+        v.check_branch(branch)
+        agents = [("overseer", branch)] + [
+            (v.role_for_area(a), self.config.implementor_branch(spec_id, a)) for a in area_list
+        ]
+        store = self.store
+        self.check_plugins()
+        feature, event = store.add_feature(spec_id, name, branch, agents)
+        self.notify(event)
+        return feature
+
+    def add_agent(self, spec_id: str, role: str, branch: str | None = None) -> Agent:
+        spec_id = v.check_spec_id(spec_id)
+        role = v.check_role(role)
+        if branch is None:
+            if role == "overseer":
+                branch = self.config.overseer_branch(spec_id)
+            else:
+                branch = self.config.implementor_branch(spec_id, role.split("-", 1)[1])
+        v.check_branch(branch)
+        store = self.store
+        self.check_plugins()
+        agent, event = store.add_agent(spec_id, role, branch)
+        self.notify(event)
+        return agent
+
+    def set_feature_status(self, spec_id: str, status: str) -> Feature:
+        spec_id = v.check_spec_id(spec_id)
+        status = v.check_choice(status, v.FEATURE_STATUSES, "feature status")
+        store = self.store
+        self.check_plugins()
+        feature, event = store.set_feature_status(spec_id, status)
+        self.notify(event)
+        return feature
+
+    def feature(self, spec_id: str) -> Feature:
+        spec_id = v.check_spec_id(spec_id)
+        found = self.store.get_feature(spec_id)
+        if found is None:
+            from .errors import NotFoundError
+
+            raise NotFoundError(
+                f"Feature not found in event store: {spec_id}. Add it with: "
+                f'claude-orchestrator events add-feature {spec_id} "<name>"'
+            )
+        return found
+
+    # -- events ----------------------------------------------------------------------
+    def log_event(
+        self,
+        spec_id: str,
+        role: str,
+        event_type: str,
+        message: str,
+        task_id: str | None = None,
+        commit: str | None = None,
+        metadata: str | dict[str, Any] | None = None,
+    ) -> Event:
+        """Append one event (the original ``log-event``)."""
+        new = NewEvent(
+            spec_id=v.check_spec_id(spec_id),
+            role=v.check_role(role),
+            event_type=v.check_event_type(event_type),
+            message=v.check_message(message),
+            task_id=v.check_task_id(task_id),
+            commit_hash=v.check_commit(commit),
+            metadata=v.check_metadata(metadata),
+        )
+        store = self.store
+        self.check_plugins()
+        event = store.append_event(new)
+        self.notify(event)
+        return event
+
+    def recent(self, limit: int = 20, spec_id: str | None = None) -> list[Event]:
+        limit = v.check_limit(limit)
+        if spec_id is not None:
+            self.feature(spec_id)
+        return self.store.recent_events(limit, spec_id)
+
+    def status(self, spec_id: str | None = None) -> list[AgentStatus]:
+        if spec_id is not None:
+            self.feature(spec_id)
+        return self.store.feature_status(spec_id)
+
+    # -- conflicts -------------------------------------------------------------------
+    def log_conflict(
+        self, spec_id: str, role: str, files: str | Sequence[str], severity: str = "warning"
+    ) -> Conflict:
+        spec_id = v.check_spec_id(spec_id)
+        role = v.check_role(role)
+        paths = v.check_path_list(files if isinstance(files, str) else list(files))
+        severity = v.check_choice(severity, v.SEVERITIES, "severity")
+        store = self.store
+        self.check_plugins()
+        conflict, event = store.add_conflict(spec_id, role, paths, severity)
+        self.notify(event)
+        return conflict
+
+    def resolve_conflict(self, conflict_id: int | str, notes: str | None = None) -> Conflict:
+        number = v.check_positive_id(conflict_id, "conflict")
+        text = v.check_message(notes or "Manually resolved", "resolution notes")
+        store = self.store
+        self.check_plugins()
+        conflict, event = store.resolve_conflict(number, text)
+        self.notify(event)
+        return conflict
+
+    def conflicts(
+        self, spec_id: str | None = None, include_resolved: bool = False
+    ) -> list[Conflict]:
+        if spec_id is not None:
+            self.feature(spec_id)
+        return self.store.list_conflicts(spec_id, include_resolved)
+
+    # -- blockers --------------------------------------------------------------------
+    def block(
+        self,
+        spec_id: str,
+        role: str,
+        blocker_type: str,
+        description: str,
+        *,
+        blocked_by: str | None = None,
+        task_id: str | None = None,
+    ) -> Blocker:
+        spec_id = v.check_spec_id(spec_id)
+        role = v.check_role(role)
+        blocker_type = v.check_choice(blocker_type, v.BLOCKER_TYPES, "blocker type")
+        description = v.check_message(description, "blocker description")
+        blocking = v.check_role(blocked_by) if blocked_by else None
+        task = v.check_task_id(task_id)
+        store = self.store
+        self.check_plugins()
+        blocker, event = store.add_blocker(spec_id, role, blocker_type, description, blocking, task)
+        self.notify(event)
+        return blocker
+
+    def unblock(self, blocker_id: int | str, notes: str | None = None) -> Blocker:
+        number = v.check_positive_id(blocker_id, "blocker")
+        text = v.check_message(notes or "Resolved", "resolution notes")
+        store = self.store
+        self.check_plugins()
+        blocker, event = store.resolve_blocker(number, text)
+        self.notify(event)
+        return blocker
+
+    def blockers(self, spec_id: str | None = None, include_resolved: bool = False) -> list[Blocker]:
+        if spec_id is not None:
+            self.feature(spec_id)
+        return self.store.list_blockers(spec_id, include_resolved)
+
+    # -- test results ----------------------------------------------------------------
+    def record_test(
+        self,
+        spec_id: str,
+        role: str,
+        test_type: str,
+        status: str,
+        *,
+        commit: str | None = None,
+        total: int | None = None,
+        passed: int | None = None,
+        failed: int | None = None,
+        skipped: int | None = None,
+        duration_ms: int | None = None,
+        logs_url: str | None = None,
+    ) -> TestResult:
+        spec_id = v.check_spec_id(spec_id)
+        role = v.check_role(role)
+        test_type = v.check_choice(test_type, v.TEST_TYPES, "test type")
+        status = v.check_choice(status, v.TEST_STATUSES, "test status")
+        counts = {
+            "total": v.check_count(total, "total"),
+            "passed": v.check_count(passed, "passed count"),
+            "failed": v.check_count(failed, "failed count"),
+            "skipped": v.check_count(skipped, "skipped count"),
+        }
+        if counts["total"] is not None:
+            parts = [counts[k] or 0 for k in ("passed", "failed", "skipped")]
+            if sum(parts) > counts["total"]:
+                raise ValidationError(
+                    f"passed + failed + skipped ({sum(parts)}) exceeds the total "
+                    f"({counts['total']}): check the counts"
+                )
+        if status == "passed" and (counts["failed"] or 0) > 0:
+            raise ValidationError(
+                f"status 'passed' with {counts['failed']} failed tests: record status 'failed'"
+            )
+        duration = v.check_count(duration_ms, "duration")
+        url = v.check_message(logs_url, "logs URL") if logs_url else None
+        store = self.store
+        self.check_plugins()
+        result, event = store.record_test(
+            spec_id,
+            role,
+            test_type,
+            status,
+            commit_hash=v.check_commit(commit),
+            duration_ms=duration,
+            logs_url=url,
+            **counts,
+        )
+        self.notify(event)
+        return result
+
+    def test_results(self, spec_id: str | None = None, limit: int = 50) -> list[TestResult]:
+        limit = v.check_limit(limit)
+        if spec_id is not None:
+            self.feature(spec_id)
+        return self.store.list_test_results(spec_id, limit)
+
+    # -- reports ---------------------------------------------------------------------
+    def report(self, spec_id: str, events: int = 20) -> FeatureReport:
+        """Everything the state report of a feature shows (``events export``)."""
+        feature = self.feature(spec_id)
+        store = self.store
+        return FeatureReport(
+            feature=feature,
+            agents=store.list_agents(spec_id),
+            status=store.feature_status(spec_id),
+            tasks=store.task_states(spec_id),
+            events=store.recent_events(v.check_limit(events), spec_id),
+            conflicts=store.list_conflicts(spec_id, include_resolved=False),
+            blockers=store.list_blockers(spec_id, include_resolved=False),
+            tests=store.list_test_results(spec_id, 10),
+            pull_requests=store.list_pull_requests(spec_id),
+        )
+
+    def export(self, spec_id: str, fmt: str = "markdown", output: Path | str | None = None) -> str:
+        """Render a feature's report; write it atomically to ``output`` when given."""
+        from .render import render_report
+
+        fmt = v.check_choice(fmt, v.EXPORT_FORMATS, "export format")
+        target = None
+        if output is not None:
+            target = (self.location.cwd / Path(output)).resolve()
+            if not target.parent.is_dir():
+                raise ValidationError(
+                    f"cannot write {output}: the directory {target.parent} does not exist"
+                )
+            if target.is_dir():
+                raise ValidationError(f"cannot write {output}: it is a directory; name a file")
+        text = render_report(self.report(spec_id), fmt)
+        if target is not None:
+            from .fsutil import atomic_write_text
+
+            atomic_write_text(target, text)
+        return text
+
+    def store_info(self) -> StoreInfo:
+        return self.store.info()

@@ -1,0 +1,688 @@
+"""The command line: a thin Typer layer over :class:`~claude_orchestrator.api.Orchestrator`.
+
+Each command parses its arguments, calls one library method and prints the result.
+Errors are turned into exit codes in one place, :func:`run`:
+
+* 0 success; 1 the check ran and found something; 2 bad input, usage, or missing set-up;
+* 3 an internal error (a bug): the traceback goes to a log file whose path is printed;
+* 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from . import __version__
+from .api import Orchestrator
+from .boundary import guarded
+from .render import render_events, render_status, table, to_json
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Event store file (default: <git common dir>/orchestrator/events.db; "
+        "env CLAUDE_ORCHESTRATOR_DB).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+SpecArg = Annotated[
+    str, typer.Argument(help="Spec id, e.g. 003-reading-goals.", show_default=False)
+]
+RoleArg = Annotated[
+    str, typer.Argument(help="overseer or implementor-<area>, e.g. implementor-data.")
+]
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _emit(as_json: bool, value: Any, text: str) -> None:
+    _out(to_json(value) if as_json else text)
+
+
+def _orch(db: Path | None = None) -> Orchestrator:
+    return Orchestrator(db=db)
+
+
+# ---------------------------------------------------------------------------- app
+def make_app() -> typer.Typer:
+    """Build the CLI (a factory: nothing is registered at import time)."""
+    app = typer.Typer(
+        name="claude-orchestrator",
+        help="Coordinate an overseer and several implementor agents on one feature.\n\n"
+        "Run `claude-orchestrator COMMAND --help` for a command's options and an example.",
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    events = typer.Typer(
+        help="The event store: features, agents, events, conflicts, blockers, test results.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+    )
+    config = typer.Typer(
+        help="Read, check and change orchestrator.yaml.",
+        no_args_is_help=True,
+        rich_markup_mode=None,
+    )
+    app.add_typer(events, name="events")
+    app.add_typer(config, name="config")
+
+    @app.callback(invoke_without_command=True)
+    def _root(
+        version: Annotated[
+            bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)
+        ] = False,
+    ) -> None:
+        if version:
+            _out(f"claude-orchestrator {__version__}")
+            raise typer.Exit(0)
+
+    # -- set-up --------------------------------------------------------------------
+    @app.command("init")
+    def init_cmd(
+        areas: Annotated[
+            str | None,
+            typer.Option(help="Default implementor areas, comma-separated.", show_default=False),
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Write a commented orchestrator.yaml (if missing) and create the event store.
+
+        \b
+        Example:
+          claude-orchestrator init --areas data,api,ui
+        """
+        from .validate import split_list
+
+        orch = _orch(db)
+        written, info = orch.init(split_list(areas) if areas is not None else None)
+        payload = {"config": str(orch.config_path), "config_written": written, "store": info}
+        verb = "wrote" if written else "kept existing"
+        _emit(as_json, payload, f"{verb} {orch.config_path}\n{_store_line(info)}")
+
+    @app.command("plugins")
+    def plugins_cmd(as_json: JsonOption = False) -> None:
+        """List loaded plugins: name, version, kinds, hooks, and load failures.
+
+        \b
+        Example:
+          claude-orchestrator plugins --json
+        """
+        from .manager import PluginRegistry
+
+        infos = PluginRegistry().plugins()
+        if as_json:
+            _out(to_json([i.to_dict() for i in infos]))
+            return
+        rows = [
+            [
+                i.name,
+                i.version,
+                "built-in" if i.builtin else "entry point",
+                ", ".join(i.implementations) or "-",
+                ", ".join(i.hooks) or "-",
+                f"FAILED: {i.error}" if i.error else "ok",
+            ]
+            for i in infos
+        ]
+        _out(table(("name", "version", "source", "implements", "hooks", "status"), rows))
+
+    # -- config --------------------------------------------------------------------
+    @config.command("schema")
+    def config_schema() -> None:
+        """Print the JSON Schema of orchestrator.yaml (for editors and CI).
+
+        \b
+        Example:
+          claude-orchestrator config schema > orchestrator.schema.json
+        """
+        import json
+
+        from .config_schema import SCHEMA
+
+        _out(json.dumps(SCHEMA, indent=2))
+
+    @config.command("check")
+    def config_check(as_json: JsonOption = False) -> None:
+        """Validate orchestrator.yaml, including plugin names; exit 2 with the first problem.
+
+        \b
+        Example:
+          claude-orchestrator config check
+        """
+        from .config import load_config
+
+        orch = _orch()
+        orch.__dict__["config"] = load_config(orch.config_path, required=True)
+        orch.check_plugins()
+        _emit(as_json, {"path": str(orch.config_path), "valid": True}, f"{orch.config_path}: valid")
+
+    @config.command("show")
+    def config_show(as_json: JsonOption = False) -> None:
+        """Print the effective configuration (file merged with defaults).
+
+        \b
+        Example:
+          claude-orchestrator config show --json
+        """
+        orch = _orch()
+        data = orch.config.to_dict()
+        if as_json:
+            _out(to_json(data))
+        else:
+            import io
+
+            from ruamel.yaml import YAML
+
+            buffer = io.StringIO()
+            YAML().dump(data, buffer)
+            _out(buffer.getvalue())
+
+    @config.command("set")
+    def config_set(
+        key: Annotated[str, typer.Argument(help="Dotted key, e.g. implementors.areas.")],
+        value: Annotated[str, typer.Argument(help="A YAML value, e.g. '[data, api]'.")],
+    ) -> None:
+        """Change one setting, keeping the file's comments; nothing is written if invalid.
+
+        \b
+        Example:
+          claude-orchestrator config set implementors.areas '[data, api, ui, docs]'
+        """
+        from .config import set_value
+
+        orch = _orch()
+        set_value(orch.config_path, key, value)
+        _out(f"{orch.config_path}: {key} set")
+
+    _events_commands(events)
+    return app
+
+
+def _store_line(info: Any) -> str:
+    if info.created:
+        return f"created event store {info.location} (schema v{info.schema_version})"
+    if info.migrated_from is not None:
+        return (
+            f"migrated event store {info.location} from schema v{info.migrated_from} "
+            f"to v{info.schema_version}"
+        )
+    return f"event store {info.location} is ready (schema v{info.schema_version})"
+
+
+def _events_commands(events: typer.Typer) -> None:
+    @events.command("path")
+    def path_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Print where the event store is (for sqlite3 or datasette).
+
+        \b
+        Example:
+          sqlite3 "$(claude-orchestrator events path)" 'select * from v_feature_status'
+        """
+        orch = _orch(db)
+        _emit(
+            as_json,
+            {"path": str(orch.store_path), "exists": orch.store_path.is_file()},
+            str(orch.store_path),
+        )
+
+    @events.command("init")
+    def init_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Create the event store, or migrate an older one; safe to run again.
+
+        \b
+        Example:
+          claude-orchestrator events init
+        """
+        info = _orch(db).init_store()
+        _emit(as_json, info, _store_line(info))
+
+    @events.command("info")
+    def info_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Show the store's location, schema version and row counts.
+
+        \b
+        Example:
+          claude-orchestrator events info --json
+        """
+        info = _orch(db).store_info()
+        counts = ", ".join(f"{k} {n}" for k, n in (info.counts or {}).items())
+        _emit(
+            as_json,
+            info,
+            f"{info.location}\nschema v{info.schema_version} "
+            f"(written by {info.written_by})\n{counts}",
+        )
+
+    @events.command("add-feature")
+    def add_feature(
+        spec_id: SpecArg,
+        name: Annotated[str, typer.Argument(help="A human-readable name.")],
+        overseer_branch: Annotated[
+            str | None,
+            typer.Argument(help="Default: <prefix>/<spec-id>/overseer.", show_default=False),
+        ] = None,
+        areas: Annotated[
+            str | None,
+            typer.Option(
+                help="Implementor areas, comma-separated (default: from config).",
+                show_default=False,
+            ),
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Register a feature with its overseer and one implementor per area.
+
+        \b
+        Example:
+          claude-orchestrator events add-feature 003-reading-goals "Reading goals"
+        """
+        from .validate import split_list
+
+        orch = _orch(db)
+        feature = orch.add_feature(
+            spec_id,
+            name,
+            overseer_branch=overseer_branch,
+            areas=split_list(areas) if areas is not None else None,
+        )
+        agents = orch.store.list_agents(feature.spec_id)
+        _emit(
+            as_json,
+            {"feature": feature, "agents": agents},
+            f"feature {feature.spec_id} added with {len(agents)} agents: "
+            + ", ".join(a.role for a in agents),
+        )
+
+    @events.command("add-agent")
+    def add_agent(
+        spec_id: SpecArg,
+        role: RoleArg,
+        branch: Annotated[
+            str | None, typer.Argument(help="Default: from the naming scheme.", show_default=False)
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Register one more agent for a feature.
+
+        \b
+        Example:
+          claude-orchestrator events add-agent 003-reading-goals implementor-docs
+        """
+        agent = _orch(db).add_agent(spec_id, role, branch)
+        _emit(as_json, agent, f"{agent.role} registered for {agent.spec_id} on {agent.branch_name}")
+
+    @events.command("set-feature-status")
+    def set_feature_status(
+        spec_id: SpecArg,
+        status: Annotated[str, typer.Argument(help="in-progress, completed or archived.")],
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Mark a feature in-progress, completed or archived.
+
+        \b
+        Example:
+          claude-orchestrator events set-feature-status 003-reading-goals completed
+        """
+        feature = _orch(db).set_feature_status(spec_id, status)
+        _emit(as_json, feature, f"{feature.spec_id} is {feature.status}")
+
+    @events.command("log-event")
+    def log_event(
+        spec_id: SpecArg,
+        role: RoleArg,
+        event_type: Annotated[
+            str, typer.Argument(help="task_started, task_completed, ... or a custom type.")
+        ],
+        message: Annotated[str, typer.Argument(help="What happened.")],
+        task_id: Annotated[
+            str | None, typer.Argument(help="Task id, e.g. T001.", show_default=False)
+        ] = None,
+        commit: Annotated[str | None, typer.Argument(help="Commit id.", show_default=False)] = None,
+        metadata: Annotated[
+            str | None,
+            typer.Option("--metadata", help="Extra data as a JSON object.", show_default=False),
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Append an event; prints nothing on success (it runs from git hooks).
+
+        \b
+        Example:
+          claude-orchestrator events log-event 003-reading-goals implementor-data \\
+            task_completed "Migrations done" T001 abc1234
+        """
+        event = _orch(db).log_event(spec_id, role, event_type, message, task_id, commit, metadata)
+        if as_json:
+            _out(to_json(event))
+
+    @events.command("recent")
+    def recent(
+        limit: Annotated[int, typer.Argument(help="How many events.")] = 20,
+        spec: Annotated[
+            str | None, typer.Option("--spec", help="Only this feature.", show_default=False)
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Show the newest events, newest first.
+
+        \b
+        Example:
+          claude-orchestrator events recent 10 --spec 003-reading-goals
+        """
+        found = _orch(db).recent(limit, spec)
+        _emit(as_json, found, render_events(found))
+
+    @events.command("status")
+    def status(
+        spec_id: Annotated[
+            str | None, typer.Argument(help="Only this feature.", show_default=False)
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Show each feature's agents with task, PR, conflict and blocker counts.
+
+        \b
+        Example:
+          claude-orchestrator events status 003-reading-goals
+        """
+        rows = _orch(db).status(spec_id)
+        _emit(as_json, rows, render_status(rows))
+
+    @events.command("log-conflict")
+    def log_conflict(
+        spec_id: SpecArg,
+        role: RoleArg,
+        files: Annotated[
+            str, typer.Argument(help="JSON array ('[\"a.py\"]') or comma-separated paths.")
+        ],
+        severity: Annotated[str, typer.Argument(help="warning or critical.")] = "warning",
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Record a conflict that an agent's branch has with another branch.
+
+        \b
+        Example:
+          claude-orchestrator events log-conflict 003-reading-goals implementor-api \\
+            '["src/models.py"]' critical
+        """
+        conflict = _orch(db).log_conflict(spec_id, role, files, severity)
+        _emit(
+            as_json,
+            conflict,
+            f"conflict {conflict.id} logged for {conflict.role}: " + ", ".join(conflict.files),
+        )
+
+    @events.command("resolve-conflict")
+    def resolve_conflict(
+        conflict_id: Annotated[str, typer.Argument(help="The id `log-conflict` printed.")],
+        notes: Annotated[str | None, typer.Argument(show_default=False)] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Mark a conflict resolved, with notes.
+
+        \b
+        Example:
+          claude-orchestrator events resolve-conflict 4 "rebased onto overseer"
+        """
+        conflict = _orch(db).resolve_conflict(conflict_id, notes)
+        _emit(as_json, conflict, f"conflict {conflict.id} resolved")
+
+    @events.command("conflicts")
+    def conflicts(
+        spec_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
+        include_all: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """List open conflicts (with --all, resolved ones too).
+
+        \b
+        Example:
+          claude-orchestrator events conflicts 003-reading-goals --json
+        """
+        found = _orch(db).conflicts(spec_id, include_all)
+        rows = [
+            [
+                c.id,
+                c.spec_id,
+                c.role,
+                c.severity,
+                "resolved" if c.resolved else "open",
+                ", ".join(c.files),
+            ]
+            for c in found
+        ]
+        _emit(
+            as_json,
+            found,
+            table(("id", "spec", "role", "severity", "state", "files"), rows)
+            if found
+            else "No open conflicts.",
+        )
+
+    @events.command("block")
+    def block(
+        spec_id: SpecArg,
+        role: RoleArg,
+        blocker_type: Annotated[
+            str, typer.Argument(help="dependency, conflict, external or technical.")
+        ],
+        description: Annotated[str, typer.Argument(help="What blocks the agent.")],
+        task: Annotated[
+            str | None, typer.Option(help="The blocked task, e.g. T005.", show_default=False)
+        ] = None,
+        blocked_by: Annotated[
+            str | None,
+            typer.Option(help="The agent whose work is awaited.", show_default=False),
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Record a blocker; the agent shows as blocked until it is resolved.
+
+        \b
+        Example:
+          claude-orchestrator events block 003-reading-goals implementor-ui dependency \\
+            "needs the goals API" --task T005 --blocked-by implementor-api
+        """
+        blocker = _orch(db).block(
+            spec_id, role, blocker_type, description, blocked_by=blocked_by, task_id=task
+        )
+        _emit(as_json, blocker, f"blocker {blocker.id} recorded for {blocker.role}")
+
+    @events.command("unblock")
+    def unblock(
+        blocker_id: Annotated[str, typer.Argument(help="The id `block` printed.")],
+        notes: Annotated[str | None, typer.Argument(show_default=False)] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Resolve a blocker.
+
+        \b
+        Example:
+          claude-orchestrator events unblock 2 "API merged"
+        """
+        blocker = _orch(db).unblock(blocker_id, notes)
+        _emit(as_json, blocker, f"blocker {blocker.id} resolved")
+
+    @events.command("blockers")
+    def blockers(
+        spec_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
+        include_all: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """List active blockers (with --all, resolved ones too).
+
+        \b
+        Example:
+          claude-orchestrator events blockers --json
+        """
+        found = _orch(db).blockers(spec_id, include_all)
+        rows = [
+            [b.id, b.spec_id, b.role, b.blocker_type, b.status, b.blocking_role, b.description]
+            for b in found
+        ]
+        _emit(
+            as_json,
+            found,
+            table(("id", "spec", "role", "type", "status", "blocked by", "description"), rows)
+            if found
+            else "No active blockers.",
+        )
+
+    @events.command("record-test")
+    def record_test(
+        spec_id: SpecArg,
+        role: RoleArg,
+        test_type: Annotated[str, typer.Argument(help="unit, integration, e2e or lint.")],
+        status: Annotated[str, typer.Argument(help="passed, failed or skipped.")],
+        passed: Annotated[int | None, typer.Option(show_default=False)] = None,
+        failed: Annotated[int | None, typer.Option(show_default=False)] = None,
+        skipped: Annotated[int | None, typer.Option(show_default=False)] = None,
+        total: Annotated[int | None, typer.Option(show_default=False)] = None,
+        duration_ms: Annotated[int | None, typer.Option(show_default=False)] = None,
+        commit: Annotated[str | None, typer.Option(show_default=False)] = None,
+        logs_url: Annotated[str | None, typer.Option(show_default=False)] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Record a test run's result.
+
+        \b
+        Example:
+          claude-orchestrator events record-test 003-reading-goals implementor-data unit \\
+            passed --passed 42 --commit abc1234
+        """
+        result = _orch(db).record_test(
+            spec_id,
+            role,
+            test_type,
+            status,
+            commit=commit,
+            total=total,
+            passed=passed,
+            failed=failed,
+            skipped=skipped,
+            duration_ms=duration_ms,
+            logs_url=logs_url,
+        )
+        _emit(as_json, result, f"{result.test_type} result recorded ({result.status})")
+
+    @events.command("test-results")
+    def test_results(
+        spec_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
+        limit: Annotated[int, typer.Option(help="How many results.")] = 20,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """List the latest test results, newest first.
+
+        \b
+        Example:
+          claude-orchestrator events test-results 003-reading-goals
+        """
+        found = _orch(db).test_results(spec_id, limit)
+        rows = [
+            [
+                t.id,
+                t.spec_id,
+                t.role,
+                t.test_type,
+                t.status,
+                t.tests_passed,
+                t.tests_failed,
+                t.tests_skipped,
+                (t.commit_hash or "")[:7],
+                t.created_at,
+            ]
+            for t in found
+        ]
+        _emit(
+            as_json,
+            found,
+            table(
+                (
+                    "id",
+                    "spec",
+                    "role",
+                    "type",
+                    "status",
+                    "passed",
+                    "failed",
+                    "skipped",
+                    "commit",
+                    "when",
+                ),
+                rows,
+            )
+            if found
+            else "No test results yet.",
+        )
+
+    @events.command("export")
+    def export(
+        spec_id: SpecArg,
+        output: Annotated[
+            Path | None,
+            typer.Argument(help="File to write (default: standard output).", show_default=False),
+        ] = None,
+        fmt: Annotated[str, typer.Option("--format", help="markdown, csv or json.")] = "markdown",
+        db: DbOption = None,
+    ) -> None:
+        """Export a feature's state report as markdown, CSV (its events) or JSON.
+
+        \b
+        Example:
+          claude-orchestrator events export 003-reading-goals report.md
+        """
+        text = _orch(db).export(spec_id, fmt, output)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            _out(f"exported {spec_id} to {output}")
+
+
+# ---------------------------------------------------------------------- boundary
+def run(args: Sequence[str]) -> int:
+    """Run the CLI with ``args``; errors become exit codes in :mod:`.boundary`."""
+
+    def call() -> int:
+        command = typer.main.get_command(make_app())
+        try:
+            result = command.main(
+                args=list(args), prog_name="claude-orchestrator", standalone_mode=False
+            )
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.Abort:
+            raise KeyboardInterrupt from None
+        return result if isinstance(result, int) else 0
+
+    return guarded(call)

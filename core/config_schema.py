@@ -1,0 +1,172 @@
+"""The JSON Schema of ``orchestrator.yaml`` (``claude-orchestrator config schema``).
+
+Structure only: types, known keys, formats. Checks that need more than one value (an
+area's paths name a configured area) or the installed plugins live in
+:mod:`claude_orchestrator.config`. Every pattern has a ``description`` that says what a
+good value looks like; validation errors quote it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCHEMA_ID = "https://claude-orchestrator.dev/schemas/orchestrator.schema.json"
+
+_NAME = {
+    "type": "string",
+    "pattern": r"^[a-z0-9][a-z0-9_.-]*$",
+    "description": "a plugin name: lowercase letters, digits, '_', '.', '-' (e.g. sqlite)",
+}
+_AREA_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+_AREA_DESC = (
+    "an implementor area: lowercase letters, digits and single '-', starting with a "
+    "letter, at most 40 characters (e.g. data)"
+)
+_PATTERNS = {
+    "type": "array",
+    "items": {
+        "type": "string",
+        "minLength": 1,
+        "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$))[^\x00-\x1f]+$",
+        "description": "a path pattern relative to the repository root, gitignore-style, "
+        "without '..' (e.g. src/**)",
+    },
+    "uniqueItems": True,
+}
+_COMMAND = {
+    "type": "string",
+    "minLength": 1,
+    "description": "a shell command line, run from the repository root",
+}
+_TESTS_BY_TYPE = {
+    "type": "object",
+    "description": "test commands by test type",
+    "additionalProperties": False,
+    "properties": {
+        "unit": _COMMAND,
+        "integration": _COMMAND,
+        "e2e": _COMMAND,
+        "lint": _COMMAND,
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": SCHEMA_ID,
+    "title": "claude-orchestrator configuration (orchestrator.yaml)",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["version"],
+    "properties": {
+        "version": {
+            "const": 1,
+            "description": "the configuration format version; this release reads version 1",
+        },
+        "plugins": {
+            "type": "object",
+            "description": "which implementation of each plugin kind to use",
+            "additionalProperties": False,
+            "properties": {
+                "store": {**_NAME, "description": "the event store (built-in: sqlite)"},
+                "vcs": {**_NAME, "description": "the version-control plugin"},
+                "ci": {**_NAME, "description": "the CI plugin"},
+                "notifiers": {
+                    "type": "array",
+                    "items": _NAME,
+                    "uniqueItems": True,
+                    "description": "notifiers that receive every event",
+                },
+                "options": {
+                    "type": "object",
+                    "description": "settings for plugins, by implementation name",
+                    "propertyNames": _NAME,
+                    "additionalProperties": {"type": "object"},
+                },
+            },
+        },
+        "branches": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "main": {
+                    "type": "string",
+                    "pattern": r"^(?!.*\.\.)(?!.*//)(?!/)(?!.*/$)(?!.*\.lock$)[A-Za-z0-9._/-]+$",
+                    "description": "the main branch's name (e.g. main)",
+                },
+                "prefix": {
+                    "type": "string",
+                    "pattern": r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$",
+                    "description": "the first part of feature branch names: "
+                    "<prefix>/<spec-id>/overseer (e.g. feature)",
+                },
+            },
+        },
+        "implementors": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "areas": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {
+                        "type": "string",
+                        "maxLength": 40,
+                        "pattern": _AREA_PATTERN,
+                        "description": _AREA_DESC,
+                    },
+                    "description": "default implementor areas of a new feature",
+                },
+            },
+        },
+        "paths": {
+            "type": "object",
+            "description": "where each role may write",
+            "additionalProperties": False,
+            "properties": {
+                "overseer": _PATTERNS,
+                "implementor": _PATTERNS,
+                "areas": {
+                    "type": "object",
+                    "description": "paths of implementors of one area, narrower than "
+                    "paths.implementor",
+                    "propertyNames": {
+                        "pattern": _AREA_PATTERN,
+                        "description": _AREA_DESC,
+                    },
+                    "additionalProperties": _PATTERNS,
+                },
+            },
+        },
+        "tests": {
+            "type": "object",
+            "description": "commands that `run-tests` runs, by role and test type",
+            "additionalProperties": False,
+            "properties": {"implementor": _TESTS_BY_TYPE, "overseer": _TESTS_BY_TYPE},
+        },
+        "tasks": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "file": {
+                    "type": "string",
+                    "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$)).*\{spec_id\}.*$",
+                    "description": "where a feature's tasks.md lives, relative to the "
+                    "repository root, containing {spec_id} (e.g. specs/{spec_id}/tasks.md)",
+                },
+            },
+        },
+        "store": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "path": {
+                    "type": ["string", "null"],
+                    "minLength": 1,
+                    "description": "the event store's file; null: "
+                    "<git common dir>/orchestrator/events.db",
+                },
+            },
+        },
+    },
+}

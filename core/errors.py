@@ -1,0 +1,50 @@
+"""The library's exception hierarchy.
+
+Every error a user or an agent can cause is an :class:`OrchestratorError`. Its message
+is one line that says what is wrong and, where there is one, the command that fixes it.
+The CLI turns these into exit codes in one place (``claude_orchestrator.cli``): the
+``exit_code`` attribute follows DESIGN.md (2: bad input, usage or missing set-up).
+"""
+
+from __future__ import annotations
+
+
+class OrchestratorError(Exception):
+    """Base class: an expected error with a message meant for the user."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ValidationError(OrchestratorError):
+    """An argument or value failed validation (bad spec id, role, severity...)."""
+
+
+class ConfigError(OrchestratorError):
+    """``orchestrator.yaml`` is missing, unreadable or invalid."""
+
+
+class PluginError(OrchestratorError):
+    """A plugin is unknown, failed to load, or misbehaved."""
+
+
+class StoreError(OrchestratorError):
+    """The event store cannot be used (corrupt, read-only, too new...)."""
+
+
+class NotInitializedError(StoreError):
+    """The event store does not exist yet."""
+
+
+class NotFoundError(OrchestratorError):
+    """A feature, agent, conflict or blocker that was named does not exist."""
+
+
+class AlreadyExistsError(OrchestratorError):
+    """Something that must be unique exists already."""

@@ -1,0 +1,231 @@
+"""The four plugin kinds as ``typing.Protocol`` classes.
+
+A plugin offers an implementation of a kind by registering a *factory* under a name
+(see :mod:`claude_orchestrator.hookspecs`); the factory receives a
+:class:`PluginContext` and returns an object that satisfies the kind's protocol.
+``orchestrator.yaml`` chooses implementations by name (``plugins.store: sqlite``).
+
+The contract tests in :mod:`claude_orchestrator.testing` check behaviour, not just
+method names: run them against your implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .models import (
+        Agent,
+        AgentStatus,
+        Blocker,
+        Conflict,
+        Event,
+        Feature,
+        NewEvent,
+        PullRequest,
+        StoreInfo,
+        TaskState,
+        TestResult,
+    )
+
+KINDS = ("vcs", "store", "ci", "notifier")
+
+
+class PluginContext(NamedTuple):
+    """What a factory gets to build an implementation.
+
+    :param config: the validated configuration.
+    :param root: the working tree's top directory (or the current directory outside git).
+    :param common_dir: git's common directory, shared by all worktrees (None outside git).
+    :param store_path: where the event store lives (``events path``).
+    :param options: this implementation's section of ``plugins.options`` in the config.
+    """
+
+    config: Config
+    root: Path
+    common_dir: Path | None
+    store_path: Path
+    options: Mapping[str, Any] = {}
+
+
+# ---------------------------------------------------------------------------- store
+@runtime_checkable
+class EventStore(Protocol):
+    """The append-only record of features, agents, events, PRs, conflicts, tests, blockers.
+
+    Implementations must make every write a transaction, must let several processes
+    write at once, and must refuse to update or delete appended events. Methods that
+    append an event as part of a change (``add_conflict`` logs ``conflict_detected``)
+    do both in one transaction and return the event, so notifiers can be told.
+    Unknown features or agents raise :class:`~claude_orchestrator.errors.NotFoundError`.
+    """
+
+    location: str
+
+    def exists(self) -> bool:
+        """True when the store has been created (``events init``)."""
+
+    def initialize(self) -> StoreInfo:
+        """Create the store, or migrate an older one forward; idempotent."""
+
+    def info(self) -> StoreInfo:
+        """Schema version, who wrote it, row counts."""
+
+    def close(self) -> None:
+        """Release connections; the object may not be used afterwards."""
+
+    # features and agents
+    def add_feature(
+        self, spec_id: str, name: str, overseer_branch: str, agents: Sequence[tuple[str, str]]
+    ) -> tuple[Feature, Event]:
+        """Add a feature and its agents ``(role, branch)``; raises AlreadyExistsError."""
+
+    def get_feature(self, spec_id: str) -> Feature | None: ...
+
+    def list_features(self) -> list[Feature]: ...
+
+    def set_feature_status(self, spec_id: str, status: str) -> tuple[Feature, Event]: ...
+
+    def add_agent(self, spec_id: str, role: str, branch_name: str) -> tuple[Agent, Event]:
+        """Register one more agent; raises AlreadyExistsError if the role exists."""
+
+    def list_agents(self, spec_id: str) -> list[Agent]: ...
+
+    # events
+    def append_event(self, event: NewEvent) -> Event:
+        """Append one event; the store assigns ``id`` (increasing) and ``created_at``."""
+
+    def recent_events(self, limit: int, spec_id: str | None = None) -> list[Event]:
+        """The newest ``limit`` events, newest first."""
+
+    def events_after(self, spec_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """Events of a feature with ``id > after_id``, oldest first."""
+
+    def feature_status(self, spec_id: str | None = None) -> list[AgentStatus]:
+        """One row per agent (or per feature without agents), ordered by spec and role."""
+
+    def task_states(self, spec_id: str) -> list[TaskState]:
+        """The latest state of every task that has task events, ordered by task id."""
+
+    # conflicts
+    def add_conflict(
+        self, spec_id: str, role: str, files: Sequence[str], severity: str
+    ) -> tuple[Conflict, Event]: ...
+
+    def resolve_conflict(self, conflict_id: int, notes: str) -> tuple[Conflict, Event]:
+        """Mark a conflict resolved; NotFoundError if no such id, ValidationError if resolved."""
+
+    def list_conflicts(
+        self, spec_id: str | None = None, include_resolved: bool = False
+    ) -> list[Conflict]: ...
+
+    # blockers
+    def add_blocker(
+        self,
+        spec_id: str,
+        role: str,
+        blocker_type: str,
+        description: str,
+        blocking_role: str | None = None,
+        task_id: str | None = None,
+    ) -> tuple[Blocker, Event]: ...
+
+    def resolve_blocker(self, blocker_id: int, notes: str) -> tuple[Blocker, Event]: ...
+
+    def list_blockers(
+        self, spec_id: str | None = None, include_resolved: bool = False
+    ) -> list[Blocker]: ...
+
+    # test results
+    def record_test(
+        self,
+        spec_id: str,
+        role: str,
+        test_type: str,
+        status: str,
+        *,
+        commit_hash: str | None = None,
+        total: int | None = None,
+        passed: int | None = None,
+        failed: int | None = None,
+        skipped: int | None = None,
+        duration_ms: int | None = None,
+        logs_url: str | None = None,
+    ) -> tuple[TestResult, Event]: ...
+
+    def list_test_results(
+        self, spec_id: str | None = None, limit: int = 50
+    ) -> list[TestResult]: ...
+
+    # pull requests
+    def record_pull_request(
+        self,
+        spec_id: str,
+        role: str,
+        title: str,
+        base_branch: str,
+        head_branch: str,
+        *,
+        pr_number: int | None = None,
+        status: str = "open",
+        url: str | None = None,
+    ) -> tuple[PullRequest, Event]: ...
+
+    def set_pull_request_status(self, pr_id: int, status: str) -> tuple[PullRequest, Event]: ...
+
+    def list_pull_requests(self, spec_id: str | None = None) -> list[PullRequest]: ...
+
+
+# ------------------------------------------------------------------------------ vcs
+@runtime_checkable
+class VCS(Protocol):
+    """Version control: branches, commits and in-memory merges.
+
+    The built-in ``git`` implementation arrives with the git workflow; the protocol is
+    published now so third-party implementations can be written against it.
+    """
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch, or None when HEAD is detached."""
+
+    def branch_exists(self, name: str) -> bool: ...
+
+    def create_branch(self, name: str, start_point: str) -> bool:
+        """Create ``name`` at ``start_point`` unless it exists; True when created."""
+
+    def list_branches(self, pattern: str) -> dict[str, str]:
+        """Branch name -> commit id for branches matching a glob like ``feature/*``."""
+
+
+# ------------------------------------------------------------------------------- ci
+@runtime_checkable
+class CI(Protocol):
+    """A CI system: generates its workflow files from the config."""
+
+    def generate(self) -> dict[str, str]:
+        """Repository-relative path -> file content, for ``generate``."""
+
+
+# ------------------------------------------------------------------------- notifier
+@runtime_checkable
+class Notifier(Protocol):
+    """Receives every event after it has been stored.
+
+    A notifier must not raise for an event it does not care about; an exception is
+    reported as a warning and never undoes the stored event.
+    """
+
+    def notify(self, event: Event) -> None: ...
+
+
+#: A factory turns a context into an implementation of one kind.
+Factory = Callable[[PluginContext], Any]
+
+
+class Register(Protocol):
+    """The callback a ``register_*`` hook receives."""
+
+    def __call__(self, name: str, factory: Factory, *, description: str = "") -> None: ...

@@ -1,0 +1,295 @@
+"""Contract tests for plugin authors, shipped with the package.
+
+Subclass a contract and provide its fixture; pytest collects the inherited tests::
+
+    from claude_orchestrator.testing import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            s = MyStore(tmp_path / "events")
+            s.initialize()
+            yield s
+            s.close()
+
+The built-in implementations run these same suites (see the project's ``tests/``).
+This module imports pytest; import it from tests only.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from .errors import AlreadyExistsError, NotFoundError, OrchestratorError, ValidationError
+from .models import Event, NewEvent
+from .protocols import EventStore, Notifier
+
+SPEC = "001-contract"
+AGENTS = [
+    ("overseer", "feature/001-contract/overseer"),
+    ("implementor-data", "feature/001-contract/impl-data"),
+    ("implementor-api", "feature/001-contract/impl-api"),
+]
+
+
+class StoreContract:
+    """Behaviour every :class:`~claude_orchestrator.protocols.EventStore` must have.
+
+    Provide a ``store`` fixture returning an *initialized* store, and a
+    ``fresh_store`` fixture returning one that has not been initialized yet.
+    """
+
+    @pytest.fixture
+    def store(self) -> Any:  # pragma: no cover - subclasses provide it
+        pytest.fail("subclasses of this contract provide a `store` fixture")
+
+    @pytest.fixture
+    def fresh_store(self) -> Any:  # pragma: no cover - subclasses provide it
+        pytest.fail("subclasses of this contract provide a `fresh_store` fixture")
+
+    @pytest.fixture
+    def feature_store(self, store: EventStore) -> EventStore:
+        store.add_feature(SPEC, "Contract feature", AGENTS[0][1], AGENTS)
+        return store
+
+    # -- lifecycle -------------------------------------------------------------------
+    def test_satisfies_protocol(self, store: EventStore) -> None:
+        assert isinstance(store, EventStore)
+
+    def test_initialize_creates_and_is_idempotent(self, fresh_store: EventStore) -> None:
+        assert not fresh_store.exists()
+        first = fresh_store.initialize()
+        assert fresh_store.exists()
+        assert first.created
+        second = fresh_store.initialize()
+        assert not second.created
+        assert second.schema_version == first.schema_version
+
+    def test_info_counts_rows(self, feature_store: EventStore) -> None:
+        info = feature_store.info()
+        assert info.counts is not None
+        assert info.counts["features"] == 1
+        assert info.counts["agents"] == len(AGENTS)
+
+    # -- features and agents ---------------------------------------------------------
+    def test_add_feature_registers_agents_and_logs(self, store: EventStore) -> None:
+        feature, event = store.add_feature(SPEC, "Contract feature", AGENTS[0][1], AGENTS)
+        assert feature.spec_id == SPEC
+        assert feature.status == "in-progress"
+        assert [a.role for a in store.list_agents(SPEC)] == [
+            "overseer",
+            "implementor-api",
+            "implementor-data",
+        ]
+        assert event.spec_id == SPEC and event.id > 0
+        assert store.get_feature(SPEC) == feature
+        assert store.get_feature("999-missing") is None
+
+    def test_add_feature_twice_is_refused(self, feature_store: EventStore) -> None:
+        with pytest.raises(AlreadyExistsError):
+            feature_store.add_feature(SPEC, "again", AGENTS[0][1], AGENTS)
+        assert len(feature_store.list_features()) == 1
+
+    def test_add_agent(self, feature_store: EventStore) -> None:
+        agent, _ = feature_store.add_agent(SPEC, "implementor-ui", "feature/001-contract/impl-ui")
+        assert agent.role == "implementor-ui"
+        with pytest.raises(AlreadyExistsError):
+            feature_store.add_agent(SPEC, "implementor-ui", "x")
+        with pytest.raises(NotFoundError):
+            feature_store.add_agent("404-none", "implementor-ui", "x")
+
+    def test_set_feature_status(self, feature_store: EventStore) -> None:
+        feature, event = feature_store.set_feature_status(SPEC, "completed")
+        assert feature.status == "completed"
+        assert feature.completed_at
+        assert event.event_type == "status_update"
+
+    # -- events ----------------------------------------------------------------------
+    def _event(self, event_type: str = "task_started", task: str | None = "T001") -> NewEvent:
+        return NewEvent(
+            SPEC, "implementor-data", event_type, "did something", task, "abc1234", {"k": [1, 2]}
+        )
+
+    def test_append_event_round_trips(self, feature_store: EventStore) -> None:
+        stored = feature_store.append_event(self._event())
+        assert isinstance(stored, Event)
+        assert (stored.spec_id, stored.role, stored.event_type) == (
+            SPEC,
+            "implementor-data",
+            "task_started",
+        )
+        assert stored.metadata == {"k": [1, 2]}
+        assert feature_store.recent_events(1)[0] == stored
+
+    def test_event_ids_increase_and_recent_is_newest_first(self, feature_store: EventStore) -> None:
+        ids = [feature_store.append_event(self._event()).id for _ in range(5)]
+        assert ids == sorted(ids) and len(set(ids)) == 5
+        recent = feature_store.recent_events(3, SPEC)
+        assert [e.id for e in recent] == ids[::-1][:3]
+        after = feature_store.events_after(SPEC, ids[1])
+        assert [e.id for e in after] == ids[2:]
+
+    def test_unknown_feature_or_agent_is_not_found(self, feature_store: EventStore) -> None:
+        with pytest.raises(NotFoundError, match="Feature not found"):
+            feature_store.append_event(NewEvent("404-none", "overseer", "status_update", "x"))
+        with pytest.raises(NotFoundError, match="implementor-zzz"):
+            feature_store.append_event(NewEvent(SPEC, "implementor-zzz", "status_update", "x"))
+
+    def test_task_state_follows_latest_event(self, feature_store: EventStore) -> None:
+        feature_store.append_event(self._event("task_started", "T001"))
+        feature_store.append_event(self._event("task_started", "T002"))
+        feature_store.append_event(self._event("task_completed", "T001"))
+        states = {t.task_id: t.status for t in feature_store.task_states(SPEC)}
+        assert states == {"T001": "completed", "T002": "in-progress"}
+        rows = {r.role: r for r in feature_store.feature_status(SPEC)}
+        assert rows["implementor-data"].tasks_completed == 1
+        assert rows["implementor-data"].tasks_in_progress == 1
+        assert rows["implementor-data"].last_event_type == "task_completed"
+        assert rows["implementor-api"].events == 0
+
+    def test_status_lists_every_agent_overseer_first(self, feature_store: EventStore) -> None:
+        rows = feature_store.feature_status()
+        assert next(r.role for r in rows) == "overseer"
+        assert {r.role for r in rows} == {role for role, _ in AGENTS}
+
+    def test_concurrent_appends_from_threads(self, feature_store: EventStore) -> None:
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(20):
+                    feature_store.append_event(self._event("status_update", None))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert len(feature_store.recent_events(1000, SPEC)) == 80 + 1  # + feature_created
+
+    # -- conflicts -------------------------------------------------------------------
+    def test_conflict_lifecycle(self, feature_store: EventStore) -> None:
+        conflict, event = feature_store.add_conflict(
+            SPEC, "implementor-api", ["src/a.py", "src/b.py"], "critical"
+        )
+        assert conflict.files == ["src/a.py", "src/b.py"] and not conflict.resolved
+        assert event.event_type == "conflict_detected"
+        assert feature_store.list_conflicts(SPEC) == [conflict]
+        resolved, event = feature_store.resolve_conflict(conflict.id, "rebased")
+        assert resolved.resolved and resolved.resolution_notes == "rebased"
+        assert event.event_type == "conflict_resolved"
+        assert feature_store.list_conflicts(SPEC) == []
+        assert len(feature_store.list_conflicts(SPEC, include_resolved=True)) == 1
+        with pytest.raises(ValidationError):
+            feature_store.resolve_conflict(conflict.id, "again")
+        with pytest.raises(NotFoundError):
+            feature_store.resolve_conflict(conflict.id + 100, "nope")
+
+    # -- blockers --------------------------------------------------------------------
+    def test_blocker_lifecycle_sets_agent_status(self, feature_store: EventStore) -> None:
+        blocker, event = feature_store.add_blocker(
+            SPEC, "implementor-data", "dependency", "needs API", "implementor-api", "T002"
+        )
+        assert blocker.blocking_role == "implementor-api" and blocker.status == "active"
+        assert event.event_type == "task_blocked" and event.task_id == "T002"
+        agents = {a.role: a.status for a in feature_store.list_agents(SPEC)}
+        assert agents["implementor-data"] == "blocked"
+        assert {t.task_id: t.status for t in feature_store.task_states(SPEC)} == {"T002": "blocked"}
+        resolved, _ = feature_store.resolve_blocker(blocker.id, "API merged")
+        assert resolved.status == "resolved"
+        agents = {a.role: a.status for a in feature_store.list_agents(SPEC)}
+        assert agents["implementor-data"] == "active"
+        assert feature_store.list_blockers(SPEC) == []
+        with pytest.raises(ValidationError):
+            feature_store.resolve_blocker(blocker.id, "again")
+
+    # -- tests and pull requests -----------------------------------------------------
+    def test_record_test(self, feature_store: EventStore) -> None:
+        result, event = feature_store.record_test(
+            SPEC,
+            "implementor-data",
+            "lint",
+            "failed",
+            commit_hash="abc1234",
+            passed=3,
+            failed=1,
+            skipped=0,
+            total=4,
+        )
+        assert (result.test_type, result.status, result.tests_failed) == ("lint", "failed", 1)
+        assert event.commit_hash == "abc1234"
+        assert feature_store.list_test_results(SPEC) == [result]
+
+    def test_pull_request_lifecycle(self, feature_store: EventStore) -> None:
+        pr, event = feature_store.record_pull_request(
+            SPEC, "implementor-data", "Data layer", AGENTS[0][1], AGENTS[1][1], pr_number=7
+        )
+        assert event.event_type == "pr_opened"
+        merged, event = feature_store.set_pull_request_status(pr.id, "merged")
+        assert merged.status == "merged" and merged.merged_at
+        assert event.event_type == "pr_merged"
+        rows = {r.role: r for r in feature_store.feature_status(SPEC)}
+        assert (rows["implementor-data"].prs_count, rows["implementor-data"].prs_merged) == (1, 1)
+
+
+class NotifierContract:
+    """Behaviour every :class:`~claude_orchestrator.protocols.Notifier` must have.
+
+    Provide a ``notifier`` fixture; optionally override :meth:`delivered` to read back
+    what the notifier recorded, so the suite can check every event arrived.
+    """
+
+    @pytest.fixture
+    def notifier(self) -> Any:  # pragma: no cover - subclasses provide it
+        pytest.fail("subclasses of this contract provide a `notifier` fixture")
+
+    def delivered(self, notifier: Any) -> list[int] | None:
+        """Ids of the events the notifier has recorded, oldest first (None: unknown)."""
+        return None
+
+    def _events(self) -> list[Event]:
+        types = [
+            "task_started",
+            "task_completed",
+            "task_blocked",
+            "status_update",
+            "pr_opened",
+            "pr_merged",
+            "conflict_detected",
+            "conflict_resolved",
+            "my_custom_type",
+        ]
+        return [
+            Event(
+                i + 1,
+                SPEC,
+                "implementor-data",
+                t,
+                f"message {i} ünïcode",
+                "T001" if i % 2 else None,
+                None,
+                {"n": i} if i % 3 else None,
+                "2026-01-01T00:00:00.000Z",
+            )
+            for i, t in enumerate(types)
+        ]
+
+    def test_satisfies_protocol(self, notifier: Any) -> None:
+        assert isinstance(notifier, Notifier)
+
+    def test_accepts_every_event_type(self, notifier: Any) -> None:
+        events = self._events()
+        for event in events:
+            try:
+                notifier.notify(event)
+            except OrchestratorError:  # pragma: no cover - the assertion explains
+                pytest.fail(f"notifier raised on {event.event_type}")
+        recorded = self.delivered(notifier)
+        if recorded is not None:
+            assert recorded == [e.id for e in events]

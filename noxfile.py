@@ -1,0 +1,33 @@
+"""Task sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+SOURCES = ["core", "plugins", "generators", "tests", "examples", "noxfile.py"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (the same command CI runs)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-n", "auto", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", *SOURCES)
+    session.run("ruff", "format", "--check", *SOURCES)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the installed package (core/, plugins/, generators/)."""
+    # A regular (not editable) install: mypy does not follow editable-install finders.
+    session.install(".", "mypy>=1.10", "types-jsonschema", "pytest")
+    session.run("mypy", "-p", "claude_orchestrator")

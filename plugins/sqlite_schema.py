@@ -1,0 +1,246 @@
+"""The event store's SQL schema and its migrations.
+
+Version 0 is the schema of the original shell tool (``event-store.sh``), recognised by
+its tables and an unset ``user_version``; it is migrated forward like any other version.
+Each migration runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+# Tables as the original defined them, plus what version 1 added. ``IF NOT EXISTS``
+# lets the migration from version 0 create only what is missing.
+TABLES = """
+CREATE TABLE IF NOT EXISTS schema_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS features (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    spec_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    overseer_branch TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'in-progress',
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    completed_at DATETIME
+);
+CREATE TABLE IF NOT EXISTS agents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    role TEXT NOT NULL,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    branch_name TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS task_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    event_type TEXT NOT NULL,
+    task_id TEXT,
+    commit_hash TEXT,
+    message TEXT NOT NULL,
+    metadata TEXT,
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS pull_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    pr_number INTEGER,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'draft',
+    base_branch TEXT NOT NULL,
+    head_branch TEXT NOT NULL,
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    merged_at DATETIME,
+    url TEXT
+);
+CREATE TABLE IF NOT EXISTS conflicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    conflicting_files TEXT NOT NULL,
+    severity TEXT NOT NULL DEFAULT 'warning',
+    resolved BOOLEAN DEFAULT FALSE,
+    resolution_notes TEXT,
+    detected_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    resolved_at DATETIME
+);
+CREATE TABLE IF NOT EXISTS test_results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER REFERENCES agents(id),
+    test_type TEXT NOT NULL,
+    commit_hash TEXT,
+    status TEXT NOT NULL,
+    tests_total INTEGER,
+    tests_passed INTEGER,
+    tests_failed INTEGER,
+    duration_ms INTEGER,
+    logs_url TEXT,
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    tests_skipped INTEGER
+);
+CREATE TABLE IF NOT EXISTS blockers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    blocker_type TEXT NOT NULL,
+    description TEXT NOT NULL,
+    blocking_agent_id INTEGER REFERENCES agents(id),
+    status TEXT NOT NULL DEFAULT 'active',
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    resolved_at DATETIME,
+    resolution_notes TEXT,
+    task_id TEXT
+);
+-- Summaries kept current by triggers, so status needs no scan of task_events.
+CREATE TABLE IF NOT EXISTS agent_activity (
+    agent_id INTEGER PRIMARY KEY REFERENCES agents(id),
+    events INTEGER NOT NULL DEFAULT 0,
+    last_event_id INTEGER,
+    last_event_type TEXT,
+    last_event_at DATETIME
+);
+CREATE TABLE IF NOT EXISTS task_state (
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    task_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    commit_hash TEXT,
+    last_event_id INTEGER NOT NULL,
+    updated_at DATETIME NOT NULL,
+    PRIMARY KEY (feature_id, task_id)
+);
+"""
+
+INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS idx_agents_feature_role ON agents(feature_id, role);
+CREATE INDEX IF NOT EXISTS idx_task_events_feature_id ON task_events(feature_id, id);
+CREATE INDEX IF NOT EXISTS idx_task_events_agent ON task_events(agent_id, id);
+CREATE INDEX IF NOT EXISTS idx_pull_requests_agent ON pull_requests(agent_id, status);
+CREATE INDEX IF NOT EXISTS idx_conflicts_agent ON conflicts(agent_id, resolved);
+CREATE INDEX IF NOT EXISTS idx_conflicts_feature ON conflicts(feature_id, resolved);
+CREATE INDEX IF NOT EXISTS idx_blockers_agent ON blockers(agent_id, status);
+CREATE INDEX IF NOT EXISTS idx_blockers_feature ON blockers(feature_id, status);
+CREATE INDEX IF NOT EXISTS idx_test_results_feature ON test_results(feature_id, id);
+CREATE INDEX IF NOT EXISTS idx_task_state_agent ON task_state(agent_id, status);
+"""
+
+TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS task_events_no_update BEFORE UPDATE ON task_events
+BEGIN
+    SELECT RAISE(ABORT, 'task_events is append-only: events cannot be changed');
+END;
+CREATE TRIGGER IF NOT EXISTS task_events_no_delete BEFORE DELETE ON task_events
+BEGIN
+    SELECT RAISE(ABORT, 'task_events is append-only: events cannot be deleted');
+END;
+CREATE TRIGGER IF NOT EXISTS task_events_activity AFTER INSERT ON task_events
+BEGIN
+    INSERT INTO agent_activity (agent_id, events, last_event_id, last_event_type, last_event_at)
+    VALUES (NEW.agent_id, 1, NEW.id, NEW.event_type, NEW.created_at)
+    ON CONFLICT (agent_id) DO UPDATE SET
+        events = events + 1,
+        last_event_id = NEW.id,
+        last_event_type = NEW.event_type,
+        last_event_at = NEW.created_at;
+END;
+CREATE TRIGGER IF NOT EXISTS task_events_task_state AFTER INSERT ON task_events
+WHEN NEW.task_id IS NOT NULL AND NEW.task_id <> ''
+    AND NEW.event_type IN ('task_started', 'task_completed', 'task_blocked')
+BEGIN
+    INSERT INTO task_state (feature_id, task_id, status, agent_id, commit_hash,
+                            last_event_id, updated_at)
+    VALUES (NEW.feature_id, NEW.task_id,
+            CASE NEW.event_type WHEN 'task_started' THEN 'in-progress'
+                                WHEN 'task_completed' THEN 'completed'
+                                ELSE 'blocked' END,
+            NEW.agent_id, NEW.commit_hash, NEW.id, NEW.created_at)
+    ON CONFLICT (feature_id, task_id) DO UPDATE SET
+        status = excluded.status,
+        agent_id = excluded.agent_id,
+        commit_hash = excluded.commit_hash,
+        last_event_id = excluded.last_event_id,
+        updated_at = excluded.updated_at;
+END;
+"""
+
+VIEWS = """
+CREATE VIEW IF NOT EXISTS v_feature_status AS
+SELECT
+    f.spec_id,
+    f.name,
+    f.status AS feature_status,
+    a.role,
+    a.branch_name,
+    a.status AS agent_status,
+    COALESCE(act.events, 0) AS events,
+    act.last_event_type,
+    act.last_event_at,
+    (SELECT COUNT(*) FROM task_state ts
+      WHERE ts.agent_id = a.id AND ts.status = 'in-progress') AS tasks_in_progress,
+    (SELECT COUNT(*) FROM task_state ts
+      WHERE ts.agent_id = a.id AND ts.status = 'completed') AS tasks_completed,
+    (SELECT COUNT(*) FROM task_state ts
+      WHERE ts.agent_id = a.id AND ts.status = 'blocked') AS tasks_blocked,
+    (SELECT COUNT(*) FROM pull_requests pr WHERE pr.agent_id = a.id) AS prs_count,
+    (SELECT COUNT(*) FROM pull_requests pr
+      WHERE pr.agent_id = a.id AND pr.status = 'merged') AS prs_merged,
+    (SELECT COUNT(*) FROM conflicts c
+      WHERE c.agent_id = a.id AND NOT c.resolved) AS active_conflicts,
+    (SELECT COUNT(*) FROM blockers b
+      WHERE b.agent_id = a.id AND b.status = 'active') AS active_blockers
+FROM features f
+LEFT JOIN agents a ON a.feature_id = f.id
+LEFT JOIN agent_activity act ON act.agent_id = a.id;
+
+CREATE VIEW IF NOT EXISTS v_recent_events AS
+SELECT
+    te.id,
+    f.spec_id,
+    a.role,
+    te.event_type,
+    te.task_id,
+    te.commit_hash,
+    te.message,
+    te.metadata,
+    te.created_at
+FROM task_events te
+JOIN features f ON te.feature_id = f.id
+JOIN agents a ON te.agent_id = a.id
+ORDER BY te.id DESC
+LIMIT 100;
+
+CREATE VIEW IF NOT EXISTS v_test_summary AS
+SELECT
+    f.spec_id,
+    a.role,
+    tr.test_type,
+    tr.status,
+    tr.commit_hash,
+    tr.tests_total,
+    tr.tests_passed,
+    tr.tests_failed,
+    tr.tests_skipped,
+    tr.created_at
+FROM test_results tr
+JOIN features f ON tr.feature_id = f.id
+LEFT JOIN agents a ON tr.agent_id = a.id
+ORDER BY tr.id DESC;
+"""
+
+VIEW_NAMES = ("v_feature_status", "v_recent_events", "v_test_summary")
+TRIGGER_NAMES = (
+    "task_events_no_update",
+    "task_events_no_delete",
+    "task_events_activity",
+    "task_events_task_state",
+)
+
+#: Tables the original tool created; a version-0 database has all of them.
+ORIGINAL_TABLES = frozenset(
+    {"features", "agents", "task_events", "pull_requests", "conflicts", "test_results", "blockers"}
+)

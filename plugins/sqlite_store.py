@@ -1,0 +1,929 @@
+"""The built-in ``sqlite`` event store.
+
+One SQLite file in WAL mode, shared by every worktree of a repository. Writes are short
+``BEGIN IMMEDIATE`` transactions with a generous busy timeout, so several agents can
+log at the same moment. ``task_events`` is append-only, enforced by triggers; two
+summary tables (``agent_activity``, ``task_state``), kept current by triggers, make
+``status`` independent of the number of events.
+
+The hot paths (append an event, status, recent) use the standard library's ``sqlite3``
+directly; sqlite-utils, which costs ~100 ms to import, is used where that cost does not
+matter: creating and migrating the schema, and counting rows for ``info()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from claude_orchestrator.errors import (
+    AlreadyExistsError,
+    NotFoundError,
+    NotInitializedError,
+    StoreError,
+    ValidationError,
+)
+from claude_orchestrator.hookspecs import hookimpl
+from claude_orchestrator.models import (
+    Agent,
+    AgentStatus,
+    Blocker,
+    Conflict,
+    Event,
+    Feature,
+    NewEvent,
+    PullRequest,
+    StoreInfo,
+    TaskState,
+    TestResult,
+)
+from claude_orchestrator.protocols import PluginContext, Register
+
+from . import sqlite_schema as schema
+
+BUSY_TIMEOUT_S = 30.0
+
+
+@hookimpl(trylast=True)
+def register_stores(register: Register) -> None:
+    register("sqlite", SQLiteStore.from_context, description="SQLite file (embedded, no server)")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into statements (``executescript`` would commit our transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statement = buffer.strip()
+            buffer = ""
+            if statement:
+                yield statement
+    if buffer.strip():
+        yield buffer.strip()
+
+
+_FEATURE_COLS = "id, spec_id, name, overseer_branch, status, created_at, completed_at"
+_AGENT_SQL = (
+    "SELECT a.id, f.spec_id, a.role, a.branch_name, a.status, a.created_at "
+    "FROM agents a JOIN features f ON f.id = a.feature_id"
+)
+_EVENT_SQL = (
+    "SELECT te.id, f.spec_id, a.role, te.event_type, te.message, te.task_id, "
+    "te.commit_hash, te.metadata, te.created_at "
+    "FROM task_events te JOIN features f ON f.id = te.feature_id "
+    "JOIN agents a ON a.id = te.agent_id"
+)
+_CONFLICT_SQL = (
+    "SELECT c.id, f.spec_id, a.role, c.conflicting_files, c.severity, c.resolved, "
+    "c.resolution_notes, c.detected_at, c.resolved_at "
+    "FROM conflicts c JOIN features f ON f.id = c.feature_id JOIN agents a ON a.id = c.agent_id"
+)
+_BLOCKER_SQL = (
+    "SELECT b.id, f.spec_id, a.role, b.blocker_type, b.description, ba.role, b.status, "
+    "b.created_at, b.resolved_at, b.resolution_notes "
+    "FROM blockers b JOIN features f ON f.id = b.feature_id JOIN agents a ON a.id = b.agent_id "
+    "LEFT JOIN agents ba ON ba.id = b.blocking_agent_id"
+)
+_TEST_SQL = (
+    "SELECT t.id, f.spec_id, a.role, t.test_type, t.status, t.commit_hash, t.tests_total, "
+    "t.tests_passed, t.tests_failed, t.tests_skipped, t.duration_ms, t.logs_url, t.created_at "
+    "FROM test_results t JOIN features f ON f.id = t.feature_id "
+    "LEFT JOIN agents a ON a.id = t.agent_id"
+)
+_PR_SQL = (
+    "SELECT p.id, f.spec_id, a.role, p.pr_number, p.title, p.status, p.base_branch, "
+    "p.head_branch, p.url, p.created_at, p.merged_at "
+    "FROM pull_requests p JOIN features f ON f.id = p.feature_id "
+    "JOIN agents a ON a.id = p.agent_id"
+)
+_ROLE_ORDER = "(a.role <> 'overseer'), a.role"
+
+
+def _event(row: Sequence[Any]) -> Event:
+    metadata = json.loads(row[7]) if row[7] else None
+    return Event(
+        id=row[0],
+        spec_id=row[1],
+        role=row[2],
+        event_type=row[3],
+        message=row[4],
+        task_id=row[5] or None,
+        commit_hash=row[6] or None,
+        metadata=metadata,
+        created_at=row[8],
+    )
+
+
+def _conflict(row: Sequence[Any]) -> Conflict:
+    try:
+        files = json.loads(row[3])
+    except ValueError:  # rows written by the original tool may hold plain text
+        files = [row[3]]
+    if not isinstance(files, list):
+        files = [str(files)]
+    return Conflict(
+        row[0], row[1], row[2], [str(f) for f in files], row[4], bool(row[5]), *row[6:9]
+    )
+
+
+class SQLiteStore:
+    """An :class:`~claude_orchestrator.protocols.EventStore` in one SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self._conn: sqlite3.Connection | None = None
+        self._checked = False
+        # One connection per store object; the lock makes the object safe to share
+        # between threads (processes each have their own connection).
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_context(cls, context: PluginContext) -> SQLiteStore:
+        return cls(context.store_path)
+
+    # -- connection, errors, transactions -------------------------------------------
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def _connect(self, create: bool = False) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        if not create and not self.exists():
+            raise NotInitializedError(
+                f"Event store not initialized: {self.path} does not exist. "
+                "Run: claude-orchestrator events init"
+            )
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create {self.path.parent}: {exc.strerror}; "
+                    "choose another place with --db or CLAUDE_ORCHESTRATOR_DB"
+                ) from None
+        with self._errors():
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            # WAL with synchronous=NORMAL: a commit survives a crash of any process; a power
+            # loss may roll back the newest transactions, never corrupt or half-apply one.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn sqlite3's exceptions into one-line StoreErrors."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "readonly" in text or "read-only" in text or "unable to open" in text:
+                raise StoreError(
+                    f"the event store {self.path} is read-only ({text}): make the file and its "
+                    f"directory writable (SQLite writes {self.path.name}-wal beside it), or "
+                    "point --db at a writable file"
+                ) from None
+            if "locked" in text or "busy" in text:
+                raise StoreError(
+                    f"the event store {self.path} stayed locked for {BUSY_TIMEOUT_S:.0f} s "
+                    f"({text}): another process holds a long write lock; try again"
+                ) from None
+            if "not a database" in text or "malformed" in text or "corrupt" in text:
+                raise StoreError(
+                    f"{self.path} is not a usable SQLite event store ({text}): move it aside "
+                    "and run `claude-orchestrator events init`, or point --db at the right file"
+                ) from None
+            raise StoreError(f"event store error in {self.path}: {text}") from None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors():
+            conn = self._ready()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            conn = self._ready()
+            with self._errors():
+                return conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- schema ----------------------------------------------------------------------
+    def _version(self, conn: sqlite3.Connection) -> int:
+        with self._errors():
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version == 0:
+                tables = {
+                    r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                }
+                if tables >= schema.ORIGINAL_TABLES:
+                    return 0
+                if tables - {"sqlite_sequence"}:
+                    raise StoreError(
+                        f"{self.path} is a SQLite database but not an event store (it has "
+                        f"tables {', '.join(sorted(tables)[:5])}): point --db at another file"
+                    )
+                return -1  # empty: not created yet
+            return version
+
+    def _written_by(self, conn: sqlite3.Connection) -> str:
+        with contextlib.suppress(sqlite3.DatabaseError):
+            row = conn.execute("SELECT value FROM schema_meta WHERE key = 'written_by'").fetchone()
+            if row:
+                return str(row[0])
+        return "an unknown version"
+
+    def _ready(self) -> sqlite3.Connection:
+        """The connection, with the schema checked (and migrated) once per object."""
+        conn = self._connect()
+        if self._checked:
+            return conn
+        version = self._version(conn)
+        if version == -1:
+            raise NotInitializedError(
+                f"Event store not initialized: {self.path} is empty. "
+                "Run: claude-orchestrator events init"
+            )
+        self._refuse_newer(conn, version)
+        if version < schema.SCHEMA_VERSION:
+            self._migrate()
+        self._checked = True
+        return conn
+
+    def _refuse_newer(self, conn: sqlite3.Connection, version: int) -> None:
+        if version > schema.SCHEMA_VERSION:
+            from claude_orchestrator import __version__
+
+            raise StoreError(
+                f"the event store {self.path} has schema version {version}, written by "
+                f"claude-orchestrator {self._written_by(conn)}; this claude-orchestrator "
+                f"({__version__}) reads versions up to {schema.SCHEMA_VERSION}: upgrade it "
+                "(pip install -U claude-orchestrator)"
+            )
+
+    def _migrate(self) -> int | None:
+        """Create or migrate the schema in one transaction; returns the old version."""
+        from claude_orchestrator import __version__
+
+        conn = self._connect(create=True)
+        with self._errors():
+            self._refuse_newer(conn, self._version(conn))  # before changing anything
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self._version(conn)  # again, now that we hold the write lock
+                self._refuse_newer(conn, version)
+                if version == schema.SCHEMA_VERSION:
+                    conn.execute("COMMIT")
+                    return schema.SCHEMA_VERSION
+                if version == 0:
+                    self._migrate_from_original(conn)
+                for statement in _statements(schema.TABLES + schema.INDEXES):
+                    conn.execute(statement)
+                for statement in _statements(schema.TRIGGERS + schema.VIEWS):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_meta (key, value) VALUES ('written_by', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (__version__,),
+                )
+                conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION:d}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return None if version == -1 else version
+
+    def _migrate_from_original(self, conn: sqlite3.Connection) -> None:
+        """Version 0 (the shell tool's schema) -> the current tables, keeping every row."""
+        import sqlite_utils
+
+        db = sqlite_utils.Database(conn)
+        for view in schema.VIEW_NAMES:
+            db.execute(f"DROP VIEW IF EXISTS {view}")
+        added: dict[str, dict[str, type]] = {
+            "pull_requests": {"url": str},
+            "test_results": {"tests_skipped": int},
+            "blockers": {"task_id": str},
+        }
+        for table, columns in added.items():
+            for column, column_type in columns.items():
+                if column not in db.table(table).columns_dict:
+                    db.table(table).add_column(column, column_type)
+        # The original required a commit for every test result.
+        db.table("test_results").transform(not_null={"commit_hash": False})
+        for statement in _statements(schema.TABLES + schema.INDEXES):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT OR REPLACE INTO agent_activity "
+            "(agent_id, events, last_event_id, last_event_type, last_event_at) "
+            "SELECT te.agent_id, COUNT(*), MAX(te.id), "
+            "(SELECT event_type FROM task_events x WHERE x.id = MAX(te.id)), "
+            "(SELECT created_at FROM task_events x WHERE x.id = MAX(te.id)) "
+            "FROM task_events te GROUP BY te.agent_id"
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO task_state "
+            "(feature_id, task_id, status, agent_id, commit_hash, last_event_id, updated_at) "
+            "SELECT te.feature_id, te.task_id, "
+            "CASE te.event_type WHEN 'task_started' THEN 'in-progress' "
+            "WHEN 'task_completed' THEN 'completed' ELSE 'blocked' END, "
+            "te.agent_id, te.commit_hash, te.id, te.created_at FROM task_events te "
+            "WHERE te.id IN (SELECT MAX(id) FROM task_events WHERE task_id IS NOT NULL "
+            "AND task_id <> '' AND event_type IN ('task_started', 'task_completed', "
+            "'task_blocked') GROUP BY feature_id, task_id)"
+        )
+
+    def initialize(self) -> StoreInfo:
+        with self._lock:
+            existed = self.exists()
+            old = self._migrate()
+            self._checked = True
+            info = self.info()
+        created = not existed or old is None
+        migrated = None if created or old == schema.SCHEMA_VERSION else old
+        return StoreInfo(
+            info.location, info.schema_version, created, migrated, info.written_by, info.counts
+        )
+
+    def info(self) -> StoreInfo:
+        with self._lock:
+            return self._info()
+
+    def _info(self) -> StoreInfo:
+        conn = self._ready()
+        tables = (
+            "features",
+            "agents",
+            "task_events",
+            "pull_requests",
+            "conflicts",
+            "test_results",
+            "blockers",
+        )
+        with self._errors():
+            counts = {
+                t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in tables
+            }
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        return StoreInfo(str(self.path), version, written_by=self._written_by(conn), counts=counts)
+
+    # -- lookups ---------------------------------------------------------------------
+    def _feature_id(self, conn: sqlite3.Connection, spec_id: str) -> int:
+        row = conn.execute("SELECT id FROM features WHERE spec_id = ?", (spec_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"Feature not found in event store: {spec_id}. Add it with: "
+                f'claude-orchestrator events add-feature {spec_id} "<name>"'
+            )
+        return int(row[0])
+
+    def _agent_ids(self, conn: sqlite3.Connection, spec_id: str, role: str) -> tuple[int, int]:
+        row = conn.execute(
+            "SELECT f.id, a.id FROM features f LEFT JOIN agents a "
+            "ON a.feature_id = f.id AND a.role = ? WHERE f.spec_id = ?",
+            (role, spec_id),
+        ).fetchone()
+        if row is None:
+            self._feature_id(conn, spec_id)  # raises the feature-not-found error
+        if row[1] is None:
+            raise NotFoundError(
+                f"Agent not found: {role} is not registered for {spec_id}. Register it with: "
+                f"claude-orchestrator events add-agent {spec_id} {role}"
+            )
+        return int(row[0]), int(row[1])
+
+    def _insert_event(
+        self,
+        conn: sqlite3.Connection,
+        feature_id: int,
+        agent_id: int,
+        event: NewEvent,
+    ) -> Event:
+        metadata = json.dumps(event.metadata, sort_keys=True) if event.metadata else None
+        row = conn.execute(
+            "INSERT INTO task_events (feature_id, agent_id, event_type, task_id, commit_hash, "
+            "message, metadata) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id, created_at",
+            (
+                feature_id,
+                agent_id,
+                event.event_type,
+                event.task_id,
+                event.commit_hash,
+                event.message,
+                metadata,
+            ),
+        ).fetchone()
+        return Event(
+            id=int(row[0]),
+            spec_id=event.spec_id,
+            role=event.role,
+            event_type=event.event_type,
+            message=event.message,
+            task_id=event.task_id,
+            commit_hash=event.commit_hash,
+            metadata=event.metadata,
+            created_at=row[1],
+        )
+
+    def _log(
+        self,
+        conn: sqlite3.Connection,
+        spec_id: str,
+        role: str,
+        event_type: str,
+        message: str,
+        **extra: Any,
+    ) -> Event:
+        feature_id, agent_id = self._agent_ids(conn, spec_id, role)
+        new = NewEvent(spec_id, role, event_type, message, **extra)
+        return self._insert_event(conn, feature_id, agent_id, new)
+
+    # -- features and agents ---------------------------------------------------------
+    def add_feature(
+        self, spec_id: str, name: str, overseer_branch: str, agents: Sequence[tuple[str, str]]
+    ) -> tuple[Feature, Event]:
+        if "overseer" not in {role for role, _ in agents}:
+            raise ValidationError("a feature needs an overseer agent")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM features WHERE spec_id = ?", (spec_id,)).fetchone():
+                raise AlreadyExistsError(
+                    f"feature {spec_id} is already in the event store: see "
+                    f"`claude-orchestrator events status {spec_id}`"
+                )
+            feature_id = conn.execute(
+                "INSERT INTO features (spec_id, name, overseer_branch) VALUES (?, ?, ?) "
+                "RETURNING id",
+                (spec_id, name, overseer_branch),
+            ).fetchone()[0]
+            conn.executemany(
+                "INSERT INTO agents (role, feature_id, branch_name) VALUES (?, ?, ?)",
+                [(role, feature_id, branch) for role, branch in agents],
+            )
+            roles = ", ".join(role for role, _ in agents)
+            event = self._log(
+                conn,
+                spec_id,
+                "overseer",
+                "feature_created",
+                f"feature {spec_id} created: {name} (agents: {roles})",
+                metadata={"name": name, "overseer_branch": overseer_branch},
+            )
+        feature = self.get_feature(spec_id)
+        assert feature is not None
+        return feature, event
+
+    def get_feature(self, spec_id: str) -> Feature | None:
+        rows = self._read(f"SELECT {_FEATURE_COLS} FROM features WHERE spec_id = ?", (spec_id,))
+        return Feature(*rows[0]) if rows else None
+
+    def list_features(self) -> list[Feature]:
+        return [
+            Feature(*r)
+            for r in self._read(f"SELECT {_FEATURE_COLS} FROM features ORDER BY spec_id")
+        ]
+
+    def set_feature_status(self, spec_id: str, status: str) -> tuple[Feature, Event]:
+        with self._write() as conn:
+            self._feature_id(conn, spec_id)
+            conn.execute(
+                "UPDATE features SET status = ?, completed_at = CASE WHEN ? = 'completed' "
+                "THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE completed_at END "
+                "WHERE spec_id = ?",
+                (status, status, spec_id),
+            )
+            event = self._log(
+                conn,
+                spec_id,
+                "overseer",
+                "status_update",
+                f"feature status: {status}",
+                metadata={"feature_status": status},
+            )
+        feature = self.get_feature(spec_id)
+        assert feature is not None
+        return feature, event
+
+    def add_agent(self, spec_id: str, role: str, branch_name: str) -> tuple[Agent, Event]:
+        with self._write() as conn:
+            feature_id = self._feature_id(conn, spec_id)
+            exists = conn.execute(
+                "SELECT 1 FROM agents WHERE feature_id = ? AND role = ?", (feature_id, role)
+            ).fetchone()
+            if exists:
+                raise AlreadyExistsError(f"agent {role} is already registered for {spec_id}")
+            conn.execute(
+                "INSERT INTO agents (role, feature_id, branch_name) VALUES (?, ?, ?)",
+                (role, feature_id, branch_name),
+            )
+            event = self._log(
+                conn,
+                spec_id,
+                role,
+                "agent_registered",
+                f"{role} registered on {branch_name}",
+                metadata={"branch": branch_name},
+            )
+        agent = next(a for a in self.list_agents(spec_id) if a.role == role)
+        return agent, event
+
+    def list_agents(self, spec_id: str) -> list[Agent]:
+        rows = self._read(f"{_AGENT_SQL} WHERE f.spec_id = ? ORDER BY {_ROLE_ORDER}", (spec_id,))
+        return [Agent(*r) for r in rows]
+
+    # -- events ----------------------------------------------------------------------
+    def append_event(self, event: NewEvent) -> Event:
+        with self._write() as conn:
+            feature_id, agent_id = self._agent_ids(conn, event.spec_id, event.role)
+            return self._insert_event(conn, feature_id, agent_id, event)
+
+    def recent_events(self, limit: int, spec_id: str | None = None) -> list[Event]:
+        if spec_id is None:
+            rows = self._read(f"{_EVENT_SQL} ORDER BY te.id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._read(
+                f"{_EVENT_SQL} WHERE te.feature_id = (SELECT id FROM features WHERE spec_id = ?) "
+                "ORDER BY te.id DESC LIMIT ?",
+                (spec_id, limit),
+            )
+        return [_event(r) for r in rows]
+
+    def events_after(self, spec_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        rows = self._read(
+            f"{_EVENT_SQL} WHERE te.feature_id = (SELECT id FROM features WHERE spec_id = ?) "
+            "AND te.id > ? ORDER BY te.id LIMIT ?",
+            (spec_id, after_id, limit),
+        )
+        return [_event(r) for r in rows]
+
+    def feature_status(self, spec_id: str | None = None) -> list[AgentStatus]:
+        sql = "SELECT * FROM v_feature_status"
+        params: tuple[Any, ...] = ()
+        if spec_id is not None:
+            sql += " WHERE spec_id = ?"
+            params = (spec_id,)
+        sql += " ORDER BY spec_id, (role IS NULL), (role <> 'overseer'), role"
+        return [AgentStatus(*r) for r in self._read(sql, params)]
+
+    def task_states(self, spec_id: str) -> list[TaskState]:
+        rows = self._read(
+            "SELECT f.spec_id, ts.task_id, ts.status, a.role, ts.commit_hash, ts.updated_at "
+            "FROM task_state ts JOIN features f ON f.id = ts.feature_id "
+            "JOIN agents a ON a.id = ts.agent_id WHERE f.spec_id = ? ORDER BY ts.task_id",
+            (spec_id,),
+        )
+        return [TaskState(*r) for r in rows]
+
+    # -- conflicts -------------------------------------------------------------------
+    def add_conflict(
+        self, spec_id: str, role: str, files: Sequence[str], severity: str
+    ) -> tuple[Conflict, Event]:
+        with self._write() as conn:
+            feature_id, agent_id = self._agent_ids(conn, spec_id, role)
+            conflict_id = conn.execute(
+                "INSERT INTO conflicts (feature_id, agent_id, conflicting_files, severity) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+                (feature_id, agent_id, json.dumps(list(files)), severity),
+            ).fetchone()[0]
+            event = self._insert_event(
+                conn,
+                feature_id,
+                agent_id,
+                NewEvent(
+                    spec_id,
+                    role,
+                    "conflict_detected",
+                    f"{severity} conflict #{conflict_id}: {', '.join(files)}",
+                    metadata={
+                        "conflict_id": conflict_id,
+                        "files": list(files),
+                        "severity": severity,
+                    },
+                ),
+            )
+        return self._conflict(conflict_id), event
+
+    def _conflict(self, conflict_id: int) -> Conflict:
+        rows = self._read(f"{_CONFLICT_SQL} WHERE c.id = ?", (conflict_id,))
+        if not rows:
+            raise NotFoundError(
+                f"no conflict with id {conflict_id}: list them with "
+                "`claude-orchestrator events conflicts`"
+            )
+        return _conflict(rows[0])
+
+    def resolve_conflict(self, conflict_id: int, notes: str) -> tuple[Conflict, Event]:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT c.resolved, f.spec_id, a.role, c.feature_id, c.agent_id FROM conflicts c "
+                "JOIN features f ON f.id = c.feature_id JOIN agents a ON a.id = c.agent_id "
+                "WHERE c.id = ?",
+                (conflict_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"no conflict with id {conflict_id}: list them with "
+                    "`claude-orchestrator events conflicts`"
+                )
+            if row[0]:
+                raise ValidationError(f"conflict {conflict_id} is already resolved")
+            conn.execute(
+                "UPDATE conflicts SET resolved = TRUE, resolution_notes = ?, "
+                "resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                (notes, conflict_id),
+            )
+            event = self._insert_event(
+                conn,
+                row[3],
+                row[4],
+                NewEvent(
+                    row[1],
+                    row[2],
+                    "conflict_resolved",
+                    f"conflict #{conflict_id} resolved: {notes}",
+                    metadata={"conflict_id": conflict_id},
+                ),
+            )
+        return self._conflict(conflict_id), event
+
+    def list_conflicts(
+        self, spec_id: str | None = None, include_resolved: bool = False
+    ) -> list[Conflict]:
+        where, params = [], []
+        if spec_id is not None:
+            where.append("f.spec_id = ?")
+            params.append(spec_id)
+        if not include_resolved:
+            where.append("NOT c.resolved")
+        sql = _CONFLICT_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY c.id"
+        return [_conflict(r) for r in self._read(sql, params)]
+
+    # -- blockers --------------------------------------------------------------------
+    def add_blocker(
+        self,
+        spec_id: str,
+        role: str,
+        blocker_type: str,
+        description: str,
+        blocking_role: str | None = None,
+        task_id: str | None = None,
+    ) -> tuple[Blocker, Event]:
+        with self._write() as conn:
+            feature_id, agent_id = self._agent_ids(conn, spec_id, role)
+            blocking_id = (
+                self._agent_ids(conn, spec_id, blocking_role)[1] if blocking_role else None
+            )
+            blocker_id = conn.execute(
+                "INSERT INTO blockers (feature_id, agent_id, blocker_type, description, "
+                "blocking_agent_id, task_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (feature_id, agent_id, blocker_type, description, blocking_id, task_id),
+            ).fetchone()[0]
+            conn.execute("UPDATE agents SET status = 'blocked' WHERE id = ?", (agent_id,))
+            metadata: dict[str, Any] = {"blocker_id": blocker_id, "blocker_type": blocker_type}
+            if blocking_role:
+                metadata["blocked_by"] = blocking_role
+            event = self._insert_event(
+                conn,
+                feature_id,
+                agent_id,
+                NewEvent(
+                    spec_id,
+                    role,
+                    "task_blocked",
+                    f"blocked ({blocker_type}): {description}",
+                    task_id=task_id,
+                    metadata=metadata,
+                ),
+            )
+        return self._blocker(blocker_id), event
+
+    def _blocker(self, blocker_id: int) -> Blocker:
+        rows = self._read(f"{_BLOCKER_SQL} WHERE b.id = ?", (blocker_id,))
+        if not rows:
+            raise NotFoundError(
+                f"no blocker with id {blocker_id}: list them with "
+                "`claude-orchestrator events blockers`"
+            )
+        return Blocker(*rows[0])
+
+    def resolve_blocker(self, blocker_id: int, notes: str) -> tuple[Blocker, Event]:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT b.status, f.spec_id, a.role, b.feature_id, b.agent_id, b.task_id "
+                "FROM blockers b JOIN features f ON f.id = b.feature_id "
+                "JOIN agents a ON a.id = b.agent_id WHERE b.id = ?",
+                (blocker_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"no blocker with id {blocker_id}: list them with "
+                    "`claude-orchestrator events blockers`"
+                )
+            if row[0] == "resolved":
+                raise ValidationError(f"blocker {blocker_id} is already resolved")
+            conn.execute(
+                "UPDATE blockers SET status = 'resolved', resolution_notes = ?, "
+                "resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                (notes, blocker_id),
+            )
+            conn.execute(
+                "UPDATE agents SET status = 'active' WHERE id = ? AND status = 'blocked' AND "
+                "NOT EXISTS (SELECT 1 FROM blockers WHERE agent_id = ? AND status = 'active')",
+                (row[4], row[4]),
+            )
+            event = self._insert_event(
+                conn,
+                row[3],
+                row[4],
+                NewEvent(
+                    row[1],
+                    row[2],
+                    "blocker_resolved",
+                    f"blocker #{blocker_id} resolved: {notes}",
+                    task_id=row[5] or None,
+                    metadata={"blocker_id": blocker_id},
+                ),
+            )
+        return self._blocker(blocker_id), event
+
+    def list_blockers(
+        self, spec_id: str | None = None, include_resolved: bool = False
+    ) -> list[Blocker]:
+        where, params = [], []
+        if spec_id is not None:
+            where.append("f.spec_id = ?")
+            params.append(spec_id)
+        if not include_resolved:
+            where.append("b.status = 'active'")
+        sql = _BLOCKER_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY b.id"
+        return [Blocker(*r) for r in self._read(sql, params)]
+
+    # -- test results ----------------------------------------------------------------
+    def record_test(
+        self,
+        spec_id: str,
+        role: str,
+        test_type: str,
+        status: str,
+        *,
+        commit_hash: str | None = None,
+        total: int | None = None,
+        passed: int | None = None,
+        failed: int | None = None,
+        skipped: int | None = None,
+        duration_ms: int | None = None,
+        logs_url: str | None = None,
+    ) -> tuple[TestResult, Event]:
+        with self._write() as conn:
+            feature_id, agent_id = self._agent_ids(conn, spec_id, role)
+            result_id = conn.execute(
+                "INSERT INTO test_results (feature_id, agent_id, test_type, commit_hash, status, "
+                "tests_total, tests_passed, tests_failed, tests_skipped, duration_ms, logs_url) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    feature_id,
+                    agent_id,
+                    test_type,
+                    commit_hash,
+                    status,
+                    total,
+                    passed,
+                    failed,
+                    skipped,
+                    duration_ms,
+                    logs_url,
+                ),
+            ).fetchone()[0]
+            counts = ", ".join(
+                f"{n} {label}"
+                for n, label in ((passed, "passed"), (failed, "failed"), (skipped, "skipped"))
+                if n is not None
+            )
+            event = self._insert_event(
+                conn,
+                feature_id,
+                agent_id,
+                NewEvent(
+                    spec_id,
+                    role,
+                    "test_result",
+                    f"{test_type} tests {status}" + (f" ({counts})" if counts else ""),
+                    commit_hash=commit_hash,
+                    metadata={
+                        "test_result_id": result_id,
+                        "test_type": test_type,
+                        "status": status,
+                    },
+                ),
+            )
+        rows = self._read(f"{_TEST_SQL} WHERE t.id = ?", (result_id,))
+        return TestResult(*rows[0]), event
+
+    def list_test_results(self, spec_id: str | None = None, limit: int = 50) -> list[TestResult]:
+        if spec_id is None:
+            rows = self._read(f"{_TEST_SQL} ORDER BY t.id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._read(
+                f"{_TEST_SQL} WHERE f.spec_id = ? ORDER BY t.id DESC LIMIT ?", (spec_id, limit)
+            )
+        return [TestResult(*r) for r in rows]
+
+    # -- pull requests ---------------------------------------------------------------
+    def record_pull_request(
+        self,
+        spec_id: str,
+        role: str,
+        title: str,
+        base_branch: str,
+        head_branch: str,
+        *,
+        pr_number: int | None = None,
+        status: str = "open",
+        url: str | None = None,
+    ) -> tuple[PullRequest, Event]:
+        with self._write() as conn:
+            feature_id, agent_id = self._agent_ids(conn, spec_id, role)
+            pr_id = conn.execute(
+                "INSERT INTO pull_requests (feature_id, agent_id, pr_number, title, status, "
+                "base_branch, head_branch, url) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (feature_id, agent_id, pr_number, title, status, base_branch, head_branch, url),
+            ).fetchone()[0]
+            label = f"#{pr_number}" if pr_number is not None else f"(local {pr_id})"
+            event = self._insert_event(
+                conn,
+                feature_id,
+                agent_id,
+                NewEvent(
+                    spec_id,
+                    role,
+                    "pr_opened",
+                    f"PR {label} opened: {head_branch} -> {base_branch}: {title}",
+                    metadata={"pull_request_id": pr_id, "pr_number": pr_number, "url": url},
+                ),
+            )
+        return self._pull_request(pr_id), event
+
+    def _pull_request(self, pr_id: int) -> PullRequest:
+        rows = self._read(f"{_PR_SQL} WHERE p.id = ?", (pr_id,))
+        if not rows:
+            raise NotFoundError(f"no pull request with id {pr_id}")
+        return PullRequest(*rows[0])
+
+    def set_pull_request_status(self, pr_id: int, status: str) -> tuple[PullRequest, Event]:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT f.spec_id, a.role, p.feature_id, p.agent_id, p.pr_number "
+                "FROM pull_requests p JOIN features f ON f.id = p.feature_id "
+                "JOIN agents a ON a.id = p.agent_id WHERE p.id = ?",
+                (pr_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no pull request with id {pr_id}")
+            conn.execute(
+                "UPDATE pull_requests SET status = ?, merged_at = CASE WHEN ? = 'merged' "
+                "THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE merged_at END WHERE id = ?",
+                (status, status, pr_id),
+            )
+            event_type = "pr_merged" if status == "merged" else "status_update"
+            event = self._insert_event(
+                conn,
+                row[2],
+                row[3],
+                NewEvent(
+                    row[0],
+                    row[1],
+                    event_type,
+                    f"PR {row[4] or pr_id} is {status}",
+                    metadata={"pull_request_id": pr_id, "status": status},
+                ),
+            )
+        return self._pull_request(pr_id), event
+
+    def list_pull_requests(self, spec_id: str | None = None) -> list[PullRequest]:
+        if spec_id is None:
+            return [PullRequest(*r) for r in self._read(f"{_PR_SQL} ORDER BY p.id")]
+        rows = self._read(f"{_PR_SQL} WHERE f.spec_id = ? ORDER BY p.id", (spec_id,))
+        return [PullRequest(*r) for r in rows]
