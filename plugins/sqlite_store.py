@@ -299,7 +299,14 @@ class SQLiteStore:
                     conn.execute("COMMIT")
                     return schema.SCHEMA_VERSION
                 if version == 0:
-                    self._migrate_from_original(conn)
+                    try:
+                        self._migrate_from_original(conn)
+                    except sqlite3.IntegrityError as exc:
+                        raise StoreError(
+                            f"cannot migrate {self.path} from the original tool's schema ({exc}); "
+                            "it was left unchanged: fix the duplicate rows, then run "
+                            "`claude-orchestrator events init`"
+                        ) from None
                 for statement in _statements(schema.TABLES + schema.INDEXES):
                     conn.execute(statement)
                 for statement in _statements(schema.TRIGGERS + schema.VIEWS):
@@ -340,10 +347,9 @@ class SQLiteStore:
         conn.execute(
             "INSERT OR REPLACE INTO agent_activity "
             "(agent_id, events, last_event_id, last_event_type, last_event_at) "
-            "SELECT te.agent_id, COUNT(*), MAX(te.id), "
-            "(SELECT event_type FROM task_events x WHERE x.id = MAX(te.id)), "
-            "(SELECT created_at FROM task_events x WHERE x.id = MAX(te.id)) "
-            "FROM task_events te GROUP BY te.agent_id"
+            "SELECT te.agent_id, s.n, te.id, te.event_type, te.created_at FROM "
+            "(SELECT agent_id, COUNT(*) AS n, MAX(id) AS last FROM task_events "
+            "GROUP BY agent_id) s JOIN task_events te ON te.id = s.last"
         )
         conn.execute(
             "INSERT OR REPLACE INTO task_state "

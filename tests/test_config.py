@@ -1,0 +1,196 @@
+"""orchestrator.yaml: the template, validation errors with positions, caching, rewriting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from claude_orchestrator.config import (
+    DEFAULTS,
+    TEMPLATE,
+    load_config,
+    parse_text,
+    set_value,
+    validate_data,
+)
+from claude_orchestrator.config_schema import SCHEMA
+from claude_orchestrator.errors import ConfigError
+
+from .conftest import Run
+
+
+def write(repo: Path, text: str) -> Path:
+    path = repo / "orchestrator.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_template_is_valid_and_equals_defaults(tmp_path: Path) -> None:
+    document, positions = parse_text(TEMPLATE, tmp_path / "orchestrator.yaml")
+    config = validate_data(document, tmp_path / "orchestrator.yaml", positions)
+    assert config.data == DEFAULTS | {"plugins": config.data["plugins"]}
+    assert config.data["plugins"]["store"] == "sqlite"
+    assert config.areas == ["data", "api", "ui"]
+
+
+def test_schema_is_a_valid_json_schema(cli: Run) -> None:
+    result = cli("config", "schema")
+    assert result.code == 0
+    schema = json.loads(result.out)
+    Draft202012Validator.check_schema(schema)
+    assert schema == json.loads(json.dumps(SCHEMA))
+
+
+def test_init_writes_commented_config_and_keeps_existing(cli: Run, repo: Path) -> None:
+    result = cli("init", "--areas", "db,web", "--json")
+    assert result.code == 0, result
+    assert result.json()["config_written"] is True
+    text = (repo / "orchestrator.yaml").read_text()
+    assert text.startswith("# claude-orchestrator configuration.")
+    assert "areas: [db, web]" in text
+    (repo / "orchestrator.yaml").write_text(text + "# my note\n")
+    again = cli("init", "--json").json()
+    assert again["config_written"] is False
+    assert (repo / "orchestrator.yaml").read_text().endswith("# my note\n")
+
+
+def test_init_rejects_bad_areas_and_writes_nothing(cli: Run, repo: Path) -> None:
+    result = cli("init", "--areas", "Data,api")
+    assert result.code == 2 and "invalid area 'Data'" in result.err
+    assert not (repo / "orchestrator.yaml").exists()
+    assert not (repo / ".git" / "orchestrator").exists()
+
+
+BAD_CONFIGS = [
+    (
+        "version: 1\nplugins:\n  store: sqlit\n",
+        "orchestrator.yaml:3:10: plugins.store: unknown store 'sqlit' (installed: sqlite)",
+    ),
+    (
+        "version: 1\nplugin:\n  store: sqlite\n",
+        "orchestrator.yaml:2:1: unknown key 'plugin' "
+        "(allowed: branches, implementors, paths, plugins, store, tasks, tests, version)",
+    ),
+    (
+        "version: 1\nplugins:\n  store: sqlite\n  colour: red\n",
+        "orchestrator.yaml:4:3: plugins: unknown key 'colour'",
+    ),
+    ("version: 2\n", "orchestrator.yaml:1:10: version: must be 1, got 2"),
+    ("plugins: {}\n", "'version' is a required property"),
+    (
+        "version: 1\nimplementors:\n  areas: [data, Data]\n",
+        "orchestrator.yaml:3:17: implementors.areas[1]: invalid value 'Data': an implementor area",
+    ),
+    ("version: 1\nimplementors:\n  areas: []\n", "implementors.areas: must list at least 1"),
+    ("version: 1\nimplementors:\n  areas: [a, a]\n", "lists the same item twice"),
+    (
+        "version: 1\nimplementors:\n  areas: data\n",
+        "orchestrator.yaml:3:10: implementors.areas: expected a list, got a string",
+    ),
+    ("version: 1\nbranches:\n  main: 'ma..in'\n", "branches.main: invalid value 'ma..in'"),
+    ("version: 1\nbranches:\n  prefix: 'Feat/'\n", "branches.prefix: invalid value"),
+    ("version: 1\npaths:\n  implementor: ['../x']\n", "paths.implementor[0]: invalid value"),
+    (
+        "version: 1\npaths:\n  areas:\n    docs: ['docs/**']\n",
+        "orchestrator.yaml:4:5: paths.areas.docs: 'docs' is not an implementor area",
+    ),
+    ("version: 1\ntests:\n  implementor:\n    smoke: make smoke\n", "unknown key 'smoke'"),
+    ("version: 1\ntests:\n  overseer:\n    e2e: ''\n", "tests.overseer.e2e: must not be empty"),
+    ("version: 1\ntasks:\n  file: specs/tasks.md\n", "tasks.file: invalid value"),
+    (
+        "version: 1\nplugins:\n  notifiers: [nope]\n",
+        "orchestrator.yaml:3:15: plugins.notifiers[0]: unknown notifier 'nope' (installed: none)",
+    ),
+    ("version: 1\nplugins: [\n", "orchestrator.yaml:3:1: invalid YAML"),
+    ("- just\n- a list\n", "orchestrator.yaml:1:1: expected a mapping of settings"),
+    ("version: 1\nstore:\n  path: 3\n", "store.path: expected a string or null, got a number"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_CONFIGS, ids=[m[:40] for _, m in BAD_CONFIGS])
+def test_invalid_config_is_reported_with_position(
+    cli: Run, repo: Path, text: str, message: str
+) -> None:
+    write(repo, text)
+    result = cli("config", "check")
+    assert result.code == 2, result
+    assert message in result.err, result.err
+    assert len(result.err.strip().splitlines()) == 1
+    # every command that reads the config refuses it the same way, writing nothing
+    result = cli("events", "init")
+    assert result.code == 2 and message in result.err
+    assert not (repo / ".git" / "orchestrator" / "events.db").exists()
+
+
+def test_config_check_without_file(cli: Run, repo: Path) -> None:
+    result = cli("config", "check")
+    assert result.code == 2 and "run `claude-orchestrator init`" in result.err
+
+
+def test_config_show(cli: Run, repo: Path) -> None:
+    write(repo, "version: 1\nimplementors:\n  areas: [x]\n")
+    data = cli("config", "show", "--json").json()
+    assert data["implementors"]["areas"] == ["x"]
+    assert data["plugins"]["store"] == "sqlite"  # defaults filled in
+    assert "areas:\n  - x" in cli("config", "show").out.replace("- x", "- x")
+
+
+def test_config_set_keeps_comments_and_order(cli: Run, repo: Path) -> None:
+    assert cli("init").code == 0
+    path = repo / "orchestrator.yaml"
+    before = path.read_text()
+    result = cli("config", "set", "implementors.areas", "[data, api, ui, docs]")
+    assert result.code == 0, result
+    after = path.read_text()
+    assert "areas: [data, api, ui, docs]" in after
+    # every comment line survives, in the same order
+    assert [line for line in before.splitlines() if line.lstrip().startswith("#")] == [
+        line for line in after.splitlines() if line.lstrip().startswith("#")
+    ]
+    assert cli("config", "show", "--json").json()["implementors"]["areas"][-1] == "docs"
+
+
+def test_config_set_invalid_writes_nothing(cli: Run, repo: Path) -> None:
+    assert cli("init").code == 0
+    path = repo / "orchestrator.yaml"
+    before = path.read_bytes()
+    for key, value, message in [
+        ("implementors.areas", "[Bad]", "invalid value 'Bad'"),
+        ("plugins.nonsense", "1", "unknown key 'nonsense'"),
+        ("version.x", "1", "'version' is not a mapping"),
+        ("a..b", "1", "invalid key"),
+    ]:
+        result = cli("config", "set", key, value)
+        assert result.code == 2, (key, result)
+        assert message in result.err, result.err
+    assert path.read_bytes() == before
+
+
+def test_parsed_config_is_cached_and_invalidated(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    path = write(tmp_path, "version: 1\nimplementors:\n  areas: [one]\n")
+    assert load_config(path, cache_dir=cache).areas == ["one"]
+    assert len(list(cache.iterdir())) == 1
+    assert load_config(path, cache_dir=cache).areas == ["one"]  # from the cache
+    write(tmp_path, "version: 1\nimplementors:\n  areas: [one, two]\n")
+    assert load_config(path, cache_dir=cache).areas == ["one", "two"]
+    write(tmp_path, "version: 1\nimplementors:\n  areas: [Bad]\n")
+    with pytest.raises(ConfigError):
+        load_config(path, cache_dir=cache)
+
+
+def test_config_error_positions_survive_the_cache(cli: Run, repo: Path) -> None:
+    assert cli("init").code == 0
+    cli("events", "status")  # populates the cache
+    set_value(repo / "orchestrator.yaml", "plugins.store", "sqlite")
+    text = (repo / "orchestrator.yaml").read_text().replace("store: sqlite", "store: nosuch")
+    (repo / "orchestrator.yaml").write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "store: nosuch" in t)
+    for _ in range(2):
+        result = cli("events", "status")
+        assert result.code == 2
+        assert f"orchestrator.yaml:{line}:10: plugins.store: unknown store 'nosuch'" in result.err
