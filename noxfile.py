@@ -31,3 +31,10 @@ def typecheck(session: nox.Session) -> None:
     # A regular (not editable) install: mypy does not follow editable-install finders.
     session.install(".", "mypy>=1.10", "types-jsonschema", "pytest")
     session.run("mypy", "-p", "claude_orchestrator")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: print a table and write BENCHMARKS.md (not timed tests)."""
+    session.install(".")  # a regular install, as users get it: no editable-import finder
+    session.run("python", "tests/benchmarks/bench_events.py", *session.posargs)

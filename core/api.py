@@ -155,9 +155,16 @@ class Orchestrator:
                 print(f"warning: {message}", file=sys.stderr)
 
     def check_plugins(self) -> None:
-        """Build every configured plugin now, so a bad name fails before any write."""
+        """Build the configured store and notifiers now, and look up the configured VCS and
+        CI plugins, so that a bad name fails before anything is written."""
         self.store_plugin()
         self.notifiers()
+        for kind, name in (("vcs", self.config.vcs_plugin), ("ci", self.config.ci_plugin)):
+            if name is not None:
+                try:
+                    self.registry.get(kind, name)
+                except PluginError as exc:
+                    raise self.config.error(f"plugins.{kind}", str(exc)) from None
 
     def close(self) -> None:
         if self._store is not None:
@@ -182,13 +189,14 @@ class Orchestrator:
         written = False
         if not path.exists():
             try:
-                self.__dict__["config"] = write_template(path, checked)
+                write_template(path, checked)
             except FileExistsError:
                 pass  # another process wrote it meanwhile: use theirs
             else:
                 written = True
-        self.__dict__.pop("config", None)
-        self.__dict__.pop("store_path", None)
+            # forget what was derived from the (absent) file
+            self.__dict__.pop("config", None)
+            self.__dict__.pop("store_path", None)
         info = self.init_store()
         return written, info
 

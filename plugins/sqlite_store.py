@@ -155,6 +155,11 @@ class SQLiteStore:
     def _connect(self, create: bool = False) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
+        if self.path.is_dir():
+            raise StoreError(
+                f"the event store path {self.path} is a directory: point --db or "
+                f"CLAUDE_ORCHESTRATOR_DB at a file, e.g. {self.path}/events.db"
+            )
         if not create and not self.exists():
             raise NotInitializedError(
                 f"Event store not initialized: {self.path} does not exist. "

@@ -356,3 +356,14 @@ def test_read_only_database(cli: Run, initialized: Path, store_db: Path, tmp_pat
         assert result.code == 2, result
         assert "read-only" in result.err and "writable" in result.err
         assert db.read_bytes() == before
+
+
+def test_db_path_problems(cli: Run, tmp_path: Path) -> None:
+    (tmp_path / "adir").mkdir()
+    result = cli("events", "init", "--db", str(tmp_path / "adir"))
+    assert result.code == 2 and "is a directory" in result.err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = cli("events", "init", "--db", str(blocker / "sub" / "events.db"))
+    assert result.code == 2 and "cannot create" in result.err
+    assert blocker.read_text() == "x"

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from claude_orchestrator.config import (
@@ -105,6 +107,10 @@ BAD_CONFIGS = [
         "orchestrator.yaml:3:15: plugins.notifiers[0]: unknown notifier 'nope' (installed: none)",
     ),
     ("version: 1\nplugins: [\n", "orchestrator.yaml:3:1: invalid YAML"),
+    (
+        "version: 1\nplugins:\n  vcs: hg\n",
+        "orchestrator.yaml:3:8: plugins.vcs: unknown vcs 'hg' (installed: none)",
+    ),
     ("- just\n- a list\n", "orchestrator.yaml:1:1: expected a mapping of settings"),
     ("version: 1\nstore:\n  path: 3\n", "store.path: expected a string or null, got a number"),
 ]
@@ -194,3 +200,39 @@ def test_config_error_positions_survive_the_cache(cli: Run, repo: Path) -> None:
         result = cli("events", "status")
         assert result.code == 2
         assert f"orchestrator.yaml:{line}:10: plugins.store: unknown store 'nosuch'" in result.err
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(min_size=1, max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+top_keys = st.sampled_from(
+    ["version", "plugins", "branches", "implementors", "paths", "tests", "tasks", "store", "x"]
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(top_keys, yaml_values, max_size=4))
+def test_any_document_is_valid_or_a_one_line_positioned_error(document: dict[str, object]) -> None:
+    """Whatever the file holds, validation answers with a Config or one precise line."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    buffer = io.StringIO()
+    YAML().dump(document, buffer)
+    path = Path("orchestrator.yaml")
+    try:
+        parsed, positions = parse_text(buffer.getvalue(), path)
+        config = validate_data(parsed, path, positions)
+    except ConfigError as exc:
+        message = str(exc)
+        assert message.startswith("orchestrator.yaml")
+        assert "\n" not in message
+        return
+    assert config.data["version"] == 1
+    assert config.store_plugin
