@@ -57,6 +57,7 @@ class Orchestrator:
         self._env = os.environ if env is None else env
         self._registry = registry
         self._store: EventStore | None = None
+        self._vcs: Any = None
         self._notifiers: list[tuple[str, Notifier]] | None = None
         #: problems that did not stop the operation (a notifier failed...)
         self.warnings: list[str] = []
@@ -100,6 +101,7 @@ class Orchestrator:
             common_dir=self.location.common_dir,
             store_path=self.store_path,
             options=self.config.plugin_options(name),
+            orchestrator=self,
         )
 
     def _build(self, kind: str, name: str, dotted: str) -> Any:
@@ -116,6 +118,17 @@ class Orchestrator:
                 f"{kind} plugin {name!r} (from {impl.plugin}) failed to start: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
+
+    def vcs(self) -> Any:
+        """The configured VCS plugin (``plugins.vcs``)."""
+        if self._vcs is None:
+            name = self.config.vcs_plugin
+            if name is None:
+                raise self.config.error(
+                    "plugins.vcs", "no VCS plugin configured: set it, e.g. `vcs: git`"
+                )
+            self._vcs = self._build("vcs", name, "plugins.vcs")
+        return self._vcs
 
     def store_plugin(self) -> EventStore:
         """The configured store, not yet opened (it may not exist)."""
@@ -142,17 +155,44 @@ class Orchestrator:
             self._notifiers = built
         return self._notifiers
 
-    def notify(self, event: Event) -> None:
-        """Give an event to every configured notifier; failures become warnings."""
+    def notify(self, *events: Event) -> None:
+        """Give events to every configured notifier, then let each flush once.
+
+        A notifier's failure becomes a warning on stderr: the events are stored already.
+        """
         for name, notifier in self.notifiers():
             try:
-                notifier.notify(event)
+                for event in events:
+                    notifier.notify(event)
+                flush = getattr(notifier, "flush", None)
+                if flush is not None:
+                    flush()
             except Exception as exc:
-                message = (
-                    f"notifier {name!r} failed on event {event.id}: {type(exc).__name__}: {exc}"
-                )
+                ids = ", ".join(str(e.id) for e in events)
+                message = f"notifier {name!r} failed on event {ids}: {type(exc).__name__}: {exc}"
                 self.warnings.append(message)
                 print(f"warning: {message}", file=sys.stderr)
+
+    def refresh_state_files(self, spec_id: str) -> list[Path]:
+        """Rewrite the state files of a feature in the worktrees that have its branches.
+
+        :return: the files that changed.
+        """
+        from .render import render_state
+        from .statefiles import STATE_DIR, state_file_name, write_state_file
+
+        worktrees = self.vcs().worktrees()
+        report = self.report(spec_id)
+        lock_dir = self.location.state_dir / "locks"
+        written = []
+        for agent in report.agents:
+            tree = worktrees.get(agent.branch_name)
+            if tree is None:
+                continue
+            path = tree / STATE_DIR / state_file_name(agent.role)
+            if write_state_file(path, render_state(report, agent.role), lock_dir):
+                written.append(path)
+        return written
 
     def check_plugins(self) -> None:
         """Build the configured store and notifiers now, and look up the configured VCS and

@@ -21,7 +21,7 @@ import typer
 from . import __version__
 from .api import Orchestrator
 from .boundary import guarded
-from .render import render_events, render_status, table, to_json
+from .render import render_events, render_status, render_sync, table, to_json
 
 DbOption = Annotated[
     Path | None,
@@ -33,6 +33,12 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+BranchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--branch", help="Feature branch (default: the checked-out one).", show_default=False
+    ),
+]
 SpecArg = Annotated[
     str, typer.Argument(help="Spec id, e.g. 003-reading-goals.", show_default=False)
 ]
@@ -209,6 +215,7 @@ def make_app() -> typer.Typer:
         _out(f"{orch.config_path}: {key} set")
 
     _events_commands(events)
+    _workflow_commands(app)
     return app
 
 
@@ -664,6 +671,222 @@ def _events_commands(events: typer.Typer) -> None:
             sys.stdout.write(text)
         else:
             _out(f"exported {spec_id} to {output}")
+
+
+def _workflow_commands(app: typer.Typer) -> None:
+    from . import workflow
+
+    @app.command("init-feature")
+    def init_feature(
+        spec_id: SpecArg,
+        implementors: Annotated[
+            str | None,
+            typer.Option(help="Implementor areas, comma-separated (default: from config).",
+                         show_default=False),
+        ] = None,
+        base: Annotated[
+            str | None,
+            typer.Option(help="Branch or commit to start from (default: branches.main).",
+                         show_default=False),
+        ] = None,
+        worktrees: Annotated[
+            bool, typer.Option("--worktrees", help="Create one git worktree per agent.")
+        ] = False,
+        name: Annotated[
+            str | None, typer.Option(help="Human-readable feature name.", show_default=False)
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:  # fmt: skip
+        """Create a feature's overseer and implementor branches (and worktrees), register it.
+
+        Safe to re-run: it reports what exists and creates only what is missing.
+
+        \b
+        Example:
+          claude-orchestrator init-feature 003-reading-goals --implementors data,api,ui --worktrees
+        """
+        from .validate import split_list
+
+        orch = _orch(db)
+        result = workflow.init_feature(
+            orch, spec_id, areas=split_list(implementors) if implementors is not None else None,
+            base=base, worktrees=worktrees, name=name,
+        )  # fmt: skip
+        if as_json:
+            _out(to_json(result))
+            return
+        lines = [
+            f"feature {result.spec_id}"
+            + (" registered" if result.feature_created else " (already registered)")
+        ]
+        for branch, state in result.branches.items():
+            tree = result.worktrees.get(branch)
+            where = ""
+            if tree is not None:
+                where = f", worktree {tree[0]}" + (" (created)" if tree[1] else "")
+            lines.append(f"  {branch}: {state}{where}")
+        if result.agents_added:
+            lines.append(f"  agents added: {', '.join(result.agents_added)}")
+        _out("\n".join(lines))
+
+    @app.command("sync-status")
+    def sync_status(
+        branch: BranchOption = None,
+        from_hook: Annotated[
+            str | None,
+            typer.Option("--from-hook", help="Run as the named git hook: quiet, never fails.",
+                         show_default=False),
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:  # fmt: skip
+        """Turn the branch's new commits into task events (and, on the overseer, tasks.md).
+
+        \b
+        Example:
+          claude-orchestrator sync-status --json
+        """
+        from . import hooks
+
+        orch = _orch(db)
+        if from_hook is not None:
+            hooks.sync_from_hook(orch, from_hook)
+            return
+        result = workflow.sync_status(orch, branch=branch)
+        _out(render_sync(result, as_json))
+
+    @app.command("check-conflicts")
+    def check_conflicts(branch: BranchOption = None, as_json: JsonOption = False) -> None:
+        """Merge the branch in memory with its overseer and each sibling; exit 1 on conflict.
+
+        Touches no working tree, index or branch. Run it before a rebase. (It predicts a
+        merge; a rebase replays commits one by one and can stop earlier.)
+
+        \b
+        Example:
+          claude-orchestrator check-conflicts
+        """
+        results = workflow.check_conflicts(_orch(), branch=branch)
+        conflicted = [r for r in results if r.conflicted]
+        if as_json:
+            _out(to_json({"conflicts": bool(conflicted), "pairs": results}))
+        else:
+            lines = []
+            for r in results:
+                if not r.conflicted:
+                    lines.append(f"{r.branch} vs {r.other_branch}: clean")
+                    continue
+                lines.append(f"{r.branch} vs {r.other_branch}: CONFLICT")
+                if not r.files:
+                    lines.append("  (a directory-rename conflict that names no file)")
+                for touch in r.touches:
+                    lines.append(f"  {touch.path}")
+                    for label, commits in (("ours", touch.ours), ("theirs", touch.theirs)):
+                        for commit, subject in commits[:3]:
+                            lines.append(f"    {label:<6} {commit[:7]} {subject}")
+            _out("\n".join(lines) if lines else "no sibling branches to check")
+        if conflicted:
+            raise typer.Exit(1)
+
+    @app.command("detect-conflicts")
+    def detect_conflicts(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Scan every active feature for conflicting branch pairs (for cron); exit 1 if any.
+
+        Quiet when nothing is found. Records each conflict once, resolves it when it goes
+        away, and warns in the affected agents' state files.
+
+        \b
+        Example:
+          */30 * * * * cd /repo && claude-orchestrator detect-conflicts
+        """
+        scans = workflow.detect_conflicts(_orch(db))
+        found = [c for s in scans for c in s.conflicts]
+        if as_json:
+            _out(to_json({"conflicts": bool(found), "features": scans}))
+        elif found:
+            lines = []
+            for scan in scans:
+                for c in scan.conflicts:
+                    files = ", ".join(c.files) or "(directory-rename conflict)"
+                    lines.append(f"{scan.spec_id}: {c.severity}: {c.branch} vs "
+                                 f"{c.other_branch}: {files}")  # fmt: skip
+                if scan.note:
+                    lines.append(f"{scan.spec_id}: note: {scan.note}")
+            _out("\n".join(lines))
+        if found:
+            raise typer.Exit(1)
+
+    hooks_app = typer.Typer(help="Git hooks that run sync-status after commits.",
+                            no_args_is_help=True, rich_markup_mode=None)  # fmt: skip
+    app.add_typer(hooks_app, name="hooks")
+
+    def _hook_lines(states: list[Any]) -> str:
+        return "\n".join(
+            f"{s.hook}: {'installed' if s.installed else 'not installed'}"
+            + (" (chains the previous hook)" if s.chained else "")
+            + f"  {s.path}"
+            for s in states
+        )
+
+    @hooks_app.command("install")
+    def hooks_install(as_json: JsonOption = False) -> None:
+        """Install post-commit, post-rewrite and post-merge hooks (chaining existing ones).
+
+        \b
+        Example:
+          claude-orchestrator hooks install
+        """
+        from . import hooks
+
+        states = hooks.install(_orch())
+        _emit(as_json, states, _hook_lines(states))
+
+    @hooks_app.command("uninstall")
+    def hooks_uninstall(as_json: JsonOption = False) -> None:
+        """Remove exactly the hooks `install` added, restoring chained ones.
+
+        \b
+        Example:
+          claude-orchestrator hooks uninstall
+        """
+        from . import hooks
+
+        states = hooks.uninstall(_orch())
+        _emit(as_json, states, _hook_lines(states))
+
+    @hooks_app.command("status")
+    def hooks_status(as_json: JsonOption = False) -> None:
+        """Show whether the hooks are installed.
+
+        \b
+        Example:
+          claude-orchestrator hooks status --json
+        """
+        from . import hooks
+
+        states = hooks.status(_orch())
+        _emit(as_json, states, _hook_lines(states))
+
+    @app.command("doctor")
+    def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Check the set-up: config, git version, store, hooks, recent hook failures.
+
+        Exit 1 when something needs attention.
+
+        \b
+        Example:
+          claude-orchestrator doctor
+        """
+        from .doctor import run_checks
+
+        checks = run_checks(_orch(db))
+        if as_json:
+            _out(to_json(checks))
+        else:
+            _out("\n".join(f"{'ok ' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in checks))
+        if not all(c.ok for c in checks):
+            raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------- boundary

@@ -27,7 +27,13 @@ from .fsutil import atomic_write_text
 
 DEFAULTS: dict[str, Any] = {
     "version": 1,
-    "plugins": {"store": "sqlite", "vcs": None, "ci": None, "notifiers": [], "options": {}},
+    "plugins": {
+        "store": "sqlite",
+        "vcs": "git",
+        "ci": None,
+        "notifiers": ["markdown"],
+        "options": {},
+    },
     "branches": {"main": "main", "prefix": "feature"},
     "implementors": {"areas": ["data", "api", "ui"]},
     "paths": {
@@ -43,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "tasks": {"file": "specs/{spec_id}/tasks.md"},
+    "worktrees": {"dir": "../{repo}-worktrees"},
     "store": {"path": None},
 }
 
@@ -55,8 +62,11 @@ version: 1
 plugins:
   # The event store that records features, agents and events (built-in: sqlite).
   store: sqlite
-  # Notifiers receive every event after it is stored, e.g. [jsonl] from a plugin.
-  notifiers: []
+  # Version control (built-in: git).
+  vcs: git
+  # Notifiers receive every event after it is stored. markdown keeps the state files
+  # state/overseer.md and state/impl-<area>.md; plugins add more (e.g. jsonl).
+  notifiers: [markdown]
   # Settings for plugins, by implementation name, e.g. {jsonl: {path: events.jsonl}}.
   options: {}
 
@@ -87,8 +97,14 @@ tests:
     e2e: pytest -q tests/e2e
 
 tasks:
-  # Each feature's task list (spec-kit layout).
+  # Each feature's task list (spec-kit layout), owned by the overseer.
   file: specs/{spec_id}/tasks.md
+
+worktrees:
+  # Where `init-feature --worktrees` puts one worktree per agent, as
+  # <dir>/<spec-id>/overseer and <dir>/<spec-id>/impl-<area>. {repo} is the repository
+  # directory's name; a relative dir is relative to the repository root.
+  dir: ../{repo}-worktrees
 
 store:
   # The event store's file. null: <git common dir>/orchestrator/events.db, shared by
@@ -184,6 +200,17 @@ class Config:
     @property
     def areas(self) -> list[str]:
         return [str(a) for a in self.data["implementors"]["areas"]]
+
+    @property
+    def tasks_file_template(self) -> str:
+        return str(self.data["tasks"]["file"])
+
+    def tasks_file(self, spec_id: str) -> str:
+        return self.tasks_file_template.replace("{spec_id}", spec_id)
+
+    @property
+    def worktrees_dir(self) -> str:
+        return str(self.data["worktrees"]["dir"])
 
     @property
     def store_path(self) -> str | None:

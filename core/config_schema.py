@@ -156,6 +156,19 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "worktrees": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "dir": {
+                    "type": "string",
+                    "minLength": 1,
+                    "pattern": r"^[^\x00-\x1f]+$",
+                    "description": "where init-feature --worktrees creates worktrees; "
+                    "{repo} is the repository directory's name (e.g. ../{repo}-worktrees)",
+                },
+            },
+        },
         "store": {
             "type": "object",
             "additionalProperties": False,

@@ -87,8 +87,35 @@ def _log_event(args: Sequence[str]) -> int | None:
     return guarded(call)
 
 
+def _sync_status(args: Sequence[str]) -> int | None:
+    parsed = parse(args, minimum=0, maximum=0, options={"--branch", "--from-hook", "--db"},
+                   flags={"--json"})  # fmt: skip
+    if parsed is None:
+        return None
+
+    def call() -> int:
+        from .api import Orchestrator
+
+        with Orchestrator(db=parsed.options.get("--db")) as orch:
+            hook = parsed.options.get("--from-hook")
+            if hook is not None:
+                from .hooks import sync_from_hook
+
+                sync_from_hook(orch, hook)
+                return 0
+            from .render import render_sync
+            from .workflow import sync_status
+
+            result = sync_status(orch, branch=parsed.options.get("--branch"))
+            sys.stdout.write(render_sync(result, "--json" in parsed.flags) + "\n")
+        return 0
+
+    return guarded(call)
+
+
 COMMANDS: dict[tuple[str, ...], Callable[[Sequence[str]], int | None]] = {
     ("events", "log-event"): _log_event,
+    ("sync-status",): _sync_status,
 }
 
 

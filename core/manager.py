@@ -37,7 +37,11 @@ ENV_ALLOW = "CLAUDE_ORCHESTRATOR_PLUGINS"
 #: Comma-separated names of third-party plugins not to load.
 ENV_BLOCK = "CLAUDE_ORCHESTRATOR_DISABLE_PLUGINS"
 
-BUILTIN_PLUGINS: tuple[str, ...] = ("claude_orchestrator.plugins.sqlite_store",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "claude_orchestrator.plugins.sqlite_store",
+    "claude_orchestrator.plugins.git_vcs",
+    "claude_orchestrator.plugins.markdown_notifier",
+)
 
 #: plugin kind -> the hook through which plugins offer implementations of it
 KIND_HOOKS: dict[str, str] = {

@@ -63,6 +63,31 @@ class Conflict(NamedTuple):
     resolution_notes: str | None
     detected_at: str
     resolved_at: str | None
+    #: for conflicts found by a scan: the two branches, and the other agent if any
+    branch: str | None = None
+    other_branch: str | None = None
+    other_role: str | None = None
+
+
+class FoundConflict(NamedTuple):
+    """A conflict a scan found: ``branch`` (of ``role``) against ``other_branch``."""
+
+    role: str
+    branch: str
+    other_role: str | None
+    other_branch: str
+    files: list[str]
+    severity: str
+
+
+class SyncCommit(NamedTuple):
+    """A commit that ``sync-status`` read, with the task actions its message names."""
+
+    commit: str
+    patch_id: str
+    subject: str
+    #: (task id, "started" | "completed" | "blocked", reason)
+    actions: list[tuple[str, str, str | None]]
 
 
 class Blocker(NamedTuple):

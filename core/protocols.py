@@ -42,6 +42,8 @@ class PluginContext(NamedTuple):
     :param common_dir: git's common directory, shared by all worktrees (None outside git).
     :param store_path: where the event store lives (``events path``).
     :param options: this implementation's section of ``plugins.options`` in the config.
+    :param orchestrator: the :class:`~claude_orchestrator.api.Orchestrator` building the
+        plugin, for plugins that need the store or the VCS (notifiers rendering state).
     """
 
     config: Config
@@ -49,6 +51,7 @@ class PluginContext(NamedTuple):
     common_dir: Path | None
     store_path: Path
     options: Mapping[str, Any] = {}
+    orchestrator: Any = None
 
 
 # ---------------------------------------------------------------------------- store
@@ -182,22 +185,57 @@ class EventStore(Protocol):
 # ------------------------------------------------------------------------------ vcs
 @runtime_checkable
 class VCS(Protocol):
-    """Version control: branches, commits and in-memory merges.
+    """Version control: branches, worktrees, commits and in-memory merges.
 
-    The built-in ``git`` implementation arrives with the git workflow; the protocol is
-    published now so third-party implementations can be written against it.
+    Errors the user must fix raise :class:`~claude_orchestrator.errors.OrchestratorError`
+    subclasses with a one-line message.
     """
+
+    def has_commits(self) -> bool: ...
+
+    def is_bare(self) -> bool: ...
+
+    def is_shallow(self) -> bool: ...
 
     def current_branch(self) -> str | None:
         """The checked-out branch, or None when HEAD is detached."""
 
+    def resolve(self, ref: str) -> str | None:
+        """The commit id ``ref`` names, or None."""
+
     def branch_exists(self, name: str) -> bool: ...
 
     def create_branch(self, name: str, start_point: str) -> bool:
-        """Create ``name`` at ``start_point`` unless it exists; True when created."""
+        """Create ``name`` at ``start_point`` unless it exists (never moves it)."""
 
-    def list_branches(self, pattern: str) -> dict[str, str]:
+    def list_branches(self, pattern: str, *, remotes: bool = False) -> dict[str, str]:
         """Branch name -> commit id for branches matching a glob like ``feature/*``."""
+
+    def worktrees(self) -> dict[str, Path]:
+        """Checked-out branch -> worktree path."""
+
+    def add_worktree(self, path: Path, branch: str) -> None: ...
+
+    def operation_in_progress(self) -> str | None:
+        """'rebase', 'merge', 'cherry-pick' or 'revert' while one is under way."""
+
+    def show_file(self, ref: str, path: str) -> str | None:
+        """A file's content at ``ref``, or None when it does not exist there."""
+
+    def new_commits(self, tip: str, exclude: Sequence[str], *, first_parent: bool = False) -> Any:
+        """Non-merge commits reachable from ``tip`` and from none of ``exclude``, oldest
+        first, each with ``commit``, ``subject`` and ``message``."""
+
+    def patch_ids(self, commits: Sequence[str]) -> dict[str, str]:
+        """commit -> a content id that survives a rebase (``git patch-id --stable``)."""
+
+    def files_by_commit(self, base: str, tip: str) -> list[tuple[str, str, list[str]]]:
+        """(commit, subject, changed files) for each commit in ``base..tip``."""
+
+    def merge_base(self, a: str, b: str) -> str | None: ...
+
+    def merge_conflicts(self, pairs: Sequence[tuple[str, str]]) -> Any:
+        """(a, b) -> result with ``conflicted`` and ``files``, merging in memory only."""
 
 
 # ------------------------------------------------------------------------------- ci
@@ -215,7 +253,9 @@ class Notifier(Protocol):
     """Receives every event after it has been stored.
 
     A notifier must not raise for an event it does not care about; an exception is
-    reported as a warning and never undoes the stored event.
+    reported as a warning and never undoes the stored event. A notifier may also have a
+    ``flush()`` method: the library calls it once after each operation's events, so a
+    notifier can do its work once per operation instead of once per event.
     """
 
     def notify(self, event: Event) -> None: ...

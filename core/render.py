@@ -171,10 +171,27 @@ def _report_csv(report: FeatureReport) -> str:
     return buffer.getvalue()
 
 
-def _report_markdown(report: FeatureReport) -> str:
+def render_state(report: FeatureReport, role: str) -> str:
+    """The state file of one agent: the overseer sees everything, an implementor what
+    concerns it (its tasks, its conflicts, its blockers, its tests, its events)."""
+    if role != "overseer":
+        report = report._replace(
+            status=[r for r in report.status if r.role == role],
+            tasks=[t for t in report.tasks if t.role == role],
+            events=[e for e in report.events if e.role == role],
+            conflicts=[c for c in report.conflicts if role in (c.role, c.other_role)],
+            blockers=[b for b in report.blockers if role in (b.role, b.blocking_role)],
+            tests=[t for t in report.tests if t.role == role],
+            pull_requests=[p for p in report.pull_requests if p.role == role],
+        )
+    title = "overseer" if role == "overseer" else role.replace("implementor-", "impl-")
+    return _report_markdown(report, f"# State: {title} · feature {report.feature.spec_id}")
+
+
+def _report_markdown(report: FeatureReport, title: str | None = None) -> str:
     f = report.feature
     parts = [
-        f"# Feature {f.spec_id}: {f.name}",
+        title or f"# Feature {f.spec_id}: {f.name}",
         "",
         f"Status: **{f.status}** · overseer branch `{f.overseer_branch}` · "
         f"created {f.created_at}" + (f" · completed {f.completed_at}" if f.completed_at else ""),
@@ -202,13 +219,25 @@ def _report_markdown(report: FeatureReport) -> str:
     if report.conflicts:
         parts.append(
             markdown_table(
-                ("id", "role", "severity", "files", "detected"),
+                ("id", "role", "with", "severity", "files", "detected"),
                 [
-                    [c.id, c.role, c.severity, ", ".join(c.files), c.detected_at]
+                    [
+                        c.id,
+                        c.role,
+                        c.other_branch or c.other_role,
+                        c.severity,
+                        ", ".join(c.files),
+                        c.detected_at,
+                    ]
                     for c in report.conflicts
                 ],
             )
         )
+        parts += [
+            "",
+            "Rebase only after resolving these: `claude-orchestrator check-conflicts` "
+            "shows which commits on each side touched the files.",
+        ]
     else:
         parts.append("None")
     parts += ["", "## Active blockers", ""]
@@ -252,3 +281,24 @@ def _report_markdown(report: FeatureReport) -> str:
     else:
         parts.append("None")
     return "\n".join(parts) + "\n"
+
+
+def render_sync(result: Any, as_json: bool) -> str:
+    """sync-status's output; warnings about unknown task ids go to stderr first."""
+    import sys
+
+    for commit, task_id in result.unknown_tasks:
+        print(f"warning: commit {commit[:12]} names {task_id}, which is not in the "
+              "overseer's tasks.md: not logged", file=sys.stderr)  # fmt: skip
+    for problem in result.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if as_json:
+        return to_json(result)
+    done = ", ".join(f"{e.task_id} {e.event_type.removeprefix('task_')}" for e in result.events)
+    text = (f"{result.branch}: {result.commits_read} new commit(s), "
+            f"{len(result.events)} event(s)" + (f": {done}" if done else ""))  # fmt: skip
+    if result.duplicates:
+        text += f"; {result.duplicates} already logged (rebased)"
+    if result.tasks_updated:
+        text += f"; tasks.md updated: {', '.join(result.tasks_updated)}"
+    return text

@@ -2,12 +2,14 @@
 
 Version 0 is the schema of the original shell tool (``event-store.sh``), recognised by
 its tables and an unset ``user_version``; it is migrated forward like any other version.
-Each migration runs inside the caller's transaction.
+A new store is created at version 1 and migrated forward through :data:`MIGRATIONS`, so
+the migration path is the one every store takes. Views are always dropped and recreated
+at their latest definition. Everything runs inside the caller's transaction.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Tables as the original defined them, plus what version 1 added. ``IF NOT EXISTS``
 # lets the migration from version 0 create only what is missing.
@@ -168,6 +170,34 @@ BEGIN
 END;
 """
 
+#: version -> statements that bring a store from version - 1 to version
+MIGRATIONS: dict[int, str] = {
+    2: """
+-- Where sync-status stopped on each branch, and which changes (by patch id) it has
+-- logged, so a rebased commit is never logged twice.
+CREATE TABLE sync_cursors (
+    branch TEXT PRIMARY KEY,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    commit_hash TEXT NOT NULL,
+    updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE synced_commits (
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    branch TEXT NOT NULL,
+    patch_id TEXT NOT NULL,
+    commit_hash TEXT NOT NULL,
+    PRIMARY KEY (feature_id, branch, patch_id)
+);
+-- A detected conflict is a pair of branches and a set of files.
+ALTER TABLE conflicts ADD COLUMN branch TEXT;
+ALTER TABLE conflicts ADD COLUMN other_branch TEXT;
+ALTER TABLE conflicts ADD COLUMN other_agent_id INTEGER REFERENCES agents(id);
+ALTER TABLE conflicts ADD COLUMN fingerprint TEXT;
+CREATE INDEX idx_conflicts_pair ON conflicts(feature_id, branch, other_branch, resolved);
+CREATE INDEX idx_conflicts_other_agent ON conflicts(other_agent_id, resolved);
+""",
+}
+
 VIEWS = """
 CREATE VIEW IF NOT EXISTS v_feature_status AS
 SELECT
@@ -190,7 +220,8 @@ SELECT
     (SELECT COUNT(*) FROM pull_requests pr
       WHERE pr.agent_id = a.id AND pr.status = 'merged') AS prs_merged,
     (SELECT COUNT(*) FROM conflicts c
-      WHERE c.agent_id = a.id AND NOT c.resolved) AS active_conflicts,
+      WHERE (c.agent_id = a.id OR c.other_agent_id = a.id) AND NOT c.resolved)
+      AS active_conflicts,
     (SELECT COUNT(*) FROM blockers b
       WHERE b.agent_id = a.id AND b.status = 'active') AS active_blockers
 FROM features f

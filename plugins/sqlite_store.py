@@ -36,9 +36,11 @@ from claude_orchestrator.models import (
     Conflict,
     Event,
     Feature,
+    FoundConflict,
     NewEvent,
     PullRequest,
     StoreInfo,
+    SyncCommit,
     TaskState,
     TestResult,
 )
@@ -81,8 +83,9 @@ _EVENT_SQL = (
 )
 _CONFLICT_SQL = (
     "SELECT c.id, f.spec_id, a.role, c.conflicting_files, c.severity, c.resolved, "
-    "c.resolution_notes, c.detected_at, c.resolved_at "
-    "FROM conflicts c JOIN features f ON f.id = c.feature_id JOIN agents a ON a.id = c.agent_id"
+    "c.resolution_notes, c.detected_at, c.resolved_at, c.branch, c.other_branch, oa.role "
+    "FROM conflicts c JOIN features f ON f.id = c.feature_id JOIN agents a ON a.id = c.agent_id "
+    "LEFT JOIN agents oa ON oa.id = c.other_agent_id"
 )
 _BLOCKER_SQL = (
     "SELECT b.id, f.spec_id, a.role, b.blocker_type, b.description, ba.role, b.status, "
@@ -128,7 +131,7 @@ def _conflict(row: Sequence[Any]) -> Conflict:
     if not isinstance(files, list):
         files = [str(files)]
     return Conflict(
-        row[0], row[1], row[2], [str(f) for f in files], row[4], bool(row[5]), *row[6:9]
+        row[0], row[1], row[2], [str(f) for f in files], row[4], bool(row[5]), *row[6:12]
     )
 
 
@@ -312,8 +315,14 @@ class SQLiteStore:
                             "it was left unchanged: fix the duplicate rows, then run "
                             "`claude-orchestrator events init`"
                         ) from None
-                for statement in _statements(schema.TABLES + schema.INDEXES):
-                    conn.execute(statement)
+                if version <= 0:  # new, or the original's: create the version-1 tables
+                    for statement in _statements(schema.TABLES + schema.INDEXES):
+                        conn.execute(statement)
+                for view in schema.VIEW_NAMES:
+                    conn.execute(f"DROP VIEW IF EXISTS {view}")
+                for step in range(max(version, 1) + 1, schema.SCHEMA_VERSION + 1):
+                    for statement in _statements(schema.MIGRATIONS[step]):
+                        conn.execute(statement)
                 for statement in _statements(schema.TRIGGERS + schema.VIEWS):
                     conn.execute(statement)
                 conn.execute(
@@ -938,3 +947,154 @@ class SQLiteStore:
             return [PullRequest(*r) for r in self._read(f"{_PR_SQL} ORDER BY p.id")]
         rows = self._read(f"{_PR_SQL} WHERE f.spec_id = ? ORDER BY p.id", (spec_id,))
         return [PullRequest(*r) for r in rows]
+
+    # -- sync-status -----------------------------------------------------------------
+    def sync_cursor(self, branch: str) -> str | None:
+        rows = self._read("SELECT commit_hash FROM sync_cursors WHERE branch = ?", (branch,))
+        return str(rows[0][0]) if rows else None
+
+    def known_patch_ids(self, spec_id: str, branch: str, patch_ids: Sequence[str]) -> set[str]:
+        if not patch_ids:
+            return set()
+        known: set[str] = set()
+        for start in range(0, len(patch_ids), 500):
+            chunk = list(patch_ids[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            rows = self._read(
+                "SELECT s.patch_id FROM synced_commits s JOIN features f ON f.id = s.feature_id "
+                f"WHERE f.spec_id = ? AND s.branch = ? AND s.patch_id IN ({marks})",
+                (spec_id, branch, *chunk),
+            )
+            known.update(str(r[0]) for r in rows)
+        return known
+
+    def record_sync(
+        self, spec_id: str, role: str, branch: str, head: str, commits: Sequence[SyncCommit]
+    ) -> list[Event]:
+        """Log the commits' task events and move the branch's cursor, in one transaction."""
+        events: list[Event] = []
+        with self._write() as conn:
+            feature_id, agent_id = self._agent_ids(conn, spec_id, role)
+            for commit in commits:
+                seen = conn.execute(
+                    "SELECT 1 FROM synced_commits WHERE feature_id = ? AND branch = ? "
+                    "AND patch_id = ?",
+                    (feature_id, branch, commit.patch_id),
+                ).fetchone()
+                if seen:  # another sync of the same branch got there first
+                    continue
+                for task_id, action, reason in commit.actions:
+                    metadata: dict[str, Any] = {"branch": branch, "source": "sync-status"}
+                    if reason:
+                        metadata["reason"] = reason
+                    event = self._insert_event(
+                        conn, feature_id, agent_id,
+                        NewEvent(spec_id, role, f"task_{action}", commit.subject, task_id,
+                                 commit.commit, metadata),
+                    )  # fmt: skip
+                    events.append(event)
+                    if action == "blocked":
+                        conn.execute(
+                            "INSERT INTO blockers (feature_id, agent_id, blocker_type, "
+                            "description, task_id) VALUES (?, ?, 'dependency', ?, ?)",
+                            (feature_id, agent_id, reason or commit.subject, task_id),
+                        )
+                        conn.execute("UPDATE agents SET status = 'blocked' WHERE id = ?",
+                                     (agent_id,))  # fmt: skip
+                conn.execute(
+                    "INSERT INTO synced_commits (feature_id, branch, patch_id, commit_hash) "
+                    "VALUES (?, ?, ?, ?)",
+                    (feature_id, branch, commit.patch_id, commit.commit),
+                )
+            conn.execute(
+                "INSERT INTO sync_cursors (branch, feature_id, commit_hash) VALUES (?, ?, ?) "
+                "ON CONFLICT (branch) DO UPDATE SET commit_hash = excluded.commit_hash, "
+                "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                (branch, feature_id, head),
+            )
+        return events
+
+    # -- conflict scans --------------------------------------------------------------
+    def record_scan(
+        self,
+        spec_id: str,
+        scanned: Sequence[tuple[str, str]],
+        found: Sequence[FoundConflict],
+    ) -> tuple[list[Conflict], list[Conflict], list[Event]]:
+        """Reconcile a scan with the open scan conflicts of a feature, in one transaction.
+
+        A conflict is its pair of branches and its set of files: an unchanged one is kept
+        as it is; a changed file set resolves the old record and opens a new one; a pair
+        that was scanned and is clean now has its open conflict resolved.
+
+        :return: (opened, resolved, events)
+        """
+        opened_ids: list[int] = []
+        resolved_ids: list[int] = []
+        events: list[Event] = []
+        scanned_keys = {tuple(sorted(pair)) for pair in scanned}
+        with self._write() as conn:
+            feature_id = self._feature_id(conn, spec_id)
+            open_rows = conn.execute(
+                "SELECT c.id, c.branch, c.other_branch, c.fingerprint, c.agent_id, a.role "
+                "FROM conflicts c JOIN agents a ON a.id = c.agent_id "
+                "WHERE c.feature_id = ? AND NOT c.resolved AND c.branch IS NOT NULL",
+                (feature_id,),
+            ).fetchall()
+            existing = {tuple(sorted((r[1], r[2]))): r for r in open_rows}
+            now_found = {tuple(sorted((f.branch, f.other_branch))): f for f in found}
+            for key, row in existing.items():
+                current = now_found.get(key)
+                if key not in scanned_keys:
+                    continue  # not looked at this time: leave it alone
+                if current is not None and _fingerprint(current.files) == row[3]:
+                    continue  # unchanged: not logged again
+                note = "no longer conflicts" if current is None else "file set changed"
+                self._close_conflict(conn, row[0], f"resolved automatically: {note}")
+                resolved_ids.append(row[0])
+                events.append(self._insert_event(
+                    conn, feature_id, row[4],
+                    NewEvent(spec_id, row[5], "conflict_resolved",
+                             f"conflict #{row[0]} with {row[2]} {note}",
+                             metadata={"conflict_id": row[0], "branch": row[1],
+                                       "other_branch": row[2], "automatic": True}),
+                ))  # fmt: skip
+            for key, item in now_found.items():
+                row = existing.get(key)
+                if row is not None and _fingerprint(item.files) == row[3]:
+                    continue
+                _, agent_id = self._agent_ids(conn, spec_id, item.role)
+                other_id = (self._agent_ids(conn, spec_id, item.other_role)[1]
+                            if item.other_role else None)  # fmt: skip
+                conflict_id = conn.execute(
+                    "INSERT INTO conflicts (feature_id, agent_id, conflicting_files, severity, "
+                    "branch, other_branch, other_agent_id, fingerprint) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (feature_id, agent_id, json.dumps(item.files), item.severity, item.branch,
+                     item.other_branch, other_id, _fingerprint(item.files)),
+                ).fetchone()[0]  # fmt: skip
+                opened_ids.append(conflict_id)
+                listing = ", ".join(item.files) or "(a directory-rename conflict)"
+                events.append(self._insert_event(
+                    conn, feature_id, agent_id,
+                    NewEvent(spec_id, item.role, "conflict_detected",
+                             f"{item.severity} conflict #{conflict_id} with "
+                             f"{item.other_branch}: {listing}",
+                             metadata={"conflict_id": conflict_id, "files": item.files,
+                                       "severity": item.severity, "branch": item.branch,
+                                       "other_branch": item.other_branch}),
+                ))  # fmt: skip
+        opened = [self._conflict(i) for i in opened_ids]
+        resolved = [self._conflict(i) for i in resolved_ids]
+        return opened, resolved, events
+
+    def _close_conflict(self, conn: sqlite3.Connection, conflict_id: int, notes: str) -> None:
+        conn.execute(
+            "UPDATE conflicts SET resolved = TRUE, resolution_notes = ?, "
+            "resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+            (notes, conflict_id),
+        )
+
+
+def _fingerprint(files: Sequence[str]) -> str:
+    return json.dumps(sorted(set(files)))

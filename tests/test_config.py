@@ -74,7 +74,8 @@ BAD_CONFIGS = [
     (
         "version: 1\nplugin:\n  store: sqlite\n",
         "orchestrator.yaml:2:1: unknown key 'plugin' "
-        "(allowed: branches, implementors, paths, plugins, store, tasks, tests, version)",
+        "(allowed: branches, implementors, paths, plugins, store, tasks, tests, version, "
+        "worktrees)",
     ),
     (
         "version: 1\nplugins:\n  store: sqlite\n  colour: red\n",
@@ -104,12 +105,13 @@ BAD_CONFIGS = [
     ("version: 1\ntasks:\n  file: specs/tasks.md\n", "tasks.file: invalid value"),
     (
         "version: 1\nplugins:\n  notifiers: [nope]\n",
-        "orchestrator.yaml:3:15: plugins.notifiers[0]: unknown notifier 'nope' (installed: none)",
+        "orchestrator.yaml:3:15: plugins.notifiers[0]: unknown notifier 'nope' "
+        "(installed: markdown)",
     ),
     ("version: 1\nplugins: [\n", "orchestrator.yaml:3:1: invalid YAML"),
     (
         "version: 1\nplugins:\n  vcs: hg\n",
-        "orchestrator.yaml:3:8: plugins.vcs: unknown vcs 'hg' (installed: none)",
+        "orchestrator.yaml:3:8: plugins.vcs: unknown vcs 'hg' (installed: git)",
     ),
     ("- just\n- a list\n", "orchestrator.yaml:1:1: expected a mapping of settings"),
     ("version: 1\nstore:\n  path: 3\n", "store.path: expected a string or null, got a number"),

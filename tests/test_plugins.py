@@ -72,7 +72,7 @@ def env_with(*sites: Path, **extra: str) -> dict[str, str]:
 def use_jsonl(repo: Path, path: str = "events.jsonl") -> None:
     config = repo / "orchestrator.yaml"
     text = config.read_text()
-    text = text.replace("notifiers: []", "notifiers: [jsonl]")
+    text = text.replace("notifiers: [markdown]", "notifiers: [markdown, jsonl]")
     text = text.replace("options: {}", f"options: {{jsonl: {{path: {path}}}}}")
     config.write_text(text)
 
@@ -123,7 +123,7 @@ def test_missing_plugin_is_a_config_error_and_nothing_written(
     before = digest(store_db)
     result = cli("events", "log-event", SPEC, "overseer", "status_update", "x")
     assert result.code == 2
-    assert "plugins.notifiers[0]: unknown notifier 'jsonl' (installed: none)" in result.err
+    assert "plugins.notifiers[1]: unknown notifier 'jsonl' (installed: markdown)" in result.err
     # the allow-list and block-list switch an installed plugin off the same way
     for extra in (
         {"CLAUDE_ORCHESTRATOR_PLUGINS": ""},
@@ -161,7 +161,7 @@ def test_broken_plugin_is_reported_and_harmless(
     use_jsonl(initialized)
     assert cli("events", "log-event", SPEC, "overseer", "status_update", "x", env=env).code == 0
     # naming it gives its failure
-    text = (initialized / "orchestrator.yaml").read_text().replace("[jsonl]", "[broken]")
+    text = (initialized / "orchestrator.yaml").read_text().replace(", jsonl]", ", broken]")
     (initialized / "orchestrator.yaml").write_text(text)
     result = cli("events", "log-event", SPEC, "overseer", "status_update", "x", env=env)
     assert result.code == 2

@@ -1,0 +1,71 @@
+"""``claude-orchestrator doctor``: is this repository's set-up healthy?"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .errors import OrchestratorError
+
+
+class Check(NamedTuple):
+    name: str
+    ok: bool
+    detail: str
+
+
+def run_checks(orch: Any) -> list[Check]:
+    from . import hooks
+
+    checks: list[Check] = []
+    try:
+        config = orch.config
+        orch.check_plugins()
+        where = str(config.path) if config.path else "built-in defaults (no orchestrator.yaml)"
+        checks.append(Check("config", True, f"valid: {where}"))
+    except OrchestratorError as exc:
+        checks.append(Check("config", False, str(exc)))
+        return checks
+    vcs = None
+    try:
+        vcs = orch.vcs()
+        version = vcs.version()
+        text = ".".join(map(str, version))
+        if version < (2, 38):
+            checks.append(Check("git", False, f"git {text}: conflict detection needs 2.38+"))
+        else:
+            batch = "batched merges" if version >= (2, 39) else "one merge per process (2.39+ "
+            batch += "" if version >= (2, 39) else "batches them)"
+            checks.append(Check("git", True, f"git {text} ({batch})"))
+    except OrchestratorError as exc:
+        checks.append(Check("git", False, str(exc)))
+    try:
+        store = orch.store
+        info = store.info()
+        checks.append(Check("store", True, f"{info.location}: schema v{info.schema_version}, "
+                            f"{(info.counts or {}).get('task_events', 0)} events"))  # fmt: skip
+    except OrchestratorError as exc:
+        checks.append(Check("store", False, str(exc)))
+    if vcs is not None and orch.location.in_git:
+        try:
+            states = hooks.status(orch)
+            missing = [s.hook for s in states if not s.installed]
+            stale = [s.hook for s in states if s.installed and not s.current]
+            if missing:
+                checks.append(Check("hooks", False, f"not installed: {', '.join(missing)}; run "
+                                    "`claude-orchestrator hooks install`"))  # fmt: skip
+            elif stale:
+                checks.append(Check("hooks", False, f"out of date: {', '.join(stale)}; run "
+                                    "`claude-orchestrator hooks install`"))  # fmt: skip
+            else:
+                chained = [s.hook for s in states if s.chained]
+                extra = f" (chaining {', '.join(chained)})" if chained else ""
+                checks.append(Check("hooks", True, f"installed in {hooks.hooks_dir(orch)}{extra}"))
+        except OrchestratorError as exc:
+            checks.append(Check("hooks", False, str(exc)))
+        failures = hooks.failures(orch)
+        if failures:
+            checks.append(Check("hook runs", False, f"{len(failures)} recent problem(s) in "
+                                f"{hooks.log_path(orch)}; last: {failures[-1]}"))  # fmt: skip
+        else:
+            checks.append(Check("hook runs", True, "no problems recorded"))
+    return checks

@@ -1,0 +1,178 @@
+"""Git hooks that keep the store current: ``hooks install`` / ``hooks uninstall``.
+
+The hooks (post-commit, post-rewrite, post-merge) run ``sync-status --from-hook``:
+
+* they chain with a hook that was there before (it is moved aside to
+  ``<name>.pre-claude-orchestrator`` and run first, with the same arguments and input;
+  its exit status is what git sees), and ``uninstall`` puts it back;
+* they live where git looks for hooks — ``core.hooksPath`` if set, else the common
+  ``hooks`` directory shared by every worktree;
+* they call this installation by absolute path (agents' shells differ) and clear the
+  variables git exports to hooks (``GIT_DIR``, ``GIT_INDEX_FILE`` ...) before it runs git;
+* they never block or fail a commit: ``--from-hook`` stays quiet, skips while a rebase,
+  merge or cherry-pick is under way (post-rewrite and post-merge catch up afterwards),
+  and records failures in ``<git common dir>/orchestrator/hook-errors.log``, which
+  ``claude-orchestrator doctor`` shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .fsutil import atomic_write_text
+
+HOOKS = ("post-commit", "post-rewrite", "post-merge")
+MARKER = "# claude-orchestrator hook"
+HOOK_VERSION = 1
+CHAINED_SUFFIX = ".pre-claude-orchestrator"
+LOG_NAME = "hook-errors.log"
+
+
+def hooks_dir(orch: Any) -> Path:
+    vcs = orch.vcs()
+    out = vcs.run("rev-parse", "--git-path", "hooks").stdout.strip()
+    path = Path(out)
+    return path if path.is_absolute() else (orch.location.root / path).resolve()
+
+
+def command_line() -> str:
+    """How the hook calls this installation: the interpreter by absolute path."""
+    return f"{shlex.quote(sys.executable)} -m claude_orchestrator"
+
+
+def script(hook: str) -> str:
+    chained = f'"$hook_dir/{hook}{CHAINED_SUFFIX}"'
+    return f"""#!/bin/sh
+{MARKER} v{HOOK_VERSION}: {hook}. Installed by `claude-orchestrator hooks install`;
+# `claude-orchestrator hooks uninstall` removes it and restores any hook it chained.
+hook_dir=$(dirname "$0")
+status=0
+if [ -x {chained} ]; then
+    {chained} "$@" || status=$?
+fi
+(
+    unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX GIT_OBJECT_DIRECTORY \\
+        GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_COMMON_DIR GIT_NAMESPACE
+    {command_line()} sync-status --from-hook {hook} </dev/null >/dev/null 2>&1
+) || true
+exit $status
+"""
+
+
+class HookState(NamedTuple):
+    hook: str
+    path: str
+    installed: bool
+    current: bool
+    chained: bool
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        return MARKER in path.read_text(encoding="utf-8", errors="replace")[:400]
+    except OSError:
+        return False
+
+
+def status(orch: Any) -> list[HookState]:
+    directory = hooks_dir(orch)
+    states = []
+    for hook in HOOKS:
+        path = directory / hook
+        ours = path.is_file() and _is_ours(path)
+        current = ours and path.read_text(encoding="utf-8") == script(hook)
+        states.append(HookState(hook, str(path), ours, current,
+                                (directory / f"{hook}{CHAINED_SUFFIX}").exists()))  # fmt: skip
+    return states
+
+
+def install(orch: Any) -> list[HookState]:
+    """Install (or update) the hooks; an existing foreign hook is chained, not replaced."""
+    directory = hooks_dir(orch)
+    directory.mkdir(parents=True, exist_ok=True)
+    for hook in HOOKS:
+        path = directory / hook
+        chained = directory / f"{hook}{CHAINED_SUFFIX}"
+        if path.exists() and not _is_ours(path):
+            if chained.exists():
+                from .errors import ValidationError
+
+                raise ValidationError(
+                    f"both {path} and {chained} exist and neither is ours: merge them by "
+                    "hand, then run `claude-orchestrator hooks install` again"
+                )
+            os.replace(path, chained)
+        atomic_write_text(path, script(hook))
+        path.chmod(0o755)
+    return status(orch)
+
+
+def uninstall(orch: Any) -> list[HookState]:
+    """Remove exactly what ``install`` added and restore chained hooks."""
+    directory = hooks_dir(orch)
+    for hook in HOOKS:
+        path = directory / hook
+        chained = directory / f"{hook}{CHAINED_SUFFIX}"
+        if path.exists() and _is_ours(path):
+            path.unlink()
+            if chained.exists():
+                os.replace(chained, path)
+    return status(orch)
+
+
+def log_path(orch: Any) -> Path:
+    return Path(orch.location.state_dir) / LOG_NAME
+
+
+def record_failure(orch: Any, hook: str, message: str) -> None:
+    """Append one line to the hook error log (never raises)."""
+    import time
+
+    with contextlib.suppress(Exception):  # a hook must never fail the commit, even to report
+        path = log_path(orch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = f"{stamp}\t{hook}\t{os.getcwd()}\t{' '.join(message.split())}\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8", "replace"))
+        finally:
+            os.close(fd)
+
+
+def failures(orch: Any, limit: int = 20) -> list[str]:
+    try:
+        lines = log_path(orch).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return lines[-limit:]
+
+
+def sync_from_hook(orch: Any, hook: str) -> None:
+    """What the installed hooks run: sync quietly, never fail, record problems."""
+    from .errors import OrchestratorError
+    from .workflow import parse_branch, sync_status
+
+    try:
+        vcs = orch.vcs()
+        operation = vcs.operation_in_progress()
+        if operation is not None and hook == "post-commit":
+            return  # post-rewrite / post-merge catch up when it is over
+        branch = vcs.current_branch()
+        if branch is None or parse_branch(orch.config.branch_prefix, branch) is None:
+            return  # not a feature branch: nothing to sync, and not a failure
+        result = sync_status(orch)
+        for commit, task_id in result.unknown_tasks:
+            record_failure(orch, hook, f"warning: {branch}: commit {commit[:12]} names "
+                           f"{task_id}, which is not in the overseer's tasks.md")  # fmt: skip
+        for problem in result.problems:
+            record_failure(orch, hook, f"warning: {problem}")
+    except OrchestratorError as exc:
+        record_failure(orch, hook, f"error: {exc}")
+    except Exception as exc:
+        record_failure(orch, hook, f"internal error: {type(exc).__name__}: {exc}")

@@ -1,0 +1,206 @@
+"""Reading spec-kit ``tasks.md`` files and ticking their checkboxes.
+
+Accepted format
+---------------
+
+The file is split into lines at ``\\n`` only; a ``\\r`` just before the ``\\n`` belongs
+to the line ending, and a UTF-8 byte order mark (``\\ufeff``) at the very start of the
+text is ignored when reading line 1. A *task line* is, from the start of the line::
+
+    [indent] marker SP "[" box "]" SP id [SP "[P]"] [SP "[" story "]"] [SP description]
+
+- ``indent``: any number of spaces and tabs (nested lists are fine);
+- ``marker``: ``-`` or ``*``;
+- ``SP``: one or more spaces or tabs;
+- ``box``: a space (open), ``x`` or ``X`` (done);
+- ``id``: ``T`` followed by 3 to 6 ASCII digits (``T001``), then white space or the
+  end of the line;
+- ``[P]``: optional, the task may run in parallel with others;
+- ``story``: optional user-story tag, ``US`` and digits (``[US1]``); ``[P]`` and the
+  story tag may come in either order, each at most once;
+- ``description``: the rest of the line, surrounding white space removed (may be empty).
+
+Example: ``- [ ] T012 [P] [US1] Create User model in src/models/user.py``.
+
+Everything else is not a task: headings, prose, blank lines, ordinary checklist items
+without a task id (``- [ ] write docs``), list items without a checkbox (spec-kit's
+``- T008 blocks T009`` dependency notes), and every line inside a fenced code block.
+A fence opens with a line of three or more backticks or tildes (after any indentation;
+an opening backtick fence's info string may not contain a backtick) and closes with a
+line holding only at least as many of the same character; an unclosed fence runs to
+the end of the file.
+
+A *malformed* line is one that tries to be a task but does not parse: a checkbox-like
+``[..]`` of up to three characters, with or without a list marker before it, followed
+(possibly after other ``[..]`` tags) by a word that starts with ``T`` or ``t`` and a
+digit. ``- [y] T001 x``, ``- [ ]T001 x``, ``- [ ] T01 x``, ``+ [ ] T001 x``,
+``-[ ] T001 x``, ``- [ ] [P] T001 x`` and ``- [ ] T001: x`` are malformed. A task id
+that was already defined by an earlier task line is malformed too: the first
+occurrence is the task, later ones are reported and never changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+from .fsutil import atomic_write_text
+
+BOM = "\ufeff"
+
+_TASK_RE = re.compile(
+    r"(?P<head>[ \t]*[-*][ \t]+\[)(?P<box>[ xX])\][ \t]+(?P<id>T[0-9]{3,6})(?=\s|$)(?P<rest>.*)"
+)
+_TAG_RE = re.compile(r"[ \t]+\[(?:(?P<parallel>P)|(?P<story>US[0-9]{1,6}))\](?=\s|$)")
+_ATTEMPT_RE = re.compile(
+    r"[ \t]*(?P<marker>[-*+]|[0-9]{1,9}[.)])?(?P<gap1>[ \t]*)(?P<box>\[[^\]]{0,3}\])"
+    r"(?P<gap2>[ \t]*)(?P<tags>(?:\[[^\]]*\][ \t]*)*)(?P<id>[Tt][0-9]\w*)"
+)
+_ID_RE = re.compile(r"T[0-9]{3,6}")
+_FENCE_RE = re.compile(r"[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)")
+
+
+class TaskLine(NamedTuple):
+    task_id: str
+    checked: bool
+    line: int
+    parallel: bool
+    story: str | None
+    description: str
+
+
+class TasksFile(NamedTuple):
+    tasks: list[TaskLine]
+    problems: list[tuple[int, str]]
+
+
+class _Found(NamedTuple):
+    task: TaskLine
+    box_offset: int
+
+
+def _lines(text: str) -> Iterator[tuple[int, int, str]]:
+    """Yield (line number, offset of the line's first character, content).
+
+    The content has no line ending, and no BOM on line 1; the offset accounts for it.
+    """
+    offset = 0
+    for number, raw in enumerate(text.split("\n"), start=1):
+        start = offset
+        offset += len(raw) + 1
+        content = raw[:-1] if raw.endswith("\r") else raw
+        if number == 1 and content.startswith(BOM):
+            content = content[1:]
+            start += 1
+        yield number, start, content
+
+
+def _problem(content: str) -> str | None:
+    """Why a line that is not a valid task line looks like a broken one, or None."""
+    m = _ATTEMPT_RE.match(content)
+    if m is None:
+        return None
+    token = m["id"]
+    if m["marker"] is None:
+        return "task line has no list marker: start it with '- '"
+    if m["marker"] not in ("-", "*"):
+        return f"task line uses list marker {m['marker']!r}: use '-' or '*'"
+    if not m["gap1"]:
+        return "no space after the list marker: write '- [ ] T001 description'"
+    if m["box"] not in ("[ ]", "[x]", "[X]"):
+        return f"malformed checkbox {m['box']!r}: use '[ ]' or '[x]'"
+    if m["tags"]:
+        return f"the task id {token!r} must come right after the checkbox"
+    if not m["gap2"]:
+        return f"no space between the checkbox and the task id {token!r}"
+    if not _ID_RE.fullmatch(token):
+        return f"malformed task id {token!r}: use 'T' followed by 3 to 6 digits (e.g. T001)"
+    return f"no space after the task id {token!r}: write '{token} description'"
+
+
+def _scan(text: str) -> tuple[list[_Found], list[tuple[int, str]]]:
+    found: list[_Found] = []
+    problems: list[tuple[int, str]] = []
+    first_line: dict[str, int] = {}
+    fence: str | None = None
+    for number, start, content in _lines(text):
+        if fence is not None:
+            stripped = content.strip()
+            if stripped and stripped == fence[0] * len(stripped) and len(stripped) >= len(fence):
+                fence = None
+            continue
+        fm = _FENCE_RE.fullmatch(content)
+        if fm is not None and not (fm["fence"][0] == "`" and "`" in fm["info"]):
+            fence = fm["fence"]
+            continue
+        m = _TASK_RE.fullmatch(content)
+        if m is None:
+            reason = _problem(content)
+            if reason is not None:
+                problems.append((number, reason))
+            continue
+        task_id = m["id"]
+        if task_id in first_line:
+            problems.append(
+                (number, f"task {task_id} is already defined on line {first_line[task_id]}")
+            )
+            continue
+        first_line[task_id] = number
+        parallel = False
+        story: str | None = None
+        rest = m["rest"]
+        pos = 0
+        while (tag := _TAG_RE.match(rest, pos)) is not None:
+            if tag["parallel"] and not parallel:
+                parallel = True
+            elif tag["story"] and story is None:
+                story = tag["story"]
+            else:
+                break
+            pos = tag.end()
+        task = TaskLine(
+            task_id=task_id,
+            checked=m["box"] != " ",
+            line=number,
+            parallel=parallel,
+            story=story,
+            description=rest[pos:].strip(),
+        )
+        found.append(_Found(task, start + m.end("head")))
+    return found, problems
+
+
+def parse_tasks(text: str) -> TasksFile:
+    """The tasks of a ``tasks.md`` text, in file order, and its malformed lines."""
+    found, problems = _scan(text)
+    return TasksFile([f.task for f in found], problems)
+
+
+def set_checkboxes(text: str, states: Mapping[str, bool]) -> tuple[str, list[str]]:
+    """Tick (True) or clear (False) the checkboxes of the tasks named in ``states``.
+
+    Only the checkbox character of a task whose state changes is rewritten (``' '`` to
+    ``'x'`` or back; an ``X`` stays as it is while the task stays done); every other
+    character, line endings included, is kept. Ids not in the file are ignored.
+
+    :returns: the new text and the ids whose checkbox changed, in file order.
+    """
+    chars: list[str] | None = None
+    changed: list[str] = []
+    found, _ = _scan(text)
+    for item in found:
+        want = states.get(item.task.task_id)
+        if want is None or bool(want) == item.task.checked:
+            continue
+        if chars is None:
+            chars = list(text)
+        chars[item.box_offset] = "x" if want else " "
+        changed.append(item.task.task_id)
+    return ("".join(chars) if chars is not None else text), changed
+
+
+def write_tasks(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (readers see the old or the new file)."""
+    atomic_write_text(Path(path), text)

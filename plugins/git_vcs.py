@@ -1,0 +1,356 @@
+"""The built-in ``git`` VCS plugin.
+
+GitPython is the general interface (creating branches and worktrees). The paths that run
+on every commit or scan many branches — listing new commits, patch ids, in-memory merges
+— run the git binary directly: GitPython costs ~100 ms to import, and a batch of merges
+is one ``git merge-tree --stdin`` process however many pairs it has.
+
+In-memory merges use ``git merge-tree --write-tree`` (git's own merge machinery: renames,
+directory renames, delete/modify and file/directory conflicts count exactly as a real
+merge would count them). They touch no index, HEAD, branch or working tree, and the
+objects they write go to a temporary object directory that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+from claude_orchestrator.errors import OrchestratorError
+from claude_orchestrator.hookspecs import hookimpl
+from claude_orchestrator.protocols import PluginContext, Register
+
+#: git's environment variables that would redirect a command to another repository
+#: (git sets some of them when it runs a hook).
+GIT_ENV_OVERRIDES = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE",
+)  # fmt: skip
+MERGE_TREE_STDIN = (2, 39)
+MIN_GIT = (2, 38)
+
+
+class GitError(OrchestratorError):
+    """A git command failed in a way the user has to fix (exit 2)."""
+
+
+class CommitInfo(NamedTuple):
+    commit: str
+    subject: str
+    message: str
+
+
+class MergeResult(NamedTuple):
+    """The outcome of merging two commits in memory.
+
+    ``conflicted`` follows git's status, not the file list: a few directory-rename
+    conflicts list no file at all.
+    """
+
+    conflicted: bool
+    files: list[str]
+
+
+@hookimpl(trylast=True)
+def register_vcs(register: Register) -> None:
+    register("git", GitVCS.from_context, description="git (GitPython; merge-tree for conflicts)")
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in GIT_ENV_OVERRIDES}
+    env.setdefault("LC_ALL", "C")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    match = re.search(r"(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+class GitVCS:
+    """A :class:`~claude_orchestrator.protocols.VCS` for the repository at ``root``."""
+
+    def __init__(self, root: Path, common_dir: Path | None = None) -> None:
+        self.root = Path(root)
+        self.common_dir = common_dir
+        self._version: tuple[int, int] | None = None
+
+    @classmethod
+    def from_context(cls, context: PluginContext) -> GitVCS:
+        return cls(context.root, context.common_dir)
+
+    # -- running git -----------------------------------------------------------------
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            proc = subprocess.run(
+                ["git", *args], cwd=self.root, env=clean_env(env), input=input,
+                capture_output=True, text=True, encoding="utf-8", errors="replace",
+            )  # fmt: skip
+        except FileNotFoundError:
+            raise GitError(
+                "git is not installed or not on PATH: install git 2.38 or newer"
+            ) from None
+        if check and proc.returncode != 0:
+            message = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+            detail = message[-1] if message else f"exit {proc.returncode}"
+            raise GitError(f"git {args[0]} failed: {detail}")
+        return proc
+
+    def version(self) -> tuple[int, int]:
+        if self._version is None:
+            self._version = parse_version(self.run("--version").stdout)
+        return self._version
+
+    def require_merge_tree(self) -> None:
+        if self.version() < MIN_GIT:
+            have = ".".join(map(str, self.version()))
+            raise GitError(
+                f"git {have} is too old for conflict detection: `git merge-tree --write-tree` "
+                "needs git 2.38 or newer; upgrade git"
+            )
+
+    # -- repository state ------------------------------------------------------------
+    def has_commits(self) -> bool:
+        return self.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).returncode == 0
+
+    def current_branch(self) -> str | None:
+        proc = self.run("symbolic-ref", "-q", "--short", "HEAD", check=False)
+        return proc.stdout.strip() or None
+
+    def resolve(self, ref: str) -> str | None:
+        proc = self.run("rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}",
+                        check=False)  # fmt: skip
+        return proc.stdout.strip() or None
+
+    def branch_exists(self, name: str) -> bool:
+        return self.resolve(f"refs/heads/{name}") is not None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self.run("merge-base", "--is-ancestor", ancestor, descendant,
+                        check=False).returncode == 0  # fmt: skip
+
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+
+    def is_bare(self) -> bool:
+        return self.run("rev-parse", "--is-bare-repository").stdout.strip() == "true"
+
+    def operation_in_progress(self) -> str | None:
+        """'rebase', 'merge', 'cherry-pick' or 'revert' while one is under way."""
+        git_dir = Path(self.run("rev-parse", "--absolute-git-dir").stdout.strip())
+        for name, marker in (("rebase", "rebase-merge"), ("rebase", "rebase-apply"),
+                             ("merge", "MERGE_HEAD"), ("cherry-pick", "CHERRY_PICK_HEAD"),
+                             ("revert", "REVERT_HEAD")):  # fmt: skip
+            if (git_dir / marker).exists():
+                return name
+        return None
+
+    def list_branches(self, pattern: str, *, remotes: bool = False) -> dict[str, str]:
+        """Branch -> commit for local branches matching a glob like ``feature/*``.
+
+        With ``remotes``, remote-tracking branches (``origin/feature/...``) are listed
+        too, under their name without the remote, when no local branch has that name.
+        """
+        refs = [f"refs/heads/{pattern}"]
+        if remotes:
+            refs.append(f"refs/remotes/*/{pattern}")
+        out = self.run("for-each-ref", "--format=%(objectname) %(refname)", *refs).stdout
+        found: dict[str, str] = {}
+        remote: dict[str, str] = {}
+        for line in out.splitlines():
+            commit, ref = line.split(" ", 1)
+            if ref.startswith("refs/heads/"):
+                found[ref[len("refs/heads/") :]] = commit
+            elif ref.startswith("refs/remotes/"):
+                name = ref[len("refs/remotes/") :].split("/", 1)[1]
+                remote.setdefault(name, commit)
+        for name, commit in remote.items():
+            found.setdefault(name, commit)
+        return found
+
+    def create_branch(self, name: str, start_point: str) -> bool:
+        """Create ``name`` at ``start_point`` unless it exists (never moves a branch)."""
+        import git  # GitPython, imported only where branches are created
+
+        repo = git.Repo(self.root)
+        if name in [head.name for head in repo.heads]:
+            return False
+        repo.create_head(name, start_point)
+        return True
+
+    def worktrees(self) -> dict[str, Path]:
+        """Checked-out branch -> worktree path, for every worktree of the repository."""
+        out = self.run("worktree", "list", "--porcelain").stdout
+        result: dict[str, Path] = {}
+        path: Path | None = None
+        for line in out.splitlines():
+            if line.startswith("worktree "):
+                path = Path(line[len("worktree ") :])
+            elif line.startswith("branch refs/heads/") and path is not None:
+                result[line[len("branch refs/heads/") :]] = path
+        return result
+
+    def add_worktree(self, path: Path, branch: str) -> None:
+        import git
+
+        git.Repo(self.root).git.worktree("add", str(path), branch)
+
+    def show_file(self, ref: str, path: str) -> str | None:
+        proc = self.run("show", f"{ref}:{path}", check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    # -- commits ---------------------------------------------------------------------
+    def new_commits(
+        self, tip: str, exclude: Sequence[str], *, first_parent: bool = False
+    ) -> list[CommitInfo]:
+        """Commits reachable from ``tip`` but from none of ``exclude``, oldest first,
+        merges left out."""
+        args = ["log", "--reverse", "--no-merges", "--format=%H%x00%s%x00%B%x1e"]
+        if first_parent:
+            args.append("--first-parent")
+        args += [tip, *(f"^{ref}" for ref in exclude), "--"]
+        out = self.run(*args).stdout
+        commits = []
+        for record in out.split("\x1e"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            commit, subject, message = record.split("\x00", 2)
+            commits.append(CommitInfo(commit, subject, message.strip()))
+        return commits
+
+    def patch_ids(self, commits: Sequence[str]) -> dict[str, str]:
+        """commit -> ``git patch-id --stable`` (unchanged by a rebase that applies cleanly).
+
+        A commit with an empty diff gets ``empty:<commit>``.
+        """
+        if not commits:
+            return {}
+        diff = self.run("show", "--format=commit %H", "--patch", "--no-color", *commits).stdout
+        out = self.run("patch-id", "--stable", input=diff).stdout
+        result = {}
+        for line in out.splitlines():
+            patch_id, commit = line.split()
+            result[commit] = patch_id
+        for commit in commits:
+            result.setdefault(commit, f"empty:{commit}")
+        return result
+
+    def files_by_commit(self, base: str, tip: str) -> list[tuple[str, str, list[str]]]:
+        """(commit, subject, changed files) for each commit in ``base..tip``, newest first."""
+        out = self.run("log", "--format=%x1e%H%x00%s", "--name-only", "--no-renames",
+                       f"{base}..{tip}", "--").stdout  # fmt: skip
+        result = []
+        for record in out.split("\x1e"):
+            if not record.strip():
+                continue
+            head, _, names = record.partition("\n")
+            commit, _, subject = head.partition("\x00")
+            result.append((commit, subject, [n for n in names.splitlines() if n]))
+        return result
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        proc = self.run("merge-base", a, b, check=False)
+        return proc.stdout.strip() or None
+
+    # -- in-memory merges ------------------------------------------------------------
+    @contextmanager
+    def _scratch_objects(self) -> Iterator[dict[str, str]]:
+        objects = Path(self.run("rev-parse", "--git-path", "objects").stdout.strip())
+        if not objects.is_absolute():
+            objects = (self.root / objects).resolve()
+        scratch = tempfile.mkdtemp(prefix="claude-orchestrator-objects-")
+        try:
+            yield {
+                "GIT_OBJECT_DIRECTORY": scratch,
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects),
+            }
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def merge_conflicts(
+        self, pairs: Sequence[tuple[str, str]], *, jobs: int = 2
+    ) -> dict[tuple[str, str], MergeResult]:
+        """Merge each pair of commits in memory; batches with ``--stdin`` (git >= 2.39).
+
+        Pass commit ids (from one ``for-each-ref`` snapshot), not names: merge-tree exits
+        1 for an unknown ref just as for a conflict.
+        """
+        self.require_merge_tree()
+        if not pairs:
+            return {}
+        with self._scratch_objects() as env:
+            if self.version() < MERGE_TREE_STDIN:
+                return {pair: self._merge_one(pair, env) for pair in pairs}
+            chunks = [list(pairs[i::jobs]) for i in range(jobs) if pairs[i::jobs]]
+            if len(chunks) == 1:
+                return self._merge_batch(chunks[0], env)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(chunks)) as pool:
+                results: dict[tuple[str, str], MergeResult] = {}
+                for part in pool.map(lambda c: self._merge_batch(c, env), chunks):
+                    results.update(part)
+                return results
+
+    def _merge_batch(
+        self, pairs: list[tuple[str, str]], env: Mapping[str, str]
+    ) -> dict[tuple[str, str], MergeResult]:
+        # Before git 2.49 merge-tree does not flush per merge: write all, then read.
+        proc = self.run(
+            "merge-tree", "--write-tree", "--stdin", "--name-only", "--no-messages",
+            input="".join(f"{a} {b}\n" for a, b in pairs), env=env, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            # e.g. unrelated histories abort the whole batch: find the bad pair(s)
+            return {pair: self._merge_one(pair, env) for pair in pairs}
+        fields = proc.stdout.split("\0")
+        results: dict[tuple[str, str], MergeResult] = {}
+        index = 0
+        for pair in pairs:
+            status, tree = fields[index], fields[index + 1]
+            index += 2
+            files: list[str] = []
+            while index < len(fields) and fields[index] != "":
+                files.append(fields[index])
+                index += 1
+            index += 1  # the empty field that ends this merge
+            if status not in ("0", "1") or not re.fullmatch(r"[0-9a-f]{40,64}", tree):
+                results[pair] = self._merge_one(pair, env)
+                continue
+            # in --stdin mode the status is inverted: 1 = clean, 0 = conflicted
+            results[pair] = MergeResult(status == "0", sorted(set(files)))
+        return results
+
+    def _merge_one(self, pair: tuple[str, str], env: Mapping[str, str]) -> MergeResult:
+        a, b = pair
+        proc = self.run("merge-tree", "--write-tree", "--name-only", "--no-messages", a, b,
+                        env=env, check=False)  # fmt: skip
+        lines = proc.stdout.splitlines()
+        if proc.returncode not in (0, 1) or not lines or not re.fullmatch(r"[0-9a-f]{40,64}",
+                                                                            lines[0]):  # fmt: skip
+            detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise GitError(f"cannot merge {a[:12]} with {b[:12]} in memory: {detail}")
+        return MergeResult(proc.returncode == 1, sorted(set(lines[1:])))
+
+
+def git_available() -> bool:
+    return shutil.which("git") is not None
+
+
+__all__ = ["CommitInfo", "GitError", "GitVCS", "MergeResult", "parse_version"]
