@@ -38,3 +38,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: print a table and write BENCHMARKS.md (not timed tests)."""
     session.install(".")  # a regular install, as users get it: no editable-import finder
     session.run("python", "tests/benchmarks/bench_events.py", *session.posargs)
+    session.run("python", "tests/benchmarks/bench_git.py")  # appends to BENCHMARKS.md

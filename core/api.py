@@ -181,11 +181,16 @@ class Orchestrator:
         from .render import render_state
         from .statefiles import STATE_DIR, state_file_name, write_state_file
 
+        if not self.location.in_git or self.config.vcs_plugin is None:
+            return []  # no worktrees, so no agent has a state file here
         worktrees = self.vcs().worktrees()
+        agents = [a for a in self.store.list_agents(spec_id) if a.branch_name in worktrees]
+        if not agents:
+            return []
         report = self.report(spec_id)
         lock_dir = self.location.state_dir / "locks"
         written = []
-        for agent in report.agents:
+        for agent in agents:
             tree = worktrees.get(agent.branch_name)
             if tree is None:
                 continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -389,8 +388,10 @@ def validate_data(document: Any, path: Path, positions: dict[str, Position]) -> 
 
 # ------------------------------------------------------------------------ loading
 def _cache_file(cache_dir: Path, path: Path) -> Path:
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    return cache_dir / f"config-{digest}.json"
+    import zlib  # cheaper to import than hashlib, and this runs on every command
+
+    digest = zlib.crc32(str(path).encode()) ^ (zlib.adler32(str(path).encode()) << 32)
+    return cache_dir / f"config-{digest:016x}.json"
 
 
 def _stat_key(path: Path) -> list[int]:

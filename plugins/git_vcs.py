@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -194,7 +192,14 @@ class GitVCS:
         return True
 
     def worktrees(self) -> dict[str, Path]:
-        """Checked-out branch -> worktree path, for every worktree of the repository."""
+        """Checked-out branch -> worktree path, for every worktree of the repository.
+
+        Read from git's administrative files when the common directory is known (this
+        runs after every event, and a process start costs more than the reads);
+        ``git worktree list`` otherwise.
+        """
+        if self.common_dir is not None and (self.common_dir / "HEAD").is_file():
+            return self._worktrees_from_files(self.common_dir)
         out = self.run("worktree", "list", "--porcelain").stdout
         result: dict[str, Path] = {}
         path: Path | None = None
@@ -203,6 +208,35 @@ class GitVCS:
                 path = Path(line[len("worktree ") :])
             elif line.startswith("branch refs/heads/") and path is not None:
                 result[line[len("branch refs/heads/") :]] = path
+        return result
+
+    @staticmethod
+    def _worktrees_from_files(common: Path) -> dict[str, Path]:
+        def branch_of(head: Path) -> str | None:
+            try:
+                text = head.read_text(encoding="utf-8").strip()
+            except OSError:
+                return None
+            prefix = "ref: refs/heads/"
+            return text[len(prefix) :] if text.startswith(prefix) else None
+
+        result: dict[str, Path] = {}
+        if common.name == ".git":  # a non-bare repository: the main worktree is its parent
+            branch = branch_of(common / "HEAD")
+            if branch is not None:
+                result[branch] = common.parent
+        admin = common / "worktrees"
+        if admin.is_dir():
+            for entry in sorted(admin.iterdir()):
+                try:
+                    dot_git = Path((entry / "gitdir").read_text(encoding="utf-8").strip())
+                except OSError:
+                    continue
+                if not dot_git.exists():
+                    continue  # prunable: the worktree was deleted
+                branch = branch_of(entry / "HEAD")
+                if branch is not None:
+                    result.setdefault(branch, dot_git.parent)
         return result
 
     def add_worktree(self, path: Path, branch: str) -> None:
@@ -271,10 +305,18 @@ class GitVCS:
     # -- in-memory merges ------------------------------------------------------------
     @contextmanager
     def _scratch_objects(self) -> Iterator[dict[str, str]]:
+        import shutil
+        import tempfile
+
         objects = Path(self.run("rev-parse", "--git-path", "objects").stdout.strip())
         if not objects.is_absolute():
             objects = (self.root / objects).resolve()
-        scratch = tempfile.mkdtemp(prefix="claude-orchestrator-objects-")
+        # Merges write thousands of small objects that are thrown away: on a RAM-backed
+        # file system that costs a fraction of a disk's time (measured: 0.5 s instead of
+        # 1-2 s for 528 merges), so use /dev/shm where there is one.
+        shm = Path("/dev/shm")  # noqa: S108 - mkdtemp makes a private directory in it
+        base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+        scratch = tempfile.mkdtemp(prefix="claude-orchestrator-objects-", dir=base)
         try:
             yield {
                 "GIT_OBJECT_DIRECTORY": scratch,
@@ -347,10 +389,6 @@ class GitVCS:
             detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise GitError(f"cannot merge {a[:12]} with {b[:12]} in memory: {detail}")
         return MergeResult(proc.returncode == 1, sorted(set(lines[1:])))
-
-
-def git_available() -> bool:
-    return shutil.which("git") is not None
 
 
 __all__ = ["CommitInfo", "GitError", "GitVCS", "MergeResult", "parse_version"]

@@ -249,3 +249,21 @@ def test_concurrent_state_file_updates_lose_nothing(tmp_path: Path) -> None:
     notes = [line for line in target.read_text().splitlines() if line.startswith("note ")]
     assert len(notes) == 6 * 25
     assert target.read_text().count("claude-orchestrator:begin") == 1
+
+
+def test_worktrees_from_files_match_git(repo: Path, feature: dict[str, Path]) -> None:
+    from claude_orchestrator.plugins.git_vcs import GitVCS
+
+    from_files = GitVCS(repo, repo / ".git").worktrees()
+    from_git = GitVCS(repo).worktrees()
+    assert from_files == from_git
+    assert len(from_git) == 5  # main + overseer + three implementors
+
+
+def test_outside_git_the_markdown_notifier_stays_quiet(cli: Run, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert cli("init", cwd=plain).code == 0
+    assert cli("events", "add-feature", SPEC, "x", cwd=plain).code == 0
+    result = cli("events", "log-event", SPEC, "overseer", "status_update", "m", cwd=plain)
+    assert (result.code, result.out, result.err) == (0, "", "")
