@@ -55,8 +55,24 @@ def _not_a_feature_branch(prefix: str, branch: str) -> ValidationError:
     )
 
 
+def require_git(orch: Any) -> Any:
+    """The VCS plugin, after checking that we are inside a git working tree."""
+    if not orch.location.in_git:
+        cwd = orch.location.cwd
+        if (cwd / "HEAD").is_file() and (cwd / "objects").is_dir():
+            raise ValidationError(
+                "this is a bare repository: run this in a working tree "
+                "(clone it, or `git worktree add` one)"
+            )
+        raise ValidationError(
+            f"{orch.location.cwd} is not in a git repository: run this inside the "
+            "repository or one of its worktrees"
+        )
+    return orch.vcs()
+
+
 def _current_feature_branch(orch: Any, branch: str | None) -> tuple[str, BranchRole]:
-    vcs = orch.vcs()
+    vcs = require_git(orch)
     name = branch or vcs.current_branch()
     if name is None:
         raise ValidationError(
@@ -105,7 +121,7 @@ def init_feature(
     area_list = v.check_areas(areas) if areas is not None else orch.config.areas
     title = v.check_message(name, "feature name") if name else spec_id
     config = orch.config
-    vcs = orch.vcs()
+    vcs = require_git(orch)
     if vcs.is_bare():
         raise ValidationError(
             "this is a bare repository: run init-feature in a working tree "
@@ -419,7 +435,7 @@ def detect_conflicts(orch: Any) -> list[FeatureScan]:
     set, and resolved automatically when they disappear.
     """
     config = orch.config
-    vcs = orch.vcs()
+    vcs = require_git(orch)
     prefix = config.branch_prefix
     store = orch.store_plugin()
     specs: list[str]

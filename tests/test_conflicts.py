@@ -197,3 +197,17 @@ def test_detect_conflicts_without_store_falls_back_to_branches(
     features = result.json()["features"]
     assert features[0]["spec_id"] == SPEC and features[0]["recorded"] is False
     assert not other_db.exists()
+
+
+def test_shallow_clone_without_merge_base_is_refused(
+    cli: Run, tmp_path: Path, shared: dict[str, Path]
+) -> None:
+    edit_line(shared["impl-data"], 3, "data's line", "T001: data")
+    edit_line(shared["impl-api"], 3, "api's line", "T002: api")
+    clone = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch",
+        f"file://{shared['overseer']}", str(clone))  # fmt: skip
+    git(clone, "checkout", "-q", "-b", API, f"origin/{API}")
+    result = cli("check-conflicts", cwd=clone)
+    assert result.code == 2, result
+    assert "shallow clone" in result.err and "--unshallow" in result.err

@@ -100,7 +100,7 @@ def test_init_feature_refuses_empty_and_bare_repositories(cli: Run, tmp_path: Pa
     bare = tmp_path / "bare.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))
     result = cli("init-feature", SPEC, cwd=bare)
-    assert result.code == 2, result
+    assert result.code == 2 and "bare repository" in result.err
     assert not (empty / ".git" / "orchestrator").exists()
 
 
@@ -267,3 +267,22 @@ def test_outside_git_the_markdown_notifier_stays_quiet(cli: Run, tmp_path: Path)
     assert cli("events", "add-feature", SPEC, "x", cwd=plain).code == 0
     result = cli("events", "log-event", SPEC, "overseer", "status_update", "m", cwd=plain)
     assert (result.code, result.out, result.err) == (0, "", "")
+
+
+def test_init_feature_from_a_detached_head(cli: Run, repo: Path) -> None:
+    git(repo, "checkout", "-q", "--detach")
+    result = cli("init-feature", SPEC)
+    assert result.code == 0, result
+    assert git(repo, "rev-parse", f"feature/{SPEC}/impl-ui") == git(repo, "rev-parse", "main")
+
+
+@pytest.mark.parametrize("command", ["init-feature", "check-conflicts", "detect-conflicts",
+                                     "sync-status"])  # fmt: skip
+def test_outside_git_workflow_commands_say_so(cli: Run, tmp_path: Path, command: str) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    args = [command, SPEC] if command == "init-feature" else [command]
+    result = cli(*args, cwd=plain)
+    assert result.code == 2, result
+    assert "is not in a git repository" in result.err
+    assert list(plain.iterdir()) == []
