@@ -138,8 +138,11 @@ def test_detect_conflicts_records_once_and_resolves(
     assert cli("detect-conflicts").out == ""  # quiet for cron
     edit_line(shared["impl-data"], 3, "data's line", "T001: data")
     edit_line(shared["impl-api"], 3, "api's line", "T002: api")
+    before = snapshot(repo)
     result = cli("detect-conflicts")
     assert result.code == 1
+    assert snapshot(repo)[:3] == before[:3]  # refs, HEADs, index untouched
+    assert snapshot(repo)[3] == before[3]  # and no object left behind
     assert f"{API} vs {DATA}: src/models.py" in result.out
     assert open_conflicts(repo) == [(API, DATA, '["src/models.py"]')]
     # unchanged: not logged again

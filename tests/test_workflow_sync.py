@@ -117,3 +117,13 @@ def test_sync_is_fast_path_and_quiet_from_hook(cli: Run, feature: dict[str, Path
     result = cli("sync-status", "--from-hook", "post-commit", cwd=tree)
     assert (result.code, result.out, result.err) == (0, "", "")
     assert events(cli) == [("task_started", "T001")]
+
+
+def test_overseer_sync_reports_malformed_task_lines(cli: Run, feature: dict[str, Path]) -> None:
+    overseer = feature["overseer"]
+    tasks = overseer / f"specs/{SPEC}/tasks.md"
+    tasks.write_text(TASKS + "- [y] T004 odd checkbox\n")
+    result = cli("sync-status", cwd=overseer)
+    assert result.code == 0, result
+    assert "warning: tasks.md:6: malformed checkbox" in result.err
+    assert tasks.read_text().endswith("- [y] T004 odd checkbox\n")  # left alone
