@@ -130,6 +130,15 @@ class Orchestrator:
             self._vcs = self._build("vcs", name, "plugins.vcs")
         return self._vcs
 
+    def ci(self) -> Any:
+        """The configured CI plugin (``plugins.ci``)."""
+        name = self.config.ci_plugin
+        if name is None:
+            raise self.config.error(
+                "plugins.ci", "no CI plugin configured: set it, e.g. `ci: github-actions`"
+            )
+        return self._build("ci", name, "plugins.ci")
+
     def store_plugin(self) -> EventStore:
         """The configured store, not yet opened (it may not exist)."""
         if self._store is None:

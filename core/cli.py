@@ -868,6 +868,153 @@ def _workflow_commands(app: typer.Typer) -> None:
         states = hooks.status(_orch())
         _emit(as_json, states, _hook_lines(states))
 
+    @app.command("generate")
+    def generate(
+        check: Annotated[
+            bool, typer.Option("--check", help="Write nothing; exit 1 if any file differs.")
+        ] = False,
+        diff: Annotated[bool, typer.Option("--diff", help="Show the differences.")] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Overwrite generated files edited by hand.")
+        ] = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Write CI workflows, Claude Code permission files and runbooks from orchestrator.yaml.
+
+        Deterministic; a hand-edited generated file is reported, not overwritten (--force).
+        `--check` is for CI and pre-commit: exit 1 when a file is not what the config makes.
+
+        \b
+        Example:
+          claude-orchestrator generate --check --diff
+        """
+        from .generate import generate as run_generate
+
+        result = run_generate(_orch(), check=check, show_diff=diff, force=force)
+        stale = [f for f in result.files if f["state"] != "ok"]
+        if as_json:
+            _out(to_json(result))
+        else:
+            if result.diff:
+                sys.stdout.write(result.diff)
+            if check:
+                for f in stale:
+                    _out(f"{f['state']}: {f['path']}")
+                if not stale:
+                    _out(f"{len(result.files)} generated files are up to date")
+            else:
+                for path in result.changed:
+                    _out(f"wrote {path}")
+                if not result.changed:
+                    _out(f"{len(result.files)} generated files are up to date")
+        if check and stale:
+            raise typer.Exit(1)
+
+    @app.command("run-tests")
+    def run_tests(
+        role: Annotated[
+            str | None,
+            typer.Option(help="implementor or overseer (default: from the branch).",
+                         show_default=False),
+        ] = None,
+        test_type: Annotated[
+            str | None,
+            typer.Option("--type", help="unit, integration, e2e or lint (default: the role's).",
+                         show_default=False),
+        ] = None,
+        branch: BranchOption = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:  # fmt: skip
+        """Run the role's tests with the commands from the config and record the results.
+
+        Implementors: unit and lint; overseer: integration and e2e. Exit 0 when all pass,
+        1 when any fails, 2 when they could not be run.
+
+        \b
+        Example:
+          claude-orchestrator run-tests --type unit
+        """
+        from .testrun import run_tests as run
+
+        spec_id, role_name, runs = run(_orch(db), role=role, test_type=test_type, branch=branch,
+                                       output_to_stderr=as_json)  # fmt: skip
+        if as_json:
+            _out(to_json({"spec_id": spec_id, "role": role_name, "runs": runs}))
+        else:
+            for r in runs:
+                counts = (f" ({r.passed} passed, {r.failed or 0} failed, {r.skipped or 0} "
+                          "skipped)" if r.total is not None else "")  # fmt: skip
+                print(f"{r.test_type}: {r.status}{counts} in {r.duration_ms} ms",
+                      file=sys.stderr)  # fmt: skip
+        if any(r.status == "failed" for r in runs):
+            raise typer.Exit(1)
+
+    @app.command("open-pr")
+    def open_pr(
+        title: Annotated[str | None, typer.Option(show_default=False)] = None,
+        body: Annotated[
+            str | None,
+            typer.Option(help="Default: the tasks completed and the last test results.",
+                         show_default=False),
+        ] = None,
+        draft: Annotated[bool, typer.Option("--draft", help="Open it as a draft.")] = False,
+        branch: BranchOption = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:  # fmt: skip
+        """Open a PR from this implementor branch to its overseer branch.
+
+        \b
+        Example:
+          claude-orchestrator open-pr --title "Data layer for reading goals"
+        """
+        from .prs import open_pr as run
+
+        pr = run(_orch(db), title=title, body=body, draft=draft, branch=branch)
+        number = pr.pr_number if pr.pr_number is not None else pr.id
+        _emit(as_json, pr, f"PR #{number} opened: {pr.head_branch} -> {pr.base_branch}"
+              + (f" {pr.url}" if pr.url else ""))  # fmt: skip
+
+    @app.command("merge-pr")
+    def merge_pr(
+        number: Annotated[str, typer.Argument(help="The PR number open-pr printed.")],
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Merge a PR into the overseer branch (overseer only, where it is checked out).
+
+        With the local forge this is a real git merge, refused when it would conflict.
+
+        \b
+        Example:
+          claude-orchestrator merge-pr 3
+        """
+        from .prs import merge_pr as run
+
+        pr = run(_orch(db), number)
+        _emit(as_json, pr, f"PR #{number} merged: {pr.head_branch} -> {pr.base_branch}")
+
+    @app.command("prs")
+    def prs(
+        spec_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """List pull requests.
+
+        \b
+        Example:
+          claude-orchestrator prs 003-reading-goals --json
+        """
+        from .prs import list_prs
+
+        found = list_prs(_orch(db), spec_id)
+        rows = [[p.pr_number if p.pr_number is not None else p.id, p.spec_id, p.role, p.status,
+                 p.head_branch, p.title] for p in found]  # fmt: skip
+        _emit(as_json, found, table(("#", "spec", "role", "status", "head", "title"), rows)
+              if found else "No pull requests.")  # fmt: skip
+
     @app.command("doctor")
     def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
         """Check the set-up: config, git version, store, hooks, recent hook failures.

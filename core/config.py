@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "plugins": {
         "store": "sqlite",
         "vcs": "git",
-        "ci": None,
+        "ci": "github-actions",
         "notifiers": ["markdown"],
         "options": {},
     },
@@ -49,6 +49,17 @@ DEFAULTS: dict[str, Any] = {
     },
     "tasks": {"file": "specs/{spec_id}/tasks.md"},
     "worktrees": {"dir": "../{repo}-worktrees"},
+    "ci": {
+        "python": "3.11",
+        "tool": "claude-orchestrator",
+        "setup": "pip install -e .",
+        "build": None,
+        "typecheck": None,
+        "audit": None,
+        "services": [],
+        "deploy_preview": None,
+    },
+    "forge": {"type": "local", "host": "github.com"},
     "store": {"path": None},
 }
 
@@ -63,6 +74,8 @@ plugins:
   store: sqlite
   # Version control (built-in: git).
   vcs: git
+  # CI whose workflow files `generate` writes (built-in: github-actions).
+  ci: github-actions
   # Notifiers receive every event after it is stored. markdown keeps the state files
   # state/overseer.md and state/impl-<area>.md; plugins add more (e.g. jsonl).
   notifiers: [markdown]
@@ -104,6 +117,28 @@ worktrees:
   # <dir>/<spec-id>/overseer and <dir>/<spec-id>/impl-<area>. {repo} is the repository
   # directory's name; a relative dir is relative to the repository root.
   dir: ../{repo}-worktrees
+
+ci:
+  # What the generated CI workflows run. Python for the runners:
+  python: "3.11"
+  # How CI installs claude-orchestrator itself: a pip requirement, e.g.
+  # claude-orchestrator==0.1.0, or a source like git+https://example.com/co.git@v0.1.0.
+  tool: claude-orchestrator
+  # How CI installs the project under test.
+  setup: pip install -e .
+  # Optional commands (null: the job or step is left out).
+  build: null           # e.g. python -m build
+  typecheck: null       # e.g. mypy src
+  audit: null           # e.g. pip-audit
+  deploy_preview: null  # e.g. ./scripts/deploy-preview.sh: adds a deploy-preview job
+  # Service containers for the overseer's integration tests: postgres, redis.
+  services: []
+
+forge:
+  # Where `open-pr` opens pull requests: local (kept in the event store and merged with
+  # `claude-orchestrator merge-pr`, no server) or github (through the gh CLI).
+  type: local
+  host: github.com
 
 store:
   # The event store's file. null: <git common dir>/orchestrator/events.db, shared by
@@ -210,6 +245,28 @@ class Config:
     @property
     def worktrees_dir(self) -> str:
         return str(self.data["worktrees"]["dir"])
+
+    @property
+    def ci(self) -> dict[str, Any]:
+        return dict(self.data["ci"])
+
+    @property
+    def forge(self) -> dict[str, Any]:
+        return dict(self.data["forge"])
+
+    def test_commands(self, role: str) -> dict[str, str]:
+        """Test type -> command for ``overseer`` or ``implementor``."""
+        key = "overseer" if role == "overseer" else "implementor"
+        return {k: str(v) for k, v in self.data["tests"].get(key, {}).items() if v is not None}
+
+    def role_paths(self, role: str, area: str | None = None) -> list[str]:
+        """Where a role may write: an area's own paths when it has them."""
+        paths = self.data["paths"]
+        if role == "overseer":
+            return [str(p) for p in paths["overseer"]]
+        if area is not None and area in paths["areas"]:
+            return [str(p) for p in paths["areas"][area]]
+        return [str(p) for p in paths["implementor"]]
 
     @property
     def store_path(self) -> str | None:

@@ -38,15 +38,20 @@ _COMMAND = {
     "minLength": 1,
     "description": "a shell command line, run from the repository root",
 }
+_TEST_COMMAND = {
+    "type": ["string", "null"],
+    "minLength": 1,
+    "description": "a command line run from the repository root; null: none",
+}
 _TESTS_BY_TYPE = {
     "type": "object",
     "description": "test commands by test type",
     "additionalProperties": False,
     "properties": {
-        "unit": _COMMAND,
-        "integration": _COMMAND,
-        "e2e": _COMMAND,
-        "lint": _COMMAND,
+        "unit": _TEST_COMMAND,
+        "integration": _TEST_COMMAND,
+        "e2e": _TEST_COMMAND,
+        "lint": _TEST_COMMAND,
     },
 }
 
@@ -166,6 +171,46 @@ SCHEMA: dict[str, Any] = {
                     "pattern": r"^[^\x00-\x1f]+$",
                     "description": "where init-feature --worktrees creates worktrees; "
                     "{repo} is the repository directory's name (e.g. ../{repo}-worktrees)",
+                },
+            },
+        },
+        "ci": {
+            "type": "object",
+            "description": "what the generated CI workflows run",
+            "additionalProperties": False,
+            "properties": {
+                "python": {
+                    "type": "string",
+                    "pattern": r"^3\.[0-9]+$",
+                    "description": "the Python version for CI runners (e.g. 3.11)",
+                },
+                "tool": {
+                    **_COMMAND,
+                    "description": "how CI installs claude-orchestrator: a pip requirement "
+                    "(e.g. claude-orchestrator==0.1.0) or a source URL",
+                },
+                "setup": {**_COMMAND, "description": "how CI installs the project under test"},
+                "build": {"type": ["string", "null"], "minLength": 1},
+                "typecheck": {"type": ["string", "null"], "minLength": 1},
+                "audit": {"type": ["string", "null"], "minLength": 1},
+                "deploy_preview": {"type": ["string", "null"], "minLength": 1},
+                "services": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {"enum": ["postgres", "redis"]},
+                    "description": "service containers for the integration tests",
+                },
+            },
+        },
+        "forge": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "type": {"enum": ["local", "github"]},
+                "host": {
+                    "type": "string",
+                    "pattern": r"^[a-z0-9.-]+$",
+                    "description": "the forge's host name (e.g. github.com)",
                 },
             },
         },

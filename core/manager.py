@@ -41,6 +41,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "claude_orchestrator.plugins.sqlite_store",
     "claude_orchestrator.plugins.git_vcs",
     "claude_orchestrator.plugins.markdown_notifier",
+    "claude_orchestrator.plugins.github_actions_ci",
 )
 
 #: plugin kind -> the hook through which plugins offer implementations of it

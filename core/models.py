@@ -163,6 +163,8 @@ class AgentStatus(NamedTuple):
     prs_merged: int = 0
     active_conflicts: int = 0
     active_blockers: int = 0
+    #: of tasks_completed, how many are merged into the overseer branch
+    tasks_merged: int = 0
 
 
 class StoreInfo(NamedTuple):

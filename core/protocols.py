@@ -24,9 +24,11 @@ if TYPE_CHECKING:
         Conflict,
         Event,
         Feature,
+        FoundConflict,
         NewEvent,
         PullRequest,
         StoreInfo,
+        SyncCommit,
         TaskState,
         TestResult,
     )
@@ -181,6 +183,31 @@ class EventStore(Protocol):
 
     def list_pull_requests(self, spec_id: str | None = None) -> list[PullRequest]: ...
 
+    def get_pull_request(self, pr_id: int) -> PullRequest | None: ...
+
+    def merge_pull_request(self, pr_id: int) -> tuple[PullRequest, list[Event]]:
+        """Mark a PR merged: ``pr_merged``, and ``task_merged`` for each task its author
+        completed, in one transaction."""
+
+    # sync-status
+    def sync_cursor(self, branch: str) -> str | None:
+        """The commit the branch's last successful sync stopped at."""
+
+    def known_patch_ids(self, spec_id: str, branch: str, patch_ids: Sequence[str]) -> set[str]:
+        """Which of these patch ids were logged for the branch already."""
+
+    def record_sync(
+        self, spec_id: str, role: str, branch: str, head: str, commits: Sequence[SyncCommit]
+    ) -> list[Event]:
+        """Log the commits' task events, remember their patch ids and move the cursor to
+        ``head``, in one transaction (a failure leaves the cursor where it was)."""
+
+    # conflict scans
+    def record_scan(
+        self, spec_id: str, scanned: Sequence[tuple[str, str]], found: Sequence[FoundConflict]
+    ) -> tuple[list[Conflict], list[Conflict], list[Event]]:
+        """Reconcile a scan with the open conflicts: (opened, resolved, events)."""
+
 
 # ------------------------------------------------------------------------------ vcs
 @runtime_checkable
@@ -243,8 +270,10 @@ class VCS(Protocol):
 class CI(Protocol):
     """A CI system: generates its workflow files from the config."""
 
-    def generate(self) -> dict[str, str]:
-        """Repository-relative path -> file content, for ``generate``."""
+    def generate(self) -> dict[str, Any]:
+        """Repository-relative path -> document, for ``generate``: a ``dict`` (written as
+        YAML, or JSON for ``.json`` paths) or a ``str`` (written as it is). Pure: the same
+        config gives the same documents."""
 
 
 # ------------------------------------------------------------------------- notifier

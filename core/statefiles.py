@@ -29,17 +29,17 @@ def state_file_name(role: str) -> str:
     return "overseer.md" if role == "overseer" else f"impl-{role.split('-', 1)[1]}.md"
 
 
-def replace_fenced(existing: str, body: str) -> str:
+def replace_fenced(existing: str, body: str, begin: str = BEGIN, end_marker: str = END) -> str:
     """Put ``body`` between the markers, keeping everything outside them."""
-    block = f"{BEGIN}\n{body.rstrip()}\n{END}\n"
-    start = existing.find(BEGIN)
-    end = existing.find(END, start + 1) if start != -1 else -1
+    block = f"{begin}\n{body.rstrip()}\n{end_marker}\n"
+    start = existing.find(begin)
+    end = existing.find(end_marker, start + 1) if start != -1 else -1
     if start == -1 or end == -1:
         if not existing.strip():
             return block
         separator = "" if existing.endswith("\n") else "\n"
         return existing + separator + "\n" + block
-    after = existing[end + len(END) :]
+    after = existing[end + len(end_marker) :]
     if after.startswith("\n"):
         after = after[1:]
     return existing[:start] + block + after

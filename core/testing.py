@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from .errors import AlreadyExistsError, NotFoundError, OrchestratorError, ValidationError
-from .models import Event, NewEvent
+from .models import Event, FoundConflict, NewEvent, SyncCommit
 from .protocols import EventStore, Notifier
 
 SPEC = "001-contract"
@@ -236,6 +236,49 @@ class StoreContract:
         assert event.event_type == "pr_merged"
         rows = {r.role: r for r in feature_store.feature_status(SPEC)}
         assert (rows["implementor-data"].prs_count, rows["implementor-data"].prs_merged) == (1, 1)
+
+    def test_merge_pull_request_marks_tasks_merged(self, feature_store: EventStore) -> None:
+        feature_store.append_event(self._event("task_completed", "T001"))
+        pr, _ = feature_store.record_pull_request(
+            SPEC, "implementor-data", "Data", AGENTS[0][1], AGENTS[1][1]
+        )
+        merged, events = feature_store.merge_pull_request(pr.id)
+        assert merged.status == "merged"
+        assert [(e.event_type, e.task_id) for e in events] == [
+            ("pr_merged", None), ("task_merged", "T001"),
+        ]  # fmt: skip
+        assert {t.task_id: t.status for t in feature_store.task_states(SPEC)} == {"T001": "merged"}
+        with pytest.raises(ValidationError):
+            feature_store.merge_pull_request(pr.id)
+
+    # -- sync and scans --------------------------------------------------------------
+    def test_record_sync_moves_cursor_and_dedupes(self, feature_store: EventStore) -> None:
+        branch = AGENTS[1][1]
+        assert feature_store.sync_cursor(branch) is None
+        commits = [
+            SyncCommit("a" * 40, "p1", "T001: x", [("T001", "started", None)]),
+            SyncCommit("b" * 40, "p2", "blocked T002: y", [("T002", "blocked", "y")]),
+        ]
+        events = feature_store.record_sync(SPEC, "implementor-data", branch, "b" * 40, commits)
+        assert [e.event_type for e in events] == ["task_started", "task_blocked"]
+        assert feature_store.sync_cursor(branch) == "b" * 40
+        assert feature_store.known_patch_ids(SPEC, branch, ["p1", "p3"]) == {"p1"}
+        again = feature_store.record_sync(SPEC, "implementor-data", branch, "c" * 40, commits)
+        assert again == []  # the same patches are never logged twice
+        assert feature_store.list_blockers(SPEC)[0].description == "y"
+
+    def test_record_scan_records_once_and_resolves(self, feature_store: EventStore) -> None:
+        data, api = AGENTS[1][1], AGENTS[2][1]
+        found = [FoundConflict("implementor-data", data, "implementor-api", api, ["a.py"],
+                               "warning")]  # fmt: skip
+        opened, resolved, events = feature_store.record_scan(SPEC, [(data, api)], found)
+        assert (len(opened), len(resolved), len(events)) == (1, 0, 1)
+        assert opened[0].other_role == "implementor-api"
+        assert feature_store.record_scan(SPEC, [(data, api)], found) == ([], [], [])
+        opened, resolved, events = feature_store.record_scan(SPEC, [(data, api)], [])
+        assert (opened, len(resolved)) == ([], 1)
+        assert events[0].event_type == "conflict_resolved"
+        assert feature_store.list_conflicts(SPEC) == []
 
 
 class NotifierContract:

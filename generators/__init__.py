@@ -1,5 +1,6 @@
-"""Pure builders that turn the configuration into documents (workflows, permission files).
+"""Pure builders: the configuration in, documents (plain data or text) out.
 
-This package holds no builder yet: the generators arrive with ``claude-orchestrator
-generate``. It is part of the package layout so that plugins can rely on its location.
+``github_actions`` builds the implementor and overseer workflows, ``claude_permissions``
+the Claude Code settings files per role, ``runbooks`` the role runbooks; ``writer`` is the
+one module that puts documents on disk (headers, fenced sections, the manifest, drift).
 """

@@ -9,7 +9,7 @@ at their latest definition. Everything runs inside the caller's transaction.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Tables as the original defined them, plus what version 1 added. ``IF NOT EXISTS``
 # lets the migration from version 0 create only what is missing.
@@ -152,13 +152,14 @@ BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS task_events_task_state AFTER INSERT ON task_events
 WHEN NEW.task_id IS NOT NULL AND NEW.task_id <> ''
-    AND NEW.event_type IN ('task_started', 'task_completed', 'task_blocked')
+    AND NEW.event_type IN ('task_started', 'task_completed', 'task_blocked', 'task_merged')
 BEGIN
     INSERT INTO task_state (feature_id, task_id, status, agent_id, commit_hash,
                             last_event_id, updated_at)
     VALUES (NEW.feature_id, NEW.task_id,
             CASE NEW.event_type WHEN 'task_started' THEN 'in-progress'
                                 WHEN 'task_completed' THEN 'completed'
+                                WHEN 'task_merged' THEN 'merged'
                                 ELSE 'blocked' END,
             NEW.agent_id, NEW.commit_hash, NEW.id, NEW.created_at)
     ON CONFLICT (feature_id, task_id) DO UPDATE SET
@@ -196,6 +197,11 @@ ALTER TABLE conflicts ADD COLUMN fingerprint TEXT;
 CREATE INDEX idx_conflicts_pair ON conflicts(feature_id, branch, other_branch, resolved);
 CREATE INDEX idx_conflicts_other_agent ON conflicts(other_agent_id, resolved);
 """,
+    3: """
+-- task_merged events (a merged PR) move a task's state to 'merged'; the trigger is
+-- recreated at its latest definition right after the migrations.
+DROP TRIGGER IF EXISTS task_events_task_state;
+""",
 }
 
 VIEWS = """
@@ -213,7 +219,7 @@ SELECT
     (SELECT COUNT(*) FROM task_state ts
       WHERE ts.agent_id = a.id AND ts.status = 'in-progress') AS tasks_in_progress,
     (SELECT COUNT(*) FROM task_state ts
-      WHERE ts.agent_id = a.id AND ts.status = 'completed') AS tasks_completed,
+      WHERE ts.agent_id = a.id AND ts.status IN ('completed', 'merged')) AS tasks_completed,
     (SELECT COUNT(*) FROM task_state ts
       WHERE ts.agent_id = a.id AND ts.status = 'blocked') AS tasks_blocked,
     (SELECT COUNT(*) FROM pull_requests pr WHERE pr.agent_id = a.id) AS prs_count,
@@ -223,7 +229,9 @@ SELECT
       WHERE (c.agent_id = a.id OR c.other_agent_id = a.id) AND NOT c.resolved)
       AS active_conflicts,
     (SELECT COUNT(*) FROM blockers b
-      WHERE b.agent_id = a.id AND b.status = 'active') AS active_blockers
+      WHERE b.agent_id = a.id AND b.status = 'active') AS active_blockers,
+    (SELECT COUNT(*) FROM task_state ts
+      WHERE ts.agent_id = a.id AND ts.status = 'merged') AS tasks_merged
 FROM features f
 LEFT JOIN agents a ON a.feature_id = f.id
 LEFT JOIN agent_activity act ON act.agent_id = a.id;

@@ -1095,6 +1095,54 @@ class SQLiteStore:
             (notes, conflict_id),
         )
 
+    def merge_pull_request(self, pr_id: int) -> tuple[PullRequest, list[Event]]:
+        """Mark a PR merged, log ``pr_merged``, and ``task_merged`` for every task its
+        author had completed, in one transaction."""
+        events: list[Event] = []
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT f.spec_id, a.role, p.feature_id, p.agent_id, p.pr_number, p.status, "
+                "p.head_branch, p.base_branch FROM pull_requests p "
+                "JOIN features f ON f.id = p.feature_id JOIN agents a ON a.id = p.agent_id "
+                "WHERE p.id = ?",
+                (pr_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(
+                    f"no pull request #{pr_id}: list them with `claude-orchestrator events "
+                    "status` or `claude-orchestrator prs`"
+                )
+            spec_id, role, feature_id, agent_id, number, status, head, base = row
+            if status in ("merged", "closed"):
+                raise ValidationError(f"pull request #{pr_id} is already {status}")
+            conn.execute(
+                "UPDATE pull_requests SET status = 'merged', "
+                "merged_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+                (pr_id,),
+            )
+            label = number if number is not None else pr_id
+            events.append(self._insert_event(
+                conn, feature_id, agent_id,
+                NewEvent(spec_id, role, "pr_merged", f"PR #{label} merged: {head} -> {base}",
+                         metadata={"pull_request_id": pr_id, "pr_number": number}),
+            ))  # fmt: skip
+            tasks = conn.execute(
+                "SELECT task_id, commit_hash FROM task_state WHERE feature_id = ? "
+                "AND agent_id = ? AND status = 'completed' ORDER BY task_id",
+                (feature_id, agent_id),
+            ).fetchall()
+            for task_id, commit in tasks:
+                events.append(self._insert_event(
+                    conn, feature_id, agent_id,
+                    NewEvent(spec_id, role, "task_merged", f"{task_id} merged in PR #{label}",
+                             task_id, commit, {"pull_request_id": pr_id}),
+                ))  # fmt: skip
+        return self._pull_request(pr_id), events
+
+    def get_pull_request(self, pr_id: int) -> PullRequest | None:
+        rows = self._read(f"{_PR_SQL} WHERE p.id = ?", (pr_id,))
+        return PullRequest(*rows[0]) if rows else None
+
 
 def _fingerprint(files: Sequence[str]) -> str:
     return json.dumps(sorted(set(files)))

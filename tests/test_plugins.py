@@ -235,7 +235,7 @@ def test_failing_register_hook_is_recorded(registry: PluginRegistry) -> None:
             raise RuntimeError("boom")
 
     registry.register(Faulty(), name="faulty")
-    assert registry.implementations("ci") == {}
+    assert set(registry.implementations("ci")) == {"github-actions"}  # only the built-in
     assert registry.failures["faulty"] == "register_ci failed: RuntimeError: boom"
     assert registry.get("store", "sqlite")  # everything else still works
 

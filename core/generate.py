@@ -1,0 +1,72 @@
+"""``claude-orchestrator generate``: CI workflows, permission files and runbooks from
+``orchestrator.yaml`` alone.
+
+The CI plugin provides its workflow files (a GitLab plugin could provide
+``.gitlab-ci.yml`` from the same config); the Claude Code permission files and the role
+runbooks come from the built-in builders. :mod:`claude_orchestrator.generators.writer`
+puts them on disk.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .errors import OrchestratorError
+
+
+class DriftError(OrchestratorError):
+    """Generated files were edited by hand; nothing was written (exit 1)."""
+
+    exit_code = 1
+
+
+class GenerateResult(NamedTuple):
+    #: every file with its state: ok, missing, outdated, modified, obsolete
+    files: list[dict[str, str]]
+    changed: list[str]
+    diff: str | None
+
+
+def documents(orch: Any) -> dict[str, Any]:
+    """Every generated document, by repository-relative path (pure: config -> data)."""
+    from .generators.claude_permissions import permission_files
+    from .generators.runbooks import agents_md, claude_md_section
+    from .generators.writer import Fenced
+
+    config = orch.config
+    docs: dict[str, Any] = {}
+    if config.ci_plugin is not None:
+        docs.update(orch.ci().generate())
+    docs.update(permission_files(config))
+    docs[".specify/agents.md"] = agents_md(config)
+    docs["CLAUDE.md"] = Fenced(claude_md_section(config))
+    return docs
+
+
+def generate(orch: Any, *, check: bool = False, show_diff: bool = False,
+             force: bool = False) -> GenerateResult:  # fmt: skip
+    """Write (or with ``check`` only compare) the generated files.
+
+    :raises DriftError: a generated file was edited by hand and ``force`` is not set;
+        nothing is written then.
+    """
+    from .config import load_config
+    from .generators import writer
+
+    orch.__dict__["config"] = load_config(orch.config_path, required=True)
+    orch.check_plugins()
+    root = orch.location.root
+    docs = documents(orch)
+    states = writer.plan(root, docs)
+    text = writer.diff(states) if show_diff else None
+    summary = [{"path": s.path, "state": s.state} for s in states]
+    if check:
+        return GenerateResult(summary, [], text)
+    edited = [s.path for s in states if s.state == "modified"]
+    if edited and not force:
+        raise DriftError(
+            f"generated file(s) edited by hand: {', '.join(edited)}; change orchestrator.yaml "
+            "instead, or run `claude-orchestrator generate --force` to overwrite them"
+        )
+    changed = writer.write(root, docs, states, force=force)
+    return GenerateResult(summary, changed, text)

@@ -1,0 +1,404 @@
+"""GitHub Actions workflows for a feature's branches, built from the configuration.
+
+* :func:`implementor_workflow` runs on pushes to ``<prefix>/*/impl-*`` and on pull
+  requests into ``<prefix>/*/overseer``: unit tests, lint, a merge-conflict prediction
+  against the overseer and sibling branches, a path-scope check and an optional build.
+* :func:`overseer_workflow` runs on pushes to ``<prefix>/*/overseer`` and on pull requests
+  into the main branch: integration tests (with service containers), end-to-end tests,
+  quality checks, an optional preview deployment and a summary.
+
+The builders are pure: configuration in, plain dicts, lists and strings out, in the key
+order the file should show (the writer keeps insertion order). Values of the event that
+triggered a run (branch names) reach scripts only through ``env:``, never as ``${{ }}``
+inside ``run:``, which would be script injection.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shlex
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from claude_orchestrator.config import Config
+
+RUNNER = "ubuntu-latest"
+CHECKOUT = "actions/checkout@v4"
+SETUP_PYTHON = "actions/setup-python@v5"
+UPLOAD_ARTIFACT = "actions/upload-artifact@v4"
+
+#: The branch under test: a pull request's head branch, or the pushed branch.
+BRANCH_EXPRESSION = "${{ github.head_ref || github.ref_name }}"
+
+#: Service containers for the integration tests, reached on localhost through ``ports``.
+SERVICES: dict[str, dict[str, Any]] = {
+    "postgres": {
+        "image": "postgres:16",
+        "env": {
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_PASSWORD": "postgres",
+            "POSTGRES_DB": "test",
+        },
+        "ports": ["5432:5432"],
+        "options": '--health-cmd "pg_isready -U postgres" --health-interval 10s '
+        "--health-timeout 5s --health-retries 5",
+    },
+    "redis": {
+        "image": "redis:7",
+        "ports": ["6379:6379"],
+        "options": '--health-cmd "redis-cli ping" --health-interval 10s '
+        "--health-timeout 5s --health-retries 5",
+    },
+}
+
+#: What the test step is told about each service.
+SERVICE_ENV: dict[str, dict[str, str]] = {
+    "postgres": {"DATABASE_URL": "postgresql://postgres:postgres@localhost:5432/test"},
+    "redis": {"REDIS_URL": "redis://localhost:6379/0"},
+}
+
+#: The scope check run on implementor branches (``shell: python3 {0}``, stdlib only).
+#: Reads BRANCH, PREFIX, AREA_PATHS (area -> patterns, JSON) and DEFAULT_PATHS (JSON).
+#: Patterns are gitignore-style: ``*`` and ``?`` stay within a directory, ``**`` spans
+#: directories, a pattern without a ``/`` matches at any depth, a trailing ``/`` names a
+#: directory, a pattern naming a directory covers what is inside, ``!`` excludes again
+#: (the last matching pattern decides).
+SCOPE_SCRIPT = r'''"""Fail when an implementor branch changes files outside its area's paths."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+
+def _segment(part):
+    out, i = [], 0
+    while i < len(part):
+        char = part[i]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "\\" and i + 1 < len(part):
+            i += 1
+            out.append(re.escape(part[i]))
+        elif char == "[":
+            j = i + 1
+            if j < len(part) and part[j] in "!^":
+                j += 1
+            if j < len(part) and part[j] == "]":
+                j += 1
+            end = part.find("]", j)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = part[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith(("!", "^")):
+                    body = "^" + body[1:]
+                out.append("(?!/)[" + body + "]")
+                i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def compile_pattern(pattern):
+    """(regex, negated) for a gitignore-style pattern relative to the repository root."""
+    negated = pattern.startswith("!")
+    if negated:
+        pattern = pattern[1:]
+    directory = pattern.endswith("/")
+    pattern = pattern.rstrip("/")
+    if "/" not in pattern:
+        pattern = "**/" + pattern
+    parts = pattern.lstrip("/").split("/")
+    regex = ""
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == "**":
+            regex += ".*" if last else "(?:.*/)?"
+        else:
+            regex += _segment(part) + ("" if last else "/")
+    # A directory covers everything inside it; a trailing "/" matches directories only.
+    regex += "/.*" if directory else "(?:/.*)?"
+    return re.compile(regex, re.DOTALL), negated
+
+
+def allowed(path, compiled):
+    result = False
+    for regex, negated in compiled:
+        if regex.fullmatch(path):
+            result = not negated
+    return result
+
+
+def clean(text):
+    """Text safe to print in a log that GitHub scans for ::workflow-commands::."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def git(*args):
+    return subprocess.run(
+        ["git", *args], check=True, capture_output=True, text=True, errors="replace"
+    ).stdout
+
+
+def main():
+    branch, prefix = os.environ["BRANCH"], os.environ["PREFIX"]
+    rest = branch[len(prefix) + 1 :] if branch.startswith(prefix + "/") else ""
+    spec, _, leaf = rest.partition("/")
+    if not spec or not leaf.startswith("impl-") or "/" in leaf:
+        print(f"::error::{clean(branch)} is not an implementor branch "
+              f"({prefix}/<spec-id>/impl-<area>)")
+        return 1
+    area = leaf[len("impl-") :]
+    areas = json.loads(os.environ["AREA_PATHS"])
+    patterns = areas[area] if area in areas else json.loads(os.environ["DEFAULT_PATHS"])
+    overseer = f"origin/{prefix}/{spec}/overseer"
+    try:
+        base = git("merge-base", overseer, "HEAD").strip()
+    except subprocess.CalledProcessError as exc:
+        print(f"::error::no merge base of {overseer} and HEAD: fetch the overseer branch "
+              f"and the full history (fetch-depth: 0)")
+        print(clean(exc.stderr.strip()))
+        return 1
+    names = git("diff", "--name-only", "--no-renames", "-z", base, "HEAD").split("\0")
+    changed = [name for name in names if name]
+    compiled = [compile_pattern(pattern) for pattern in patterns]
+    outside = [name for name in changed if not allowed(name, compiled)]
+    where = f"the paths of area {area} ({', '.join(patterns) or 'none'})"
+    if outside:
+        print(f"::error::{len(outside)} changed file(s) outside {clean(where)}")
+        for name in outside:
+            print(f"  {clean(name)}")
+        return 1
+    print(f"{len(changed)} changed file(s) since {overseer}, all inside {clean(where)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+# ----------------------------------------------------------------------------- helpers
+def _checkout(*, full_history: bool = False) -> dict[str, Any]:
+    """Check out the commit under test; full history (and credentials) to fetch more."""
+    if full_history:
+        return {"uses": CHECKOUT, "with": {"fetch-depth": 0}}
+    return {"uses": CHECKOUT, "with": {"persist-credentials": False}}
+
+
+def _setup_python(config: Config) -> dict[str, Any]:
+    return {"uses": SETUP_PYTHON, "with": {"python-version": str(config.ci["python"])}}
+
+
+def _project_steps(config: Config) -> list[dict[str, Any]]:
+    """Check out, set up Python and install the project under test (``ci.setup``)."""
+    steps = [_checkout(), _setup_python(config)]
+    setup = config.ci.get("setup")
+    if setup:
+        steps.append({"name": "Install the project", "run": str(setup)})
+    return steps
+
+
+def _job(
+    name: str,
+    steps: list[dict[str, Any]],
+    *,
+    needs: list[str] | None = None,
+    condition: str | None = None,
+    services: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    job: dict[str, Any] = {"name": name, "runs-on": RUNNER}
+    if needs:
+        job["needs"] = needs
+    if condition:
+        job["if"] = condition
+    if services:
+        job["services"] = services
+    job["steps"] = steps
+    return job
+
+
+def _command_job(config: Config, name: str, step_name: str, command: str) -> dict[str, Any]:
+    return _job(name, [*_project_steps(config), {"name": step_name, "run": command}])
+
+
+def _fetch_feature_branches(prefix: str) -> dict[str, Any]:
+    refspec = f"+refs/heads/{prefix}/*:refs/remotes/origin/{prefix}/*"
+    return {
+        "name": "Fetch the feature branches",
+        "run": f"git fetch --no-tags origin {shlex.quote(refspec)}",
+    }
+
+
+def _workflow(name: str, on: dict[str, Any], jobs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "on": on,
+        "permissions": {"contents": "read"},
+        "concurrency": {
+            "group": "${{ github.workflow }}-${{ github.ref }}",
+            "cancel-in-progress": True,
+        },
+        "defaults": {"run": {"shell": "bash"}},
+        "jobs": jobs,
+    }
+
+
+# ------------------------------------------------------------------------ implementor
+def implementor_workflow(config: Config) -> dict[str, Any]:
+    """The workflow for implementor branches (``<prefix>/<spec>/impl-<area>``)."""
+    prefix = config.branch_prefix
+    commands = config.test_commands("implementor")
+    # Pull requests into an overseer branch may come from any branch: the jobs that need
+    # an implementor branch skip the others.
+    implementor_head = (
+        "github.event_name != 'pull_request' || "
+        f"(startsWith(github.head_ref, '{prefix}/') && contains(github.head_ref, '/impl-'))"
+    )
+    jobs: dict[str, Any] = {}
+    if commands.get("unit"):
+        jobs["unit"] = _command_job(config, "Unit tests", "Unit tests", commands["unit"])
+    if commands.get("lint"):
+        jobs["lint"] = _command_job(config, "Lint", "Lint", commands["lint"])
+    jobs["conflicts"] = _job(
+        "Merge conflicts",
+        [
+            _checkout(full_history=True),
+            _fetch_feature_branches(prefix),
+            _setup_python(config),
+            {
+                "name": "Install claude-orchestrator",
+                "run": f"pip install {shlex.quote(str(config.ci['tool']))}",
+            },
+            {
+                "name": "Check conflicts with the overseer and sibling branches",
+                "env": {"BRANCH": BRANCH_EXPRESSION},
+                "run": 'claude-orchestrator check-conflicts --branch "$BRANCH"',
+            },
+        ],
+        condition=implementor_head,
+    )
+    area_paths = {area: config.role_paths("implementor", area) for area in config.areas}
+    jobs["scope"] = _job(
+        "Path scope",
+        [
+            _checkout(full_history=True),
+            _fetch_feature_branches(prefix),
+            {
+                "name": "Check that changed files are inside the area's paths",
+                "env": {
+                    "BRANCH": BRANCH_EXPRESSION,
+                    "PREFIX": prefix,
+                    "AREA_PATHS": json.dumps(area_paths),
+                    "DEFAULT_PATHS": json.dumps(config.role_paths("implementor")),
+                },
+                "shell": "python3 {0}",
+                "run": SCOPE_SCRIPT,
+            },
+        ],
+        condition=implementor_head,
+    )
+    build = config.ci.get("build")
+    if build:
+        jobs["build"] = _command_job(config, "Build", "Build", str(build))
+    on = {
+        "push": {"branches": [f"{prefix}/*/impl-*"]},
+        "pull_request": {"branches": [f"{prefix}/*/overseer"]},
+    }
+    return _workflow("Implementor CI", on, jobs)
+
+
+# --------------------------------------------------------------------------- overseer
+def overseer_workflow(config: Config) -> dict[str, Any]:
+    """The workflow for overseer branches and pull requests into the main branch."""
+    prefix = config.branch_prefix
+    commands = config.test_commands("overseer")
+    services = [str(s) for s in config.ci.get("services") or [] if s in SERVICES]
+    jobs: dict[str, Any] = {}
+    if commands.get("integration"):
+        step_env: dict[str, str] = {}
+        for service in services:
+            step_env.update(SERVICE_ENV[service])
+        step: dict[str, Any] = {"name": "Integration tests"}
+        if step_env:
+            step["env"] = step_env
+        step["run"] = commands["integration"]
+        jobs["integration"] = _job(
+            "Integration tests",
+            [*_project_steps(config), step],
+            services={s: copy.deepcopy(SERVICES[s]) for s in services},
+        )
+    if commands.get("e2e"):
+        jobs["e2e"] = _command_job(config, "End-to-end tests", "End-to-end tests", commands["e2e"])
+    lint = commands.get("lint") or config.test_commands("implementor").get("lint")
+    checks = [
+        ("Lint", lint),
+        ("Type check", config.ci.get("typecheck")),
+        ("Audit", config.ci.get("audit")),
+    ]
+    quality = [{"name": name, "run": str(command)} for name, command in checks if command]
+    if quality:
+        jobs["quality"] = _job("Quality", [*_project_steps(config), *quality])
+    deploy = config.ci.get("deploy_preview")
+    if deploy:
+        deploy_step = {
+            "name": "Deploy a preview",
+            "env": {"PREVIEW_BRANCH": BRANCH_EXPRESSION},
+            "run": str(deploy),
+        }
+        jobs["deploy-preview"] = _job(
+            "Deploy preview",
+            [*_project_steps(config), deploy_step],
+            needs=[j for j in ("integration", "e2e") if j in jobs],
+        )
+    jobs["summary"] = _summary_job(list(jobs))
+    on = {
+        "push": {"branches": [f"{prefix}/*/overseer"]},
+        "pull_request": {"branches": [config.main_branch]},
+    }
+    return _workflow("Overseer CI", on, jobs)
+
+
+def _summary_job(needs: list[str]) -> dict[str, Any]:
+    """A markdown table of the other jobs' results; fails when one failed.
+
+    Being the one job that depends on all others, it is the check to require in branch
+    protection.
+    """
+    variables = {job: "RESULT_" + job.upper().replace("-", "_") for job in needs}
+    lines = ["{", '  echo "## Overseer CI"', "  echo"]
+    if needs:
+        lines += ['  echo "| Job | Result |"', '  echo "| --- | --- |"']
+        lines += [f'  echo "| {job} | ${var} |"' for job, var in variables.items()]
+    else:
+        lines.append('  echo "No checks are configured (tests.overseer, ci)."')
+    lines += ["} > ci-summary.md", 'cat ci-summary.md >> "$GITHUB_STEP_SUMMARY"']
+    env = {var: f"${{{{ needs.{job}.result }}}}" for job, var in variables.items()}
+    write: dict[str, Any] = {"name": "Write the summary"}
+    if env:
+        write["env"] = env
+    write["run"] = "\n".join(lines) + "\n"
+    steps: list[dict[str, Any]] = [
+        write,
+        {
+            "uses": UPLOAD_ARTIFACT,
+            "with": {"name": "overseer-ci-summary", "path": "ci-summary.md"},
+        },
+    ]
+    if needs:
+        results = " ".join(f'"${var}"' for var in variables.values())
+        steps.append(
+            {
+                "name": "Fail when a job failed",
+                "env": dict(env),
+                "run": f"for result in {results}; do\n"
+                '  if [ "$result" = failure ] || [ "$result" = cancelled ]; then exit 1; fi\n'
+                "done\n",
+            }
+        )
+    return _job("Summary", steps, needs=needs, condition="always()")

@@ -1,0 +1,203 @@
+"""The one module that puts generated documents on disk.
+
+Builders are pure (config -> documents); this module serialises them (ruamel.yaml for
+YAML, ``json.dumps(indent=2)`` for JSON, text as it is), adds the "generated" header where
+the format has comments, maintains fenced sections in files that also hold the user's
+text (``CLAUDE.md``), records what it wrote in a committed manifest (paths and content
+hashes: JSON settings files cannot carry a comment, and Claude Code drops a settings
+file with an unknown key), and tells drift apart from hand edits:
+
+* ``ok``        the file is what the config generates;
+* ``missing``   not there yet;
+* ``outdated``  differs, but is what was generated last time (the config changed):
+  rewritten freely;
+* ``modified``  differs from both: someone edited a generated file. Reported, never
+  overwritten without ``force``;
+* ``obsolete``  generated last time, no longer generated (e.g. an area was removed):
+  deleted if unmodified.
+
+Output is deterministic: the same config gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from claude_orchestrator.fsutil import atomic_write_text
+from claude_orchestrator.statefiles import replace_fenced
+
+MANIFEST = ".orchestrator-generated.json"
+HEADER = (
+    "Generated from orchestrator.yaml by `claude-orchestrator generate`. Do not edit: "
+    "change orchestrator.yaml and run it again."
+)
+FENCE_BEGIN = "<!-- claude-orchestrator:begin (generated from orchestrator.yaml) -->"
+FENCE_END = "<!-- claude-orchestrator:end -->"
+
+
+class Fenced(NamedTuple):
+    """A document that is one fenced section of a file the user also writes."""
+
+    body: str
+
+
+class FileState(NamedTuple):
+    path: str
+    state: str  # ok | missing | outdated | modified | obsolete
+    current: str | None
+    expected: str | None
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _literal_blocks(value: Any) -> Any:
+    """Multi-line strings (scripts) as ``|`` block scalars, so they stay readable."""
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    if isinstance(value, dict):
+        return {k: _literal_blocks(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_literal_blocks(v) for v in value]
+    if isinstance(value, str) and "\n" in value:
+        return LiteralScalarString(value)
+    return value
+
+
+def _yaml_text(document: Any) -> str:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buffer = io.StringIO()
+    yaml.dump(_literal_blocks(document), buffer)
+    return buffer.getvalue()
+
+
+def serialise(path: str, document: Any) -> str:
+    """The bytes (as text) a document is written as."""
+    if isinstance(document, Fenced):
+        return document.body.rstrip() + "\n"
+    if path.endswith(".json"):
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if path.endswith((".yml", ".yaml")):
+        text = document if isinstance(document, str) else _yaml_text(document)
+        return f"# {HEADER}\n{text}"
+    if path.endswith(".md"):
+        return f"<!-- {HEADER} -->\n\n{str(document).rstrip()}\n"
+    return str(document)
+
+
+def _fenced_body(text: str) -> str | None:
+    start = text.find(FENCE_BEGIN)
+    end = text.find(FENCE_END, start + 1) if start != -1 else -1
+    if start == -1 or end == -1:
+        return None
+    return text[start + len(FENCE_BEGIN) : end].strip("\n") + "\n"
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return "\ufffd"  # not ours: certainly modified
+
+
+def load_manifest(root: Path) -> dict[str, str]:
+    text = _read(root / MANIFEST)
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+        return {str(k): str(v["sha256"]) for k, v in data["files"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def manifest_text(hashes: Mapping[str, str]) -> str:
+    files = {path: {"sha256": digest} for path, digest in sorted(hashes.items())}
+    return json.dumps({"generator": "claude-orchestrator", "header": HEADER, "files": files},
+                      indent=2) + "\n"  # fmt: skip
+
+
+def plan(root: Path, documents: Mapping[str, Any]) -> list[FileState]:
+    """Compare what the documents would write with what is on disk."""
+    manifest = load_manifest(root)
+    states = []
+    for path, document in sorted(documents.items()):
+        expected = serialise(path, document)
+        on_disk = _read(root / path)
+        current = on_disk
+        if isinstance(document, Fenced) and on_disk is not None:
+            current = _fenced_body(on_disk)
+        if current == expected:
+            state = "ok"
+        elif current is None:
+            state = "missing"
+        elif manifest.get(path) == sha256(current):
+            state = "outdated"
+        else:
+            state = "modified"
+        states.append(FileState(path, state, current, expected))
+    for path in sorted(set(manifest) - set(documents)):
+        current = _read(root / path)
+        if current is None:
+            continue
+        state = "obsolete" if manifest[path] == sha256(current) else "modified"
+        states.append(FileState(path, state, current, None))
+    return states
+
+
+def diff(states: list[FileState]) -> str:
+    chunks: list[str] = []
+    for s in states:
+        if s.state == "ok":
+            continue
+        chunks.extend(difflib.unified_diff(
+            (s.current or "").splitlines(keepends=True),
+            (s.expected or "").splitlines(keepends=True),
+            fromfile=f"a/{s.path}", tofile=f"b/{s.path}",
+        ))  # fmt: skip
+    return "".join(chunks)
+
+
+def write(
+    root: Path, documents: Mapping[str, Any], states: list[FileState], *, force: bool
+) -> list[str]:
+    """Write what is missing or outdated (and, with ``force``, what was hand-edited);
+    delete obsolete files; rewrite the manifest. Returns the paths changed."""
+    changed: list[str] = []
+    hashes = {}
+    for s in states:
+        target = root / s.path
+        if s.expected is None:  # obsolete (or a modified file that is no longer generated)
+            if s.state == "obsolete" or force:
+                target.unlink(missing_ok=True)
+                changed.append(s.path)
+            continue
+        hashes[s.path] = sha256(s.expected)
+        if s.state == "ok" or (s.state == "modified" and not force):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(documents[s.path], Fenced):
+            existing = _read(target) or ""
+            atomic_write_text(target, replace_fenced(existing, s.expected, FENCE_BEGIN, FENCE_END))
+        else:
+            atomic_write_text(target, s.expected)
+        changed.append(s.path)
+    text = manifest_text(hashes)
+    if _read(root / MANIFEST) != text:
+        atomic_write_text(root / MANIFEST, text)
+        changed.append(MANIFEST)
+    return changed

@@ -1,0 +1,150 @@
+"""open-pr and merge-pr: the local forge end to end, GitHub through a fake `gh`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .conftest import Run, clean_env, git
+from .test_workflow_setup import SPEC, commit, feature
+
+__all__ = ["feature"]
+OVERSEER = f"feature/{SPEC}/overseer"
+DATA = f"feature/{SPEC}/impl-data"
+
+
+def test_local_pr_opened_and_merged(cli: Run, repo: Path, feature: dict[str, Path]) -> None:
+    tree = feature["impl-data"]
+    commit(tree, "src/models.py", "x = 1\n", "T001: model")
+    commit(tree, "src/models.py", "x = 2\n", "T001 done")
+    assert cli("sync-status", cwd=tree).code == 0
+    assert cli("events", "record-test", SPEC, "implementor-data", "unit", "passed",
+               "--passed", "7", cwd=tree).code == 0  # fmt: skip
+    result = cli("open-pr", "--json", cwd=tree)
+    assert result.code == 0, result
+    pr = result.json()
+    assert (pr["head_branch"], pr["base_branch"], pr["status"]) == (DATA, OVERSEER, "open")
+    assert cli("prs", "--json").json()[0]["id"] == pr["id"]
+    assert cli("events", "recent", "1", "--json").json()[0]["event_type"] == "pr_opened"
+    # a second open PR for the same branch is refused
+    again = cli("open-pr", cwd=tree)
+    assert again.code == 2 and "already has an open PR" in again.err
+    # the implementor cannot merge
+    denied = cli("merge-pr", str(pr["id"]), cwd=tree)
+    assert denied.code == 2 and "implementors may not merge" in denied.err
+    # the overseer merges: a real git merge into the overseer branch
+    result = cli("merge-pr", str(pr["id"]), cwd=feature["overseer"])
+    assert result.code == 0, result
+    assert git(repo, "merge-base", "--is-ancestor", DATA, OVERSEER) == ""
+    assert (feature["overseer"] / "src" / "models.py").read_text() == "x = 2\n"
+    types = [e["event_type"] for e in cli("events", "recent", "2", "--json").json()]
+    assert types == ["task_merged", "pr_merged"]
+    status = {r["role"]: r for r in cli("events", "status", SPEC, "--json").json()}
+    assert status["implementor-data"]["tasks_merged"] == 1
+    assert status["implementor-data"]["prs_merged"] == 1
+    result = cli("merge-pr", str(pr["id"]), cwd=feature["overseer"])
+    assert result.code == 2 and "already merged" in result.err
+
+
+def test_pr_body_lists_tasks_and_tests(cli: Run, feature: dict[str, Path]) -> None:
+    tree = feature["impl-api"]
+    commit(tree, "src/api.py", "a\n", "T002 done")
+    assert cli("sync-status", cwd=tree).code == 0
+    cli("events", "record-test", SPEC, "implementor-api", "lint", "failed", "--failed", "2",
+        cwd=tree)  # fmt: skip
+    pr = cli("open-pr", "--draft", "--title", "API", "--json", cwd=tree).json()
+    assert pr["status"] == "draft" and pr["title"] == "API"
+
+
+def test_merge_refused_when_it_would_conflict(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    commit(feature["overseer"], "src/models.py", "overseer\n", "integration")
+    tree = feature["impl-data"]
+    commit(tree, "src/models.py", "data\n", "T001: model")
+    pr = cli("open-pr", "--json", cwd=tree).json()
+    before = git(repo, "rev-parse", OVERSEER)
+    result = cli("merge-pr", str(pr["id"]), cwd=feature["overseer"])
+    assert result.code == 2
+    assert "would conflict" in result.err and "src/models.py" in result.err
+    assert git(repo, "rev-parse", OVERSEER) == before
+    assert git(feature["overseer"], "status", "--porcelain") == ""
+    assert cli("prs", "--json").json()[0]["status"] == "open"
+
+
+def test_open_pr_errors(cli: Run, repo: Path, feature: dict[str, Path]) -> None:
+    result = cli("open-pr", cwd=feature["overseer"])
+    assert result.code == 2 and "runs on an implementor branch" in result.err
+    result = cli("open-pr")  # main
+    assert result.code == 2 and "not a feature branch" in result.err
+    result = cli("merge-pr", "abc", cwd=feature["overseer"])
+    assert result.code == 2 and "invalid pull request id" in result.err
+    result = cli("merge-pr", "99", cwd=feature["overseer"])
+    assert result.code == 2 and "no pull request #99" in result.err
+
+
+# ------------------------------------------------------------------ github forge
+FAKE_GH = """#!/usr/bin/env python3
+import json, os, sys
+with open(os.environ["FAKE_GH_LOG"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1:3] == ["auth", "status"]:
+    sys.exit(int(os.environ.get("FAKE_GH_AUTH_EXIT", "0")))
+if sys.argv[1:3] == ["pr", "create"]:
+    print("https://github.com/acme/app/pull/42")
+sys.exit(0)
+"""
+
+
+@pytest.fixture
+def fake_gh(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(FAKE_GH)
+    gh.chmod(0o755)
+    log = tmp_path / "gh.log"
+    env = clean_env(FAKE_GH_LOG=str(log))
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    return env, log
+
+
+def use_github(tree: Path) -> None:
+    (tree / "orchestrator.yaml").write_text("version: 1\nforge:\n  type: github\n")
+
+
+def test_github_forge_through_gh(cli: Run, feature: dict[str, Path], fake_gh: tuple) -> None:
+    env, log = fake_gh
+    tree = feature["impl-data"]
+    use_github(tree)
+    use_github(feature["overseer"])
+    result = cli("open-pr", "--title", "Data", "--draft", "--json", cwd=tree, env=env)
+    assert result.code == 0, result
+    pr = result.json()
+    assert (pr["pr_number"], pr["url"]) == (42, "https://github.com/acme/app/pull/42")
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    create = next(c for c in calls if c[:2] == ["pr", "create"])
+    assert create[create.index("--base") + 1] == OVERSEER
+    assert create[create.index("--head") + 1] == DATA
+    assert "--draft" in create and create[create.index("--title") + 1] == "Data"
+    result = cli("merge-pr", "42", cwd=feature["overseer"], env=env)
+    assert result.code == 0, result
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert ["pr", "merge", "42", "--merge"] in calls
+
+
+def test_github_forge_errors(cli: Run, feature: dict[str, Path], fake_gh: tuple) -> None:
+    env, _ = fake_gh
+    tree = feature["impl-api"]
+    use_github(tree)
+    result = cli("open-pr", cwd=tree, env=dict(env, FAKE_GH_AUTH_EXIT="1"))
+    assert result.code == 2 and "gh is not authenticated" in result.err
+    no_gh = clean_env()
+    no_gh["PATH"] = os.pathsep.join(p for p in no_gh["PATH"].split(os.pathsep)
+                                    if not (Path(p) / "gh").exists())  # fmt: skip
+    result = cli("open-pr", cwd=tree, env=no_gh)
+    assert result.code == 2 and "gh (the GitHub CLI) is not installed" in result.err
+    assert cli("prs", "--json").json() == []
