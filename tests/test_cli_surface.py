@@ -76,57 +76,30 @@ def test_version_and_no_args(cli: Run) -> None:
     assert "Usage:" in result.out + result.err
 
 
+def typer_path(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The same arguments through the Typer CLI, bypassing the lean entry."""
+    code = "import sys; from claude_orchestrator.cli import run; sys.exit(run(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
+                          text=True)  # fmt: skip
+
+
 def test_lean_and_typer_paths_agree(cli: Run, initialized: Path) -> None:
     """Same arguments through the lean entry and through Typer: same stored event."""
-    from claude_orchestrator.cli import run
-
-    args = [
-        "events",
-        "log-event",
-        "003-reading-goals",
-        "implementor-data",
-        "task_started",
-        "via",
-        "T001",
-        "abc1234",
-        "--metadata",
-        '{"a": 1}',
-        "--json",
-    ]
-    lean = cli(*args).json()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from claude_orchestrator.cli import run; sys.exit(run(sys.argv[1:]))",
-            *args,
-        ],
-        cwd=initialized,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr
     import json
 
+    args = ["events", "log-event", "003-reading-goals", "implementor-data", "task_started",
+            "via", "T001", "abc1234", "--metadata", '{"a": 1}', "--json"]  # fmt: skip
+    lean = cli(*args).json()
+    proc = typer_path(args, initialized)
+    assert proc.returncode == 0, proc.stderr
     typer_event = json.loads(proc.stdout)
     for key in ("spec_id", "role", "event_type", "message", "task_id", "commit_hash", "metadata"):
         assert lean[key] == typer_event[key]
     assert typer_event["id"] == lean["id"] + 1
-    assert run is not None
     # and the same errors
     bad = ["events", "log-event", "003-reading-goals", "boss", "task_started", "m"]
     lean_err = cli(*bad)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from claude_orchestrator.cli import run; sys.exit(run(sys.argv[1:]))",
-            *bad,
-        ],
-        cwd=initialized,
-        capture_output=True,
-        text=True,
-    )
+    proc = typer_path(bad, initialized)
     assert (lean_err.code, lean_err.err) == (proc.returncode, proc.stderr)
 
 
