@@ -1015,6 +1015,24 @@ def _workflow_commands(app: typer.Typer) -> None:
         _emit(as_json, found, table(("#", "spec", "role", "status", "head", "title"), rows)
               if found else "No pull requests.")  # fmt: skip
 
+    @app.command("guard")
+    def guard(
+        role: Annotated[str, typer.Option(help="implementor or overseer.")],
+    ) -> None:
+        """Claude Code PreToolUse hook: read the tool call (JSON) on stdin, block what the
+        role may not do (exit 2 with the reason), allow the rest (exit 0, silent).
+
+        The generated permission files register it; it fails closed.
+
+        \b
+        Example:
+          echo '{"tool_name": "Bash", "tool_input": {"command": "git merge main"}}' \\
+            | claude-orchestrator guard --role implementor
+        """
+        from .guard_hook import main
+
+        raise typer.Exit(main(["--role", role]))
+
     @app.command("doctor")
     def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:
         """Check the set-up: config, git version, store, hooks, recent hook failures.

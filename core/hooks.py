@@ -26,7 +26,10 @@ from typing import Any, NamedTuple
 
 from .fsutil import atomic_write_text
 
-HOOKS = ("post-commit", "post-rewrite", "post-merge")
+SYNC_HOOKS = ("post-commit", "post-rewrite", "post-merge")
+#: the second line of role enforcement, for any agent (not only Claude Code)
+REF_HOOKS = ("pre-push", "reference-transaction")
+HOOKS = SYNC_HOOKS + REF_HOOKS
 MARKER = "# claude-orchestrator hook"
 HOOK_VERSION = 1
 CHAINED_SUFFIX = ".pre-claude-orchestrator"
@@ -45,7 +48,10 @@ def command_line() -> str:
     return f"{shlex.quote(sys.executable)} -m claude_orchestrator"
 
 
-def script(hook: str) -> str:
+def script(hook: str, prefix: str = "feature", main: str = "main") -> str:
+    """The hook's content (ref hooks embed the branch naming from the config)."""
+    if hook in REF_HOOKS:
+        return _ref_script(hook, prefix.rstrip("/"), main)
     chained = f'"$hook_dir/{hook}{CHAINED_SUFFIX}"'
     return f"""#!/bin/sh
 {MARKER} v{HOOK_VERSION}: {hook}. Installed by `claude-orchestrator hooks install`;
@@ -64,6 +70,54 @@ exit $status
 """
 
 
+def _ref_script(hook: str, prefix: str, main: str) -> str:
+    """pre-push refuses pushes to protected refs from an implementor branch;
+    reference-transaction refuses local updates of the main branch, the overseer branch
+    and sibling branches from an implementor's worktree (worktrees share refs, so a
+    local `git branch -f` would otherwise move them). POSIX sh: it runs on every ref
+    update, so it does not start Python."""
+    chained = f'"$hook_dir/{hook}{CHAINED_SUFFIX}"'
+    qprefix = shlex.quote(prefix + "/")
+    qmain = shlex.quote(main)
+    if hook == "pre-push":
+        check = """    [ -n "$remote_ref" ] || continue
+    case "$remote_ref" in refs/heads/*) ;; *) continue ;; esac
+    name=${remote_ref#refs/heads/}"""
+        verb = "push to"
+        gate = ""
+    else:
+        check = """    [ -n "$ref" ] || continue
+    case "$ref" in refs/heads/*) ;; *) continue ;; esac
+    # creating a branch is fine (git reports an unchecked old value as zeros too, so ask)
+    git rev-parse -q --verify "$ref" >/dev/null || continue
+    name=${ref#refs/heads/}"""
+        verb = "move"
+        gate = '[ "$1" = prepared ] || exit 0\n'
+    fields = "local_ref local_oid remote_ref remote_oid" if hook == "pre-push" else "old new ref"
+    return f"""#!/bin/sh
+{MARKER} v{HOOK_VERSION}: {hook}. Installed by `claude-orchestrator hooks install`;
+# `claude-orchestrator hooks uninstall` removes it and restores any hook it chained.
+hook_dir=$(dirname "$0")
+input=$(cat)
+if [ -x {chained} ]; then
+    printf '%s\\n' "$input" | {chained} "$@" || exit $?
+fi
+{gate}prefix={qprefix}
+main={qmain}
+branch=$(git symbolic-ref --short -q HEAD) || exit 0
+case "$branch" in "$prefix"*/impl-*) ;; *) exit 0 ;; esac
+printf '%s\\n' "$input" | while read -r {fields}; do
+{check}
+    [ "$name" = "$branch" ] && continue
+    case "$name" in
+        main|master|"$main"|"$prefix"*)
+            echo "claude-orchestrator: implementors may not {verb} $name (from $branch)" >&2
+            exit 1 ;;
+    esac
+done
+"""
+
+
 class HookState(NamedTuple):
     hook: str
     path: str
@@ -79,13 +133,17 @@ def _is_ours(path: Path) -> bool:
         return False
 
 
+def _script_for(orch: Any, hook: str) -> str:
+    return script(hook, orch.config.branch_prefix, orch.config.main_branch)
+
+
 def status(orch: Any) -> list[HookState]:
     directory = hooks_dir(orch)
     states = []
     for hook in HOOKS:
         path = directory / hook
         ours = path.is_file() and _is_ours(path)
-        current = ours and path.read_text(encoding="utf-8") == script(hook)
+        current = ours and path.read_text(encoding="utf-8") == _script_for(orch, hook)
         states.append(HookState(hook, str(path), ours, current,
                                 (directory / f"{hook}{CHAINED_SUFFIX}").exists()))  # fmt: skip
     return states
@@ -107,7 +165,7 @@ def install(orch: Any) -> list[HookState]:
                     "hand, then run `claude-orchestrator hooks install` again"
                 )
             os.replace(path, chained)
-        atomic_write_text(path, script(hook))
+        atomic_write_text(path, _script_for(orch, hook))
         path.chmod(0o755)
     return status(orch)
 

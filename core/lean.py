@@ -113,7 +113,16 @@ def _sync_status(args: Sequence[str]) -> int | None:
     return guarded(call)
 
 
+def _guard(args: Sequence[str]) -> int | None:
+    if any(a in ("-h", "--help") for a in args):
+        return None
+    from .guard_hook import main
+
+    return main(list(args))
+
+
 COMMANDS: dict[tuple[str, ...], Callable[[Sequence[str]], int | None]] = {
+    ("guard",): _guard,
     ("events", "log-event"): _log_event,
     ("sync-status",): _sync_status,
 }

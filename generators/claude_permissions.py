@@ -188,8 +188,48 @@ def _assemble(groups: Iterable[Iterable[str]]) -> list[str]:
     return result
 
 
-def _document(allow: list[str], deny: list[str]) -> dict[str, Any]:
-    return {"permissions": {"defaultMode": "dontAsk", "allow": allow, "deny": deny}}
+GUARD_MATCHER = "Bash|Edit|Write|MultiEdit|NotebookEdit"
+GUARD_TIMEOUT_S = 10  # the guard's own limit, inside...
+HOOK_TIMEOUT_S = 30  # ...Claude Code's, so a hung guard still ends in a block (exit 2)
+
+
+def guard_hook(role: str) -> dict[str, Any]:
+    """The PreToolUse hook that runs ``claude-orchestrator guard`` for a role.
+
+    Claude Code lets a call through when a hook exits 1, crashes, is missing or times
+    out; the shell wrapper turns every such failure into exit 2 (block), and the guard's
+    own ``timeout`` is shorter than Claude Code's hook timeout.
+    """
+    command = f"timeout {GUARD_TIMEOUT_S} claude-orchestrator guard --role {role} || exit 2"
+    return {"PreToolUse": [{"matcher": GUARD_MATCHER, "hooks": [
+        {"type": "command", "command": command, "timeout": HOOK_TIMEOUT_S},
+    ]}]}  # fmt: skip
+
+
+def sandbox(config: Config) -> dict[str, Any]:
+    """Claude Code's sandbox (bubblewrap on Linux) for implementors: what the code a test
+    run executes may not write, whatever the command line looked like."""
+    # Literal paths only (no globs), and not .git: in the main worktree it is the git
+    # directory itself, which commits must write. The guard covers the rest.
+    deny_write = [p.rstrip("*").rstrip("/") for p in IMPLEMENTOR_PROTECTED_PATHS]
+    deny_write = [p for p in deny_write if p != ".git"]
+    return {
+        "enabled": True,
+        "allowUnsandboxedCommands": False,
+        "failIfUnavailable": True,
+        "filesystem": {"denyWrite": sorted(set(deny_write))},
+        "network": {"allowedDomains": [config.forge["host"]]},
+    }
+
+
+def _document(allow: list[str], deny: list[str], role: str, config: Config) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "permissions": {"defaultMode": "dontAsk", "allow": allow, "deny": deny},
+        "hooks": guard_hook(role),
+    }
+    if role == "implementor":
+        document["sandbox"] = sandbox(config)
+    return document
 
 
 # ----------------------------------------------------------------------- the overseer
@@ -221,7 +261,7 @@ def _overseer(config: Config) -> dict[str, Any]:
         ]
     )
     deny = _assemble([_overseer_git_denies(config), _find_denies(), ["Edit(./.git/**)"]])
-    return _document(allow, deny)
+    return _document(allow, deny, "overseer", config)
 
 
 # ----------------------------------------------------------------------- implementors
@@ -287,7 +327,7 @@ def _implementor(config: Config, area: str | None) -> dict[str, Any]:
             _edits(IMPLEMENTOR_PROTECTED_PATHS, "paths") + _edits([tasks_file], "tasks.file"),
         ]
     )
-    return _document(allow, deny)
+    return _document(allow, deny, "implementor", config)
 
 
 # ----------------------------------------------------------------------- public API

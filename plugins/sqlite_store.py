@@ -138,8 +138,9 @@ def _conflict(row: Sequence[Any]) -> Conflict:
 class SQLiteStore:
     """An :class:`~claude_orchestrator.protocols.EventStore` in one SQLite file."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         self.location = str(self.path)
         self._conn: sqlite3.Connection | None = None
         self._checked = False
@@ -178,7 +179,7 @@ class SQLiteStore:
                 ) from None
         with self._errors():
             conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
             # WAL with synchronous=NORMAL: a commit survives a crash of any process; a power
             # loss may roll back the newest transactions, never corrupt or half-apply one.

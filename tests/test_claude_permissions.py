@@ -75,7 +75,8 @@ def test_files_are_valid_settings(name: str, path: str, document: dict[str, Any]
     Draft7Validator.check_schema(SCHEMA)
     errors = [e.message for e in Draft7Validator(SCHEMA).iter_errors(document)]
     assert errors == [], f"{name} {path}: {errors}"
-    assert set(document) == {"permissions"}
+    role_keys = {"permissions", "hooks"} | ({"sandbox"} if "impl" in path else set())
+    assert set(document) == role_keys  # only documented keys, per role
     assert set(document["permissions"]) <= set(SCHEMA["properties"]["permissions"]["properties"])
     assert document["permissions"]["defaultMode"] == "dontAsk"
     for rule in rules(document, "allow") + rules(document, "deny"):

@@ -41,7 +41,10 @@ def test_generate_writes_everything_deterministically(cli: Run, repo: Path) -> N
     assert claude_md.startswith("# My project\n\nMy own rules.\n")
     assert writer.FENCE_BEGIN in claude_md
     settings = json.loads(first[".claude/permissions-implementor.json"])
-    assert set(settings) == {"permissions"}  # nothing undocumented in a settings file
+    # nothing undocumented in a settings file: rules, the guard hook, the sandbox
+    assert set(settings) == {"permissions", "hooks", "sandbox"}
+    hook = settings["hooks"]["PreToolUse"][0]["hooks"][0]
+    assert hook["command"].endswith("guard --role implementor || exit 2")
     manifest = json.loads(first[writer.MANIFEST])
     assert set(manifest["files"]) == EXPECTED
     # byte-identical on re-run; --check agrees

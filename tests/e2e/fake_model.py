@@ -1,0 +1,416 @@
+"""A stand-in for the Anthropic Messages API on loopback, for running the real Claude Code
+CLI in tests.
+
+The main conversation gets exactly one scripted tool call; once Claude Code sends back
+the ``tool_result`` for it, the model answers with a short text and ends the turn. Side
+requests (titles, bash prefix/safety checks, summaries: any request that does not offer
+the scripted tool) get plain text and never consume the tool call. Every request is
+recorded, so a test can read what Claude Code sent back: whether the tool ran, was denied
+by a permission rule, or was blocked by a hook.
+
+Standard library only. The server binds 127.0.0.1 on a free port, answers a bounded number
+of requests, and shuts itself down after ``lifetime`` seconds even if the test forgets to.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+FINAL_TEXT = "Done."
+SIDE_TEXT = "ok"
+MAIN_MARKERS = {"ToolSearch", "DeferredToolPlaceholder"}
+MAX_CALLS = 3  # the scripted call is sent at most this often (retries of the first request)
+
+
+@dataclass
+class Request:
+    """One HTTP request the stand-in received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    kind: str = ""  # "main", "side", "count_tokens", "unknown", ...
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def model(self) -> str:
+        return str(self.body.get("model", "")) if isinstance(self.body, dict) else ""
+
+    @property
+    def tool_names(self) -> list[str]:
+        if not isinstance(self.body, dict):
+            return []
+        return [str(t.get("name", "")) for t in self.body.get("tools") or []]
+
+    def system_text(self) -> str:
+        return system_text(self.body)
+
+
+def system_text(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    system = body.get("system")
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list):
+        return "\n".join(str(b.get("text", "")) for b in system if isinstance(b, dict))
+    return ""
+
+
+def blocks(body: Any, role: str) -> Iterator[dict[str, Any]]:
+    """The content blocks of the request's messages from ``role``."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("role") == role:
+            content = message.get("content")
+            if isinstance(content, list):
+                yield from (b for b in content if isinstance(b, dict))
+
+
+def block_text(block: dict[str, Any]) -> str:
+    """The text of a tool_result block (its content is a string or a list of blocks)."""
+    content = block.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(c.get("text", ""))
+            for c in content
+            if isinstance(c, dict) and c.get("type") == "text"
+        )
+    return ""
+
+
+def estimate_tokens(body: Any) -> int:
+    return max(1, len(json.dumps(body)) // 4) if body is not None else 1
+
+
+class FakeModel:
+    """Context manager running the stand-in; ``url`` is the ANTHROPIC_BASE_URL to use.
+
+    ``tool_call`` is ``{"name": "Bash", "input": {"command": "git status"}}`` or
+    ``{"name": "Write", "input": {"file_path": "/abs/x", "content": "x"}}``.
+    """
+
+    def __init__(
+        self,
+        tool_call: dict[str, Any],
+        *,
+        final_text: str = FINAL_TEXT,
+        lifetime: float = 300.0,
+        max_requests: int = 200,
+    ) -> None:
+        if not isinstance(tool_call.get("name"), str) or not isinstance(
+            tool_call.get("input"), dict
+        ):
+            raise ValueError("tool_call needs a 'name' (str) and an 'input' (dict)")
+        self.tool_call = tool_call
+        self.tool_use_id = "toolu_" + uuid.uuid4().hex[:24]
+        self.final_text = final_text
+        self.lifetime = lifetime
+        self.max_requests = max_requests
+        self.requests: list[Request] = []
+        self.tool_results: list[dict[str, Any]] = []
+        self.tool_call_sent = 0
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
+        self._stopping = False
+        self._stopped = threading.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeModel is not running; use it as a context manager")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeModel:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        server = _Server(("127.0.0.1", 0), handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        self._timer = threading.Timer(self.lifetime, self.stop)
+        self._timer.daemon = True
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self._stopped.wait(10)  # when the lifetime timer is stopping it right now
+
+    def stop(self) -> None:
+        """Stop serving and close the port; safe to call twice and from any thread."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._stopped.set()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until the server has stopped (by ``stop`` or at the end of its lifetime)."""
+        return self._stopped.wait(timeout)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def tool_result(self) -> dict[str, Any] | None:
+        """The tool_result answering the scripted call, if Claude Code sent one."""
+        return self.tool_results[0] if self.tool_results else None
+
+    def unknown_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.kind == "unknown"]
+
+    def summary(self) -> list[str]:
+        """One line per request: method, path, kind, model, tools offered."""
+        return [
+            f"{r.method} {r.path} [{r.kind}] model={r.model} tools={len(r.tool_names)}"
+            for r in self.requests
+        ]
+
+    # ------------------------------------------------------------------ decisions
+    def record(self, request: Request) -> bool:
+        """Store a request; False when over the request budget."""
+        with self._lock:
+            self.requests.append(request)
+            return len(self.requests) <= self.max_requests
+
+    def classify(self, body: Any) -> str:
+        """ "main" when the request offers the scripted tool, else "side"."""
+        if not isinstance(body, dict):
+            return "side"
+        names = {str(t.get("name", "")) for t in body.get("tools") or [] if isinstance(t, dict)}
+        # Claude Code 2.1.330 offers a few tools in full and defers the rest (Glob, Grep,
+        # NotebookEdit, WebFetch...) behind ToolSearch: a request offering ToolSearch is
+        # the main conversation too.
+        main = self.tool_call["name"] in names or bool(names & MAIN_MARKERS)
+        return "main" if main else "side"
+
+    def collect_tool_results(self, body: Any) -> bool:
+        """Record the tool_result for the scripted call; True if the request has one."""
+        found = False
+        for block in blocks(body, "user"):
+            if block.get("type") == "tool_result" and block.get("tool_use_id") == self.tool_use_id:
+                found = True
+                with self._lock:
+                    if not self.tool_results:
+                        self.tool_results.append(block)
+        return found
+
+    def offers_call(self, body: Any) -> bool:
+        """True when the request's history already holds the scripted tool_use."""
+        return any(block.get("id") == self.tool_use_id for block in blocks(body, "assistant"))
+
+    def reply_for(self, body: Any) -> tuple[str, list[dict[str, Any]], str]:
+        """(kind, content blocks, stop_reason) for a /v1/messages request.
+
+        Side requests get text. The main conversation gets the scripted tool call while
+        its history does not hold it yet (a retried first request gets it again, up to
+        ``MAX_CALLS`` times), then the final text once the tool_result is back.
+        """
+        kind = self.classify(body)
+        text = [{"type": "text", "text": SIDE_TEXT if kind == "side" else self.final_text}]
+        if kind == "side":
+            return kind, text, "end_turn"
+        if self.collect_tool_results(body) or self.offers_call(body):
+            return kind, text, "end_turn"
+        with self._lock:
+            if self.tool_call_sent >= MAX_CALLS:
+                return kind, text, "end_turn"
+            self.tool_call_sent += 1
+        block = {
+            "type": "tool_use",
+            "id": self.tool_use_id,
+            "name": self.tool_call["name"],
+            "input": self.tool_call["input"],
+        }
+        return kind, [block], "tool_use"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeModel
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing a keep-alive connection (Claude Code does, after its start-up
+        # probe) is not a test failure: note it instead of printing a traceback.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError | TimeoutError):
+            self.fake.errors.append(f"{client_address}: {exc!r}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeModel
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle keep-alive connection frees its thread after this
+    server_version = "FakeAnthropic/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    # ------------------------------------------------------------------ plumbing
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw.decode("utf-8", "replace")
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, kind: str, message: str) -> None:
+        self._send_json(status, {"type": "error", "error": {"type": kind, "message": message}})
+
+    def _handle(self, method: str) -> None:
+        body = self._read_body() if method in ("POST", "PUT", "PATCH") else None
+        path = self.path.split("?", 1)[0]
+        request = Request(method, self.path, dict(self.headers.items()), body)
+        if not self.fake.record(request):
+            request.kind = "over-budget"
+            self._error(529, "overloaded_error", "fake model: request budget exhausted")
+            return
+        if method == "POST" and path == "/v1/messages":
+            self._messages(request)
+        elif method == "POST" and path == "/v1/messages/count_tokens":
+            request.kind = "count_tokens"
+            self._send_json(200, {"input_tokens": estimate_tokens(body)})
+        elif method == "HEAD":
+            # Claude Code's start-up reachability probe (HEAD /api/hello) unless
+            # CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC is set.
+            request.kind = "probe"
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif method == "GET" and path in ("/", "/api/hello"):
+            request.kind = "probe"
+            self._send_json(200, {})
+        else:
+            request.kind = "unknown"
+            self._error(404, "not_found_error", f"fake model: no route {method} {path}")
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # ------------------------------------------------------------------ messages
+    def _messages(self, request: Request) -> None:
+        body = request.body if isinstance(request.body, dict) else {}
+        kind, content, stop_reason = self.fake.reply_for(body)
+        request.kind = kind
+        model = str(body.get("model") or "claude-fake")
+        message_id = "msg_" + uuid.uuid4().hex[:24]
+        usage_in = estimate_tokens(body.get("messages"))
+        if not body.get("stream"):
+            self._send_json(
+                200,
+                {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": content,
+                    "stop_reason": stop_reason,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": usage_in, "output_tokens": 5},
+                },
+            )
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+        self.end_headers()
+        self.close_connection = True
+        events: list[tuple[str, dict[str, Any]]] = [
+            (
+                "message_start",
+                {
+                    "type": "message_start",
+                    "message": {
+                        "id": message_id,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": usage_in, "output_tokens": 1},
+                    },
+                },
+            )
+        ]
+        for index, block in enumerate(content):
+            if block["type"] == "tool_use":
+                start = {**block, "input": {}}
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+            else:
+                start = {"type": "text", "text": ""}
+                delta = {"type": "text_delta", "text": block["text"]}
+            events += [
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": start},
+                ),
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                ),
+                ("content_block_stop", {"type": "content_block_stop", "index": index}),
+            ]
+        events += [
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": 5},
+                },
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        for name, data in events:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        self.wfile.flush()
