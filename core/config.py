@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
         "deploy_preview": None,
     },
     "forge": {"type": "local", "host": "github.com"},
+    "guard": {"allow": []},
     "store": {"path": None},
 }
 
@@ -139,6 +140,12 @@ forge:
   # `claude-orchestrator merge-pr`, no server) or github (through the gh CLI).
   type: local
   host: github.com
+
+guard:
+  # Command lines (prefixes) implementors may run although the guard cannot analyse
+  # them, e.g. ["python3 scripts/gen.py", "make assets"]. Like the test commands, they
+  # are allowed as written (plus arguments) and not inspected further.
+  allow: []
 
 store:
   # The event store's file. null: <git common dir>/orchestrator/events.db, shared by

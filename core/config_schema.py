@@ -214,6 +214,21 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "guard": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "allow": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {
+                        **_COMMAND,
+                        "description": "a command line implementors may "
+                        "run without analysis (a prefix; arguments may follow)",
+                    },
+                },
+            },
+        },
         "store": {
             "type": "object",
             "additionalProperties": False,

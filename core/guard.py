@@ -131,6 +131,9 @@ class Context:
         self.test_commands = [c.strip() for c in config.test_commands(kind).values()]
         if role == "overseer":
             self.test_commands += [c.strip() for c in config.test_commands("implementor").values()]
+        self.test_commands += [
+            str(c).strip() for c in config.data.get("guard", {}).get("allow", [])
+        ]
         self.write_paths = config.role_paths(kind, self.area)
         self.tasks_pattern = config.tasks_file_template.replace("{spec_id}", "*")
         self.git_dir: Path | None = None

@@ -74,8 +74,8 @@ BAD_CONFIGS = [
     (
         "version: 1\nplugin:\n  store: sqlite\n",
         "orchestrator.yaml:2:1: unknown key 'plugin' "
-        "(allowed: branches, ci, forge, implementors, paths, plugins, store, tasks, tests, "
-        "version, worktrees)",
+        "(allowed: branches, ci, forge, guard, implementors, paths, plugins, store, tasks, "
+        "tests, version, worktrees)",
     ),
     (
         "version: 1\nplugins:\n  store: sqlite\n  colour: red\n",

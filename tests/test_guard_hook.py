@@ -114,3 +114,16 @@ def test_redact() -> None:
     assert redact("git clone https://user:tok@host/x") == "git clone https://***@host/x"
     assert redact("git status") == "git status"
     assert git  # the helper module is used by the fixtures
+
+
+def test_config_can_allow_a_command_the_guard_cannot_analyse(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    tree = feature["impl-data"]
+    command = "python3 -c 'print(1)'"
+    assert call(cli, tree, "implementor", "Bash", {"command": command}).code == 2
+    allowed = "version: 1\nguard:\n  allow: [\"python3 -c 'print(1)'\"]\n"
+    commit(feature["overseer"], "orchestrator.yaml", allowed, "allow one inline command")
+    assert call(cli, tree, "implementor", "Bash", {"command": command}).code == 0
+    chained = call(cli, tree, "implementor", "Bash", {"command": command + " && git merge x"})
+    assert chained.code == 2  # only the command as written, nothing chained to it
