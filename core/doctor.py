@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any, NamedTuple
 
 from .errors import OrchestratorError
@@ -68,4 +69,11 @@ def run_checks(orch: Any) -> list[Check]:
                                 f"{hooks.log_path(orch)}; last: {failures[-1]}"))  # fmt: skip
         else:
             checks.append(Check("hook runs", True, "no problems recorded"))
+    missing = [tool for tool in ("bwrap", "socat") if shutil.which(tool) is None]
+    if missing:
+        checks.append(Check("sandbox", False, f"{', '.join(missing)} not found: the implementor "
+                            "permission files require Claude Code's sandbox (install the "
+                            "bubblewrap and socat packages)"))  # fmt: skip
+    else:
+        checks.append(Check("sandbox", True, "bubblewrap and socat found"))
     return checks
