@@ -157,18 +157,33 @@ def run(role: str | None, stdin_text: str) -> tuple[int, str]:
     location = discover(cwd if isinstance(cwd, str) and os.path.isdir(cwd) else None, os.environ)
     if location.common_dir is None:
         return 2, "claude-orchestrator guard: not in a git worktree: denied"
-    from .config import load_config
+    from .config import default_config, load_config
+    from .errors import OrchestratorError
     from .plugins.git_vcs import GitVCS
     from .workflow import parse_branch
 
-    local = load_config(location.config_path({}), cache_dir=location.state_dir / "cache")
     vcs = GitVCS(location.root, location.common_dir)
     branch = _head_branch(location.git_dir) or "(detached HEAD)"
-    parsed = parse_branch(local.branch_prefix, branch)
-    config = local
-    if parsed is not None:
-        config = _overseer_config(vcs, local.overseer_branch(parsed.spec_id),
-                                  location.state_dir / "cache")  # fmt: skip
+    # The working copy's config is consulted only to find the overseer branch when the
+    # prefix is not the default; a broken copy must not lock anyone out, and the rules
+    # always come from the config committed on the overseer branch.
+    candidates = [default_config()]
+    with contextlib.suppress(OrchestratorError):
+        candidates.append(load_config(location.config_path({}),
+                                      cache_dir=location.state_dir / "cache"))  # fmt: skip
+    config = default_config()
+    for candidate in candidates:
+        parsed = parse_branch(candidate.branch_prefix, branch)
+        if parsed is not None:
+            overseer = candidate.overseer_branch(parsed.spec_id)
+            try:
+                config = _overseer_config(vcs, overseer, location.state_dir / "cache")
+            except OrchestratorError as exc:
+                if role != "overseer":
+                    return 2, (f"the orchestrator.yaml committed on {overseer} is invalid "
+                               f"({exc}); the overseer fixes it")  # fmt: skip
+                config = default_config()  # the overseer must be able to fix it
+            break
     decision = decide(payload, role=role, root=location.root, branch=branch, config=config,
                       vcs=vcs)  # fmt: skip
     if not isinstance(decision, Decision):

@@ -91,7 +91,9 @@ def agents_md(config: Config) -> str:
         "## Implementors",
         "",
         "1. Work only in your own worktree, on your own branch "
-        f"`{prefix}/<spec-id>/impl-<area>`, and write only your area's paths (above).",
+        f"`{prefix}/<spec-id>/impl-<area>`, and write only your area's paths (above). "
+        "Commands run in Claude Code's sandbox: stage files by name (`git add src/x.py`), "
+        "not with `git add -A` (the sandbox's placeholder files make it fail).",
         "2. Commit with task ids so progress is recorded (the git hook runs "
         f"`{TOOL} sync-status` after each commit; run it by hand if the hook is missing):",
         "   - `T003: add the reading-goal model` starts T003;",

@@ -127,3 +127,17 @@ def test_config_can_allow_a_command_the_guard_cannot_analyse(
     assert call(cli, tree, "implementor", "Bash", {"command": command}).code == 0
     chained = call(cli, tree, "implementor", "Bash", {"command": command + " && git merge x"})
     assert chained.code == 2  # only the command as written, nothing chained to it
+
+
+def test_a_broken_config_does_not_lock_the_overseer_out(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    overseer = feature["overseer"]
+    (overseer / "orchestrator.yaml").write_text("version: [broken\n")  # the working copy
+    result = call(cli, overseer, "overseer", "Bash", {"command": "git checkout orchestrator.yaml"})
+    assert result.code == 0, result
+    commit(overseer, "orchestrator.yaml", "version: 7\n", "a bad config, committed")
+    result = call(cli, overseer, "overseer", "Bash", {"command": "git revert --no-edit HEAD"})
+    assert result.code == 0, result  # the overseer can still repair it
+    result = call(cli, feature["impl-data"], "implementor", "Bash", {"command": "git status"})
+    assert result.code == 2 and "is invalid" in result.err and "the overseer fixes it" in result.err

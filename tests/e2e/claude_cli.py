@@ -14,6 +14,10 @@ Decisions, read from the tool_result Claude Code sent back (checked with 2.1.330
   ask mode. ..."`` for a call no rule allows under ``dontAsk``; other refusals (a command
   substitution that cannot be checked, auto mode without its server-side check) have
   their own texts but are listed in the JSON output's ``permission_denials`` like these.
+  A Write or Edit into a path an ``Edit`` deny rule covers is refused during the input
+  check, as ``"<tool_use_error>File is in a directory that is denied by your permission
+  settings.</tool_use_error>"``, and listed there too: that is ``"denied"``, not
+  ``"invalid"``.
 - ``"blocked"``: a PreToolUse hook refused it. Text ``"PreToolUse:Bash hook error:
   [<hook command>]: <stderr>"`` for exit code 2, ``"PreToolUse:Bash hook error: <reason>"``
   for a JSON ``permissionDecision: deny``; :attr:`ClaudeRun.reason` is the part after it.
@@ -58,6 +62,8 @@ OFFLINE_ENV = {
 
 HOOK_PREFIX = re.compile(r"^PreToolUse:\S+ hook error: (?:\[.*?\]: )?", re.S)
 DENIED = re.compile(r"^Permission to use \S+ .*has been denied", re.S)
+# A Write/Edit into a path an Edit deny rule covers fails the input check with this text.
+DENIED_INPUT = "denied by your permission settings"
 
 
 def find_claude() -> str | None:
@@ -117,13 +123,13 @@ def decide(
     hook = HOOK_PREFIX.match(text)
     if hook:
         return "blocked", text[hook.end() :].strip()
-    if text.startswith("<tool_use_error>"):
-        return "invalid", text
     denials = (output or {}).get("permission_denials") or []
     if DENIED.match(text) or any(
         isinstance(d, dict) and d.get("tool_use_id") == tool_use_id for d in denials
     ):
         return "denied", text
+    if text.startswith("<tool_use_error>"):
+        return ("denied" if DENIED_INPUT in text else "invalid"), text
     return "ran", text
 
 
