@@ -330,60 +330,43 @@ def _option_value(args: Sequence[Word], option: str) -> Word | None:
     return None
 
 
+XARGS_VALUED = {"-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-e", "-s", "-a",
+                "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace",
+                "--max-lines", "--eof", "--max-chars"}  # fmt: skip
+#: wrapper -> its options that take a value (the wrapped command follows the options)
+WRAPPER_OPTIONS: dict[str, set[str]] = {
+    **{name: set() for name in WRAPPERS},
+    "nice": {"-n", "--adjustment"},
+    "timeout": {"-s", "--signal", "-k", "--kill-after"},
+    "stdbuf": {"-i", "-o", "-e"},
+    "xargs": XARGS_VALUED,
+    "env": {"-u", "--unset", "-C", "--chdir", "-S", "--split-string"},
+}
+
+
+def _skip_options(rest: list[Word], valued: set[str], assignments: bool = False) -> list[Word]:
+    while rest and (rest[0].text.startswith("-") or (assignments and "=" in rest[0].text)):
+        option = rest[0].text
+        rest = rest[1:]
+        if option in valued and rest:
+            rest = rest[1:]
+    return rest
+
+
 def unwrap(context: Context, words: list[Word]) -> list[Word]:
     """Strip wrappers (env, command, timeout, nice, nohup, stdbuf, xargs ...)."""
-    while words:
-        head = words[0]
-        if head.dynamic:
+    while words and not words[0].dynamic:
+        name = posixpath.basename(words[0].text)
+        if name not in WRAPPER_OPTIONS:
             return words
-        name = posixpath.basename(head.text)
-        rest = words[1:]
-        if name in WRAPPERS:
-            while rest and rest[0].text.startswith("-"):
-                rest = rest[1:]
-            words = rest
-        elif name == "env":
-            while rest and (rest[0].text.startswith("-") or "=" in rest[0].text):
-                option = rest[0].text
-                rest = rest[1:]
-                if option in ("-u", "--unset", "-C", "--chdir", "-S", "--split-string") and rest:
-                    if option in ("-S", "--split-string"):
-                        _unanalysable(context, "env -S")
-                    rest = rest[1:]
-            words = rest
-        elif name == "nice":
-            while rest and rest[0].text.startswith("-"):
-                option = rest[0].text
-                rest = rest[1:]
-                if option == "-n" and rest:
-                    rest = rest[1:]
-            words = rest
-        elif name == "timeout":
-            while rest and rest[0].text.startswith("-"):
-                option = rest[0].text
-                rest = rest[1:]
-                if option in ("-s", "--signal", "-k", "--kill-after") and rest:
-                    rest = rest[1:]
-            words = rest[1:]  # the duration
-        elif name == "stdbuf":
-            while rest and rest[0].text.startswith("-"):
-                option = rest[0].text
-                rest = rest[1:]
-                if option in ("-i", "-o", "-e") and rest:
-                    rest = rest[1:]
-            words = rest
-        elif name == "xargs":
-            with_value = {"-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-e", "-s", "-a",
-                          "--max-args", "--max-procs", "--delimiter", "--arg-file",
-                          "--replace", "--max-lines", "--eof", "--max-chars"}  # fmt: skip
-            while rest and rest[0].text.startswith("-"):
-                option = rest[0].text
-                rest = rest[1:]
-                if option in with_value and rest:
-                    rest = rest[1:]
-            words = rest or [Word("echo", False)]
-        else:
-            return words
+        if name == "env" and any(w.text in ("-S", "--split-string") for w in words[1:]):
+            _unanalysable(context, "env -S")
+        rest = _skip_options(words[1:], WRAPPER_OPTIONS[name], assignments=name == "env")
+        if name == "timeout":
+            rest = rest[1:]  # the duration
+        if name == "xargs" and not rest:
+            rest = [Word("echo", False)]  # bare xargs runs echo
+        words = rest
     return words
 
 
@@ -469,8 +452,6 @@ def check_git(context: Context, args: list[Word], cwd: Path | None,
         _git_implementor(context, sub, rest, dynamic)
     else:
         _git_overseer(context, sub, rest)
-    if sub in ("rm", "mv", "checkout", "restore") and context.implementor:
-        pass  # tracked-file changes within the tree: the commit and CI scope check judge
 
 
 def _positionals(args: Sequence[Word], with_value: Iterable[str] = ()) -> list[str]:
@@ -579,14 +560,11 @@ def _git_implementor(context: Context, sub: str, args: list[Word], dynamic: bool
     if sub == "push":
         if flags & {"--all", "--mirror", "--prune"}:
             raise Deny("implementors push only their own branch, not --all/--mirror/--prune")
-        deleting = bool(flags & {"--delete", "-d"})
         positional = _positionals(args, {"-o", "--push-option", "--repo", "--receive-pack",
-                                         "--exec", "--force-with-lease"})  # fmt: skip
+                                         "--exec"})  # fmt: skip
         for spec in positional[1:]:
             src, colon, dst = spec.lstrip("+").partition(":")
-            target = dst if colon else src
-            if deleting or (colon and not src):
-                target = dst if colon else src
+            target = dst if colon else src  # also what `--delete`/`:dst` would delete
             if context.protected(target):
                 raise Deny(
                     f"implementors may not push to {context.ref_name(target)}; push your own "

@@ -180,6 +180,16 @@ CASES: list[Case] = [
     ok("git-push-head-own", f"git push origin HEAD:{DATA}"),
     ok("git-push-refs-heads-own", f"git push origin HEAD:refs/heads/{DATA}"),
     ok("git-push-force-with-lease-own", f"git push --force-with-lease origin {DATA}"),
+    no(
+        "git-push-force-with-lease-main",
+        "git push --force-with-lease origin HEAD:main",
+        because="may not push to main",
+    ),
+    no(
+        "git-push-lease-then-overseer",
+        f"git push --force-with-lease origin {OV}",
+        because="may not push to",
+    ),
     ok("git-push-force-own", f"git push --force origin HEAD:{DATA}"),
     ok("git-push-plus-own", f"git push origin +{DATA}"),
     ok(
