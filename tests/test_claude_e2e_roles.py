@@ -39,6 +39,9 @@ import pytest
 from tests.e2e.claude_cli import ClaudeRun, find_claude, run_claude
 from tests.e2e.fake_model import FakeModel, block_text, blocks
 
+from .conftest import clean_env, git
+from .test_workflow_setup import commit
+
 CLAUDE = find_claude()
 BIN = Path(sys.executable).parent  # the venv's bin: the `claude-orchestrator` console script
 CO = shutil.which("claude-orchestrator", path=str(BIN)) or shutil.which("claude-orchestrator")
@@ -105,38 +108,17 @@ needs_sandbox = pytest.mark.skipif(SANDBOX_PROBLEM is not None, reason=str(SANDB
 
 
 # ------------------------------------------------------------------ the repository
-def setup_env() -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "CLAUDE_ORCHESTRATOR_"))
-    }
-    env.update(IDENTITY)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', os.defpath)}"
-    return env
-
-
 def sh(cwd: Path, *args: str) -> str:
     proc = subprocess.run(
-        args, cwd=cwd, env=setup_env(), capture_output=True, text=True, timeout=120
+        args, cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, f"{args}: {proc.stdout[-500:]} {proc.stderr[-1000:]}"
     return proc.stdout.strip()
 
 
-def git(cwd: Path, *args: str) -> str:
-    return sh(cwd, "git", *args)
-
-
 def co(cwd: Path, *args: str) -> str:
     assert CO, "the claude-orchestrator console script is not installed"
     return sh(cwd, CO, *args)
-
-
-def commit_file(cwd: Path, relative: str, text: str, message: str) -> None:
-    path = cwd / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    git(cwd, "add", relative)
-    git(cwd, "commit", "-q", "-m", message)
 
 
 @dataclass
@@ -157,7 +139,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     main = base / "app"
     main.mkdir()
     git(main, "init", "-q", "-b", "main")
-    commit_file(main, "README.md", "demo\n", "initial")
+    commit(main, "README.md", "demo\n", "initial")
     co(main, "init")
     co(main, "config", "set", "tests.implementor.unit", TEST_COMMAND)
     git(main, "add", "orchestrator.yaml")
@@ -172,8 +154,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     overseer, impl = worktrees / "overseer", worktrees / "impl-data"
     assert git(overseer, "branch", "--show-current") == OVERSEER_BRANCH
     assert git(impl, "branch", "--show-current") == IMPL_BRANCH
-    commit_file(overseer, f"specs/{SPEC}/tasks.md", "# Tasks\n\n- [ ] T001 Model\n", "tasks")
-    commit_file(impl, "tests/run.py", RUN_PY, "test runner")
+    commit(overseer, f"specs/{SPEC}/tasks.md", "# Tasks\n\n- [ ] T001 Model\n", "tasks")
+    commit(impl, "tests/run.py", RUN_PY, "test runner")
 
     co(main, "generate")
     git(main, "add", "-A")
