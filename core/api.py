@@ -8,6 +8,7 @@ event after the store has committed it.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -204,7 +205,17 @@ class Orchestrator:
             if tree is None:
                 continue
             path = tree / STATE_DIR / state_file_name(agent.role)
-            if write_state_file(path, render_state(report, agent.role), lock_dir):
+            try:
+                changed = write_state_file(path, render_state(report, agent.role), lock_dir)
+            except OSError as exc:
+                # Another agent's worktree is read-only to a sandboxed implementor: that
+                # agent's own next command (its hooks run sync-status) refreshes its view.
+                if Path(os.path.realpath(tree)) == Path(os.path.realpath(self.location.root)):
+                    raise
+                if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    raise
+                continue
+            if changed:
                 written.append(path)
         return written
 

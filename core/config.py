@@ -447,7 +447,23 @@ def validate_data(document: Any, path: Path, positions: dict[str, Position]) -> 
                 f"{config.where(dotted + '#key').rstrip(': ')}: {dotted}: {area!r} is not an "
                 f"implementor area (areas: {', '.join(areas)}); add it to implementors.areas"
             )
+    _check_path_patterns(config)
     return config
+
+
+def _check_path_patterns(config: Config) -> None:
+    """Every list of path patterns compiles (the guard and CI match with them)."""
+    from .pathmatch import PatternError, compile_patterns
+
+    paths = config.data["paths"]
+    lists = {"paths.overseer": paths["overseer"], "paths.implementor": paths["implementor"]}
+    lists.update({f"paths.areas.{area}": value for area, value in paths["areas"].items()})
+    for dotted, patterns in lists.items():
+        try:
+            compile_patterns(patterns)
+        except PatternError as exc:
+            key = dotted if exc.index is None else f"{dotted}[{exc.index}]"
+            raise config.error(key, str(exc)) from None
 
 
 # ------------------------------------------------------------------------ loading
@@ -523,6 +539,9 @@ def set_value(path: Path, dotted: str, raw_value: str) -> Config:
 
     Nothing is written when the result would be invalid.
     """
+    from .errors import refuse_implementor
+
+    refuse_implementor("config set")
     if not path.exists():
         raise ConfigError(
             f"no {path.name} at {path.parent}: run `claude-orchestrator init` to write one"

@@ -27,9 +27,9 @@ _PATTERNS = {
     "items": {
         "type": "string",
         "minLength": 1,
-        "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$))[^\x00-\x1f]+$",
+        "pattern": r"^(?!.*(^|/)\.\.(/|$))[^\x00-\x1f]+$",
         "description": "a path pattern relative to the repository root, gitignore-style, "
-        "without '..' (e.g. src/**)",
+        "without '..' (e.g. src/**, !src/secret/**, /README.md)",
     },
     "uniqueItems": True,
 }

@@ -48,3 +48,24 @@ class NotFoundError(OrchestratorError):
 
 class AlreadyExistsError(OrchestratorError):
     """Something that must be unique exists already."""
+
+
+#: Set by the generated settings files (``env``) for every command an agent runs.
+ROLE_VARIABLE = "CLAUDE_ORCHESTRATOR_ROLE"
+
+
+def refuse_implementor(what: str) -> None:
+    """Refuse an overseer-only operation in a process an implementor agent started.
+
+    The role comes from where the command was *invoked* (the agent's settings set
+    ``CLAUDE_ORCHESTRATOR_ROLE`` for everything it runs), not only from the directory it
+    was pointed at, so ``env -C <overseer worktree> ...`` does not make an implementor
+    the overseer.
+    """
+    import os
+
+    if os.environ.get(ROLE_VARIABLE, "").startswith("implementor"):
+        raise ValidationError(
+            f"{what} is the overseer's: this command was started by an implementor agent "
+            f"({ROLE_VARIABLE}=implementor, set by its settings file)"
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .errors import OrchestratorError
+from .errors import OrchestratorError, refuse_implementor
 
 
 class DriftError(OrchestratorError):
@@ -37,10 +37,18 @@ def documents(orch: Any) -> dict[str, Any]:
     docs: dict[str, Any] = {}
     if config.ci_plugin is not None:
         docs.update(orch.ci().generate())
-    docs.update(permission_files(config))
+    docs.update(permission_files(config, tracked_files(orch)))
     docs[".specify/agents.md"] = agents_md(config)
     docs["CLAUDE.md"] = Fenced(claude_md_section(config))
     return docs
+
+
+def tracked_files(orch: Any) -> list[str]:
+    """The files git tracks here (for the sandbox's literal denyWrite paths)."""
+    proc = orch.vcs().run("ls-files", "-z", check=False)
+    if proc.returncode != 0:
+        return []
+    return sorted(name for name in proc.stdout.split("\0") if name)
 
 
 def generate(orch: Any, *, check: bool = False, show_diff: bool = False,
@@ -52,6 +60,9 @@ def generate(orch: Any, *, check: bool = False, show_diff: bool = False,
     """
     from .config import load_config
     from .generators import writer
+
+    if not check:
+        refuse_implementor("generate")
 
     orch.__dict__["config"] = load_config(orch.config_path, required=True)
     orch.check_plugins()

@@ -151,6 +151,9 @@ def status(orch: Any) -> list[HookState]:
 
 def install(orch: Any) -> list[HookState]:
     """Install (or update) the hooks; an existing foreign hook is chained, not replaced."""
+    from .errors import refuse_implementor
+
+    refuse_implementor("hooks install")
     directory = hooks_dir(orch)
     directory.mkdir(parents=True, exist_ok=True)
     for hook in HOOKS:
@@ -172,6 +175,9 @@ def install(orch: Any) -> list[HookState]:
 
 def uninstall(orch: Any) -> list[HookState]:
     """Remove exactly what ``install`` added and restore chained hooks."""
+    from .errors import refuse_implementor
+
+    refuse_implementor("hooks uninstall")
     directory = hooks_dir(orch)
     for hook in HOOKS:
         path = directory / hook

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from typing import Any, NamedTuple, Protocol
 
-from .errors import OrchestratorError, ValidationError
+from .errors import OrchestratorError, ValidationError, refuse_implementor
 from .models import PullRequest
 
 
@@ -194,6 +194,7 @@ def merge_pr(orch: Any, number: int | str) -> PullRequest:
     from . import validate as v
     from .workflow import _current_feature_branch
 
+    refuse_implementor("merge-pr")
     wanted = v.check_positive_id(number, "pull request")
     name, parsed = _current_feature_branch(orch, None)
     if parsed.role != "overseer":

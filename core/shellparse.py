@@ -1,25 +1,36 @@
-"""A small parser for the shell commands agents run, for the guard.
+"""A parser for the shell commands agents run, for the guard.
 
-It does not run anything and does not expand anything: it finds every *simple command* a
-command line would run — across ``&&``, ``||``, ``;``, ``|``, ``&``, newlines, subshells,
-brace groups, ``if``/``while``/``for`` bodies, command substitutions (``$(...)`` and
-backticks, also inside double quotes) — with its words, its redirections and the
-assignments before it. Words keep whether they contain an expansion (``$VAR``,
-``$(...)``, globs are left alone) so the guard can refuse what it cannot know.
-What it cannot parse raises :class:`ShellSyntaxError`; the guard denies then.
+It runs and expands nothing. It turns a command line into a small syntax tree —
+lists (``;``, ``&``, newlines), ``&&``/``||`` chains, pipelines, subshells, brace groups,
+``if``/``while``/``until``/``for`` — whose leaves are *simple commands* with their
+words, redirections and leading assignments. The guard walks that tree the way the
+shell would run it, so it knows the working directory of every command (a ``cd`` in a
+subshell or a pipeline does not outlive it; one after ``&&`` only holds if it ran).
 
-Standard-library only and small: it runs before every tool call of every agent
-(``bashlex`` costs ~130 ms to import).
+Words keep what the shell would still do to them: ``dynamic`` when they contain a
+parameter expansion or a command substitution (whose bodies are kept, to be checked
+where they run), and ``pattern``, the word with its quoted characters escaped, for the
+brace, tilde and glob expansion the guard performs itself. What it cannot parse
+(``case``, function definitions, process substitution, unbalanced quotes ...) raises
+:class:`ShellSyntaxError`; the guard denies then.
+
+Standard library only, linear in the input, and small: it runs before every tool call of
+every agent (``bashlex`` costs ~130 ms to import).
 """
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
-OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "\n")
+OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&")
 REDIRECTS = ("&>>", "&>", ">>", ">|", "<<<", "<<-", "<<", "<>", ">&", "<&", ">", "<")
-RESERVED_START = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!",
-                  "{", "}", "time"}  # fmt: skip
+SPECIAL = "*?[]{},~\\"  # characters that mean something to brace/tilde/glob expansion
+_PLAIN = re.compile(r"[^\s;&|()<>\\'\"$`]+")  # a run of ordinary word characters
+_BLANKS = re.compile(r"[ \t\r]+")
+_ESCAPE = str.maketrans({c: "\\" + c for c in SPECIAL})
+MAX_DEPTH = 32  # nesting of subshells, groups, compounds and substitutions
+MAX_TOKENS = 20_000  # words and operators in one command line (a 1 MiB heredoc is one)
 
 
 class ShellSyntaxError(ValueError):
@@ -28,29 +39,66 @@ class ShellSyntaxError(ValueError):
 
 class Word(NamedTuple):
     text: str  # the value with quotes removed (expansions kept literally)
-    dynamic: bool  # contains $VAR, ${...}, $(...) or backticks
+    dynamic: bool = False  # contains $VAR, ${...}, $(...), $'...' or backticks
+    pattern: str = ""  # text with quoted special characters backslash-escaped
+    substitutions: tuple[str, ...] = ()  # bodies of $(...) and `...` inside the word
+    quoted: bool = False  # some part of it was quoted or escaped
 
 
 class Redirect(NamedTuple):
     op: str
     fd: str  # "" or the digits before the operator
     target: Word
+    heredoc: str | None = None  # the body of a here-document
 
 
-class Command(NamedTuple):
+class Simple(NamedTuple):
     words: list[Word]
     redirects: list[Redirect]
     assignments: list[Word]
-    #: nesting: "" for top level, "subst" for command substitutions
-    context: str = ""
 
 
+class Subshell(NamedTuple):
+    body: Node
+    redirects: list[Redirect]
+
+
+class Group(NamedTuple):
+    body: Node
+    redirects: list[Redirect]
+
+
+class Pipeline(NamedTuple):
+    parts: list[Node]
+
+
+class AndOr(NamedTuple):
+    first: Node
+    rest: list[tuple[str, Node]]  # ("&&" | "||", node)
+
+
+class Sequence(NamedTuple):
+    items: list[tuple[Node, bool]]  # (node, runs in the background)
+
+
+class Compound(NamedTuple):
+    """``if``/``while``/``until``/``for``: any part may run, loops more than once."""
+
+    kind: str
+    parts: list[Node]
+    loop: bool
+    words: list[Word]  # a for loop's word list
+    redirects: list[Redirect]
+
+
+Node = Simple | Subshell | Group | Pipeline | AndOr | Sequence | Compound
+
+
+# ---------------------------------------------------------------------- lexer
 class _Lexer:
     def __init__(self, text: str) -> None:
         self.s = text
         self.i = 0
-        self.substitutions: list[str] = []  # bodies of $(...) and `...`
-        self.heredocs: list[str] = []
 
     def _subst_end(self, start: int) -> int:
         """Index just past the ``)`` closing a ``$(`` whose body starts at ``start``."""
@@ -61,76 +109,102 @@ class _Lexer:
             c = s[i]
             if c == "\\":
                 i += 2
-                continue
-            if c == "'":
-                end = s.find("'", i + 1)
-                if end == -1:
-                    raise ShellSyntaxError("unterminated single quote")
-                i = end + 1
-                continue
-            if c == '"':
-                i = self._dquote_end(i + 1)
-                continue
-            if c == "(":
-                depth += 1
-            elif c == ")":
-                depth -= 1
-                if depth == 0:
-                    return i + 1
-            i += 1
+            elif c == "'":
+                i = self._squote_end(i + 1)
+            elif c == '"':
+                i, _ = self._dquote_end(i + 1)
+            elif c == "`":
+                i = self._backtick_end(i + 1)
+            else:
+                if c == "(":
+                    depth += 1
+                elif c == ")":
+                    depth -= 1
+                    if depth == 0:
+                        return i + 1
+                i += 1
         raise ShellSyntaxError("unterminated $(")
 
-    def _dquote_end(self, start: int) -> int:
+    def _squote_end(self, start: int) -> int:
+        end = self.s.find("'", start)
+        if end == -1:
+            raise ShellSyntaxError("unterminated single quote")
+        return end + 1
+
+    def _backtick_end(self, start: int) -> int:
         i = start
         s = self.s
+        while i < len(s):
+            if s[i] == "\\":
+                i += 2
+                continue
+            if s[i] == "`":
+                return i + 1
+            i += 1
+        raise ShellSyntaxError("unterminated backtick")
+
+    def _dquote_end(self, start: int) -> tuple[int, list[str]]:
+        """Index past the closing quote, and the substitutions inside."""
+        i = start
+        s = self.s
+        subs: list[str] = []
         while i < len(s):
             c = s[i]
             if c == "\\":
                 i += 2
                 continue
             if c == '"':
-                return i + 1
-            if s.startswith("$(", i) and not s.startswith("$((", i):
+                return i + 1, subs
+            if s.startswith("$((", i):
+                end = self._subst_end(i + 3)
+                i = end
+                continue
+            if s.startswith("$(", i):
                 end = self._subst_end(i + 2)
-                self.substitutions.append(s[i + 2 : end - 1])
+                subs.append(s[i + 2 : end - 1])
                 i = end
                 continue
             if c == "`":
-                end = s.find("`", i + 1)
-                if end == -1:
-                    raise ShellSyntaxError("unterminated backtick")
-                self.substitutions.append(s[i + 1 : end])
-                i = end + 1
+                end = self._backtick_end(i + 1)
+                subs.append(_unescape_backticks(s[i + 1 : end - 1]))
+                i = end
                 continue
             i += 1
         raise ShellSyntaxError("unterminated double quote")
 
     def tokens(self) -> list[tuple[str, object]]:
-        """("word", Word) | ("op", str) | ("redir", (fd, op))."""
+        """("word", Word) | ("op", str) | ("redir", (fd, op, heredoc index))."""
         out: list[tuple[str, object]] = []
         s = self.s
-        pending_heredoc: list[str] = []
+        pending: list[tuple[Word, bool, list[object]]] = []
         while self.i < len(s):
             c = s[self.i]
-            if c in " \t":
-                self.i += 1
+            if c in " \t\r":
+                blanks = _BLANKS.match(s, self.i)
+                assert blanks is not None
+                self.i = blanks.end()
                 continue
-            if c == "\\" and s.startswith("\\\n", self.i):
+            if len(out) > MAX_TOKENS:
+                raise ShellSyntaxError(f"more than {MAX_TOKENS} words and operators")
+            if c not in "\\#\n;&|()<>0123456789":
+                out.append(("word", self._word()))
+                continue
+            if s.startswith("\\\n", self.i):
                 self.i += 2
                 continue
-            if c == "#" and (not out or out[-1][0] == "op"):
+            if c == "#" and (not out or out[-1][0] == "op" or s[self.i - 1] in " \t"):
                 end = s.find("\n", self.i)
                 self.i = len(s) if end == -1 else end
                 continue
             if c == "\n":
                 out.append(("op", "\n"))
                 self.i += 1
-                for delimiter in pending_heredoc:
-                    self._skip_heredoc(delimiter)
-                pending_heredoc = []
+                for delimiter, strip, slot in pending:
+                    slot.append(self._heredoc(delimiter.text, strip))
+                pending = []
                 continue
             op = next((o for o in OPERATORS if s.startswith(o, self.i)), None)
-            if op is not None and op != "\n":
+            if op is not None:
                 out.append(("op", op))
                 self.i += len(op)
                 continue
@@ -138,183 +212,428 @@ class _Lexer:
                 out.append(("op", c))
                 self.i += 1
                 continue
-            fd = ""
             j = self.i
             while j < len(s) and s[j].isdigit():
                 j += 1
             redir = next((r for r in REDIRECTS if s.startswith(r, j)), None)
             if redir is not None:
+                if s.startswith("(", j + len(redir)) and redir in ("<", ">"):
+                    raise ShellSyntaxError("process substitution is not analysed")
                 fd = s[self.i : j]
                 self.i = j + len(redir)
-                out.append(("redir", (fd, redir)))
+                slot: list[object] = []
+                out.append(("redir", (fd, redir, slot)))
                 if redir in ("<<", "<<-"):
                     while self.i < len(s) and s[self.i] in " \t":
                         self.i += 1
                     word = self._word()
-                    pending_heredoc.append(word.text)
+                    pending.append((word, redir == "<<-", slot))
                     out.append(("word", word))
                 continue
             out.append(("word", self._word()))
+        for delimiter, _strip, slot in pending:
+            slot.append(self._heredoc(delimiter.text, False))
         return out
 
-    def _skip_heredoc(self, delimiter: str) -> None:
+    def _heredoc(self, delimiter: str, strip: bool) -> str:
         s = self.s
+        lines: list[str] = []
         while self.i < len(s):
             end = s.find("\n", self.i)
             line = s[self.i :] if end == -1 else s[self.i : end]
             self.i = len(s) if end == -1 else end + 1
-            self.heredocs.append(line)
-            if line.strip() == delimiter:
-                return
+            if (line.lstrip("\t") if strip else line) == delimiter:
+                return "\n".join(lines)
+            lines.append(line)
+        return "\n".join(lines)
 
     def _word(self) -> Word:
         s = self.s
         text: list[str] = []
+        pattern: list[str] = []
+        subs: list[str] = []
         dynamic = False
+        quoted = False
+
+        def literal(value: str) -> None:
+            text.append(value)
+            pattern.append(value.translate(_ESCAPE))
+
         while self.i < len(s):
+            plain = _PLAIN.match(s, self.i)
+            if plain is not None:
+                text.append(plain.group())
+                pattern.append(plain.group())
+                self.i = plain.end()
+                continue
             c = s[self.i]
-            if c in " \t\n;&|()<>":
+            if c in " \t\r\n;&|()<>":
                 break
             if c == "\\":
-                text.append(s[self.i + 1 : self.i + 2])
+                quoted = True
+                if self.i + 1 < len(s) and s[self.i + 1] == "\n":
+                    self.i += 2
+                    continue
+                literal(s[self.i + 1 : self.i + 2])
                 self.i += 2
                 continue
             if c == "'":
-                end = s.find("'", self.i + 1)
-                if end == -1:
-                    raise ShellSyntaxError("unterminated single quote")
-                text.append(s[self.i + 1 : end])
-                self.i = end + 1
+                quoted = True
+                end = self._squote_end(self.i + 1)
+                literal(s[self.i + 1 : end - 1])
+                self.i = end
                 continue
             if c == '"':
+                quoted = True
                 start = self.i + 1
-                before = len(self.substitutions)
-                end = self._dquote_end(start)
+                end, inner_subs = self._dquote_end(start)
                 inner = s[start : end - 1]
-                if "$" in inner or "`" in inner or len(self.substitutions) > before:
+                if "$" in inner or "`" in inner:
                     dynamic = True
-                text.append(_unescape_dquote(inner))
+                subs += inner_subs
+                literal(_unescape_dquote(inner))
                 self.i = end
                 continue
             if c == "$":
                 dynamic = True
                 if s.startswith("$((", self.i):
-                    end = s.find("))", self.i)
-                    if end == -1:
-                        raise ShellSyntaxError("unterminated $((")
-                    text.append(s[self.i : end + 2])
-                    self.i = end + 2
+                    end = self._subst_end(self.i + 3)
+                    literal(s[self.i : end])
+                    self.i = end
                     continue
                 if s.startswith("$(", self.i):
                     end = self._subst_end(self.i + 2)
-                    self.substitutions.append(s[self.i + 2 : end - 1])
-                    text.append(s[self.i : end])
+                    subs.append(s[self.i + 2 : end - 1])
+                    literal(s[self.i : end])
                     self.i = end
                     continue
                 if s.startswith("${", self.i):
                     end = s.find("}", self.i)
                     if end == -1:
                         raise ShellSyntaxError("unterminated ${")
-                    text.append(s[self.i : end + 1])
+                    literal(s[self.i : end + 1])
                     self.i = end + 1
                     continue
-                text.append(c)
+                if s.startswith("$'", self.i) or s.startswith('$"', self.i):
+                    quote = s[self.i + 1]
+                    end = (
+                        self._squote_end(self.i + 2)
+                        if quote == "'"
+                        else self._dquote_end(self.i + 2)[0]
+                    )
+                    literal(s[self.i : end])
+                    self.i = end
+                    continue
+                literal(c)
                 self.i += 1
                 continue
             if c == "`":
-                end = s.find("`", self.i + 1)
-                if end == -1:
-                    raise ShellSyntaxError("unterminated backtick")
-                self.substitutions.append(s[self.i + 1 : end])
+                end = self._backtick_end(self.i + 1)
+                subs.append(_unescape_backticks(s[self.i + 1 : end - 1]))
                 dynamic = True
-                text.append(s[self.i : end + 1])
-                self.i = end + 1
+                literal(s[self.i : end])
+                self.i = end
                 continue
             text.append(c)
+            pattern.append(c)
             self.i += 1
-        return Word("".join(text), dynamic)
+        return Word("".join(text), dynamic, "".join(pattern), tuple(subs), quoted)
+
+
+_DQUOTE_ESCAPES = re.compile(r'\\([$`"\\\n])')
+_BACKTICK_ESCAPES = re.compile(r"\\([$`\\])")
+ANY_ESCAPE = re.compile(r"\\(.)", re.S)
 
 
 def _unescape_dquote(inner: str) -> str:
-    out = []
+    """Inside double quotes a backslash escapes only ``$ ` " \\`` and a newline."""
+    return _DQUOTE_ESCAPES.sub(r"\1", inner)
+
+
+def _unescape_backticks(body: str) -> str:
+    return _BACKTICK_ESCAPES.sub(r"\1", body)
+
+
+def heredoc_substitutions(body: str) -> list[str]:
+    """The command substitutions an unquoted here-document runs."""
+    lexer = _Lexer(body)
+    subs: list[str] = []
     i = 0
-    while i < len(inner):
-        if inner[i] == "\\" and i + 1 < len(inner) and inner[i + 1] in '$`"\\\n':
-            out.append(inner[i + 1])
+    while i < len(body):
+        if body[i] == "\\":
             i += 2
-            continue
-        out.append(inner[i])
-        i += 1
-    return "".join(out)
+        elif body.startswith("$((", i):
+            i = lexer._subst_end(i + 3)
+        elif body.startswith("$(", i):
+            end = lexer._subst_end(i + 2)
+            subs.append(body[i + 2 : end - 1])
+            i = end
+        elif body[i] == "`":
+            end = lexer._backtick_end(i + 1)
+            subs.append(_unescape_backticks(body[i + 1 : end - 1]))
+            i = end
+        else:
+            i += 1
+    return subs
 
 
-def parse(text: str, *, _depth: int = 0) -> list[Command]:
-    """Every simple command ``text`` would run, in textual order (substitutions after
-    the command they appear in)."""
-    if _depth > 8:
-        raise ShellSyntaxError("command substitutions nested too deeply")
-    lexer = _Lexer(text)
-    tokens = lexer.tokens()
-    commands: list[Command] = []
-    words: list[Word] = []
-    redirects: list[Redirect] = []
-    assignments: list[Word] = []
-    skipping_for = False
+# ---------------------------------------------------------------------- parser
+RESERVED = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for",
+            "case", "esac", "select", "function", "{", "}", "!", "[[", "]]", "in"}  # fmt: skip
+_SEPARATORS = (";", "&", "\n")
+_COMPOUND_START = {"{", "if", "while", "until", "for", "case", "function", "coproc", "select"}
 
-    def flush() -> None:
-        nonlocal words, redirects, assignments
-        if words or redirects or assignments:
-            commands.append(Command(words, redirects, assignments))
-        words, redirects, assignments = [], [], []
 
-    index = 0
-    while index < len(tokens):
-        kind, value = tokens[index]
-        index += 1
-        if kind == "op":
-            if value == "(" and len(words) == 1 and tokens[index : index + 1] == [("op", ")")]:
-                raise ShellSyntaxError("function definitions are not analysed")
-            flush()
-            skipping_for = False
-            continue
-        if kind == "redir":
-            assert isinstance(value, tuple)
-            fd, op = str(value[0]), str(value[1])
-            if index >= len(tokens) or tokens[index][0] != "word":
-                raise ShellSyntaxError(f"redirection {op} without a target")
-            target = tokens[index][1]
-            index += 1
-            redirects.append(Redirect(op, fd, target))  # type: ignore[arg-type]
-            continue
-        word: Word = value  # type: ignore[assignment]
-        if skipping_for:
-            if word.text == "do" and not word.dynamic:
-                skipping_for = False
-            continue
-        if not words and not word.dynamic and word.text in RESERVED_START:
-            continue
-        if not words and not word.dynamic and word.text in ("for", "select"):
-            skipping_for = True
-            continue
-        if not words and not word.dynamic and word.text == "case":
-            raise ShellSyntaxError("case statements are not analysed")
-        if not words and _is_assignment(word.text):
-            assignments.append(word)
-            continue
-        words.append(word)
-    flush()
-    for body in lexer.substitutions:
-        for inner in parse(body, _depth=_depth + 1):
-            commands.append(inner._replace(context="subst"))
-    return commands
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, object]]) -> None:
+        self.t = tokens
+        self.i = 0
+        self.depth = 0
+
+    # -- token helpers
+    def _peek(self) -> tuple[str, object] | None:
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def _is_op(self, *ops: str) -> bool:
+        tok = self._peek()
+        return tok is not None and tok[0] == "op" and tok[1] in ops
+
+    def _is_word(self, *texts: str) -> bool:
+        tok = self._peek()
+        if tok is None or tok[0] != "word":
+            return False
+        word = tok[1]
+        assert isinstance(word, Word)
+        return not word.quoted and not word.dynamic and word.text in texts
+
+    def _skip_newlines(self) -> None:
+        while self._is_op("\n"):
+            self.i += 1
+
+    def _expect_word(self, text: str) -> None:
+        self._skip_separators()
+        if not self._is_word(text):
+            raise ShellSyntaxError(f"expected `{text}`")
+        self.i += 1
+
+    def _skip_separators(self) -> None:
+        while self._is_op(";", "\n"):
+            self.i += 1
+
+    # -- grammar
+    def parse(self) -> Node:
+        node = self.list_(())
+        if self.i < len(self.t):
+            raise ShellSyntaxError(f"unexpected {self.t[self.i][1]!r}")
+        return node
+
+    def list_(self, stop: tuple[str, ...]) -> Node:
+        items: list[tuple[Node, bool]] = []
+        while True:
+            self._skip_newlines()
+            tok = self._peek()
+            if tok is None or self._is_op(")") or (stop and self._is_word(*stop)):
+                break
+            if self._is_op(";", "&", ";;"):
+                raise ShellSyntaxError(f"unexpected {tok[1]!r}")
+            node = self.and_or()
+            background = False
+            if self._is_op(*_SEPARATORS):
+                background = self.t[self.i][1] == "&"
+                self.i += 1
+            items.append((node, background))
+        if len(items) == 1 and not items[0][1]:
+            return items[0][0]
+        return Sequence(items)
+
+    def and_or(self) -> Node:
+        first = self.pipeline()
+        rest: list[tuple[str, Node]] = []
+        while self._is_op("&&", "||"):
+            op = str(self.t[self.i][1])
+            self.i += 1
+            self._skip_newlines()
+            rest.append((op, self.pipeline()))
+        return AndOr(first, rest) if rest else first
+
+    def pipeline(self) -> Node:
+        key = self._keyword()
+        while key in ("!", "time"):
+            self.i += 1
+            if key == "time":
+                while self._is_word("-p"):
+                    self.i += 1
+                break
+            key = self._keyword()
+        parts = [self.command()]
+        while self._is_op("|", "|&"):
+            self.i += 1
+            self._skip_newlines()
+            parts.append(self.command())
+        return Pipeline(parts) if len(parts) > 1 else parts[0]
+
+    def command(self) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ShellSyntaxError("nested too deeply")
+        try:
+            return self._command()
+        finally:
+            self.depth -= 1
+
+    def _keyword(self) -> str | None:
+        tok = self._peek()
+        if tok is None or tok[0] != "word":
+            return None
+        word = tok[1]
+        assert isinstance(word, Word)
+        return None if word.quoted or word.dynamic else word.text
+
+    def _command(self) -> Node:
+        tok = self._peek()
+        if tok is None:
+            raise ShellSyntaxError("a command is missing")
+        if tok[0] == "op":
+            if tok[1] != "(":
+                raise ShellSyntaxError(f"unexpected {tok[1]!r}")
+            self.i += 1
+            body = self.list_(())
+            if not self._is_op(")"):
+                raise ShellSyntaxError("unterminated (")
+            self.i += 1
+            return Subshell(body, self.redirects())
+        key = self._keyword()
+        if key not in _COMPOUND_START:
+            return self.simple()
+        if key == "{":
+            self.i += 1
+            body = self.list_(("}",))
+            self._expect_word("}")
+            return Group(body, self.redirects())
+        if key == "if":
+            return self._if()
+        if key in ("while", "until"):
+            self.i += 1
+            cond = self.list_(("do",))
+            self._expect_word("do")
+            body = self.list_(("done",))
+            self._expect_word("done")
+            return Compound(str(key), [cond, body], True, [], self.redirects())
+        if key == "for":
+            return self._for()
+        raise ShellSyntaxError(f"`{key}` is not analysed")
+
+    def _if(self) -> Node:
+        self.i += 1
+        parts = [self.list_(("then",))]
+        self._expect_word("then")
+        parts.append(self.list_(("elif", "else", "fi")))
+        while True:
+            self._skip_separators()
+            if self._is_word("elif"):
+                self.i += 1
+                parts.append(self.list_(("then",)))
+                self._expect_word("then")
+                parts.append(self.list_(("elif", "else", "fi")))
+            elif self._is_word("else"):
+                self.i += 1
+                parts.append(self.list_(("fi",)))
+            else:
+                break
+        self._expect_word("fi")
+        return Compound("if", parts, False, [], self.redirects())
+
+    def _for(self) -> Node:
+        self.i += 1
+        tok = self._peek()
+        if tok is None or tok[0] != "word":
+            raise ShellSyntaxError("for without a name")
+        self.i += 1
+        words: list[Word] = []
+        self._skip_newlines()
+        if self._is_word("in"):
+            self.i += 1
+            while (tok := self._peek()) is not None and tok[0] == "word":
+                word = tok[1]
+                assert isinstance(word, Word)
+                if self._is_word("do"):
+                    break
+                words.append(word)
+                self.i += 1
+        self._expect_word("do")
+        body = self.list_(("done",))
+        self._expect_word("done")
+        return Compound("for", [body], True, words, self.redirects())
+
+    def redirects(self) -> list[Redirect]:
+        out: list[Redirect] = []
+        while (tok := self._peek()) is not None and tok[0] == "redir":
+            out.append(self._redirect())
+        return out
+
+    def _redirect(self) -> Redirect:
+        fd, op, slot = self.t[self.i][1]  # type: ignore[misc]
+        self.i += 1
+        tok = self._peek()
+        if tok is None or tok[0] != "word":
+            raise ShellSyntaxError(f"redirection {op} without a target")
+        self.i += 1
+        target = tok[1]
+        assert isinstance(target, Word)
+        heredoc = str(slot[0]) if slot else None
+        return Redirect(str(op), str(fd), target, heredoc)
+
+    def simple(self) -> Node:
+        words: list[Word] = []
+        redirects: list[Redirect] = []
+        assignments: list[Word] = []
+        while (tok := self._peek()) is not None and tok[0] != "op":
+            if tok[0] == "redir":
+                redirects.append(self._redirect())
+                continue
+            word = tok[1]
+            assert isinstance(word, Word)
+            self.i += 1
+            if not words and _is_assignment(word.text):
+                assignments.append(word)
+                continue
+            words.append(word)
+        if self._is_op("(") and len(words) == 1:
+            raise ShellSyntaxError("function definitions are not analysed")
+        if not (words or redirects or assignments):
+            raise ShellSyntaxError("a command is missing")
+        return Simple(words, redirects, assignments)
 
 
 def _is_assignment(text: str) -> bool:
     name, sep, _ = text.partition("=")
-    return bool(sep) and name.replace("_", "a").isalnum() and not name[0].isdigit()
+    name = name.removesuffix("+")
+    return bool(sep) and bool(name) and name.replace("_", "a").isalnum() and not name[0].isdigit()
 
 
-def heredoc_present(text: str) -> bool:
-    lexer = _Lexer(text)
-    lexer.tokens()
-    return bool(lexer.heredocs)
+def parse(text: str) -> Node:
+    """The syntax tree of ``text`` (raises :class:`ShellSyntaxError`)."""
+    if "\x00" in text:
+        raise ShellSyntaxError("a NUL character")
+    return _Parser(_Lexer(text).tokens()).parse()
+
+
+def simple_commands(node: Node) -> list[Simple]:
+    """Every simple command in ``node``, substitutions not included (for tests/tools)."""
+    out: list[Simple] = []
+    stack: list[Node] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Simple):
+            out.append(item)
+        elif isinstance(item, Subshell | Group):
+            stack.append(item.body)
+        elif isinstance(item, Pipeline):
+            stack.extend(reversed(item.parts))
+        elif isinstance(item, AndOr):
+            stack.extend(reversed([item.first] + [n for _, n in item.rest]))
+        elif isinstance(item, Sequence):
+            stack.extend(reversed([n for n, _ in item.items]))
+        else:
+            stack.extend(reversed(item.parts))
+    return out

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import validate as v
-from .errors import NotFoundError, OrchestratorError, ValidationError
+from .errors import NotFoundError, OrchestratorError, ValidationError, refuse_implementor
 from .models import Event, FoundConflict, SyncCommit
 
 EXCLUDE_LINE = "/state/"
@@ -117,6 +117,7 @@ def init_feature(
     Safe to re-run: what exists is reported and kept; only what is missing is created.
     Everything is checked before anything is created.
     """
+    refuse_implementor("init-feature")
     spec_id = v.check_spec_id(spec_id)
     area_list = v.check_areas(areas) if areas is not None else orch.config.areas
     title = v.check_message(name, "feature name") if name else spec_id

@@ -1,36 +1,38 @@
 """Claude Code permission files for each role, built from ``orchestrator.yaml``.
 
-Each file is a Claude Code settings document holding only ``permissions``; an agent runs
-as ``claude --setting-sources "" --settings .claude/permissions-<role>.json`` from the root
-of its worktree, so the role's rules alone apply (plus managed settings). Claude Code
-silently drops a file with an invalid ``defaultMode``, so the builders emit nothing but
-keys its schema defines, and :func:`is_valid_rule` checks every rule.
+Each file is a Claude Code settings document; an agent runs as ``claude
+--setting-sources "" --settings .claude/permissions-<role>.json`` from the root of its
+worktree, so the role's rules alone apply (plus managed settings). Claude Code silently
+drops a file with an invalid ``defaultMode``, so the builders emit nothing but keys its
+schema defines, and :func:`is_valid_rule` checks every rule.
 
-Choices that follow from how Claude Code matches rules:
+The guard (a PreToolUse hook in every file) is the boundary; the rules are kept so that
+they never refuse honest work:
 
-* ``defaultMode: dontAsk``: anything not allowed is denied without a prompt, so the deny
-  lists are defence in depth (other sources, such as managed settings, may add allows).
-* ``Bash(prefix *)``: ``*`` matches anything, spaces and ``/`` included. Each command is
-  allowed both bare and with arguments. Rules use the space form, never the legacy ``:*``.
-* git's global options defeat ``Bash(git merge *)``; merges are therefore also denied as
-  ``Bash(git * merge *)``, and implementors may not use ``-C``, ``-c``, ``--git-dir`` or
-  ``--work-tree`` at all (``-c alias.m=merge`` would dodge even the second form). Every
-  overseer deny comes in both forms: its rules are specific enough not to catch commit
-  messages.
-* Paths are cwd-relative (``./src/**``): a leading ``/`` would be relative to the
-  settings file's own directory, ``.claude/``.
-* Options that run commands or write files through an allowed command are denied for
-  implementors: ``git rebase --exec``, ``git diff --output``, ``git fetch --upload-pack``,
-  ``git push --receive-pack``, ``find -exec`` / ``-delete`` and so on.
-
-Rules judge only the command line: a test command runs whatever the tests do. The guard
-hook and the sandbox bind subprocesses.
+* ``defaultMode: dontAsk`` and an allow rule for every program the guard's allow-list
+  knows (:func:`guard_programs`), the configured test commands and ``guard.allow``, so
+  whatever the guard allows reaches it. Deny rules are exact prefixes only
+  (``git merge *``, ``gh pr merge *``): no glob in the middle of a rule, which would
+  catch commit messages that say "merge" or "main".
+* File scopes are ``Edit`` rules with cwd-relative paths (``./src/**``), from the role's
+  path patterns (a ``!pattern`` becomes a deny). Claude Code also adds Edit deny rules to
+  the sandbox's ``denyWrite`` (resolved from the working directory).
+* The implementor's sandbox (bubblewrap on Linux) carries the file rules for code the
+  agent runs: ``filesystem.denyWrite`` lists, relative to the settings file's own folder
+  (``.claude/``, so ``../README.md``), the protected files and every tracked path the
+  role may not write, folded into the shallowest directories that hold nothing it may
+  write. Linux's sandbox takes literal paths only (no globs), so the list is built from
+  the repository's tracked files when ``generate`` runs; ``generate --check`` notices a
+  new top-level path. ``excludedCommands`` lets exactly ``git push <remote> HEAD`` (and
+  its ``-u``/``--force-with-lease`` forms) run outside the sandbox, so pushes to any
+  remote work; the guard and the pre-push hook judge them.
+* ``env`` sets ``CLAUDE_ORCHESTRATOR_ROLE``, which the role-restricted commands read.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from claude_orchestrator.errors import ConfigError
@@ -51,29 +53,22 @@ TOOLS = frozenset(
     }
 )  # fmt: skip
 
-#: The claude-orchestrator commands an implementor's runbook uses.
-IMPLEMENTOR_COMMANDS = (
-    "sync-status",
-    "check-conflicts",
-    "run-tests",
-    "open-pr",
-    "events log-event",
-    "events status",
-    "events recent",
-)
-
-#: Read-only shell tools both roles may run (no option of theirs writes a file or runs a
-#: command, except find's, which are denied).
-READ_TOOLS = ("cat", "diff", "find", "grep", "head", "ls", "pwd", "tail", "wc")
-
-#: Paths no implementor may write, besides the tasks file.
+#: Paths no implementor may write, besides the tasks file (repository-relative).
 IMPLEMENTOR_PROTECTED_PATHS = (
     "state/overseer.md",
-    ".claude/**",
-    ".github/workflows/**",
+    ".claude",
+    ".github/workflows",
     "orchestrator.yaml",
-    ".git/**",
+    ".orchestrator-generated.json",
+    ".githooks",
 )
+PROTECTED_DIRECTORIES = (".claude", ".github/workflows", ".githooks")
+ROLE_VARIABLE = "CLAUDE_ORCHESTRATOR_ROLE"
+#: shell builtins Claude Code handles itself or that need no rule
+_NO_RULE = {"[", "[[", ":", "true", "false", "cd", "pushd", "popd", "chdir", "return", "exit",
+            "break", "continue", "shift", "local", "readonly", "typeset", "declare", "export",
+            "set", "unset", "read", "getopts", "wait", "times", "dirs", "jobs", "help",
+            "caller", "builtin", "exec", "command", "time"}  # fmt: skip
 
 _RULE_RE = re.compile(r"(?P<tool>[A-Za-z][A-Za-z0-9_]*)(?:\((?P<spec>.*)\))?", re.DOTALL)
 _MCP_RE = re.compile(r"mcp__[A-Za-z0-9_.*-]+")
@@ -136,23 +131,20 @@ def _checked(text: str, where: str) -> str:
 
 
 def _path(pattern: str, where: str) -> str:
-    """A config path (relative to the repository root) as a cwd-relative rule path."""
-    text = _checked(pattern.strip(), where)
-    while text.startswith(("./", "/")):
-        text = text[2:] if text.startswith("./") else text[1:]
-    return f"./{text or '**'}"
+    """A gitignore pattern (relative to the repository root) as a Claude Code rule path:
+    anchored ones relative to the working directory (``./src/**``), the others at any
+    depth (``**/*.md``)."""
+    text = _checked(pattern.strip(), where).lstrip("!")
+    anchored = text.startswith(("/", "**")) or "/" in text.strip("/")
+    text = text.lstrip("/")
+    if text.endswith("/"):
+        text += "**"
+    return f"./{text}" if anchored else f"**/{text}"
 
 
-def _edits(patterns: Iterable[str], where: str) -> list[str]:
-    return [f"Edit({_path(p, where)})" for p in patterns]
-
-
-def _protected_branches(config: Config) -> list[str]:
-    return list(dict.fromkeys([config.main_branch, "main", "master"]))
-
-
-def _overseer_glob(config: Config) -> str:
-    return f"{config.branch_prefix}/*/overseer"
+def _edits(patterns: Iterable[str], where: str, *, negated: bool = False) -> list[str]:
+    return [f"Edit({_path(p, where)})" for p in patterns
+            if p.strip().startswith("!") == negated]  # fmt: skip
 
 
 def _tests(config: Config, roles: Iterable[str]) -> list[str]:
@@ -163,17 +155,27 @@ def _tests(config: Config, roles: Iterable[str]) -> list[str]:
     return rules
 
 
-def _tools() -> list[str]:
+def _configured(config: Config) -> list[str]:
     rules: list[str] = []
-    for tool in READ_TOOLS:
-        rules += _command(tool)
+    for index, entry in enumerate(config.data.get("guard", {}).get("allow", [])):
+        rules += _command(_checked(" ".join(str(entry).split()), f"guard.allow[{index}]"))
     return rules
 
 
-def _find_denies() -> list[str]:
-    # find runs commands and writes files through these actions.
-    return _bash(*(f"find *{action}*" for action in ("-exec", "-ok", "-delete", "-fprint",
-                                                       "-fls")))  # fmt: skip
+def guard_programs() -> list[str]:
+    """Every program the guard's implementor allow-list knows (its checkers' names)."""
+    from claude_orchestrator.guard_files import FILE_CHECKERS
+    from claude_orchestrator.guard_programs import CHECKERS, OVERSEER_ONLY
+
+    names = set(CHECKERS) | set(FILE_CHECKERS) | {"python", "python3"}
+    return sorted(n for n in names if n not in OVERSEER_ONLY and n not in _NO_RULE)
+
+
+def _programs() -> list[str]:
+    rules: list[str] = []
+    for name in guard_programs():
+        rules += _command(name)
+    return rules
 
 
 def _assemble(groups: Iterable[Iterable[str]]) -> list[str]:
@@ -206,147 +208,160 @@ def guard_hook(role: str) -> dict[str, Any]:
     ]}]}  # fmt: skip
 
 
-def sandbox(config: Config) -> dict[str, Any]:
+def sandbox_deny_write(config: Config, area: str | None,
+                       tracked: Sequence[str] | None = None) -> list[str]:  # fmt: skip
+    """Repository-relative literal paths no code an implementor runs may write: the
+    protected files, and every tracked path outside the role's paths, folded into the
+    shallowest directories that hold nothing the role may write."""
+    from claude_orchestrator.pathmatch import compile_patterns
+
+    patterns = config.role_paths("implementor", area)
+    writable = compile_patterns(patterns)
+    tasks = config.tasks_file_template.replace("{spec_id}", "*")
+    protected = compile_patterns([*IMPLEMENTOR_PROTECTED_PATHS, tasks])
+
+    def may_write(path: str) -> bool:
+        return writable.matches(path) and not protected.matches(path)
+
+    files = sorted({f.strip("/") for f in tracked or () if f and ".." not in f.split("/")})
+    denied: set[str] = set(IMPLEMENTOR_PROTECTED_PATHS)
+    open_dirs = {"/".join(f.split("/")[:i]) for f in files if may_write(f)
+                 for i in range(1, f.count("/") + 1)}  # fmt: skip
+    for path in files:
+        if may_write(path):
+            continue
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            if depth == len(parts) or (
+                prefix not in open_dirs and not _could_match_below(patterns, prefix)
+            ):
+                denied.add(prefix)
+                break
+    folded = sorted(denied)
+    return [p for p in folded if not any(p.startswith(q + "/") for q in folded if q != p)]
+
+
+def _could_match_below(patterns: Sequence[str], directory: str) -> bool:
+    """Whether a write pattern could match a new file somewhere below ``directory``."""
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            continue
+        body = pattern.lstrip("/").rstrip("/")
+        if "/" not in body and not pattern.startswith("/"):
+            return True  # matches at any depth
+        literal = re.split(r"[*?\[]", body, maxsplit=1)[0]
+        if (directory + "/").startswith(literal) or literal.startswith(directory + "/"):
+            return True
+    return False
+
+
+def sandbox(config: Config, area: str | None = None,
+            tracked: Sequence[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """Claude Code's sandbox (bubblewrap on Linux) for implementors: what the code a test
     run executes may not write, whatever the command line looked like."""
-    # Literal paths only (no globs), and not .git: in the main worktree it is the git
-    # directory itself, which commits must write. The guard covers the rest.
-    deny_write = [p.rstrip("*").rstrip("/") for p in IMPLEMENTOR_PROTECTED_PATHS]
-    deny_write = [p for p in deny_write if p != ".git"]
+    remote = str(config.data.get("forge", {}).get("remote", "origin"))
+    pushes = [f"git push {remote} HEAD", f"git push -u {remote} HEAD",
+              f"git push --set-upstream {remote} HEAD",
+              f"git push --force-with-lease {remote} HEAD"]  # fmt: skip
     return {
         "enabled": True,
         "allowUnsandboxedCommands": False,
         "failIfUnavailable": True,
-        "filesystem": {"denyWrite": sorted(set(deny_write))},
+        # Relative sandbox paths are read from the settings file's folder (.claude/).
+        "filesystem": {"denyWrite": [f"../{p}" for p in sandbox_deny_write(config, area, tracked)]},
+        "excludedCommands": pushes,
         "network": {"allowedDomains": [config.forge["host"]]},
     }
 
 
-def _document(allow: list[str], deny: list[str], role: str, config: Config) -> dict[str, Any]:
+def _document(allow: list[str], deny: list[str], role: str, config: Config,
+              sandboxed: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     document: dict[str, Any] = {
         "permissions": {"defaultMode": "dontAsk", "allow": allow, "deny": deny},
         "hooks": guard_hook(role),
+        "env": {ROLE_VARIABLE: role},
     }
-    if role == "implementor":
-        document["sandbox"] = sandbox(config)
+    if sandboxed is not None:
+        document["sandbox"] = sandboxed
     return document
 
 
 # ----------------------------------------------------------------------- the overseer
-def _overseer_git_denies(config: Config) -> list[str]:
-    forms: list[str] = []
-    main = config.main_branch
-    # Forced: a flag before the ref (main, HEAD:main, HEAD:refs/heads/main) or after it,
-    # or a +refspec. Deleted: :main, --delete, -d.
-    for ref in (f" {main}", f":{main}", f"/{main}"):
-        forms += [f"push *--force*{ref}", f"push *-f *{ref}"]
-    forms += [f"push * {main} --force*", f"push * {main} -f"]
-    forms += [f"push *+{main}", f"push *+*:{main}", f"push *+*/{main}"]
-    forms += [f"push * :{main}", f"push *--delete* {main}", f"push * -d {main}"]
-    forms += ["branch -D *", "branch * -D *", "branch *--delete*--force*",
-              "branch *--force*--delete*"]  # fmt: skip
-    # Both the plain form and the one behind git's global options (git -C . push ...).
-    return [rule for form in forms for rule in _bash(f"git {form}", f"git * {form}")]
-
-
 def _overseer(config: Config) -> dict[str, Any]:
+    main = config.main_branch
+    remote = str(config.data.get("forge", {}).get("remote", "origin"))
     allow = _assemble(
         [
             _command("git"),
-            _command("gh pr"),
+            _command("gh"),
             _command("claude-orchestrator"),
             _tests(config, ("overseer", "implementor")),
-            _tools(),
+            _configured(config),
+            _programs(),
             ["Read(./**)", *_edits(config.role_paths("overseer"), "paths.overseer")],
         ]
     )
-    deny = _assemble([_overseer_git_denies(config), _find_denies(), ["Edit(./.git/**)"]])
+    # Exact forms only; the guard refuses every other spelling.
+    deny = _assemble([
+        _bash(f"git push --force {remote} {main}", f"git push -f {remote} {main}",
+              f"git push {remote} +{main}", f"git push {remote} :{main}",
+              f"git push {remote} --delete {main}", f"git push --delete {remote} {main}",
+              "git push --mirror", "git push --mirror *", f"git branch -D {main}",
+              f"git branch -d {main}"),
+        ["Edit(./.git/**)"],
+    ])  # fmt: skip
     return _document(allow, deny, "overseer", config)
 
 
 # ----------------------------------------------------------------------- implementors
-def _implementor_git_allows(config: Config) -> list[str]:
-    prefix = config.branch_prefix
-    overseer = _overseer_glob(config)
-    rules: list[str] = []
-    for verb in ("status", "diff", "log", "show", "add", "commit", "fetch"):
-        rules += _command(f"git {verb}")
-    rules += _bash(
-        f"git rebase {overseer}",
-        f"git rebase origin/{overseer}",
-        "git rebase --continue",
-        "git rebase --abort",
-        "git rebase --skip",
-        f"git push origin {prefix}/*",
-        f"git push -u origin {prefix}/*",
-        f"git push --set-upstream origin {prefix}/*",
-        f"git push --force-with-lease origin {prefix}/*",
-    )
-    return rules
-
-
-def _implementor_git_denies(config: Config) -> list[str]:
-    overseer = _overseer_glob(config)
-    forms = ["merge *", "* merge *", "-C *", "-c *", "--git-dir*", "--work-tree*"]
-    for branch in _protected_branches(config):
-        for verb in ("checkout", "switch", "reset", "branch", "rebase"):
-            forms += [f"{verb} *{branch}", f"{verb} *{branch} *"]
-        forms += [f"push * {branch}", f"push * {branch} *", f"push *:{branch}",
-                  f"push *:{branch} *", f"fetch *:{branch}"]  # fmt: skip
-    for verb in ("checkout", "switch", "reset", "branch", "push"):
-        forms += [f"{verb} *{overseer}", f"{verb} *{overseer} *"]
-    # Refspecs that move (or delete) another feature branch or any ref by its full name,
-    # and forced +refspecs. (`push *:*` would read as the legacy prefix form `push *`.)
-    for verb in ("push", "fetch"):
-        forms += [f"{verb} *:{config.branch_prefix}/*", f"{verb} *:refs/*"]
-    forms.append("push * +*")
-    # Options that run a command or write a file through an allowed git command.
-    forms += ["rebase *--exec*", "rebase * -x *", "*--output*", "fetch *--upload-pack*",
-              "push *--receive-pack*", "push *--exec*"]  # fmt: skip
-    return _bash(*(f"git {form}" for form in forms))
-
-
-def _implementor(config: Config, area: str | None) -> dict[str, Any]:
+def _implementor(config: Config, area: str | None,
+                 tracked: Sequence[str] | None) -> dict[str, Any]:  # fmt: skip
     where = f"paths.areas.{area}" if area in config.data["paths"]["areas"] else "paths.implementor"
     tasks_file = config.tasks_file_template.replace("{spec_id}", "*")
+    patterns = config.role_paths("implementor", area)
     allow = _assemble(
         [
-            _implementor_git_allows(config),
-            _command("gh pr create") + _command("gh pr view"),
-            [r for c in IMPLEMENTOR_COMMANDS for r in _command(f"claude-orchestrator {c}")],
+            _programs(),
             _tests(config, ("implementor",)),
-            _tools(),
-            ["Read(./**)", *_edits(config.role_paths("implementor", area), where)],
+            _configured(config),
+            ["Read(./**)", *_edits(patterns, where)],
         ]
     )
+    protected = [f"/{p}" if "/" not in p else p for p in IMPLEMENTOR_PROTECTED_PATHS]
     deny = _assemble(
         [
-            _implementor_git_denies(config),
-            _bash("gh pr merge *", "gh api *"),
-            _find_denies(),
-            _edits(IMPLEMENTOR_PROTECTED_PATHS, "paths") + _edits([tasks_file], "tasks.file"),
+            _bash("git merge", "git merge *", "gh pr merge", "gh pr merge *",
+                  "claude-orchestrator merge-pr", "claude-orchestrator merge-pr *"),
+            _edits(protected, "paths") + _edits([tasks_file], "tasks.file")
+            + _edits(patterns, where, negated=True)
+            + [f"Edit(./{p}/**)" for p in PROTECTED_DIRECTORIES],
         ]
-    )
-    return _document(allow, deny, "implementor", config)
+    )  # fmt: skip
+    return _document(allow, deny, "implementor", config, sandbox(config, area, tracked))
 
 
 # ----------------------------------------------------------------------- public API
-def permissions(config: Config, role: str, area: str | None = None) -> dict[str, Any]:
+def permissions(config: Config, role: str, area: str | None = None,
+                tracked: Sequence[str] | None = None) -> dict[str, Any]:  # fmt: skip
     """The Claude Code settings document for ``role`` (``overseer`` or ``implementor``).
 
     :param area: narrows an implementor to that area's own paths (``paths.areas``); an
         area without its own entry gets the generic implementor paths.
+    :param tracked: the repository's tracked files, for the sandbox's denyWrite list.
     :raises ValueError: for an unknown role.
     :raises ConfigError: when a configured command or path cannot be written as a rule.
     """
     if role == "overseer":
         return _overseer(config)
     if role == "implementor":
-        return _implementor(config, area)
+        return _implementor(config, area, tracked)
     raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
 
 
-def permission_files(config: Config) -> dict[str, dict[str, Any]]:
+def permission_files(
+    config: Config, tracked: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Every permission file by repository-relative path.
 
     ``.claude/permissions-overseer.json``, ``.claude/permissions-implementor.json`` and
@@ -355,8 +370,10 @@ def permission_files(config: Config) -> dict[str, dict[str, Any]]:
     """
     files = {
         ".claude/permissions-overseer.json": permissions(config, "overseer"),
-        ".claude/permissions-implementor.json": permissions(config, "implementor"),
+        ".claude/permissions-implementor.json": permissions(config, "implementor", None, tracked),
     }
     for area in sorted(config.data["paths"]["areas"]):
-        files[f".claude/permissions-impl-{area}.json"] = permissions(config, "implementor", area)
+        files[f".claude/permissions-impl-{area}.json"] = permissions(
+            config, "implementor", area, tracked
+        )
     return files

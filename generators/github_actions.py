@@ -58,81 +58,27 @@ SERVICE_ENV: dict[str, dict[str, str]] = {
     "redis": {"REDIS_URL": "redis://localhost:6379/0"},
 }
 
-#: The scope check run on implementor branches (``shell: python3 {0}``, stdlib only).
-#: Reads BRANCH, PREFIX, AREA_PATHS (area -> patterns, JSON) and DEFAULT_PATHS (JSON).
-#: Patterns are gitignore-style: ``*`` and ``?`` stay within a directory, ``**`` spans
-#: directories, a pattern without a ``/`` matches at any depth, a trailing ``/`` names a
-#: directory, a pattern naming a directory covers what is inside, ``!`` excludes again
-#: (the last matching pattern decides).
+#: The scope check run on implementor branches (``shell: python3 {0}``, stdlib only), a
+#: template that :func:`scope_script` fills in. Reads BRANCH and PREFIX from the
+#: environment. ``__SCOPES__`` becomes each area's patterns and their compiled form
+#: (:meth:`claude_orchestrator.pathmatch.PathPolicy.export`) as JSON, ``__DECIDE__`` the
+#: source of :func:`claude_orchestrator.pathmatch.decide`: CI decides with the guard's
+#: own regexes and code, and installs nothing.
 SCOPE_SCRIPT = r'''"""Fail when an implementor branch changes files outside its area's paths."""
+from __future__ import annotations
+
 import json
 import os
 import re
 import subprocess
 import sys
 
-
-def _segment(part):
-    out, i = [], 0
-    while i < len(part):
-        char = part[i]
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "\\" and i + 1 < len(part):
-            i += 1
-            out.append(re.escape(part[i]))
-        elif char == "[":
-            j = i + 1
-            if j < len(part) and part[j] in "!^":
-                j += 1
-            if j < len(part) and part[j] == "]":
-                j += 1
-            end = part.find("]", j)
-            if end == -1:
-                out.append(re.escape(char))
-            else:
-                body = part[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith(("!", "^")):
-                    body = "^" + body[1:]
-                out.append("(?!/)[" + body + "]")
-                i = end
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return "".join(out)
+# Written by `claude-orchestrator generate` from the config's paths: per area, the
+# patterns and [regex, negated] for each (the last matching pattern decides).
+SCOPES = json.loads(__SCOPES__)
 
 
-def compile_pattern(pattern):
-    """(regex, negated) for a gitignore-style pattern relative to the repository root."""
-    negated = pattern.startswith("!")
-    if negated:
-        pattern = pattern[1:]
-    directory = pattern.endswith("/")
-    pattern = pattern.rstrip("/")
-    if "/" not in pattern:
-        pattern = "**/" + pattern
-    parts = pattern.lstrip("/").split("/")
-    regex = ""
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        if part == "**":
-            regex += ".*" if last else "(?:.*/)?"
-        else:
-            regex += _segment(part) + ("" if last else "/")
-    # A directory covers everything inside it; a trailing "/" matches directories only.
-    regex += "/.*" if directory else "(?:/.*)?"
-    return re.compile(regex, re.DOTALL), negated
-
-
-def allowed(path, compiled):
-    result = False
-    for regex, negated in compiled:
-        if regex.fullmatch(path):
-            result = not negated
-    return result
-
+__DECIDE__
 
 def clean(text):
     """Text safe to print in a log that GitHub scans for ::workflow-commands::."""
@@ -146,6 +92,9 @@ def git(*args):
 
 
 def main():
+    if sys.version_info < (3, 11):
+        print("::error::the path scope check needs Python 3.11 or newer as python3")
+        return 1
     branch, prefix = os.environ["BRANCH"], os.environ["PREFIX"]
     rest = branch[len(prefix) + 1 :] if branch.startswith(prefix + "/") else ""
     spec, _, leaf = rest.partition("/")
@@ -154,8 +103,7 @@ def main():
               f"({prefix}/<spec-id>/impl-<area>)")
         return 1
     area = leaf[len("impl-") :]
-    areas = json.loads(os.environ["AREA_PATHS"])
-    patterns = areas[area] if area in areas else json.loads(os.environ["DEFAULT_PATHS"])
+    scope = SCOPES["areas"].get(area, SCOPES["default"])
     overseer = f"origin/{prefix}/{spec}/overseer"
     try:
         base = git("merge-base", overseer, "HEAD").strip()
@@ -166,9 +114,9 @@ def main():
         return 1
     names = git("diff", "--name-only", "--no-renames", "-z", base, "HEAD").split("\0")
     changed = [name for name in names if name]
-    compiled = [compile_pattern(pattern) for pattern in patterns]
-    outside = [name for name in changed if not allowed(name, compiled)]
-    where = f"the paths of area {area} ({', '.join(patterns) or 'none'})"
+    compiled = [(re.compile(source), negated) for source, negated in scope["rules"]]
+    outside = [name for name in changed if not decide(compiled, name)]
+    where = f"the paths of area {area} ({', '.join(scope['patterns']) or 'none'})"
     if outside:
         print(f"::error::{len(outside)} changed file(s) outside {clean(where)}")
         for name in outside:
@@ -181,6 +129,28 @@ def main():
 if __name__ == "__main__":
     sys.exit(main())
 '''
+
+
+def scope_script(config: Config) -> str:
+    """:data:`SCOPE_SCRIPT` with the compiled paths of the implementors and each area."""
+    import inspect
+
+    from claude_orchestrator import pathmatch
+
+    def scope(patterns: list[str]) -> dict[str, Any]:
+        rules = pathmatch.compile_patterns(patterns).export()
+        return {"patterns": patterns, "rules": [list(rule) for rule in rules]}
+
+    # JSON, one line per area. A raw string cannot hold its own quotes: "'" is spelt \u0027.
+    default = json.dumps(scope(config.role_paths("implementor")))
+    areas = [
+        f"\n  {json.dumps(area)}: {json.dumps(scope(config.role_paths('implementor', area)))}"
+        for area in config.areas
+        if area in config.data["paths"]["areas"]  # the others get the default
+    ]
+    text = f'{{"default": {default},\n "areas": {{{",".join(areas)}}}}}'.replace("'", "\\u0027")
+    script = SCOPE_SCRIPT.replace("__DECIDE__", inspect.getsource(pathmatch.decide))
+    return script.replace("__SCOPES__", f"r'''{text}'''", 1)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -283,7 +253,6 @@ def implementor_workflow(config: Config) -> dict[str, Any]:
         ],
         condition=implementor_head,
     )
-    area_paths = {area: config.role_paths("implementor", area) for area in config.areas}
     jobs["scope"] = _job(
         "Path scope",
         [
@@ -291,14 +260,9 @@ def implementor_workflow(config: Config) -> dict[str, Any]:
             _fetch_feature_branches(prefix),
             {
                 "name": "Check that changed files are inside the area's paths",
-                "env": {
-                    "BRANCH": BRANCH_EXPRESSION,
-                    "PREFIX": prefix,
-                    "AREA_PATHS": json.dumps(area_paths),
-                    "DEFAULT_PATHS": json.dumps(config.role_paths("implementor")),
-                },
+                "env": {"BRANCH": BRANCH_EXPRESSION, "PREFIX": prefix},
                 "shell": "python3 {0}",
-                "run": SCOPE_SCRIPT,
+                "run": scope_script(config),
             },
         ],
         condition=implementor_head,

@@ -150,7 +150,8 @@ class SQLiteStore:
 
     @classmethod
     def from_context(cls, context: PluginContext) -> SQLiteStore:
-        return cls(context.store_path)
+        timeout = context.options.get("busy_timeout", BUSY_TIMEOUT_S)
+        return cls(context.store_path, busy_timeout=float(timeout))
 
     # -- connection, errors, transactions -------------------------------------------
     def exists(self) -> bool:
@@ -204,7 +205,7 @@ class SQLiteStore:
                 ) from None
             if "locked" in text or "busy" in text:
                 raise StoreError(
-                    f"the event store {self.path} stayed locked for {BUSY_TIMEOUT_S:.0f} s "
+                    f"the event store {self.path} stayed locked for {self.busy_timeout:g} s "
                     f"({text}): another process holds a long write lock; try again"
                 ) from None
             if "not a database" in text or "malformed" in text or "corrupt" in text:

@@ -247,7 +247,8 @@ def claude(
     # Nothing of the generated file was dropped: every rule was loaded, none was skipped.
     document = json.loads((cwd / chosen).read_text())
     permissions = document["permissions"]
-    assert loaded_rules(debug) == {k: permissions[k] for k in ("allow", "deny")}, debug[-3000:]
+    wanted = {k: permissions[k] for k in ("allow", "deny") if permissions[k]}
+    assert loaded_rules(debug) == wanted, debug[-3000:]
     assert "Invalid setting skipped" not in debug, debug[-3000:]
     assert "matches no known tool" not in debug, debug[-3000:]
     return outcome
@@ -299,17 +300,6 @@ def test_implementor_git_is_blocked_by_the_guard(world: World, command: str, rea
     assert sent and all(reason in text for text in sent), sent
     assert {ref: head(world.main, ref) for ref in before} == before
     assert head(world.origin, "main") == origin_main
-
-
-@needs_sandbox
-@pytest.mark.parametrize("command", [command for command, _ in BLOCKED_GIT], ids=BLOCKED_IDS)
-def test_implementor_git_is_denied_by_the_rules_alone(world: World, command: str) -> None:
-    """Defence in depth: without the hook, the generated deny rules refuse the same."""
-    outcome = claude(
-        world, "implementor", bash(command), settings=without_hooks(world, "implementor")
-    )
-    assert outcome.run.decision == "denied", outcome.run
-    assert outcome.run.text == f"Permission to use Bash with command {command} has been denied."
 
 
 @needs_sandbox

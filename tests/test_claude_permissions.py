@@ -25,6 +25,7 @@ from claude_orchestrator.generators.claude_permissions import (
 from claude_orchestrator.generators.runbooks import agents_md, claude_md_section
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
+SPEC_ID = "003-reading-goals"
 SCHEMA = json.loads(Path("/work/shared/schemas/claude-code-settings.schema.json").read_text())
 CUSTOM: dict[str, Any] = {
     "version": 1,
@@ -75,7 +76,7 @@ def test_files_are_valid_settings(name: str, path: str, document: dict[str, Any]
     Draft7Validator.check_schema(SCHEMA)
     errors = [e.message for e in Draft7Validator(SCHEMA).iter_errors(document)]
     assert errors == [], f"{name} {path}: {errors}"
-    role_keys = {"permissions", "hooks"} | ({"sandbox"} if "impl" in path else set())
+    role_keys = {"permissions", "hooks", "env"} | ({"sandbox"} if "impl" in path else set())
     assert set(document) == role_keys  # only documented keys, per role
     assert set(document["permissions"]) <= set(SCHEMA["properties"]["permissions"]["properties"])
     assert document["permissions"]["defaultMode"] == "dontAsk"
@@ -112,43 +113,50 @@ def test_deterministic(name: str) -> None:
 def test_implementor_rules() -> None:
     document = permissions(default_config(), "implementor")
     deny, allow = rules(document, "deny"), rules(document, "allow")
-    for rule in ("Bash(git merge *)", "Bash(git * merge *)", "Bash(gh pr merge *)",
-                 "Bash(git push * main)", "Bash(git push * master)", "Edit(./state/overseer.md)",
-                 "Edit(./.github/workflows/**)", "Edit(./.claude/**)", "Edit(./.git/**)",
+    for rule in ("Bash(git merge *)", "Bash(gh pr merge *)", "Bash(claude-orchestrator merge-pr *)",
+                 "Edit(./state/overseer.md)", "Edit(./.github/workflows/**)", "Edit(./.claude/**)",
                  "Edit(./orchestrator.yaml)", "Edit(./specs/*/tasks.md)"):  # fmt: skip
         assert rule in deny
-    for rule in ("Bash(git commit *)", "Bash(claude-orchestrator sync-status *)",
-                 "Bash(pytest -q)", "Bash(pytest -q *)", "Bash(ruff check .)"):  # fmt: skip
+    for rule in ("Bash(git *)", "Bash(claude-orchestrator *)", "Bash(pytest -q)",
+                 "Bash(pytest -q *)", "Bash(ruff check .)", "Bash(mkdir *)", "Bash(rm *)",
+                 "Bash(sed *)", "Bash(python3 *)"):  # fmt: skip
         assert rule in allow
     assert [r for r in allow if r.startswith("Edit(")] == [
         "Edit(./src/**)", "Edit(./state/impl-*.md)", "Edit(./tests/**)",
     ]  # fmt: skip
     assert not any("gh pr merge" in r or "git merge" in r for r in allow)
+    # Deny rules are exact prefixes: no glob before the end (it would catch messages).
+    assert all("*" not in r[:-2] for r in deny if r.startswith("Bash("))
+    assert document["env"] == {"CLAUDE_ORCHESTRATOR_ROLE": "implementor"}
+
+
+def test_every_guard_program_is_allowed() -> None:
+    """What the guard's allow-list knows reaches it: a rule allows each program."""
+    from claude_orchestrator.generators.claude_permissions import guard_programs
+
+    document = permissions(default_config(), "implementor")
+    for program in guard_programs():
+        assert decide(document, f"{program} x") == "allow", program
 
 
 IMPLEMENTOR_DENIED = [
-    "git merge feature/x/overseer", "git -C . merge main", "git --no-pager merge main",
-    "git -c alias.m=merge m main", "git push origin main", "git push origin HEAD:main",
-    "git push origin :master", "git push origin feature/x/overseer",
-    "git push --force-with-lease origin feature/x/impl-data main",
-    "git push origin feature/x/impl-data:feature/x/impl-api", "git push origin +main",
-    "git checkout main", "git switch feature/x/overseer", "git reset --hard origin/main",
-    "git branch -f feature/x/overseer HEAD", "git rebase main", "git rebase --onto main a b",
-    "git rebase -x 'rm -rf .' feature/x/overseer", "git diff --output=state/overseer.md",
-    "git fetch origin main:main", "gh pr merge 3", "gh api -X PUT repos/o/r/pulls/3/merge",
-    "find . -delete", "find . -exec rm {} +", "rm -rf src", "python3 -c 1", "git reset --hard",
+    "git merge feature/x/overseer", "git merge main", "gh pr merge 3",
+    "claude-orchestrator merge-pr 3", "curl -o x http://h", "sudo ls",
 ]  # fmt: skip
 IMPLEMENTOR_ALLOWED = [
-    "git commit -m 'T003: add model'", "git status", "git diff HEAD~1", "git add src/a.py",
-    "git push origin feature/x/impl-data", "git push -u origin feature/x/impl-domain",
+    "git commit -m 'T003: add model'", "git commit -m 'T001: merge main into helpers'",
+    "git status", "git diff HEAD~1", "git add src/a.py", "git stash", "git cherry -v x",
+    "git push origin feature/x/impl-data", "git push -u origin HEAD",
     "git push --force-with-lease origin feature/x/impl-data", "git rebase feature/x/overseer",
-    "git rebase --continue", "git fetch origin",
+    "git pull --rebase origin feature/x/overseer", "git checkout -b spike main",
+    "git rebase --continue", "git fetch origin", "git log main..HEAD", "git checkout src/domain",
     "claude-orchestrator sync-status", "claude-orchestrator check-conflicts --json",
     "claude-orchestrator run-tests", "claude-orchestrator open-pr --title x",
     "claude-orchestrator events log-event 003 implementor-data task_started hi T003",
     "claude-orchestrator events status", "claude-orchestrator events recent 5",
-    "pytest -q", "pytest -q tests/test_a.py", "ruff check .", "gh pr create --fill",
-    "gh pr view 3", "ls -la", "grep -rn x src",
+    "pytest -q", "pytest -q tests/test_a.py", "python -m pytest -q", "ruff check .",
+    "gh pr create --fill", "gh pr view 3", "ls -la", "grep -rn x src", "mkdir -p src/pkg",
+    "rm src/old.py", "sed -i -e s/a/b/ src/a.py",
 ]  # fmt: skip
 
 
@@ -167,15 +175,45 @@ def test_overseer_rules() -> None:
     for command in ("git merge feature/x/impl-data", "gh pr merge 3 --squash", "git push",
                     "git push origin main", "claude-orchestrator merge-pr 3",
                     "claude-orchestrator generate --check", "pytest -q tests/e2e",
-                    "pytest -q tests/integration", "pytest -q", "cat README.md"):  # fmt: skip
+                    "pytest -q tests/integration", "pytest -q", "cat README.md",
+                    "git commit -m 'merge main'", "mkdir -p docs"):  # fmt: skip
         assert decide(document, command) == "allow", command
     for command in ("git push --force origin main", "git push -f origin main",
-                    "git push origin +main", "git push origin :main", "git push origin main -f",
-                    "git push --force-with-lease origin HEAD:main", "git -C . push -f origin main",
-                    "git push origin --delete main", "git branch -D feature/x/impl-data",
-                    "rm -rf .", "find . -delete"):  # fmt: skip
+                    "git push origin +main", "git push origin :main",
+                    "git push origin --delete main", "git branch -D main"):  # fmt: skip
         assert decide(document, command) == "deny", command
     assert "Edit(./**)" in rules(document, "allow")
+    assert document["env"] == {"CLAUDE_ORCHESTRATOR_ROLE": "overseer"}
+
+
+def test_sandbox_denies_what_the_role_may_not_write() -> None:
+    from claude_orchestrator.generators.claude_permissions import sandbox_deny_write
+
+    tracked = ["README.md", "pyproject.toml", "docs/a.md", "docs/b/c.md", "src/a.py",
+               "tests/t.py", "state/impl-data.md", f"specs/{SPEC_ID}/tasks.md",
+               "src/nested/x.py", "Makefile"]  # fmt: skip
+    denied = sandbox_deny_write(default_config(), None, tracked)
+    assert "README.md" in denied and "pyproject.toml" in denied and "Makefile" in denied
+    assert "docs" in denied and "docs/a.md" not in denied  # folded into the directory
+    assert "specs" in denied and "orchestrator.yaml" in denied and ".claude" in denied
+    assert not any(p.startswith(("src", "tests")) for p in denied)
+    assert "state/overseer.md" in denied and "state" not in denied  # state/impl-*.md stays
+    document = permissions(default_config(), "implementor", None, tracked)
+    paths = document["sandbox"]["filesystem"]["denyWrite"]
+    assert paths == [f"../{p}" for p in denied]  # relative to .claude/, the file's folder
+    assert document["sandbox"]["excludedCommands"] == [
+        "git push origin HEAD", "git push -u origin HEAD", "git push --set-upstream origin HEAD",
+        "git push --force-with-lease origin HEAD",
+    ]  # fmt: skip
+
+
+def test_negated_and_unanchored_paths_become_rules() -> None:
+    config = validate_data({"version": 1, "paths": {"implementor": ["src/**", "!src/secret/**",
+                            "*.md"]}}, Path("orchestrator.yaml"), {})  # fmt: skip
+    document = permissions(config, "implementor")
+    assert "Edit(./src/**)" in rules(document, "allow")
+    assert "Edit(**/*.md)" in rules(document, "allow")
+    assert "Edit(./src/secret/**)" in rules(document, "deny")
 
 
 def test_area_files_edit_exactly_their_paths() -> None:
@@ -186,11 +224,8 @@ def test_area_files_edit_exactly_their_paths() -> None:
         assert [r for r in allow if r.startswith("Edit(")] == sorted(f"Edit(./{p})" for p in paths)
     assert permissions(config, "implementor", "docs") == permissions(config, "implementor")
     implementor = files[".claude/permissions-implementor.json"]
-    for command in ("python -m pytest -x", "ruff check ."):
+    for command in ("python -m pytest -x", "ruff check .", "git push origin work/x/impl-db"):
         assert decide(implementor, command) == "allow"
-    for command in ("git push origin trunk", "git push origin work/x/overseer", "pytest -q"):
-        assert decide(implementor, command) == "deny"
-    assert decide(implementor, "git push origin work/x/impl-db") == "allow"
 
 
 def test_unwritable_config_and_unknown_role() -> None:

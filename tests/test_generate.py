@@ -42,7 +42,7 @@ def test_generate_writes_everything_deterministically(cli: Run, repo: Path) -> N
     assert writer.FENCE_BEGIN in claude_md
     settings = json.loads(first[".claude/permissions-implementor.json"])
     # nothing undocumented in a settings file: rules, the guard hook, the sandbox
-    assert set(settings) == {"permissions", "hooks", "sandbox"}
+    assert set(settings) == {"permissions", "hooks", "sandbox", "env"}
     hook = settings["hooks"]["PreToolUse"][0]["hooks"][0]
     assert hook["command"].endswith("guard --role implementor || exit 2")
     manifest = json.loads(first[writer.MANIFEST])

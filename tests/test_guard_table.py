@@ -23,6 +23,7 @@ import pytest
 from .conftest import clean_env
 from .guard_cases import (
     API,
+    BYPASSES,
     CASES,
     DATA,
     IMPL,
@@ -138,6 +139,12 @@ def _build(base: Path, scratch: Path, outside_temp: bool) -> World:
     (data / "src" / "claude_link").symlink_to("../.claude")
     (data / "src" / "escape").symlink_to(main)
     (scratch / "repo_link").symlink_to(data / ".claude")
+    (scratch / "msg.txt").write_text("T001: a message\n")
+    for name, target in (("fix.diff", "src/a.py"), ("readme.diff", "README.md")):
+        (scratch / name).write_text(
+            f"diff --git a/{target} b/{target}\n--- a/{target}\n+++ b/{target}\n"
+            "@@ -1 +1 @@\n-a = 1\n+a = 2\n"
+        )
     return World(
         main=main,
         trees={IMPL: data, OVER: trees_dir / "overseer"},
@@ -202,7 +209,7 @@ def payload(case: Case, world: World) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES + BYPASSES, ids=[c.id for c in CASES + BYPASSES])
 @pytest.mark.usefixtures("guard_env")
 def test_guard_table(case: Case, world: World, decide: Callable[..., Any]) -> None:
     if case.id in NEEDS_BASE_OUTSIDE_TMP and not world.outside_temp:
@@ -232,14 +239,14 @@ def test_guard_table(case: Case, world: World, decide: Callable[..., Any]) -> No
 
 
 def test_table_is_well_formed() -> None:
-    ids = [c.id for c in CASES]
+    ids = [c.id for c in CASES + BYPASSES]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
     assert len(CASES) >= 150
     assert {c.role for c in CASES} == {IMPL, OVER}
     for role in (IMPL, OVER):
         assert {c.allow for c in CASES if c.role == role} == {True, False}, role
     assert {c.tool for c in CASES} == TOOLS
-    for c in CASES:
+    for c in CASES + BYPASSES:
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", c.id), c.id
         assert c.input, c.id
         assert not c.cwd.startswith("/"), c.id
