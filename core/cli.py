@@ -10,6 +10,7 @@ Errors are turned into exit codes in one place, :func:`run`:
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -1032,6 +1033,36 @@ def _workflow_commands(app: typer.Typer) -> None:
         from .guard_hook import main
 
         raise typer.Exit(main(["--role", role]))
+
+    @app.command("agent-settings")
+    def agent_settings(
+        print_document: Annotated[
+            bool, typer.Option("--print", help="Print the settings instead of the path.")
+        ] = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Write this worktree's agent settings with the machine's paths; print the path.
+
+        The role's generated permission file, its sandbox paths made absolute, and for an
+        implementor the git directory's refs of other branches, packed-refs, tags, hooks
+        and config made read-only to everything the agent runs. Start the agent with
+        claude --setting-sources "" --settings <path> from the worktree's root.
+
+        \b
+        Example:
+          claude --setting-sources "" --settings "$(claude-orchestrator agent-settings)"
+        """
+        from .agent_settings import build
+
+        result = build(_orch())
+        if print_document:
+            _out(json.dumps(result.document, indent=2))
+        elif as_json:
+            _out(to_json({"path": str(result.path), "role": result.role,
+                          "branch": result.branch, "worktree": str(result.worktree),
+                          "protected_refs": result.protected_refs}))  # fmt: skip
+        else:
+            _out(str(result.path))
 
     @app.command("doctor")
     def doctor(db: DbOption = None, as_json: JsonOption = False) -> None:

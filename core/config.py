@@ -60,7 +60,7 @@ DEFAULTS: dict[str, Any] = {
         "deploy_preview": None,
     },
     "forge": {"type": "local", "host": "github.com"},
-    "guard": {"allow": []},
+    "guard": {"allow": [], "env": []},
     "store": {"path": None},
 }
 
@@ -142,10 +142,16 @@ forge:
   host: github.com
 
 guard:
-  # Command lines (prefixes) implementors may run although the guard cannot analyse
-  # them, e.g. ["python3 scripts/gen.py", "make assets"]. Like the test commands, they
-  # are allowed as written (plus arguments) and not inspected further.
+  # What implementors may run beyond the guard's allow-list (git on their branch,
+  # coreutils on their paths, python/pytest, the test commands ...). An entry naming a
+  # program the guard does not know allows it with any arguments ("make", "npm test");
+  # an entry that is a whole command line the guard would refuse allows exactly that line
+  # ("python3 -c 'print(1)'"). It never lifts a rule of a program the guard knows.
+  # Each entry also becomes an allow rule in the generated permission files.
   allow: []
+  # Environment variables implementors may set although their names look like tool
+  # configuration (the guard refuses GIT_*, PATH, LD_*, *_CONFIG, *_DIR ... by default).
+  env: []
 
 store:
   # The event store's file. null: <git common dir>/orchestrator/events.db, shared by

@@ -223,8 +223,19 @@ SCHEMA: dict[str, Any] = {
                     "uniqueItems": True,
                     "items": {
                         **_COMMAND,
-                        "description": "a command line implementors may "
-                        "run without analysis (a prefix; arguments may follow)",
+                        "description": "a command implementors may run: a program the "
+                        "guard does not know, with any arguments; or an exact command "
+                        "line the guard would refuse",
+                    },
+                },
+                "env": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {
+                        "type": "string",
+                        "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+                        "description": "an environment variable implementors may set "
+                        "although its name looks like tool configuration",
                     },
                 },
             },

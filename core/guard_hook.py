@@ -24,7 +24,7 @@ from .guard_log import SPOOL, log_decision, redact
 
 __all__ = ["SPOOL", "main", "redact", "run"]  # redact and SPOOL: moved to guard_log
 
-MAX_INPUT = 1 << 20
+MAX_INPUT = 8 << 20  # a 1 MiB command and its JSON escaping fit
 
 
 def _head_branch(git_dir: Path | None) -> str | None:

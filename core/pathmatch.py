@@ -194,6 +194,8 @@ def _translate(pattern: str) -> tuple[str, bool]:
     directory_only = body.endswith("/")
     if directory_only:
         body = body[:-1]
+    if body.startswith("./"):
+        body = "/" + body[2:]  # written relative to the root: the same as a leading '/'
     anchored = "/" in body
     if body.startswith("/"):
         body = body[1:]

@@ -135,6 +135,8 @@ def _path(pattern: str, where: str) -> str:
     anchored ones relative to the working directory (``./src/**``), the others at any
     depth (``**/*.md``)."""
     text = _checked(pattern.strip(), where).lstrip("!")
+    if text.startswith("./"):
+        text = "/" + text[2:]
     anchored = text.startswith(("/", "**")) or "/" in text.strip("/")
     text = text.lstrip("/")
     if text.endswith("/"):

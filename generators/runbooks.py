@@ -56,7 +56,9 @@ def agents_md(config: Config) -> str:
         "One feature (`<spec-id>`) is built by one overseer and one implementor per area. "
         "Every agent works in its own git worktree, on its own branch, and runs Claude "
         "Code from that worktree's root with its role's permission file: "
-        '`claude --setting-sources "" --settings .claude/permissions-<role>.json`.',
+        '`claude --setting-sources "" --settings .claude/permissions-<role>.json`, or, '
+        "stronger (this machine's paths, other branches' refs read-only), "
+        f'`claude --setting-sources "" --settings "$({TOOL} agent-settings)"`.',
         "",
         f"- Overseer: branch `{overseer_branch}`, writes "
         f"{_code_list(config.role_paths('overseer'))}, runs under "
@@ -99,15 +101,15 @@ def agents_md(config: Config) -> str:
         "   - `T003: add the reading-goal model` starts T003;",
         "   - `T003 done` (or `T003: complete`, `complete T003`) completes it;",
         "   - `blocked T005: waiting for the api schema` blocks T005 with a reason.",
-        "   The permission rules refuse any git command with the word `merge` between spaces "
-        "(it closes a bypass of the merge ban), so write e.g. `combine` in commit messages.",
+        "   Commands are checked by the guard: a refusal says why and what would pass.",
         f"3. Before a rebase, check for conflicts: `{TOOL} check-conflicts` (exit 1 names the "
         "conflicting files and branches).",
         f"4. Rebase onto your overseer branch: `git rebase {overseer_branch}` (after `git "
         f"fetch`, `git rebase origin/{overseer_branch}` when it lives on a remote). When it "
         "stops on a conflict, resolve it, `git add` the files, `git commit --no-edit`, then "
-        "`git rebase --continue` (no editor needed). Push with "
-        f"`git push --force-with-lease origin {prefix}/<spec-id>/impl-<area>`.",
+        "`git rebase --continue` (no editor needed). Push with `git push -u origin HEAD` "
+        "(after a rebase `git push --force-with-lease origin HEAD`): exactly these forms run "
+        "outside the sandbox, so they reach any remote.",
         f"5. Run your tests: `{TOOL} run-tests` ({implementor_tests}).",
         f"6. When your tasks are done and the tests pass, open a pull request to the overseer "
         f"branch: `{TOOL} open-pr`. The overseer merges it; never merge yourself.",

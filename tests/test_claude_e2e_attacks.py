@@ -12,6 +12,7 @@ worktree may have changed. Each ordinary command must run and do what it says.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,72 @@ def test_orchestrator_commands(armed: World) -> None:
     _ran(claude(armed, "implementor", bash('claude-orchestrator open-pr --title "Data layer"')))
     prs = json.loads(co(armed.impl, "prs", "--json"))
     assert any(pr["head_branch"] == IMPL_BRANCH for pr in prs), prs
+
+
+# ------------------------------------------------------------------ strict agent settings
+EVIL_PY = """\
+import json, os, subprocess, sys
+
+common, main_sha = sys.argv[1], sys.argv[2]
+own = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+
+
+def attempt(name, action):
+    try:
+        action()
+        print(json.dumps({"what": name, "ok": True}))
+    except OSError as exc:
+        print(json.dumps({"what": name, "ok": False, "error": exc.strerror}))
+
+
+def write(path, text, mode="w"):
+    with open(os.path.join(common, path), mode) as handle:
+        handle.write(text)
+
+
+attempt("ref-file", lambda: write("refs/heads/main", own))
+attempt("packed-refs", lambda: write("packed-refs", own.strip() + " refs/heads/main\\n", "a"))
+attempt("tag", lambda: write("refs/tags/main", own))
+attempt("hook", lambda: write("hooks/pre-push", "#!/bin/sh\\nexit 0\\n"))
+attempt("config", lambda: write("config", "[alias]\\n\\tm = merge\\n", "a"))
+update = subprocess.run(["git", "update-ref", "refs/heads/main", "HEAD"], capture_output=True)
+print(json.dumps({"what": "update-ref", "ok": update.returncode == 0}))
+"""
+
+
+def test_strict_settings_keep_refs_from_code_the_agent_runs(armed: World) -> None:
+    """`agent-settings`: the sandbox makes other branches' ref files, packed-refs, tags,
+    hooks and config read-only, so even code the agent wrote cannot move main."""
+    common = armed.main / ".git"
+    script = armed.impl / "tests" / "evil.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(EVIL_PY)
+    settings = Path(co(armed.impl, "agent-settings"))
+    before = snapshot(armed)
+    main_sha = head(armed.main, "main")
+    outcome = claude(
+        armed, "implementor", bash(f"python3 tests/evil.py {common} {main_sha}"), settings=settings
+    )
+    assert outcome.run.decision == "ran", outcome.run
+    results = {
+        line["what"]: line["ok"]
+        for line in map(json.loads, re.findall(r"^\{.*\}$", outcome.run.text, re.M))
+    }
+    assert results == {
+        "ref-file": False, "packed-refs": False, "tag": False, "hook": False, "config": False,
+        "update-ref": False,
+    }, outcome.run.text  # fmt: skip
+    assert snapshot(armed) == before
+    assert head(armed.main, "main") == main_sha
+
+
+def test_strict_settings_let_the_agent_commit_and_push(armed: World) -> None:
+    settings = Path(co(armed.impl, "agent-settings"))
+    outcome = claude(
+        armed, "implementor", bash('git commit --allow-empty -m "T001: strict"'), settings=settings
+    )
+    _ran(outcome)
+    assert git(armed.impl, "log", "-1", "--format=%s") == "T001: strict"
+    _ran(claude(armed, "implementor", bash("git push --force-with-lease origin HEAD"),
+                settings=settings))  # fmt: skip
+    assert head(armed.origin, IMPL_BRANCH) == head(armed.impl)

@@ -113,7 +113,7 @@ MALFORMED: list[tuple[str, str]] = [
     ("**a/b", "whole segment"),
     ("src/**.py", "whole segment"),
     ("src//a", "empty segment"),
-    ("./src", "'.' and '..'"),
+    ("src/./x", "'.' and '..'"),
     ("src/../x", "'.' and '..'"),
     ("src/[ab", "closing ']'"),
     ("[a/b]", "'/' inside"),
@@ -433,3 +433,35 @@ def test_ci_scope_check_carries_the_compiled_patterns(
     assert namespace["decide"] is not decide
     for path in paths:
         assert namespace["decide"](compiled, path) is policy.matches(path)
+
+
+def test_dot_slash_anchors_like_a_slash() -> None:
+    """``./src/**`` (as older configs wrote it) means ``/src/**``; git has no such form,
+    so this is ours alone and not in the git-checked table."""
+    from claude_orchestrator.pathmatch import compile_patterns
+
+    policy = compile_patterns(["./src/**", "./README.md"])
+    assert policy.matches("src/a.py") and policy.matches("README.md")
+    assert not policy.matches("lib/src/a.py") and not policy.matches("docs/README.md")
+
+
+#: the table's cases with a policy that allows something and a file path
+SANDBOX_CASES = [c for c in PATH_CASES if c[0] and not c[0][0].startswith("!") and c[1] != "src"]
+
+
+@pytest.mark.parametrize(("patterns", "path", "expected"), SANDBOX_CASES)
+def test_the_guard_and_the_sandbox_agree(patterns: list[str], path: str, expected: bool) -> None:
+    """The same table through the guard's write check and the sandbox's denyWrite list:
+    a path the policy allows is writable to both, any other tracked path is refused by
+    the guard and covered by a denyWrite entry."""
+    from claude_orchestrator.config import validate_data
+    from claude_orchestrator.generators.claude_permissions import sandbox_deny_write
+    from claude_orchestrator.guard import matches
+
+    config = validate_data({"version": 1, "paths": {"implementor": patterns}},
+                           Path("orchestrator.yaml"), {})  # fmt: skip
+    assert matches(config.role_paths("implementor"), path) == expected
+    denied = sandbox_deny_write(config, None, [path])
+    covered = any(path == d or path.startswith(d + "/") for d in denied)
+    protected = path.startswith(("state/overseer.md", ".claude", ".github/workflows"))
+    assert covered == (not expected or protected), (patterns, path, denied)

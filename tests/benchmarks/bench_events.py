@@ -90,17 +90,20 @@ def bench_hook_path(root: Path, runs: int) -> list[tuple[str, float, str]]:
                                 runs, env)  # fmt: skip
         rows.append(("original: bash + `sqlite3` CLI, one INSERT", median_ms(original),
                      f"{median_ms(original) / median_ms(python):.1f}x"))  # fmt: skip
-    guard = bench_guard(root, runs, env)
+    guard, big = bench_guard(root, runs, env)
     rows.append(("`claude-orchestrator guard` (PreToolUse hook, whole process)", median_ms(guard),
                  f"{median_ms(guard) / median_ms(python):.1f}x"))  # fmt: skip
+    rows.append(("`guard` on a 1 MiB here-document command (whole process; target < 1 s)",
+                 median_ms(big), f"{median_ms(big) / median_ms(python):.1f}x"))  # fmt: skip
     status = time_process([CLI, "events", "status", SPEC], repo, runs, env)
     rows.append(("`claude-orchestrator events status` (Typer path, whole process)",
                  median_ms(status), f"{median_ms(status) / median_ms(python):.1f}x"))  # fmt: skip
     return rows
 
 
-def bench_guard(root: Path, runs: int, env: dict[str, str]) -> list[float]:
-    """The guard deciding on `git commit` in an implementor's worktree (decision logged)."""
+def bench_guard(root: Path, runs: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
+    """The guard deciding on `git commit` in an implementor's worktree (decision logged),
+    and on a 1 MiB command (a here-document writing a file under src/)."""
     (root / "guard").mkdir()
     repo = make_repo(root / "guard")
     subprocess.run([CLI, "init"], cwd=repo, check=True, env=env, stdout=subprocess.DEVNULL)
@@ -117,7 +120,17 @@ def bench_guard(root: Path, runs: int, env: dict[str, str]) -> list[float]:
         start = time.perf_counter()
         subprocess.run(argv, cwd=tree, input=payload, text=True, env=env, check=True)
         samples.append(time.perf_counter() - start)
-    return samples
+    body = "x = 1\n" * ((1 << 20) // 6)
+    command = f"cat > src/generated.py <<'EOF'\n{body}EOF"
+    big_payload = json.dumps({"session_id": "b", "cwd": str(tree), "tool_name": "Bash",
+                              "hook_event_name": "PreToolUse",
+                              "tool_input": {"command": command}})  # fmt: skip
+    big = []
+    for _ in range(max(5, runs // 3)):
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=tree, input=big_payload, text=True, env=env, check=True)
+        big.append(time.perf_counter() - start)
+    return samples, big
 
 
 def fill_store(orch: Orchestrator, features: int, events: int) -> None:
