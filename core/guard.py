@@ -29,6 +29,7 @@ import glob
 import itertools
 import os
 import posixpath
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -47,7 +48,7 @@ from .shellparse import (
     Simple,
     Subshell,
     Word,
-    heredoc_substitutions,
+    heredoc_expansions,
     parse,
 )
 
@@ -66,6 +67,14 @@ SAFE_ENV = frozenset({
     "RUST_BACKTRACE", "RUST_LOG", "DEBUG", "VERBOSE", "LOG_LEVEL", "HYPOTHESIS_PROFILE",
     "TESTING", "GIT_PAGER_IN_USE",
 })  # fmt: skip
+#: ``${...}`` forms that neither evaluate arithmetic nor assign: a name (or a special
+#: parameter), then nothing, a default/alternative/error word, a pattern removal or
+#: substitution, a case change or a transformation
+SAFE_PARAMETER = re.compile(
+    r"#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]|[@*#?$!-])"
+    r"(?:(?::?[-+?]|%%?|##?|//?|/[#%]|\^\^?|,,?|@)[^\[]*)?",
+    re.S,
+)
 MAX_EXPANSION = 256  # words one brace or glob expansion may produce
 MAX_CWDS = 16  # working directories tracked at once before giving up
 MAX_DEPTH = 16  # nested shells (bash -c "sh -c ...") and substitutions
@@ -279,6 +288,7 @@ class Walker:
         self.changed: list[str] = []  # lexical paths an earlier command made or replaced
         self.tree_changed = False  # an earlier git command rewrote the worktree
         self.seen: set[Path] = set()
+        self.current = ""  # the program being checked
 
     # -- control flow
     def run(self, node: Node, cwds: Cwds) -> tuple[Cwds, Cwds]:
@@ -390,6 +400,20 @@ class Walker:
     def _substitutions(self, word: Word, cwds: Cwds) -> None:
         for body in word.substitutions:
             self.nested(body, cwds, "a command substitution")
+        if not self.context.implementor:
+            return
+        for body in word.arith:
+            # Arithmetic evaluates a variable's value as an expression, and an array
+            # subscript in that value runs command substitutions: only numbers.
+            if re.search(r"[A-Za-z_\[$`]", body):
+                unanalysable(self.context, f"arithmetic on variables ($(({body})))")
+        for body in word.params:
+            if not SAFE_PARAMETER.fullmatch(body):
+                unanalysable(
+                    self.context,
+                    f"the parameter expansion ${{{body}}} (subscripts, substrings, "
+                    "indirection and assignments are not checked)",
+                )
 
     def nested(self, text: str, cwds: Cwds, what: str) -> None:
         """Check a command line run by a subshell (``$(...)``, ``bash -c``)."""
@@ -411,8 +435,7 @@ class Walker:
         for redirect in redirects:
             self._substitutions(redirect.target, cwds)
             if redirect.heredoc is not None and not redirect.target.quoted:
-                for body in heredoc_substitutions(redirect.heredoc):
-                    self.nested(body, cwds, "a command substitution in a here-document")
+                self._substitutions(heredoc_expansions(redirect.heredoc), cwds)
             writes = redirect.op in (">", ">>", "&>", "&>>", ">|", "<>") or (
                 redirect.op == ">&" and not redirect.target.text.isdigit()
                 and redirect.target.text != "-"
@@ -431,12 +454,19 @@ class Walker:
         pattern = word.pattern or word.text
         out: list[str] = []
         for item in brace_expand(pattern):
-            item = self._tilde(item)
+            item = self._tilde(item, cwd)
             if _has_glob(item):
                 if cwd is None and not item.startswith("/"):
                     return None
+                if "[:" in item or "[=" in item or "[." in item:
+                    unanalysable(self.context, f"the character class in {_unescape(item)}: "
+                                 "name the files")  # fmt: skip
+                if self.changed and self.context.implementor:
+                    raise Deny(f"a glob ({_unescape(item)}) after a command in the same line "
+                               "that creates or replaces paths: run them separately")  # fmt: skip
+                base = "" if item.startswith("/") else glob.escape(str(cwd)) + "/"
+                found = sorted(glob.glob(base + _python_glob(item), include_hidden=False))
                 base = "" if item.startswith("/") else str(cwd) + "/"
-                found = sorted(glob.glob(base + item, include_hidden=False))
                 if found:
                     out += [f[len(base) :] if base else f for f in found]
                     if len(out) > MAX_EXPANSION:
@@ -445,11 +475,19 @@ class Walker:
             out.append(_unescape(item))
         return out
 
-    def _tilde(self, pattern: str) -> str:
+    def _tilde(self, pattern: str, cwd: Path | None) -> str:
         if not pattern.startswith("~"):
             return pattern
         head, sep, rest = pattern.partition("/")
-        expanded = os.path.expanduser(_unescape(head))
+        if head == "~+" and cwd is not None:
+            expanded = str(cwd)
+        elif re.fullmatch(r"~[+-]?[0-9]*", head) and head != "~":
+            if self.context.implementor:
+                unanalysable(self.context, f"{head} (the previous directory or the directory "
+                             "stack): write the path")  # fmt: skip
+            return pattern
+        else:
+            expanded = os.path.expanduser(_unescape(head))
         if expanded.startswith("~"):
             return pattern
         return "".join("\\" + c if c in "*?[]{}\\" else c for c in expanded) + sep + rest
@@ -469,6 +507,9 @@ class Walker:
                 return
             names = self.paths(target, cwd, how) if expand else [target.text]
         else:
+            if "\x00" in target:  # an option value that holds an expansion
+                unanalysable(self.context, f"{how} with a computed path")
+                return
             names = [target]
         for name in names:
             self._write_one(cwd, name, how)
@@ -551,18 +592,37 @@ def temporary_dir(path: Path, root: Path) -> bool:
 
 
 # ---------------------------------------------------------------------- expansion
-def _has_glob(pattern: str) -> bool:
-    if "*" not in pattern and "?" not in pattern and "[" not in pattern:
+def _has_glob(pattern: str, chars: str = "*?[") -> bool:
+    """Whether ``pattern`` holds an unescaped glob character (of ``chars``)."""
+    if not any(c in pattern for c in chars):
         return False
     i = 0
     while i < len(pattern):
         if pattern[i] == "\\":
             i += 2
             continue
-        if pattern[i] in "*?[":
+        if pattern[i] in chars:
             return True
         i += 1
     return False
+
+
+def _python_glob(pattern: str) -> str:
+    """Our escaped pattern in :mod:`glob`'s syntax (which has no backslash escapes)."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(glob.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if pattern[i] == "[" and pattern.startswith("[^", i):
+            out.append("[!")  # bash negates with ^ too, fnmatch only with !
+            i += 2
+            continue
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
 
 
 def _unescape(pattern: str) -> str:

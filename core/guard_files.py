@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .guard_options import Grammar, Parsed, grammar
+from .guard_options import COMPUTED, Grammar, Parsed, grammar
 from .guard_programs import Checker, Cwds, _deny, _parse
 from .shellparse import Word
 
@@ -22,6 +22,8 @@ MAX_TREE = 20_000  # files looked at below a directory a recursive write touches
 
 
 def _w(text: str) -> Word:
+    if text.startswith(COMPUTED):  # an option value that holds an expansion
+        return Word(text[1:], True, text[1:])
     return Word(text, False, "".join("\\" + c if c in "*?[]{},~\\" else c for c in text))
 
 
@@ -407,8 +409,12 @@ def sed_script_problem(script: str) -> str | None:
                 end = s.find("\n", i)
                 i = n if end == -1 else end
                 continue
-            if c in ":btTrRv":
-                while i < n and s[i] not in "\n;" if c in "btT" else (i < n and s[i] != "\n"):
+            if c in ":btTv":  # a label ends at ';' or a newline (GNU sed)
+                while i < n and s[i] not in "\n;":
+                    i += 1
+                continue
+            if c in "rR":  # a file name to the end of the line
+                while i < n and s[i] != "\n":
                     i += 1
                 continue
             if c in "sy":
@@ -498,23 +504,52 @@ def pytest(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
     return None
 
 
-def tool_outputs(name: str, *writes: str) -> Checker:
-    """ruff, mypy: read-only but for options naming files or directories they write."""
+def tool_outputs(name: str, *writes: str, rewrites_operands: bool = False) -> Checker:
+    """ruff, mypy: options naming files or directories they write are writes; a tool
+    that rewrites the files it is given (``ruff format``, ``ruff check --fix``) may be
+    given only paths in the agent's own worktree (the sandbox keeps it to the role's)."""
 
     def check(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
+        skip = False
         for index, word in enumerate(args):
-            option, eq, value = word.text.partition("=")
-            if not option.startswith("--") or len(option) < 5:
+            if skip:
+                skip = False
                 continue
-            full = next((w for w in writes if w.startswith(option[2:])), None)
+            option, eq, value = word.text.partition("=")
+            if word.dynamic and option.startswith("-"):
+                _deny(f"{name}: a computed option ({word.text})")
+            if not option.startswith("-"):
+                if rewrites_operands:
+                    _inside_worktree(walker, word, cwd, name)
+                continue
+            full = next((w for w in writes if w.startswith(option[2:]) and len(option) >= 5),
+                        None)  # fmt: skip
             if full is None:
                 continue
+            target = word._replace(text=value, pattern=value)
             if not eq:
-                value = args[index + 1].text if index + 1 < len(args) else ""
-            _write(walker, cwd, value, f"{name} --{full}")
+                target = args[index + 1] if index + 1 < len(args) else _w("")
+                skip = True
+            walker.write(cwd, target, f"{name} --{full}")
         return None
 
     return check
+
+
+def _inside_worktree(walker: Walker, word: Word, cwd: Path | None, name: str) -> None:
+    from .guard import _inside
+
+    context = walker.context
+    if not context.implementor:
+        return
+    for text in walker.paths(word, cwd, name):
+        base = str(cwd) if cwd else str(context.root)
+        path = Path(os.path.realpath(os.path.join(base, text)))
+        if not _inside(path, context.root) or any(
+            _inside(path, other) and context.root not in other.parents
+            for other in context.repository
+        ):
+            _deny(f"{name} {text}: implementors run {name} on paths in their worktree")
 
 
 FILE_CHECKERS: dict[str, Checker] = {
@@ -536,7 +571,7 @@ FILE_CHECKERS: dict[str, Checker] = {
     "cp": copier(COPY, "cp"), "mv": copier(COPY, "mv"), "ln": copier(LN, "ln"),
     "sed": sed, "awk": awk, "gawk": awk, "mawk": awk, "nawk": awk,
     "pytest": pytest, "py.test": pytest,
-    "ruff": tool_outputs("ruff", "output-file", "cache-dir"),
+    "ruff": tool_outputs("ruff", "output-file", "cache-dir", rewrites_operands=True),
     "mypy": tool_outputs("mypy", "cache-dir", "junit-xml", "html-report", "txt-report",
                          "xml-report", "cobertura-xml-report", "linecount-report",
                          "linecoverage-report", "lineprecision-report", "any-exprs-report",

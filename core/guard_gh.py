@@ -106,7 +106,8 @@ def _gh_api(words: list[str], flags: dict[str, list[str]]) -> None:
     method = method or "GET"
     text = " ".join([endpoint, *fields])
     if endpoint == "graphql":
-        if re.search(r"mutation", text, re.IGNORECASE) or "--input" in flags:
+        from_file = any(v.partition("=")[2].startswith("@") for v in fields)
+        if re.search(r"mutation", text, re.IGNORECASE) or "--input" in flags or from_file:
             _deny("implementors may not merge PRs or change the repository through gh api "
                   "graphql (mutations are refused)")  # fmt: skip
         return

@@ -47,6 +47,10 @@ SAFE_CONFIG = ("color.", "advice.", "log.", "status.", "column.", "user.name", "
                "merge.conflictstyle", "init.defaultbranch", "grep.linenumber",
                "format.pretty", "i18n.")  # fmt: skip
 
+#: subcommands whose operands name refs or configuration: no computed operand
+REF_SENSITIVE = {"checkout", "switch", "branch", "tag", "push", "fetch", "pull", "rebase",
+                 "config", "stash", "worktree", "remote", "reset", "symbolic-ref",
+                 "ls-remote"}  # fmt: skip
 MERGES = {"merge", "merge-recursive", "merge-ours", "merge-resolve", "merge-octopus",
           "merge-subtree"}  # fmt: skip
 Sub = Callable[["Walker", Parsed, "Path | None", str], None]
@@ -191,6 +195,18 @@ def _implementor(walker: Walker, sub: str, args: list[Word], cwd: Path | None) -
         return
     spec, check = entry
     parsed = _parse(walker, spec, args, f"git {sub}")
+    if sub in REF_SENSITIVE:
+        for word in parsed.all_operands:
+            if word.dynamic:
+                _deny(f"git {sub} with a computed argument ({word.text}): implementors write "
+                      "branch, tag and config names out")  # fmt: skip
+            if "@{" in word.text and sub not in ("reset", "rebase", "stash"):
+                _deny(f"git {sub} {word.text}: name the branch (no @{{...}} forms)")
+        values = [v for _, v in parsed.options if v]
+        if any(v.startswith("\x00") for v in values):
+            _deny(f"git {sub} with a computed option value: write it out")
+        if any("@{" in v for v in values) and sub in ("checkout", "switch", "branch"):
+            _deny(f"git {sub}: name the branch (no @{{...}} forms)")
     if check is not None:
         check(walker, parsed, cwd, sub)
     if sub in TREE_CHANGING:
@@ -198,7 +214,8 @@ def _implementor(walker: Walker, sub: str, args: list[Word], cwd: Path | None) -
 
 
 def _names(parsed: Parsed) -> list[str]:
-    return [w.text for w in parsed.operands]
+    """Every operand, also those after ``--`` (``git branch -D -- x`` deletes x)."""
+    return [w.text for w in parsed.all_operands]
 
 
 def _literal_pathspecs(walker: Walker, words: list[Word], cwd: Path | None, what: str,
@@ -266,7 +283,8 @@ def checkout(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None
             return
     if creating:
         return  # the start point is only read
-    for word in operands[:1]:
+    targets = parsed.all_operands if sub == "switch" else operands
+    for word in targets[:1]:
         name = word.text
         if context.ref_name(name) in context.own:
             continue
@@ -323,11 +341,11 @@ def branch(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
 def tag(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     context = walker.context
     if parsed.has("-l", "--list", "-v", "--verify", "-n", "--contains", "--no-contains",
-                  "--points-at", "--merged", "--no-merged") or not parsed.operands:  # fmt: skip
+                  "--points-at", "--merged", "--no-merged") or not parsed.all_operands:  # fmt: skip
         return
     if parsed.has("-f", "--force", "-d", "--delete"):
         _deny("implementors may not replace or delete tags")
-    name = parsed.operands[0].text
+    name = parsed.all_operands[0].text
     if context.protected_ref(name) or context.ref_name(name) in context.main_names or \
             name in context.own:  # fmt: skip
         _deny(f"implementors may not name a tag {name}: it would shadow a branch")
@@ -390,6 +408,8 @@ def push(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
             continue
         if "*" in text:
             _deny(f"implementors push their branch by name, not a pattern ({text})")
+        if text.lstrip("+") in (":", ""):
+            _deny("`git push <remote> :` pushes every matching branch: push your own branch")
         src, dst, _ = _refspec_dst(text)
         target = context.ref_name(dst)
         if parsed.has("--delete", "-d") or (text.lstrip("+").startswith(":")):
@@ -487,16 +507,16 @@ def remote(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
 def restore(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     if parsed.has("--pathspec-from-file"):
         _deny("git restore --pathspec-from-file: name the files on the command line")
-    staged_only = parsed.has("-S", "--staged") and not parsed.has("-W", "--worktree")
-    if not staged_only:
-        _literal_pathspecs(walker, parsed.all_operands, cwd, "git restore")
+    # --staged alone changes only the index, but what is staged is committed next:
+    # the same paths either way.
+    _literal_pathspecs(walker, parsed.all_operands, cwd, "git restore")
 
 
 def rm(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     if parsed.has("--pathspec-from-file"):
         _deny("git rm --pathspec-from-file: name the files on the command line")
-    if not parsed.has("--cached"):
-        _literal_pathspecs(walker, parsed.all_operands, cwd, "git rm", remove=True)
+    _literal_pathspecs(walker, parsed.all_operands, cwd, "git rm",
+                       remove=not parsed.has("--cached"))  # fmt: skip
 
 
 def mv(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
@@ -523,7 +543,6 @@ def apply(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     if not parsed.all_operands:
         _deny("git apply reading the patch from standard input: name the patch file")
     strip = int((parsed.values("-p") or ["1"])[-1] or 1)
-    cached = parsed.has("--cached")
     base = str(cwd) if cwd else str(context.root)
     for word in parsed.all_operands:
         if word.dynamic:
@@ -535,9 +554,7 @@ def apply(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
         except OSError as exc:
             _deny(f"git apply {word.text}: cannot read the patch ({exc.strerror})")
             return
-        if cached:
-            continue
-        for target in patch_targets(text, strip):
+        for target in patch_targets(text, strip):  # --cached too: the index is committed
             walker.write(context.root, Word(target, False, target), "git apply")
             if cwd and cwd != context.root:
                 walker.write(cwd, Word(target, False, target), "git apply")
@@ -566,6 +583,33 @@ def patch_targets(text: str, strip: int = 1) -> list[str]:
         elif line.startswith(("rename from ", "rename to ", "copy to ")):
             found.append(line.split(" ", 2)[2].strip())
     return sorted(set(found))
+
+
+def add(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
+    """What is staged is committed next: files named on the command line must be the
+    role's (``git add -A``/``-u``/``.`` stage what changed, which the sandbox and the
+    guard keep to the role's paths, and CI's scope check sees the commit)."""
+    if parsed.has("--pathspec-from-file"):
+        _deny("git add --pathspec-from-file: name the files on the command line")
+    named = [w for w in parsed.all_operands if w.text not in (".", ":/")]
+    for word in named:
+        if word.dynamic or re.search(r"[*?\[]", word.text) or word.text.startswith(":"):
+            continue  # patterns: what changed, as with -A
+        walker.write(cwd, word, "git add (staged files are committed)")
+
+
+def commit(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
+    """``git commit <paths>`` commits those files as they are in the worktree."""
+    add(walker, parsed, cwd, sub)
+
+
+def reset(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
+    """``git reset [<commit>] -- <paths>`` stages those paths from the commit."""
+    paths = list(parsed.after_dashdash)
+    if not paths and len(parsed.operands) > 1:
+        paths = parsed.operands[1:]
+    if paths:
+        _literal_pathspecs(walker, paths, cwd, "git reset <commit> <paths> (stages them)")
 
 
 def merge_file(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
@@ -629,10 +673,16 @@ SUBCOMMANDS: dict[str, tuple[Grammar, Sub | None]] = {
         "status", "blame", "annotate", "ls-files", "ls-tree", "rev-parse", "rev-list",
         "cat-file", "describe", "shortlog", "merge-base", "cherry", "show-ref", "for-each-ref",
         "name-rev", "count-objects", "check-ignore", "check-attr", "var", "version", "help",
-        "show-branch", "verify-commit", "verify-tag", "add", "check-ref-format",
-        "get-tar-commit-id", "merge-tree", "commit", "interpret-trailers", "stripspace")},
+        "show-branch", "verify-commit", "verify-tag", "check-ref-format",
+        "get-tar-commit-id", "merge-tree", "interpret-trailers", "stripspace")},
+    "add": (grammar(short_valued="", open=True, long_valued=["pathspec-from-file", "chmod"]),
+            add),
+    "commit": (grammar("aqsnvezS", "mFCcuSt", open=True, long_valued=["message", "file",
+               "reuse-message", "reedit-message", "fixup", "squash", "author", "date",
+               "cleanup", "template", "trailer", "pathspec-from-file", "untracked-files"],
+               long_optional=["gpg-sign"]), commit),
     "grep": read_only("O", "open-files-in-pager"),
-    "ls-remote": read_only("upload-pack"),
+    "ls-remote": read_only("upload-pack", "exec"),
     "fsck": read_only("lost-found"),
     "reflog": (grammar(open=True), reflog),
     "symbolic-ref": (grammar("qd", "m", open=True), symbolic_ref),
@@ -671,13 +721,13 @@ SUBCOMMANDS: dict[str, tuple[Grammar, Sub | None]] = {
                 "depth deepen shallow-since shallow-exclude jobs filter negotiation-tip "
                 "server-option recurse-submodules-default", fetch,
                 optional="recurse-submodules",
-                dangerous="upload-pack u update-head-ok stdin refmap"),
+                dangerous="upload-pack exec u update-head-ok stdin refmap"),
     "pull": _g("qvrnfkaj46", "sXj", "quiet verbose ff-only autostash all append force keep "
                "prune tags no-tags progress dry-run ipv4 ipv6 no-rebase stat unshallow "
                "allow-unrelated-histories", "depth deepen shallow-since jobs", pull,
                optional="rebase recurse-submodules",
-               dangerous="upload-pack ff no-ff squash commit no-commit edit strategy s X "
-                         "strategy-option refmap u update-head-ok"),
+               dangerous="upload-pack exec ff no-ff squash commit no-commit edit strategy s "
+                         "X strategy-option refmap u update-head-ok"),
     "stash": _g("kpqua", "m", "keep-index no-keep-index patch quiet include-untracked all "
                 "staged index only-untracked", "message pathspec-from-file", stash),
     "worktree": (grammar(open=True), worktree),
@@ -687,7 +737,7 @@ SUBCOMMANDS: dict[str, tuple[Grammar, Sub | None]] = {
                   "quiet progress patch ignore-skip-worktree-bits pathspec-file-nul "
                   "recurse-submodules", "source conflict pathspec-from-file", restore),
     "reset": _g("qpN", "", "soft mixed hard merge keep quiet patch intent-to-add refresh "
-                "pathspec-file-nul recurse-submodules", "pathspec-from-file", None),
+                "pathspec-file-nul recurse-submodules", "pathspec-from-file", reset),
     "rm": _g("fnqr", "", "force dry-run quiet cached ignore-unmatch sparse pathspec-file-nul",
              "pathspec-from-file", rm),
     "mv": _g("fkvn", "", "force dry-run verbose sparse", "", mv),

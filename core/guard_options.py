@@ -22,6 +22,10 @@ from typing import NamedTuple
 
 from .shellparse import Word
 
+#: marks an option value that holds an expansion: whoever uses it as a path or a name
+#: must refuse it (the guard cannot know it)
+COMPUTED = "\x00"
+
 
 class OptionError(ValueError):
     """An argument the grammar does not know (the reason says which)."""
@@ -132,9 +136,7 @@ def parse_args(spec: Grammar, args: Sequence[Word]) -> Parsed:
                 if not eq:
                     if i >= len(args):
                         raise OptionError(f"--{full} needs a value")
-                    value = args[i].text
-                    if args[i].dynamic:
-                        raise OptionError(f"--{full} with a computed value")
+                    value = (COMPUTED if args[i].dynamic else "") + args[i].text
                     i += 1
                 options.append((f"--{full}", value))
             elif full in spec.long_optional:
@@ -165,9 +167,7 @@ def parse_args(spec: Grammar, args: Sequence[Word]) -> Parsed:
                     if not value:
                         if i >= len(args):
                             raise OptionError(f"-{char} needs a value")
-                        if args[i].dynamic:
-                            raise OptionError(f"-{char} with a computed value")
-                        value = args[i].text
+                        value = (COMPUTED if args[i].dynamic else "") + args[i].text
                         i += 1
                     options.append((f"-{char}", value))
                     break

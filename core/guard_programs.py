@@ -40,7 +40,8 @@ RISKY_NAMES = SHELL_SPECIAL | frozenset({
     "SHELL", "GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS",
     "GLIBC_TUNABLES", "CC", "CXX", "CPP", "LD", "AR", "MAKEFLAGS", "MFLAGS", "MAKEFILES",
     "GNUMAKEFLAGS", "TERMINFO", "ALL_PROXY", "NO_PROXY", "CURL_HOME", "WGETRC", "GNUPGHOME",
-    "DISPLAY", "WAYLAND_DISPLAY", "KUBECONFIG", "USER", "LOGNAME",
+    "DISPLAY", "WAYLAND_DISPLAY", "KUBECONFIG", "USER", "LOGNAME", "SIMPLE_BACKUP_SUFFIX",
+    "VERSION_CONTROL", "GREP_OPTIONS", "TAR_OPTIONS", "QUOTING_STYLE",
 })  # fmt: skip
 RISKY_PREFIXES = ("GIT_", "LD_", "DYLD_", "BASH_", "PYTHON", "PERL", "RUBY", "GEM_",
                   "BUNDLE_", "NODE_", "NPM_", "YARN_", "PNPM_", "PIP_", "UV_", "POETRY_",
@@ -105,6 +106,9 @@ def check_variable(walker: Walker, name: str, *, exported: bool) -> None:
     context = walker.context
     if not context.implementor:
         return
+    if not _NAME.fullmatch(name):
+        _deny(f"the variable name {name!r} is computed or has a subscript: implementors "
+              "name variables plainly")  # fmt: skip
     if exported or name in os.environ or name.upper() in RISKY_NAMES or \
             name.startswith(RISKY_PREFIXES):  # fmt: skip
         walker.check_env(name)
@@ -148,6 +152,7 @@ def run_program(walker: Walker, words: list[Word], cwd: Path | None,
                 "orchestrator.yaml"
             )
         return None
+    walker.current = name
     return checker(walker, words[1:], cwd)
 
 
@@ -495,14 +500,29 @@ def _interpreter(spec: Grammar, name: str) -> Checker:
 
 # ---------------------------------------------------------------------- shell builtins
 READ = grammar("ers", "adinNptu", posix=True)
-DECLARE = grammar("aAgilrtuxFfp", "", dangerous=["n"], posix=False)
+DECLARE = grammar("aAglrtuxFfp", "", dangerous=["n", "i"], posix=False)
 SET_FLAGS = set("euxvCEThBP")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _name(walker: Walker, word: Word | str, what: str) -> str:
+    """A variable name a builtin sets: written out, no subscript (bash evaluates a
+    subscript as arithmetic, which runs command substitutions)."""
+    text = word if isinstance(word, str) else word.text
+    computed = (isinstance(word, Word) and word.dynamic) or not _NAME.fullmatch(text)
+    if computed and walker.context.implementor:
+        _deny(
+            f"{what}: the variable name {text!r} is computed or has a subscript; "
+            "implementors name variables plainly"
+        )
+    return text
 
 
 def read(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
     parsed = _parse(walker, READ, args, "read")
-    for name in [*parsed.values("-a"), *(w.text for w in parsed.all_operands)]:
-        check_variable(walker, name, exported=False)
+    names: list[Word | str] = [*parsed.values("-a"), *parsed.all_operands]
+    for name in names:
+        check_variable(walker, _name(walker, name, "read"), exported=False)
     return None
 
 
@@ -510,9 +530,11 @@ def export(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
     for word in args:
         if word.text in ("-p", "-n"):
             continue
-        if word.text.startswith("-"):
+        if word.text.startswith("-") and walker.context.implementor:
             _deny(f"export {word.text} is not allowed for implementors")
-        check_variable(walker, word.text.partition("=")[0], exported=True)
+        name = word.text.partition("=")[0]
+        check_variable(walker, _name(walker, word._replace(text=name) if not word.dynamic
+                                     else word, "export"), exported=True)  # fmt: skip
     return None
 
 
@@ -522,7 +544,9 @@ def declare(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
         _deny("declare -f defines functions: not allowed for implementors")
     exported = parsed.has("-x")
     for word in parsed.all_operands:
-        check_variable(walker, word.text.partition("=")[0], exported=exported)
+        name = word.text.partition("=")[0]
+        named = word if word.dynamic and "=" not in word.text.split("$", 1)[0] else name
+        check_variable(walker, _name(walker, named, "declare"), exported=exported)
     return None
 
 
@@ -549,14 +573,35 @@ def set_builtin(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | No
 
 
 def printf(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
-    if len(args) >= 2 and args[0].text == "-v":
-        check_variable(walker, args[1].text, exported=False)
+    if args and args[0].text.startswith("-v"):
+        target = args[0].text[2:] or (args[1] if len(args) > 1 else "")
+        check_variable(walker, _name(walker, target, "printf -v"), exported=False)
     return None
 
 
 def getopts(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
     if len(args) >= 2:
-        check_variable(walker, args[1].text, exported=False)
+        check_variable(walker, _name(walker, args[1], "getopts"), exported=False)
+    return None
+
+
+def test_builtin(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
+    """``test``/``[``/``[[``: ``-v`` takes a variable name, whose subscript bash
+    evaluates; in ``[[`` the integer comparisons evaluate their operands as arithmetic
+    (a variable holding ``a[$(cmd)]`` runs ``cmd``)."""
+    arithmetic = {"-eq", "-ne", "-lt", "-le", "-gt", "-ge"}
+    for index, word in enumerate(args):
+        if word.text == "-v" and index + 1 < len(args):
+            _name(walker, args[index + 1], "test -v")
+        if word.text in arithmetic and args and walker.context.implementor:
+            operands = [args[index - 1] if index else None, args[index + 1]
+                        if index + 1 < len(args) else None]  # fmt: skip
+            literal = [o is None or re.fullmatch(r"-?[0-9]+", o.text) for o in operands]
+            if walker.current == "[[" and not all(literal):
+                _deny(
+                    "an integer comparison of a variable in [[ ]] is evaluated as "
+                    "arithmetic: compare numbers, or use [ ] / test"
+                )
     return None
 
 
@@ -589,7 +634,7 @@ def _lazy(module: str, attribute: str) -> Checker:
 OVERSEER_ONLY = ("eval", "source", ".", "trap", "alias", "unalias", "enable", "shopt", "let",
                  "fc", "history", "complete", "bind", "mapfile", "readarray", "hash", "kill",
                  "coproc")  # fmt: skip
-HARMLESS = ("true", "false", ":", "echo", "test", "[", "[[", "pwd", "sleep", "wait",
+HARMLESS = ("true", "false", ":", "echo", "pwd", "sleep", "wait",
             "which", "type", "whoami", "id", "uname", "printenv", "nproc", "tty", "clear",
             "tput", "unset", "return", "exit", "break", "continue", "shift", "times",
             "dirs", "umask", "jobs", "help", "cal", "yes", "seq", "basename", "dirname",
@@ -610,7 +655,7 @@ CHECKERS: dict[str, Checker] = {
                                                posix=True), "lua"),
     "read": read, "export": export, "declare": declare, "typeset": declare,
     "local": declare, "readonly": declare, "set": set_builtin, "printf": printf,
-    "getopts": getopts,
+    "getopts": getopts, "test": test_builtin, "[": test_builtin, "[[": test_builtin,
     **{name: overseer_only(name) for name in OVERSEER_ONLY},
     "git": _lazy("guard_git", "git"),
     "gh": _lazy("guard_gh", "gh"),
@@ -639,8 +684,30 @@ def _module(name: str) -> Checker:
     return check
 
 
+def _json_tool(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
+    operands = [a for a in args if not a.text.startswith("-")]
+    for word in operands[1:2]:  # python -m json.tool IN OUT writes OUT
+        walker.write(cwd, word, "python -m json.tool")
+    return None
+
+
+PIP_READS = {"list", "show", "freeze", "check", "--version", "-V", "help", "--help", "inspect"}
+
+
+def pip(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
+    words = [a.text for a in args if not a.text.startswith("-") or a.text in PIP_READS]
+    if walker.context.implementor and (not words or words[0] not in PIP_READS):
+        _deny(f"pip {words[0] if words else ''} changes the environment: implementors may "
+              "only read it (pip list/show/freeze/check); add installs to guard.allow")  # fmt: skip
+    return None
+
+
+CHECKERS["pip"] = CHECKERS["pip3"] = pip
+
 PYTHON_MODULES: dict[str, Checker] = {
     "pytest": _pytest_module,
+    "json.tool": _json_tool,
+    "pip": pip,
     "claude_orchestrator": _orchestrator_module,
     "unittest": harmless,
     "mypy": _module("mypy"),

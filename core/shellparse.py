@@ -26,8 +26,8 @@ from typing import NamedTuple
 OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&")
 REDIRECTS = ("&>>", "&>", ">>", ">|", "<<<", "<<-", "<<", "<>", ">&", "<&", ">", "<")
 SPECIAL = "*?[]{},~\\"  # characters that mean something to brace/tilde/glob expansion
-_PLAIN = re.compile(r"[^\s;&|()<>\\'\"$`]+")  # a run of ordinary word characters
-_BLANKS = re.compile(r"[ \t\r]+")
+_PLAIN = re.compile(r"[^ \t\n;&|()<>\\'\"$`]+")  # a run of ordinary word characters
+_BLANKS = re.compile(r"[ \t]+")
 _ESCAPE = str.maketrans({c: "\\" + c for c in SPECIAL})
 MAX_DEPTH = 32  # nesting of subshells, groups, compounds and substitutions
 MAX_TOKENS = 20_000  # words and operators in one command line (a 1 MiB heredoc is one)
@@ -43,6 +43,8 @@ class Word(NamedTuple):
     pattern: str = ""  # text with quoted special characters backslash-escaped
     substitutions: tuple[str, ...] = ()  # bodies of $(...) and `...` inside the word
     quoted: bool = False  # some part of it was quoted or escaped
+    params: tuple[str, ...] = ()  # bodies of ${...}
+    arith: tuple[str, ...] = ()  # bodies of $((...)) and $[...]
 
 
 class Redirect(NamedTuple):
@@ -95,41 +97,42 @@ Node = Simple | Subshell | Group | Pipeline | AndOr | Sequence | Compound
 
 
 # ---------------------------------------------------------------------- lexer
+class _Scan:
+    """What one word (or here-document) holds besides its text."""
+
+    def __init__(self) -> None:
+        self.subs: list[str] = []
+        self.params: list[str] = []
+        self.arith: list[str] = []
+
+
 class _Lexer:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, depth: int = 0) -> None:
         self.s = text
         self.i = 0
+        self.depth = depth
+        if depth > MAX_DEPTH:
+            raise ShellSyntaxError("command substitutions nested too deeply")
 
-    def _subst_end(self, start: int) -> int:
-        """Index just past the ``)`` closing a ``$(`` whose body starts at ``start``."""
-        depth = 1
-        i = start
-        s = self.s
-        while i < len(s):
-            c = s[i]
-            if c == "\\":
-                i += 2
-            elif c == "'":
-                i = self._squote_end(i + 1)
-            elif c == '"':
-                i, _ = self._dquote_end(i + 1)
-            elif c == "`":
-                i = self._backtick_end(i + 1)
-            else:
-                if c == "(":
-                    depth += 1
-                elif c == ")":
-                    depth -= 1
-                    if depth == 0:
-                        return i + 1
-                i += 1
-        raise ShellSyntaxError("unterminated $(")
-
+    # -- quotes and expansions, in any context; each returns the index past its end
     def _squote_end(self, start: int) -> int:
         end = self.s.find("'", start)
         if end == -1:
             raise ShellSyntaxError("unterminated single quote")
         return end + 1
+
+    def _ansi_end(self, start: int) -> int:
+        """Past the ``'`` closing ``$'...'`` (a backslash escapes the next character)."""
+        s = self.s
+        i = start
+        while i < len(s):
+            if s[i] == "\\":
+                i += 2
+                continue
+            if s[i] == "'":
+                return i + 1
+            i += 1
+        raise ShellSyntaxError("unterminated $'")
 
     def _backtick_end(self, start: int) -> int:
         i = start
@@ -143,43 +146,98 @@ class _Lexer:
             i += 1
         raise ShellSyntaxError("unterminated backtick")
 
-    def _dquote_end(self, start: int) -> tuple[int, list[str]]:
-        """Index past the closing quote, and the substitutions inside."""
+    def _subst_end(self, start: int) -> int:
+        """Past the ``)`` closing a ``$(`` whose body starts at ``start``: the body is
+        lexed like a command line (comments, quotes, here-documents and all)."""
+        inner = _Lexer(self.s, self.depth + 1)
+        inner.i = start
+        inner.tokens(nested=True)
+        return inner.i
+
+    def _expansion(self, i: int, scan: _Scan) -> int:
+        """At a ``$`` or a backtick: past the expansion, recording what it holds."""
+        s = self.s
+        if s[i] == "`":
+            end = self._backtick_end(i + 1)
+            scan.subs.append(_unescape_backticks(s[i + 1 : end - 1]))
+            return end
+        if s.startswith("$((", i):
+            end = self._nested_end(i + 3, "(", ")", 2, scan)
+            scan.arith.append(s[i + 3 : end - 2])
+            return end
+        if s.startswith("$(", i):
+            end = self._subst_end(i + 2)
+            scan.subs.append(s[i + 2 : end - 1])
+            return end
+        if s.startswith("${", i):
+            end = self._nested_end(i + 2, "{", "}", 1, scan)
+            scan.params.append(s[i + 2 : end - 1])
+            return end
+        if s.startswith("$[", i):
+            end = self._nested_end(i + 2, "[", "]", 1, scan)
+            scan.arith.append(s[i + 2 : end - 1])
+            return end
+        if s.startswith("$'", i):
+            return self._ansi_end(i + 2)
+        if s.startswith('$"', i):
+            return self._dquote_end(i + 2, scan)
+        return i + 1
+
+    def _nested_end(self, start: int, opening: str, closing: str, depth: int,
+                    scan: _Scan) -> int:  # fmt: skip
+        """Past the ``closing`` that brings ``depth`` to 0 (``${...}``, ``$((...))``),
+        through quotes and nested expansions."""
+        s = self.s
+        i = start
+        while i < len(s):
+            c = s[i]
+            if c == "\\":
+                i += 2
+            elif c == "'":
+                i = self._squote_end(i + 1)
+            elif c == '"':
+                i = self._dquote_end(i + 1, scan)
+            elif c in "$`" and (c == "`" or i + 1 < len(s)):
+                i = self._expansion(i, scan)
+            else:
+                if c == opening:
+                    depth += 1
+                elif c == closing:
+                    depth -= 1
+                    if depth == 0:
+                        return i + 1
+                i += 1
+        raise ShellSyntaxError(f"unterminated {opening}")
+
+    def _dquote_end(self, start: int, scan: _Scan) -> int:
+        """Past the closing quote; expansions inside are recorded."""
         i = start
         s = self.s
-        subs: list[str] = []
         while i < len(s):
             c = s[i]
             if c == "\\":
                 i += 2
                 continue
             if c == '"':
-                return i + 1, subs
-            if s.startswith("$((", i):
-                end = self._subst_end(i + 3)
-                i = end
-                continue
-            if s.startswith("$(", i):
-                end = self._subst_end(i + 2)
-                subs.append(s[i + 2 : end - 1])
-                i = end
-                continue
-            if c == "`":
-                end = self._backtick_end(i + 1)
-                subs.append(_unescape_backticks(s[i + 1 : end - 1]))
-                i = end
+                return i + 1
+            if c == "`" or (c == "$" and i + 1 < len(s)):
+                i = self._expansion(i, scan)
                 continue
             i += 1
         raise ShellSyntaxError("unterminated double quote")
 
-    def tokens(self) -> list[tuple[str, object]]:
-        """("word", Word) | ("op", str) | ("redir", (fd, op, heredoc index))."""
+    def tokens(self, nested: bool = False) -> list[tuple[str, object]]:
+        """("word", Word) | ("op", str) | ("redir", (fd, op, heredoc slot)).
+
+        ``nested``: the body of a ``$(``; stop past the ``)`` that closes it.
+        """
         out: list[tuple[str, object]] = []
         s = self.s
         pending: list[tuple[Word, bool, list[object]]] = []
+        parens = 0
         while self.i < len(s):
             c = s[self.i]
-            if c in " \t\r":
+            if c in " \t":
                 blanks = _BLANKS.match(s, self.i)
                 assert blanks is not None
                 self.i = blanks.end()
@@ -209,16 +267,25 @@ class _Lexer:
                 self.i += len(op)
                 continue
             if c in "()":
-                out.append(("op", c))
                 self.i += 1
+                if c == "(":
+                    parens += 1
+                elif parens:
+                    parens -= 1
+                elif nested:
+                    if pending:
+                        raise ShellSyntaxError("a here-document in $(...) without its lines")
+                    return out
+                out.append(("op", c))
                 continue
             j = self.i
             while j < len(s) and s[j].isdigit():
                 j += 1
+            if s.startswith(("<(", ">("), j) and j == self.i:
+                out.append(("word", self._word()))  # process substitution: a word
+                continue
             redir = next((r for r in REDIRECTS if s.startswith(r, j)), None)
             if redir is not None:
-                if s.startswith("(", j + len(redir)) and redir in ("<", ">"):
-                    raise ShellSyntaxError("process substitution is not analysed")
                 fd = s[self.i : j]
                 self.i = j + len(redir)
                 slot: list[object] = []
@@ -231,6 +298,8 @@ class _Lexer:
                     out.append(("word", word))
                 continue
             out.append(("word", self._word()))
+        if nested:
+            raise ShellSyntaxError("unterminated $(")
         for delimiter, _strip, slot in pending:
             slot.append(self._heredoc(delimiter.text, False))
         return out
@@ -251,7 +320,7 @@ class _Lexer:
         s = self.s
         text: list[str] = []
         pattern: list[str] = []
-        subs: list[str] = []
+        scan = _Scan()
         dynamic = False
         quoted = False
 
@@ -267,7 +336,14 @@ class _Lexer:
                 self.i = plain.end()
                 continue
             c = s[self.i]
-            if c in " \t\r\n;&|()<>":
+            if c in "<>" and s.startswith("(", self.i + 1) and not text:
+                end = self._subst_end(self.i + 2)  # <(cmd) / >(cmd): a path to a pipe
+                scan.subs.append(s[self.i + 2 : end - 1])
+                dynamic = True
+                literal(s[self.i : end])
+                self.i = end
+                continue
+            if c in " \t\n;&|()<>":
                 break
             if c == "\\":
                 quoted = True
@@ -286,50 +362,17 @@ class _Lexer:
             if c == '"':
                 quoted = True
                 start = self.i + 1
-                end, inner_subs = self._dquote_end(start)
+                end = self._dquote_end(start, scan)
                 inner = s[start : end - 1]
                 if "$" in inner or "`" in inner:
                     dynamic = True
-                subs += inner_subs
                 literal(_unescape_dquote(inner))
                 self.i = end
                 continue
-            if c == "$":
-                dynamic = True
-                if s.startswith("$((", self.i):
-                    end = self._subst_end(self.i + 3)
-                    literal(s[self.i : end])
-                    self.i = end
-                    continue
-                if s.startswith("$(", self.i):
-                    end = self._subst_end(self.i + 2)
-                    subs.append(s[self.i + 2 : end - 1])
-                    literal(s[self.i : end])
-                    self.i = end
-                    continue
-                if s.startswith("${", self.i):
-                    end = s.find("}", self.i)
-                    if end == -1:
-                        raise ShellSyntaxError("unterminated ${")
-                    literal(s[self.i : end + 1])
-                    self.i = end + 1
-                    continue
-                if s.startswith("$'", self.i) or s.startswith('$"', self.i):
-                    quote = s[self.i + 1]
-                    end = (
-                        self._squote_end(self.i + 2)
-                        if quote == "'"
-                        else self._dquote_end(self.i + 2)[0]
-                    )
-                    literal(s[self.i : end])
-                    self.i = end
-                    continue
-                literal(c)
-                self.i += 1
-                continue
-            if c == "`":
-                end = self._backtick_end(self.i + 1)
-                subs.append(_unescape_backticks(s[self.i + 1 : end - 1]))
+            if c == "`" or (c == "$" and self.i + 1 < len(s)):
+                end = self._expansion(self.i, scan)
+                if c == "$" and s.startswith("$'", self.i):
+                    quoted = True
                 dynamic = True
                 literal(s[self.i : end])
                 self.i = end
@@ -337,7 +380,8 @@ class _Lexer:
             text.append(c)
             pattern.append(c)
             self.i += 1
-        return Word("".join(text), dynamic, "".join(pattern), tuple(subs), quoted)
+        return Word("".join(text), dynamic, "".join(pattern), tuple(scan.subs), quoted,
+                    tuple(scan.params), tuple(scan.arith))  # fmt: skip
 
 
 _DQUOTE_ESCAPES = re.compile(r'\\([$`"\\\n])')
@@ -354,27 +398,21 @@ def _unescape_backticks(body: str) -> str:
     return _BACKTICK_ESCAPES.sub(r"\1", body)
 
 
-def heredoc_substitutions(body: str) -> list[str]:
-    """The command substitutions an unquoted here-document runs."""
+def heredoc_expansions(body: str) -> Word:
+    """What an unquoted here-document expands: its substitutions, ``${...}`` and
+    arithmetic, as a word would hold them."""
     lexer = _Lexer(body)
-    subs: list[str] = []
+    scan = _Scan()
     i = 0
     while i < len(body):
         if body[i] == "\\":
             i += 2
-        elif body.startswith("$((", i):
-            i = lexer._subst_end(i + 3)
-        elif body.startswith("$(", i):
-            end = lexer._subst_end(i + 2)
-            subs.append(body[i + 2 : end - 1])
-            i = end
-        elif body[i] == "`":
-            end = lexer._backtick_end(i + 1)
-            subs.append(_unescape_backticks(body[i + 1 : end - 1]))
-            i = end
+        elif body[i] == "`" or (body[i] == "$" and i + 1 < len(body)):
+            i = lexer._expansion(i, scan)
         else:
             i += 1
-    return subs
+    return Word("", bool(scan.subs or scan.params or scan.arith), "", tuple(scan.subs),
+                False, tuple(scan.params), tuple(scan.arith))  # fmt: skip
 
 
 # ---------------------------------------------------------------------- parser
@@ -503,6 +541,8 @@ class _Parser:
             self.i += 1
             return Subshell(body, self.redirects())
         key = self._keyword()
+        if key == "[[":
+            return self._conditional()
         if key not in _COMPOUND_START:
             return self.simple()
         if key == "{":
@@ -522,6 +562,26 @@ class _Parser:
         if key == "for":
             return self._for()
         raise ShellSyntaxError(f"`{key}` is not analysed")
+
+    def _conditional(self) -> Node:
+        """``[[ ... ]]``: its operators (``&&``, ``<``, ``(`` ...) are words of the test."""
+        words: list[Word] = []
+        while self.i < len(self.t):
+            kind, value = self.t[self.i]
+            self.i += 1
+            if kind == "word":
+                assert isinstance(value, Word)
+                words.append(value)
+                if value.text == "]]" and not value.quoted:
+                    return Simple(words, self.redirects(), [])
+            elif kind == "op" and value != "\n":
+                words.append(Word(str(value), False, str(value)))
+            elif kind == "redir":
+                fd, op, _ = value  # type: ignore[misc]
+                words.append(Word(f"{fd}{op}", False, f"{fd}{op}"))
+            else:
+                break
+        raise ShellSyntaxError("unterminated [[")
 
     def _if(self) -> Node:
         self.i += 1

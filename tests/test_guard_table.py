@@ -31,6 +31,7 @@ from .guard_cases import (
     OTHER_FEATURE,
     OV,
     OVER,
+    RED_TEAM,
     SPEC,
     UI,
     Case,
@@ -209,7 +210,9 @@ def payload(case: Case, world: World) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("case", CASES + BYPASSES, ids=[c.id for c in CASES + BYPASSES])
+@pytest.mark.parametrize(
+    "case", CASES + BYPASSES + RED_TEAM, ids=[c.id for c in CASES + BYPASSES + RED_TEAM]
+)
 @pytest.mark.usefixtures("guard_env")
 def test_guard_table(case: Case, world: World, decide: Callable[..., Any]) -> None:
     if case.id in NEEDS_BASE_OUTSIDE_TMP and not world.outside_temp:
@@ -239,19 +242,19 @@ def test_guard_table(case: Case, world: World, decide: Callable[..., Any]) -> No
 
 
 def test_table_is_well_formed() -> None:
-    ids = [c.id for c in CASES + BYPASSES]
+    ids = [c.id for c in CASES + BYPASSES + RED_TEAM]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
     assert len(CASES) >= 150
     assert {c.role for c in CASES} == {IMPL, OVER}
     for role in (IMPL, OVER):
         assert {c.allow for c in CASES if c.role == role} == {True, False}, role
     assert {c.tool for c in CASES} == TOOLS
-    for c in CASES + BYPASSES:
+    for c in CASES + BYPASSES + RED_TEAM:
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", c.id), c.id
         assert c.input, c.id
         assert not c.cwd.startswith("/"), c.id
         assert not (c.allow and c.because), f"{c.id}: `because` on an allowed row"
-        for name in re.findall(r"\{([a-z]+)\}", c.input):
+        for name in re.findall(r"(?<!@)\{([a-z]+)\}", c.input):
             assert f"{{{name}}}" in PLACEHOLDERS, f"{c.id}: unknown placeholder {name}"
     assert set(NEEDS_BASE_OUTSIDE_TMP) <= set(ids)
 
