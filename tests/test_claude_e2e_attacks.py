@@ -208,7 +208,7 @@ def test_branch_work(armed: World) -> None:
 def test_orchestrator_commands(armed: World) -> None:
     outcome = claude(armed, "implementor", bash("claude-orchestrator check-conflicts"))
     assert outcome.run.decision == "ran", outcome.run
-    _ran(claude(armed, "implementor", bash("claude-orchestrator run-tests")))
+    _ran(claude(armed, "implementor", bash("claude-orchestrator run-tests --type unit")))
     _ran(claude(armed, "implementor", bash('claude-orchestrator open-pr --title "Data layer"')))
     prs = json.loads(co(armed.impl, "prs", "--json"))
     assert any(pr["head_branch"] == IMPL_BRANCH for pr in prs), prs
