@@ -161,7 +161,7 @@ def test_wheel_ships_one_package(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    wheel = next(tmp_path.glob("claude_orchestrator-*.whl"))
+    wheel = next(tmp_path.glob("claude_orchestrator_toolkit-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert tops == {"claude_orchestrator", wheel.name.split("-py3")[0] + ".dist-info"}
