@@ -31,6 +31,11 @@ from typing import Any, NamedTuple
 from .errors import ValidationError
 from .fsutil import atomic_write_text
 
+#: set (through the settings' ``env``) for every command and hook of an agent started with
+#: these settings; ``guard.mode: strict`` requires it
+SETTINGS_VARIABLE = "CLAUDE_ORCHESTRATOR_SETTINGS"
+SETTINGS_VALUE = "agent-settings"
+
 
 class AgentSettings(NamedTuple):
     path: Path
@@ -86,6 +91,7 @@ def build(orch: Any, *, write: bool = True) -> AgentSettings:
         if hooks_dir.is_dir():
             deny.append(f"/{hooks_dir}")  # core.hooksPath may point elsewhere
         sandbox["filesystem"]["denyWrite"] = sorted(dict.fromkeys(deny))
+    document.setdefault("env", {})[SETTINGS_VARIABLE] = SETTINGS_VALUE
     path = state_dir() / _key(root) / f"settings-{role}.json"
     if write:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

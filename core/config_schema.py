@@ -228,6 +228,12 @@ SCHEMA: dict[str, Any] = {
                         "line the guard would refuse",
                     },
                 },
+                "mode": {
+                    "enum": ["worktree", "strict"],
+                    "description": "strict: implementors must be started with the settings "
+                    "of `claude-orchestrator agent-settings` (other branches' refs read-only "
+                    "to the sandbox); the guard refuses every call of one that was not",
+                },
                 "env": {
                     "type": "array",
                     "uniqueItems": True,

@@ -22,6 +22,9 @@ from typing import Any
 
 from .guard_log import SPOOL, log_decision, redact
 
+SETTINGS_VARIABLE = "CLAUDE_ORCHESTRATOR_SETTINGS"  # agent_settings.SETTINGS_VARIABLE
+SETTINGS_VALUE = "agent-settings"
+
 __all__ = ["SPOOL", "main", "redact", "run"]  # redact and SPOOL: moved to guard_log
 
 MAX_INPUT = 8 << 20  # a 1 MiB command and its JSON escaping fit
@@ -139,6 +142,12 @@ def run(role: str | None, stdin_text: str) -> tuple[int, str]:
         config, agent_branch = default_config(), None  # the overseer must be able to fix it
     decision = decide(payload, role=role, root=location.root, branch=branch, config=config,
                       vcs=vcs)  # fmt: skip
+    strict = config.data.get("guard", {}).get("mode") == "strict"
+    if strict and role == "implementor" and os.environ.get(SETTINGS_VARIABLE) != SETTINGS_VALUE:
+        decision = Decision(False, (
+            "this repository runs implementors in strict mode (guard.mode: strict): start "
+            'Claude Code with claude --setting-sources "" --settings '
+            '"$(claude-orchestrator agent-settings)"'))  # fmt: skip
     if not isinstance(decision, Decision):
         return 2, "claude-orchestrator guard: no decision: denied"
     parsed = parse_branch(config.branch_prefix, agent_branch or branch)

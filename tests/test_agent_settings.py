@@ -94,3 +94,26 @@ def test_a_working_copy_prefix_needs_the_committed_config(
     result = call(cli, tree, "implementor", "Bash",
                   {"command": f"git push origin HEAD:feature/{SPEC}/overseer"})  # fmt: skip
     assert result.code == 2, result
+
+
+def test_strict_mode_requires_agent_settings(cli: Run, feature: dict[str, Path]) -> None:
+    """`guard.mode: strict`: an implementor started with the committed file (without the
+    variable the agent-settings file sets) has every call refused; one started with
+    agent-settings works as usual."""
+    from claude_orchestrator.agent_settings import SETTINGS_VALUE, SETTINGS_VARIABLE
+    from claude_orchestrator.guard_hook import SETTINGS_VALUE as HOOK_VALUE
+    from claude_orchestrator.guard_hook import SETTINGS_VARIABLE as HOOK_VARIABLE
+
+    assert (HOOK_VARIABLE, HOOK_VALUE) == (SETTINGS_VARIABLE, SETTINGS_VALUE)
+    tree = feature["impl-data"]
+    commit(feature["overseer"], "orchestrator.yaml", "version: 1\nguard:\n  mode: strict\n",
+           "strict mode")  # fmt: skip
+    refused = call(cli, tree, "implementor", "Bash", {"command": "git status"})
+    assert refused.code == 2 and "agent-settings" in refused.err
+    env = clean_env(**{SETTINGS_VARIABLE: SETTINGS_VALUE})
+    payload = {"session_id": "s", "cwd": str(tree), "hook_event_name": "PreToolUse",
+               "tool_name": "Bash", "tool_input": {"command": "git status"}}  # fmt: skip
+    allowed = cli("guard", "--role", "implementor", cwd=tree, stdin=json.dumps(payload), env=env)
+    assert allowed.code == 0, allowed
+    overseer = call(cli, feature["overseer"], "overseer", "Bash", {"command": "git status"})
+    assert overseer.code == 0  # the mode binds implementors
