@@ -72,10 +72,11 @@ SAFE_ENV = frozenset({
 #: substitution, a case change or a transformation
 SAFE_PARAMETER = re.compile(
     r"#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]|[@*#?$!-])"
-    r"(?:(?::?[-+?]|%%?|##?|//?|/[#%]|\^\^?|,,?|@)[^\[]*)?",
+    r"(?:(?::?[-+?]|%%?|##?|//?|/[#%]|\^\^?|,,?)[^\[]*|@[QEUuLAaKk])?",
     re.S,
 )
 MAX_EXPANSION = 256  # words one brace or glob expansion may produce
+PROBE = "__new_file_probe__"  # a name for "a new file in this directory"
 MAX_CWDS = 16  # working directories tracked at once before giving up
 MAX_DEPTH = 16  # nested shells (bash -c "sh -c ...") and substitutions
 
@@ -181,7 +182,9 @@ class Context:
         for prefix in ("refs/heads/", "heads/", "refs/remotes/origin/", "origin/"):
             if ref.startswith(prefix):
                 return ref[len(prefix) :]
-        return self.branch if ref in ("HEAD", "@") else ref
+        if ref in ("HEAD", "@"):  # the branch checked out now, not the worktree's own
+            return self.head if self.head and not self.head.startswith("(") else self.branch
+        return ref
 
     def protected_ref(self, ref: str) -> bool:
         """For an implementor: any branch (or tag) name but its own that matters to
@@ -263,8 +266,8 @@ def check_shell(context: Context, command: str, cwd: Path) -> None:
     try:
         tree = parse(command)
     except ShellSyntaxError as exc:
-        unanalysable(context, f"this command ({exc})")
-        return
+        # Also the overseer's: a command the parser cannot read could hide a force push.
+        raise Deny(f"cannot check this command ({exc}): write it in plain shell") from None
     Walker(context).run(tree, frozenset({cwd}))
 
 
@@ -330,6 +333,10 @@ class Walker:
 
     def _compound(self, node: Compound, cwds: Cwds) -> tuple[Cwds, Cwds]:
         self._redirects(node.redirects, cwds)
+        if node.name is not None:
+            from .guard_programs import _name, check_variable
+
+            check_variable(self, _name(self, node.name, "for"), exported=False)
         for word in node.words:
             self._substitutions(word, cwds)
         current = cwds
@@ -500,7 +507,7 @@ class Walker:
         return texts
 
     def write(self, cwd: Path | None, target: Word | str, how: str, *,
-              expand: bool = True) -> None:  # fmt: skip
+              expand: bool = True, follow: bool = True) -> None:  # fmt: skip
         """Deny unless every path ``target`` names may be written by this role."""
         if isinstance(target, Word):
             if target.text in SAFE_WRITE_TARGETS and not target.dynamic:
@@ -512,9 +519,9 @@ class Walker:
                 return
             names = [target]
         for name in names:
-            self._write_one(cwd, name, how)
+            self._write_one(cwd, name, how, follow)
 
-    def _write_one(self, cwd: Path | None, name: str, how: str) -> None:
+    def _write_one(self, cwd: Path | None, name: str, how: str, follow: bool = True) -> None:
         context = self.context
         if name in SAFE_WRITE_TARGETS:
             return
@@ -522,20 +529,36 @@ class Walker:
             unanalysable(context, f"a write to {name} after a computed `cd`")
             return
         joined = name if name.startswith("/") else os.path.join(str(cwd), name)
-        lexical = posixpath.normpath(joined)
-        for made in self.changed:
-            if lexical == made or lexical.startswith(made.rstrip("/") + "/"):
-                raise Deny(
-                    f"{name} goes through {made}, which an earlier command in this line "
-                    "creates or replaces (it could be a link): run them as separate commands"
-                )
+        self.check_made(joined, name)
         if self.tree_changed and context.implementor:
             raise Deny(
                 f"a write to {name} after a git command that rewrites the worktree in the "
                 "same line: run them as separate commands"
             )
-        path = Path(os.path.realpath(joined))
-        check_path(context, path, name, how)
+        if follow:
+            path = Path(os.path.realpath(joined))
+        else:  # the link itself (rm, mv, ln -n): its directory resolved, not its target
+            head, tail = os.path.split(joined.rstrip("/") or "/")
+            path = Path(os.path.realpath(head)) / tail if tail not in ("", ".", "..") \
+                else Path(os.path.realpath(joined))  # fmt: skip
+        check_path(context, path, name, how, follow=follow)
+
+    def check_made(self, joined: str, name: str) -> None:
+        """Refuse a path that passes through one an earlier command in this line makes or
+        replaces (a link, followed by ``..`` or not): at decision time it does not exist,
+        so resolving it says nothing about where it will lead."""
+        if not self.changed:
+            return
+        parts = [p for p in joined.split("/") if p not in ("", ".")]
+        prefix = ""
+        for part in parts:
+            prefix = f"{prefix}/{part}"
+            normal = posixpath.normpath(prefix)
+            if prefix in self.changed or normal in self.changed:
+                raise Deny(
+                    f"{name} goes through {normal}, which an earlier command in this line "
+                    "creates or replaces (it could be a link): run them as separate commands"
+                )
 
     def made(self, cwd: Path | None, name: str) -> None:
         """Remember a path this command creates or replaces (for later commands)."""
@@ -545,8 +568,12 @@ class Walker:
         self.changed.append(posixpath.normpath(joined))
 
 
-def check_path(context: Context, path: Path, name: str, how: str) -> None:
+def check_path(context: Context, path: Path, name: str, how: str, *,
+               follow: bool = True) -> None:  # fmt: skip
     inside_root = _inside(path, context.root)
+    if follow and context.implementor and path.is_file() and path.stat().st_nlink > 1:
+        raise Deny(f"{name} is a hard link (to a file the guard cannot place): implementors "
+                   "write files that have one name")  # fmt: skip
     for place in context.repository:
         if _inside(path, place) and not (inside_root and context.root in place.parents):
             raise Deny(
@@ -561,7 +588,9 @@ def check_path(context: Context, path: Path, name: str, how: str) -> None:
     who = "implementors" if context.implementor else "the overseer"
     if relative == "." or context.protected.matches(relative):
         raise Deny(f"{name} resolves to {relative}, which {who} may not write ({how})")
-    if not context.write_paths.matches(relative):
+    if not context.write_paths.matches(relative) and not (
+        path.is_dir() and context.write_paths.matches(f"{relative}/{PROBE}")
+    ):  # a directory whose contents the role may write (src for src/**) is the role's
         raise Deny(
             f"{name} resolves to {relative}, outside the paths this role may write "
             f"({context.write_paths_text})"

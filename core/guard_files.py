@@ -39,14 +39,10 @@ def _remove(walker: Walker, cwd: Path | None, word: Word, how: str, *, tree: boo
             walker.write(None, _w(name), how)
             continue
         joined = name if name.startswith("/") else os.path.join(str(cwd), name)
-        head, tail = os.path.split(joined.rstrip("/") or "/")
-        if tail in ("", ".", ".."):
-            walker.write(cwd, _w(name), how)
-        else:
-            walker.write(None, _w(os.path.join(os.path.realpath(head), tail)), how)
+        walker.write(cwd, _w(name), how, follow=name.endswith("/"))
         if tree:
-            for below in _tree(joined):
-                walker.write(None, _w(below), how)
+            for below in _tree(joined):  # rm -r removes links, it does not follow them
+                walker.write(None, _w(below), how, follow=False)
 
 
 def _tree(path: str) -> Iterator[str]:
@@ -237,6 +233,13 @@ def copier(spec: Grammar, name: str) -> Checker:
                                                                      "~")])[-1]  # fmt: skip
         if "/" in suffix:
             _deny(f"{name}: a backup suffix with a slash writes elsewhere")
+        hard = (name == "ln" and not parsed.has("-s", "--symbolic")) or (
+            name == "cp" and parsed.has("-l", "--link")
+        )
+        if hard and walker.context.implementor:
+            for source in parsed.all_operands[:-1] or parsed.all_operands:
+                # a hard link to a file is that file: it must be the role's to write
+                walker.write(cwd, source, f"{name} (a hard link to it)")
         for dest, source in _destinations(walker, parsed, cwd, name):
             no_follow = name in ("mv", "ln") or parsed.has("-n", "--no-dereference")
             if no_follow:

@@ -83,6 +83,7 @@ def _git(walker: Walker, args: list[Word], cwd: Path | None, aliases: dict[str, 
                 unanalysable(context, "git -C with a computed directory")
                 return
             base = str(cwd) if cwd else ""
+            walker.check_made(os.path.join(base, value), value)
             cwd = Path(os.path.realpath(os.path.join(base, value))) if (cwd or
                                                                           value.startswith("/")) \
                 else None  # fmt: skip
@@ -194,6 +195,9 @@ def _implementor(walker: Walker, sub: str, args: list[Word], cwd: Path | None) -
               "fetch, push of your branch; add others to guard.allow)")  # fmt: skip
         return
     spec, check = entry
+    for word in args:
+        if word.text.startswith("--pathspec-f"):
+            _deny(f"git {sub} --pathspec-from-file: name the files on the command line")
     parsed = _parse(walker, spec, args, f"git {sub}")
     if sub in REF_SENSITIVE:
         for word in parsed.all_operands:
@@ -234,8 +238,8 @@ def _literal_pathspecs(walker: Walker, words: list[Word], cwd: Path | None, what
             from .guard_files import _tree
 
             base = str(cwd) if cwd else str(walker.context.root)
-            for below in _tree(os.path.join(base, text)):
-                walker.write(None, Word(below, False, below), what)
+            for below in _tree(os.path.join(base, text)):  # git replaces links, not targets
+                walker.write(None, Word(below, False, below), what, follow=False)
 
 
 def _is_protected(context: Context, name: str) -> bool:
@@ -259,8 +263,15 @@ def checkout(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None
     for name in creating:
         if context.ref_name(name) in context.own:
             continue
-        if (context.protected_ref(name) or context.ref_name(name) in context.main_names) and (
-            name in resetting or _exists(context, f"refs/heads/{context.ref_name(name)}")
+        bare = context.ref_name(name)
+        if (
+            bare in context.main_names
+            or bare == "HEAD"
+            or name.startswith("refs/")
+            or (
+                context.protected_ref(name)
+                and (name in resetting or _exists(context, f"refs/heads/{bare}"))
+            )
         ):
             _deny(f"implementors may not create or reset {name} (another agent's branch or "
                   "the main branch): pick a new name")  # fmt: skip
@@ -408,17 +419,39 @@ def push(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
             continue
         if "*" in text:
             _deny(f"implementors push their branch by name, not a pattern ({text})")
+        if ":" in text and text.rpartition(":")[2] in ("HEAD", "@"):
+            _deny("implementors may not push to a branch named HEAD")
         if text.lstrip("+") in (":", ""):
             _deny("`git push <remote> :` pushes every matching branch: push your own branch")
-        src, dst, _ = _refspec_dst(text)
+        src, dst, forced = _refspec_dst(text)
         target = context.ref_name(dst)
-        if parsed.has("--delete", "-d") or (text.lstrip("+").startswith(":")):
+        deleting = parsed.has("--delete", "-d") or text.lstrip("+").startswith(":")
+        if deleting:
             target = context.ref_name(dst if dst else src)
+        forcing = forced or parsed.has("--force", "-f")
+        _push_destination(context, dst or src, forcing, deleting=deleting)
         if _is_protected(context, dst or src) or target in context.main_names:
             _deny(f"implementors may not push to {target}; push your own branch "
                   f"{context.branch}")  # fmt: skip
         if text.startswith(("refs/tags/", "tags/")) and (context.protected_ref(dst)):
             _deny(f"implementors may not push a tag named {dst}")
+
+
+def _push_destination(context: Context, dst: str, forced: bool, *, deleting: bool) -> None:
+    """A push may create or move only branches (``refs/heads/``) and create tags; any
+    other ref (``refs/main`` would shadow ``main``, ``refs/replace/`` rewrites history for
+    everyone) or a forced or deleted tag is refused."""
+    name = dst.lstrip("+")
+    if name in ("HEAD", "@") or name.endswith("/HEAD"):
+        if name != "HEAD" or deleting:
+            _deny(f"implementors may not push to {name}")
+        return
+    if name.startswith("refs/tags/") or name.startswith("tags/"):
+        if forced or deleting:
+            _deny("implementors may not replace or delete tags on the remote")
+        return
+    if name.startswith("refs/") and not name.startswith("refs/heads/"):
+        _deny(f"implementors push branches (refs/heads/...), not {name}")
 
 
 def fetch(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
@@ -430,14 +463,22 @@ def fetch(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
         return
     for repo in operands[:1]:
         _check_remote(repo)
+    local = bool(operands) and (operands[0].text in (".", "..") or "/" in operands[0].text)
     for word in operands[1:]:
         if word.dynamic:
             _deny(f"git {sub} with a computed refspec")
         _, colon, _ = word.text.partition(":")
         if not colon:
             continue
-        _, dst, _ = _refspec_dst(word.text)
-        if not dst or dst.startswith("refs/remotes/"):
+        _, dst, forced = _refspec_dst(word.text)
+        if not dst:
+            continue
+        if dst.startswith("refs/") and not dst.startswith(("refs/heads/", "refs/remotes/")):
+            _deny(f"implementors may not fetch into {dst} (it would shadow or replace refs)")
+        if dst.startswith("refs/remotes/"):
+            if local or forced:
+                _deny(f"implementors may not overwrite {dst} (the remote-tracking refs others "
+                      "read) from a local repository or by force")  # fmt: skip
             continue
         if "*" in dst or _is_protected(context, dst) or context.ref_name(dst) in context.main_names:
             _deny(f"implementors may not update {context.ref_name(dst)} by a {sub}")
@@ -484,8 +525,13 @@ def worktree(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None
 
 def config(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     names = _names(parsed)
-    writes = parsed.has("-e", "--edit", "--add", "--replace-all", "--unset", "--unset-all",
-                        "--rename-section", "--remove-section")  # fmt: skip
+    write_options = ("--edit", "--add", "--replace-all", "--unset", "--unset-all",
+                     "--rename-section", "--remove-section")  # fmt: skip
+    writes = parsed.has("-e") or any(
+        len(option) >= 4 and any(w.startswith(option.split("=")[0]) for w in write_options)
+        for option, _ in parsed.options
+        if option.startswith("--")
+    )
     if writes:
         _deny(f"implementors may not change git's configuration ({names[0] if names else sub})")
     reading = parsed.has("--get", "--get-all", "--get-regexp", "--get-urlmatch", "-l", "--list",
@@ -591,6 +637,15 @@ def add(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     guard keep to the role's paths, and CI's scope check sees the commit)."""
     if parsed.has("--pathspec-from-file"):
         _deny("git add --pathspec-from-file: name the files on the command line")
+    if parsed.has("--chmod"):
+        if not parsed.all_operands or any(
+            w.dynamic or w.text in (".", ":/") or re.search(r"[*?\[]", w.text)
+            for w in parsed.all_operands
+        ):
+            _deny("git add --chmod stages files whether they changed or not: name them")
+        for word in parsed.all_operands:
+            walker.write(cwd, word, "git add --chmod")
+        return
     named = [w for w in parsed.all_operands if w.text not in (".", ":/")]
     for word in named:
         if word.dynamic or re.search(r"[*?\[]", word.text) or word.text.startswith(":"):
@@ -610,6 +665,31 @@ def reset(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
         paths = parsed.operands[1:]
     if paths:
         _literal_pathspecs(walker, paths, cwd, "git reset <commit> <paths> (stages them)")
+
+
+def replay(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
+    """cherry-pick and revert commit what other commits changed: every path they touch
+    must be the role's — except a cherry-pick of work already on the overseer branch."""
+    context = walker.context
+    if parsed.has("--continue", "--abort", "--skip", "--quit"):
+        return
+    vcs = context.vcs
+    for word in parsed.all_operands:
+        text = word.text
+        if word.dynamic or ".." in text or text.startswith("-"):
+            _deny(f"git {sub} {text}: name the commits one by one")
+        if vcs is None:
+            continue
+        sha = vcs.resolve(text)
+        if sha is None:
+            continue  # git will refuse it
+        overseer = f"refs/heads/{context.overseer_branch}" if context.overseer_branch else None
+        if sub == "cherry-pick" and overseer and vcs.is_ancestor(sha, overseer):
+            continue
+        changed = vcs.run("diff-tree", "--no-commit-id", "--name-only", "-r", "-m", "--root",
+                          sha, check=False).stdout.split("\n")  # fmt: skip
+        for path in sorted({p for p in changed if p}):
+            walker.write(context.root, Word(path, False, path), f"git {sub} {text}")
 
 
 def merge_file(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
@@ -674,7 +754,8 @@ SUBCOMMANDS: dict[str, tuple[Grammar, Sub | None]] = {
         "cat-file", "describe", "shortlog", "merge-base", "cherry", "show-ref", "for-each-ref",
         "name-rev", "count-objects", "check-ignore", "check-attr", "var", "version", "help",
         "show-branch", "verify-commit", "verify-tag", "check-ref-format",
-        "get-tar-commit-id", "merge-tree", "interpret-trailers", "stripspace")},
+        "get-tar-commit-id", "merge-tree", "stripspace")},
+    "interpret-trailers": read_only("in-place"),
     "add": (grammar(short_valued="", open=True, long_valued=["pathspec-from-file", "chmod"]),
             add),
     "commit": (grammar("aqsnvezS", "mFCcuSt", open=True, long_valued=["message", "file",
@@ -746,8 +827,10 @@ SUBCOMMANDS: dict[str, tuple[Grammar, Sub | None]] = {
                 "reverse reject recount allow-empty no-add binary verbose quiet "
                 "inaccurate-eof allow-overlap apply", "whitespace include exclude "
                 "build-fake-ancestor", apply, dangerous="directory unsafe-paths"),
-    "cherry-pick": (grammar(open=True), None),
-    "revert": (grammar(open=True), None),
+    "cherry-pick": (grammar(short_valued="mX", open=True, long_valued=["mainline", "strategy",
+                    "strategy-option", "gpg-sign-noop"]), replay),
+    "revert": (grammar(short_valued="mX", open=True, long_valued=["mainline", "strategy",
+               "strategy-option"]), replay),
     "merge-file": (grammar("pqL", "L", open=True), merge_file),
     "format-patch": (grammar(short_valued="ov", open=True, dangerous=OUTPUT), format_patch),
     "archive": (grammar(short_valued="o", open=True, dangerous=["remote", "exec", "output",

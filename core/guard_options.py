@@ -126,9 +126,12 @@ def parse_args(spec: Grammar, args: Sequence[Word]) -> Parsed:
             operands += list(args[i - 1 :])
             break
         if text.startswith("--") and len(text) > 2:
-            if word.dynamic:
-                raise OptionError(f"a computed option ({text})")
             name, eq, value = text[2:].partition("=")
+            if word.dynamic:
+                # --name=<expansion>: the name is written out, only the value is computed
+                if not eq or any(c in name for c in "$`") or "$" in word.pattern.split("=")[0]:
+                    raise OptionError(f"a computed option ({text})")
+                value = COMPUTED + value
             full = _resolve_long(spec, name)
             if full in spec.dangerous:
                 raise OptionError(f"--{full} is not allowed")

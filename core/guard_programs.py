@@ -213,6 +213,7 @@ def cd(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
     if cwd is None and not target.startswith("/"):
         return None
     joined = os.path.join(str(cwd), target) if cwd else target
+    walker.check_made(joined, target)
     physical = Path(os.path.realpath(joined))
     logical = Path(os.path.realpath(posixpath.normpath(joined)))
     result = frozenset({physical, logical})
@@ -316,6 +317,8 @@ def _wrapper(spec: Grammar, name: str, skip: int = 0, outputs: tuple[str, ...] =
 
 def xargs(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
     parsed = _parse(walker, XARGS, args, "xargs")
+    for name in parsed.values("--process-slot-var"):
+        walker.check_env(name)  # xargs sets it in the command's environment
     command = parsed.all_operands or [Word("echo", False, "echo")]
     replace = [v or "{}" for n, v in parsed.options if n in ("-I", "-i", "--replace")]
     stdin = Word("<arguments read from standard input>", True, "")

@@ -91,6 +91,7 @@ class Compound(NamedTuple):
     loop: bool
     words: list[Word]  # a for loop's word list
     redirects: list[Redirect]
+    name: Word | None = None  # a for loop's variable
 
 
 Node = Simple | Subshell | Group | Pipeline | AndOr | Sequence | Compound
@@ -266,6 +267,8 @@ class _Lexer:
                 out.append(("op", op))
                 self.i += len(op)
                 continue
+            if s.startswith("((", self.i) and (not out or out[-1][0] == "op"):
+                raise ShellSyntaxError("arithmetic commands (( )) are not analysed")
             if c in "()":
                 self.i += 1
                 if c == "(":
@@ -608,6 +611,8 @@ class _Parser:
         tok = self._peek()
         if tok is None or tok[0] != "word":
             raise ShellSyntaxError("for without a name")
+        name = tok[1]
+        assert isinstance(name, Word)
         self.i += 1
         words: list[Word] = []
         self._skip_newlines()
@@ -623,7 +628,7 @@ class _Parser:
         self._expect_word("do")
         body = self.list_(("done",))
         self._expect_word("done")
-        return Compound("for", [body], True, words, self.redirects())
+        return Compound("for", [body], True, words, self.redirects(), name)
 
     def redirects(self) -> list[Redirect]:
         out: list[Redirect] = []
