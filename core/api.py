@@ -248,7 +248,9 @@ class Orchestrator:
         :return: (whether the config file was written, the store's info).
         """
         from .config import write_template
+        from .workflow import refuse_bare
 
+        refuse_bare(self.location)
         checked = v.check_areas(areas) if areas is not None else None
         path = self.config_path
         written = False
@@ -267,6 +269,9 @@ class Orchestrator:
 
     def init_store(self) -> StoreInfo:
         """Create the event store, or migrate it forward; safe to repeat."""
+        from .workflow import refuse_bare
+
+        refuse_bare(self.location)
         self.check_plugins()
         info = self.store_plugin().initialize()
         # The parsed-config cache lives beside the store; see config.load_config.

@@ -930,7 +930,7 @@ def _workflow_commands(app: typer.Typer) -> None:
         """Run the role's tests with the commands from the config and record the results.
 
         Implementors: unit and lint; overseer: integration and e2e. Exit 0 when all pass,
-        1 when any fails, 2 when they could not be run.
+        1 when any fails, 2 when any could not be run (the others still run and are recorded).
 
         \b
         Example:
@@ -944,10 +944,17 @@ def _workflow_commands(app: typer.Typer) -> None:
             _out(to_json({"spec_id": spec_id, "role": role_name, "runs": runs}))
         else:
             for r in runs:
+                if r.error is not None:
+                    continue
                 counts = (f" ({r.passed} passed, {r.failed or 0} failed, {r.skipped or 0} "
                           "skipped)" if r.total is not None else "")  # fmt: skip
                 print(f"{r.test_type}: {r.status}{counts} in {r.duration_ms} ms",
                       file=sys.stderr)  # fmt: skip
+        for r in runs:
+            if r.error is not None:
+                print(f"error: {r.error}", file=sys.stderr)
+        if any(r.error is not None for r in runs):
+            raise typer.Exit(2)
         if any(r.status == "failed" for r in runs):
             raise typer.Exit(1)
 
@@ -1086,6 +1093,17 @@ def _workflow_commands(app: typer.Typer) -> None:
 
 
 # ---------------------------------------------------------------------- boundary
+def _usage_message(exc: click.UsageError) -> str:
+    """A usage error as one line, like every other bad input (not Click's usage block)."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    if isinstance(exc, click.NoSuchOption) and exc.option_name[1:2].isdigit():
+        message += " (a negative number is read as an option: put `--` before it)"
+    elif isinstance(exc, click.NoSuchOption):
+        message += " (put `--` before a value that starts with '-')"
+    command = exc.ctx.command_path if exc.ctx is not None else "claude-orchestrator"
+    return f"{message}: see `{command} --help`"
+
+
 def run(args: Sequence[str]) -> int:
     """Run the CLI with ``args``; errors become exit codes in :mod:`.boundary`."""
 
@@ -1095,6 +1113,12 @@ def run(args: Sequence[str]) -> int:
             result = command.main(
                 args=list(args), prog_name="claude-orchestrator", standalone_mode=False
             )
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # the help text is the answer to a bare group name
+            return exc.exit_code
+        except click.UsageError as exc:
+            print(f"error: {_usage_message(exc)}", file=sys.stderr)
+            return 2
         except click.ClickException as exc:
             exc.show()
             return exc.exit_code

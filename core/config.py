@@ -60,7 +60,7 @@ DEFAULTS: dict[str, Any] = {
         "deploy_preview": None,
     },
     "forge": {"type": "local", "host": "github.com"},
-    "guard": {"allow": [], "env": []},
+    "guard": {"allow": [], "env": [], "mode": "worktree"},
     "store": {"path": None},
 }
 
@@ -152,6 +152,10 @@ guard:
   # Environment variables implementors may set although their names look like tool
   # configuration (the guard refuses GIT_*, PATH, LD_*, *_CONFIG, *_DIR ... by default).
   env: []
+  # worktree: agents start with the committed .claude/permissions-*.json. strict: an
+  # implementor must start with `claude-orchestrator agent-settings` (other branches' refs
+  # read-only to its sandbox); the guard refuses every call of one that did not.
+  mode: worktree
 
 store:
   # The event store's file. null: <git common dir>/orchestrator/events.db, shared by
@@ -160,6 +164,13 @@ store:
 """
 
 Position = tuple[int, int]
+
+#: Bounds on what a config file may be: far above any real one, far below what would
+#: hang a git hook. YAML aliases share one node, so a few lines can stand for billions
+#: of values ("billion laughs"); everything after parsing walks the expanded tree.
+MAX_CONFIG_CHARS = 1_000_000
+MAX_CONFIG_VALUES = 100_000
+MAX_CONFIG_DEPTH = 50
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -350,8 +361,20 @@ def parse_text(text: str, path: Path) -> tuple[Any, dict[str, Position]]:
     """Round-trip parse; YAML syntax errors become one-line ConfigErrors."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    if len(text) > MAX_CONFIG_CHARS:
+        raise ConfigError(
+            f"{path.name}: {len(text)} characters is too large for a config file "
+            f"(at most {MAX_CONFIG_CHARS}): is it the right file?"
+        )
+    if _flow_depth(text) > MAX_CONFIG_DEPTH:
+        # ruamel's scanner is quadratic in flow nesting: refuse before it starts
+        raise ConfigError(f"{path.name}: nested too deeply (at most {MAX_CONFIG_DEPTH} levels)")
     try:
         document = _yaml().load(text)
+    except RecursionError:
+        raise ConfigError(
+            f"{path.name}: nested too deeply (at most {MAX_CONFIG_DEPTH} levels)"
+        ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
@@ -359,7 +382,58 @@ def parse_text(text: str, path: Path) -> tuple[Any, dict[str, Position]]:
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
     except YAMLError as exc:
         raise ConfigError(f"{path.name}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    _check_size(document, path)
     return document, dict(_positions(document))
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest ``[``/``{`` nesting outside quotes and comments (a linear pre-scan)."""
+    depth = deepest = 0
+    quote = ""
+    previous = "\n"
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\" and quote == '"':
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char == "#" and previous in " \t\n":
+            newline = text.find("\n", index)
+            index = len(text) if newline < 0 else newline
+            char = "\n"
+        elif char in "'\"" and previous in " \t\n[{,:":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        previous = char
+        index += 1
+    return deepest
+
+
+def _check_size(document: Any, path: Path) -> None:
+    """Refuse documents too deep or too large once aliases are expanded (iteratively:
+    this must not recurse, and it stops counting at the limit)."""
+    stack = [(document, 1)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"{path.name}: more than {MAX_CONFIG_VALUES} values once YAML aliases "
+                "are expanded: write the values out, or use fewer aliases"
+            )
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{path.name}: nested too deeply (at most {MAX_CONFIG_DEPTH} levels)")
+        if isinstance(node, Mapping):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
 
 
 def _type_name(value: Any) -> str:

@@ -12,7 +12,10 @@ The hooks (post-commit, post-rewrite, post-merge) run ``sync-status --from-hook`
 * they never block or fail a commit: ``--from-hook`` stays quiet, skips while a rebase,
   merge or cherry-pick is under way (post-rewrite and post-merge catch up afterwards),
   and records failures in ``<git common dir>/orchestrator/hook-errors.log``, which
-  ``claude-orchestrator doctor`` shows.
+  ``claude-orchestrator doctor`` shows;
+* they never hang a commit either: ``--from-hook`` has a time budget
+  (:data:`HOOK_BUDGET_SECONDS`, or ``$CLAUDE_ORCHESTRATOR_HOOK_BUDGET``) after which it
+  logs that it gave up and exits 0 (``sync-status`` catches up later).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ MARKER = "# claude-orchestrator hook"
 HOOK_VERSION = 1
 CHAINED_SUFFIX = ".pre-claude-orchestrator"
 LOG_NAME = "hook-errors.log"
+HOOK_BUDGET_SECONDS = 20.0
+ENV_HOOK_BUDGET = "CLAUDE_ORCHESTRATOR_HOOK_BUDGET"
 
 
 def hooks_dir(orch: Any) -> Path:
@@ -217,8 +222,53 @@ def failures(orch: Any, limit: int = 20) -> list[str]:
     return lines[-limit:]
 
 
+def _budget() -> float:
+    try:
+        budget = float(os.environ.get(ENV_HOOK_BUDGET, HOOK_BUDGET_SECONDS))
+    except ValueError:
+        return HOOK_BUDGET_SECONDS
+    return budget if 0 < budget < 3600 else HOOK_BUDGET_SECONDS
+
+
+@contextlib.contextmanager
+def _time_budget(orch: Any, hook: str) -> Any:
+    """Give up after the budget: log why and end the process (exit 0, the commit is
+    made already). A timer thread does it while Python runs; SIGALRM's default action
+    is the backstop for a thread stuck in C code that holds the interpreter."""
+    import signal
+    import threading
+
+    budget = _budget()
+
+    def give_up() -> None:
+        record_failure(orch, hook, f"error: gave up after {budget:g} s (the hook's time "
+                       f"budget, {ENV_HOOK_BUDGET}); run `claude-orchestrator sync-status` "
+                       "to catch up")  # fmt: skip
+        os._exit(0)
+
+    timer = threading.Timer(budget, give_up)
+    timer.daemon = True
+    timer.start()
+    alarm = hasattr(signal, "alarm") and threading.current_thread() is threading.main_thread()
+    if alarm:
+        previous = signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(budget) + 10)
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if alarm:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+
+
 def sync_from_hook(orch: Any, hook: str) -> None:
-    """What the installed hooks run: sync quietly, never fail, record problems."""
+    """What the installed hooks run: sync quietly, never fail or hang, record problems."""
+    with _time_budget(orch, hook):
+        _sync_from_hook(orch, hook)
+
+
+def _sync_from_hook(orch: Any, hook: str) -> None:
     from .errors import OrchestratorError
     from .workflow import parse_branch, sync_status
 

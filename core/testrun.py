@@ -39,6 +39,11 @@ class TestRun(NamedTuple):
     total: int | None
     duration_ms: int
     from_junit: bool
+    #: why the command could not run (then status is "not-run" and nothing is recorded)
+    error: str | None = None
+
+
+NOT_RUN = "not-run"
 
 
 class Counts(NamedTuple):
@@ -95,8 +100,10 @@ def run_tests(orch: Any, *, role: str | None = None, test_type: str | None = Non
               ) -> tuple[str, str, list[TestRun]]:  # fmt: skip
     """Run and record the role's tests; returns (spec id, role, runs).
 
-    Every command is checked (configured, runner installed) before any runs. With
-    ``output_to_stderr`` the runners' standard output goes to stderr (for ``--json``).
+    A command that cannot run (not configured, runner not installed) does not stop the
+    others: it comes back as a run with status :data:`NOT_RUN` and an ``error``, and is
+    not recorded. With ``output_to_stderr`` the runners' standard output goes to stderr
+    (for ``--json``).
     """
     from .workflow import _current_feature_branch
 
@@ -109,25 +116,7 @@ def run_tests(orch: Any, *, role: str | None = None, test_type: str | None = Non
     types = ((v.check_choice(test_type, v.TEST_TYPES, "test type"),) if test_type
              else DEFAULT_TYPES[kind])  # fmt: skip
     commands = orch.config.test_commands(kind)
-    plan = []
-    for t in types:
-        command = commands.get(t)
-        if not command:
-            raise ValidationError(
-                f"no {t} test command for the {kind} in orchestrator.yaml: set "
-                f"tests.{kind}.{t} (e.g. `claude-orchestrator config set tests.{kind}.{t} "
-                "'pytest -q'`)"
-            )
-        first = shlex.split(command)[0] if command.strip() else ""
-        if (
-            shutil.which(first, path=os.environ.get("PATH")) is None
-            and not (orch.location.root / first).is_file()
-        ):
-            raise ValidationError(
-                f"cannot run the {t} tests: `{first}` is not installed or not on PATH "
-                f"(tests.{kind}.{t}: {command})"
-            )
-        plan.append((t, command))
+    plan = [(t, commands.get(t) or "") for t in types]
     store = orch.store
     if store.get_feature(parsed.spec_id) is None:
         raise ValidationError(
@@ -137,9 +126,40 @@ def run_tests(orch: Any, *, role: str | None = None, test_type: str | None = Non
     commit = orch.vcs().resolve("HEAD")
     runs = []
     for t, command in plan:
-        runs.append(_run_one(orch, parsed.spec_id, parsed.role, t, command, commit,
-                             output_to_stderr))  # fmt: skip
+        problem = _cannot_run(orch, kind, t, command)
+        if problem is None:
+            runs.append(_run_one(orch, parsed.spec_id, parsed.role, t, command, commit,
+                                 output_to_stderr))  # fmt: skip
+        else:
+            runs.append(_not_run(t, command, problem))
     return parsed.spec_id, parsed.role, runs
+
+
+def _cannot_run(orch: Any, kind: str, test_type: str, command: str) -> str | None:
+    """Why ``command`` cannot run, or None."""
+    if not command.strip():
+        return (
+            f"no {test_type} test command for the {kind} in orchestrator.yaml: set "
+            f"tests.{kind}.{test_type} (e.g. `claude-orchestrator config set "
+            f"tests.{kind}.{test_type} 'pytest -q'`)"
+        )
+    try:
+        first = shlex.split(command)[0]
+    except (ValueError, IndexError):
+        return f"cannot parse the {test_type} test command {command!r} (tests.{kind}.{test_type})"
+    if (
+        shutil.which(first, path=os.environ.get("PATH")) is None
+        and not (orch.location.root / first).is_file()
+    ):
+        return (
+            f"cannot run the {test_type} tests: `{first}` is not installed or not on PATH "
+            f"(tests.{kind}.{test_type}: {command})"
+        )
+    return None
+
+
+def _not_run(test_type: str, command: str, error: str) -> TestRun:
+    return TestRun(test_type, command, -1, NOT_RUN, None, None, None, None, 0, False, error)
 
 
 def _run_one(orch: Any, spec_id: str, role: str, test_type: str, command: str,
@@ -155,9 +175,8 @@ def _run_one(orch: Any, spec_id: str, role: str, test_type: str, command: str,
             proc = subprocess.run(argv, cwd=orch.location.root, env=env,
                                   stdout=sys.stderr if output_to_stderr else None)  # fmt: skip
         except OSError as exc:
-            raise ValidationError(
-                f"cannot run the {test_type} tests ({command}): {exc.strerror}"
-            ) from None
+            reason = f"cannot run the {test_type} tests ({command}): {exc.strerror}"
+            return _not_run(test_type, command, reason)
         duration = int((time.monotonic() - start) * 1000)
         counts = parse_junit(junit) if junit.exists() else None
     passed: int | None

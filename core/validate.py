@@ -41,6 +41,11 @@ BLOCKER_STATUSES = ("active", "resolved")
 EXPORT_FORMATS = ("markdown", "csv", "json")
 
 MAX_MESSAGE = 10_000
+#: Metadata is stored as JSON text; this bounds one event's row (messages: MAX_MESSAGE).
+MAX_METADATA_BYTES = 64 * 1024
+MAX_METADATA_DEPTH = 32
+#: SQLite stores integers in 64 bits; a larger Python int cannot be bound at all.
+SQLITE_MAX_INT = 2**63 - 1
 
 
 def _show(value: object) -> str:
@@ -149,6 +154,8 @@ def check_message(value: str, what: str = "message") -> str:
         raise ValidationError(f"empty {what}: say in a few words what happened")
     if "\x00" in value:
         raise ValidationError(f"the {what} contains a NUL character: remove it")
+    if _has_surrogate(value):
+        raise ValidationError(f"the {what} is not valid Unicode (a lone surrogate): remove it")
     if len(value) > MAX_MESSAGE:
         raise ValidationError(
             f"the {what} is {len(value)} characters long: keep it under {MAX_MESSAGE}"
@@ -168,16 +175,20 @@ def check_positive_id(value: int | str, what: str) -> int:
         number = int(value)
     except (TypeError, ValueError):
         number = 0
-    if number <= 0 or str(value).strip() not in (str(number), f"+{number}"):
-        raise ValidationError(f"invalid {what} id {_show(value)}: give a positive whole number")
+    if not 0 < number <= SQLITE_MAX_INT or str(value).strip() not in (str(number), f"+{number}"):
+        raise ValidationError(
+            f"invalid {what} id {_show(value)}: give a positive whole number up to {SQLITE_MAX_INT}"
+        )
     return number
 
 
 def check_count(value: int | None, what: str) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValidationError(f"invalid {what} {_show(value)}: give a whole number >= 0")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SQLITE_MAX_INT:
+        raise ValidationError(
+            f"invalid {what} {_show(value)}: give a whole number from 0 to {SQLITE_MAX_INT}"
+        )
     return value
 
 
@@ -187,21 +198,80 @@ def check_limit(value: int) -> int:
     return value
 
 
+def _has_surrogate(text: str) -> bool:
+    """Lone surrogates (from JSON escapes or undecodable argv bytes) cannot be UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _load_json(text: str, invalid: str, example: str) -> object:
+    """``json.loads`` that refuses NaN/Infinity and turns every failure into one line."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValidationError(f"{invalid} (nested too deeply): give {example}") from None
+    except ValueError as exc:
+        raise ValidationError(f"{invalid} ({exc.args[0]}): give {example}") from None
+
+
 def check_metadata(value: str | dict[str, object] | None) -> dict[str, object] | None:
-    """Event metadata: a JSON object (given as text on the command line)."""
+    """Event metadata: a JSON object (given as text on the command line).
+
+    It must serialise as strict JSON (no NaN or Infinity, no lone surrogates) of at most
+    :data:`MAX_METADATA_BYTES` bytes, because ``events recent --json`` prints it back.
+    """
+    example = "a JSON object, e.g. '{\"pr\": 12}'"
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise ValidationError(
-                f"metadata is not valid JSON ({exc.args[0]}): give a JSON object, "
-                "e.g. '{\"pr\": 12}'"
-            ) from None
+        if len(value) > 4 * MAX_METADATA_BYTES:  # no need to parse it to know
+            raise _metadata_too_large(len(value))
+        value = _load_json(value, "metadata is not valid JSON", example)  # type: ignore[assignment]
     if not isinstance(value, dict):
-        raise ValidationError("metadata must be a JSON object, e.g. '{\"pr\": 12}'")
+        raise ValidationError(f"metadata must be {example}")
+    if _depth_exceeds(value, MAX_METADATA_DEPTH):
+        raise ValidationError(
+            f"metadata is nested too deeply (at most {MAX_METADATA_DEPTH} levels): give {example}"
+        )
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, sort_keys=True)
+    except RecursionError:
+        raise ValidationError(f"metadata is nested too deeply: give {example}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"metadata is not strict JSON ({exc}): give {example}") from None
+    if _has_surrogate(text):
+        raise ValidationError("the metadata is not valid Unicode (a lone surrogate): remove it")
+    size = len(text.encode("utf-8"))
+    if size > MAX_METADATA_BYTES:
+        raise _metadata_too_large(size)
     return value
+
+
+def _depth_exceeds(value: object, limit: int) -> bool:
+    """Whether lists/dicts nest deeper than ``limit`` (iterative: no RecursionError)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (
+                node.values() if isinstance(node, dict) else node))  # fmt: skip
+    return False
+
+
+def _metadata_too_large(size: int) -> ValidationError:
+    return ValidationError(
+        f"the metadata is {size} bytes long: keep it under {MAX_METADATA_BYTES} bytes "
+        "(store large data elsewhere and put its path or URL in the metadata)"
+    )
 
 
 def check_path_list(value: str | list[str], what: str = "files list") -> list[str]:
@@ -214,13 +284,10 @@ def check_path_list(value: str | list[str], what: str = "files list") -> list[st
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except ValueError as exc:
-                raise ValidationError(
-                    f"malformed {what} ({exc.args[0]}): give a JSON array of paths like "
-                    '\'["src/a.py", "src/b.py"]\' or a comma-separated list'
-                ) from None
+            example = (
+                'a JSON array of paths like \'["src/a.py", "src/b.py"]\' or a comma-separated list'
+            )
+            items = _load_json(text, f"malformed {what}", example)
         else:
             items = split_list(text)
     else:
@@ -236,19 +303,27 @@ def check_path_list(value: str | list[str], what: str = "files list") -> list[st
 
 
 def check_repo_path(value: str) -> str:
-    """A path relative to the repository root that stays inside it."""
+    """A path relative to the repository root that stays inside it, normalised.
+
+    ``.`` segments and empty segments (``a//b``, a trailing ``/``) are dropped, as git
+    does, so ``a/./b`` and ``a/b`` name one file; ``..`` is refused rather than resolved,
+    because ``a/../b`` usually means a mistake and resolving it could leave the tree.
+    """
+    parts = value.split("/") if isinstance(value, str) else []
+    kept = [part for part in parts if part not in ("", ".")]
     bad = (
-        not value
+        not kept
         or value.startswith("/")
         or any(ord(c) < 32 or ord(c) == 127 for c in value)
-        or any(part == ".." for part in value.split("/"))
+        or _has_surrogate(value)
+        or ".." in kept
     )
     if bad:
         raise ValidationError(
             f"invalid path {_show(value)}: give a path relative to the repository root, "
             "without '..' or control characters (e.g. src/models.py)"
         )
-    return value
+    return "/".join(kept)
 
 
 BRANCH_RE = re.compile(

@@ -55,15 +55,20 @@ def _not_a_feature_branch(prefix: str, branch: str) -> ValidationError:
     )
 
 
+def refuse_bare(location: Any) -> None:
+    """Refuse to work in a bare repository (there is no working tree to coordinate)."""
+    cwd = location.cwd
+    if not location.in_git and (cwd / "HEAD").is_file() and (cwd / "objects").is_dir():
+        raise ValidationError(
+            "this is a bare repository: run this in a working tree "
+            "(clone it, or `git worktree add` one)"
+        )
+
+
 def require_git(orch: Any) -> Any:
     """The VCS plugin, after checking that we are inside a git working tree."""
     if not orch.location.in_git:
-        cwd = orch.location.cwd
-        if (cwd / "HEAD").is_file() and (cwd / "objects").is_dir():
-            raise ValidationError(
-                "this is a bare repository: run this in a working tree "
-                "(clone it, or `git worktree add` one)"
-            )
+        refuse_bare(orch.location)
         raise ValidationError(
             f"{orch.location.cwd} is not in a git repository: run this inside the "
             "repository or one of its worktrees"

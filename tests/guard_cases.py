@@ -1131,10 +1131,19 @@ RED_TEAM: list[Case] = [
 # commits replayed from elsewhere, and options only some subcommands refused.
 RED_TEAM_2: list[Case] = [
     no("r2-link-dotdot-cd-P", "ln -s {main}/src src/t && cd -P src/t/.. && git reset -q --hard"),
-    no("r2-link-dotdot-git-C", "ln -s {main}/src src/t && git -C src/t/.. commit --allow-empty -m x"),
+    no(
+        "r2-link-dotdot-git-C",
+        "ln -s {main}/src src/t && git -C src/t/.. commit --allow-empty -m x",
+    ),
     no("r2-link-dotdot-write", "ln -s ../tests src/t && echo pwned > src/t/../README.md"),
-    no("r2-link-dotdot-set-P", "ln -s ../tests src/t && set -P && cd src/t/.. && echo x > README.md"),
-    no("r2-link-dotdot-cp", "ln -s ../.github src/t && cp src/a.py src/t/../.github/workflows/p.yml"),
+    no(
+        "r2-link-dotdot-set-P",
+        "ln -s ../tests src/t && set -P && cd src/t/.. && echo x > README.md",
+    ),
+    no(
+        "r2-link-dotdot-cp",
+        "ln -s ../.github src/t && cp src/a.py src/t/../.github/workflows/p.yml",
+    ),
     no("r2-hard-link-config", "ln {main}/.git/config src/c"),
     no("r2-hard-link-readme", "ln README.md src/r"),
     no("r2-cp-l-workflow", "cp -l .github/workflows/ci.yml tests/ci"),
@@ -1143,7 +1152,10 @@ RED_TEAM_2: list[Case] = [
     no("r2-orphan-master", "git checkout --orphan master"),
     no("r2-fetch-shadow-main", "git fetch . HEAD:refs/main"),
     no("r2-push-shadow-main", "git push . HEAD:refs/main"),
-    no("r2-fetch-replace", "git fetch . +HEAD:refs/replace/0123456789abcdef0123456789abcdef01234567"),
+    no(
+        "r2-fetch-replace",
+        "git fetch . +HEAD:refs/replace/0123456789abcdef0123456789abcdef01234567",
+    ),
     no("r2-arith-command", "echo='a[$(git config alias.pwn merge)]'; ((echo))"),
     no("r2-param-prompt", "x='$(git config alias.pwn merge)'; echo ${x@P}"),
     no("r2-for-home", "for HOME in src; do git status; done"),

@@ -84,6 +84,11 @@ ATTACKS = [
     "echo ${x:-$(git branch -f main HEAD)}",
     "x='a[$(git branch -f main HEAD)]'; [[ x -eq 0 ]]",
     "git apply --cached {readme_patch} && git commit -m x",
+    "ln -s {main}/src src/t && git -C src/t/.. commit --allow-empty -m x",
+    "ln -s ../tests src/t && echo pwned > src/t/../README.md",
+    "git fetch . HEAD:refs/main",
+    "git revert --no-edit main",
+    "git checkout -b master && git push -u origin HEAD",
 ]
 
 

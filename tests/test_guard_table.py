@@ -212,7 +212,9 @@ def payload(case: Case, world: World) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "case", CASES + BYPASSES + RED_TEAM + RED_TEAM_2, ids=[c.id for c in CASES + BYPASSES + RED_TEAM + RED_TEAM_2]
+    "case",
+    CASES + BYPASSES + RED_TEAM + RED_TEAM_2,
+    ids=[c.id for c in CASES + BYPASSES + RED_TEAM + RED_TEAM_2],
 )
 @pytest.mark.usefixtures("guard_env")
 def test_guard_table(case: Case, world: World, decide: Callable[..., Any]) -> None:

@@ -78,10 +78,10 @@ def test_overseer_runs_integration_and_e2e(cli: Run, repo: Path, feature: dict) 
 @pytest.mark.parametrize(
     ("config", "args", "message"),
     [
-        ("version: 1\ntests:\n  implementor:\n    unit: null\n", [],
+        ("version: 1\ntests:\n  implementor:\n    unit: null\n", ["--type", "unit"],
          "no unit test command for the implementor"),
-        ("version: 1\ntests:\n  implementor:\n    unit: no-such-runner -x\n", [],
-         "`no-such-runner` is not installed or not on PATH"),
+        ("version: 1\ntests:\n  implementor:\n    unit: no-such-runner -x\n",
+         ["--type", "unit"], "`no-such-runner` is not installed or not on PATH"),
         ("version: 1\n", ["--type", "smoke"], "unknown test type"),
         ("version: 1\n", ["--role", "overseer"], "does not match the branch"),
     ],
@@ -95,6 +95,28 @@ def test_tests_that_cannot_run_exit_2_recording_nothing(
     assert result.code == 2, result
     assert message in result.err
     assert results(cli) == []
+
+
+def test_a_missing_runner_does_not_stop_the_others(cli: Run, repo: Path, feature: dict) -> None:
+    """Issue #9 item 15: lint's runner is missing; the unit tests still run and are
+    recorded, the missing one is reported on one line, and the exit code is 2."""
+    tree = feature["impl-ui"]
+    commit(tree, "tests/test_unit.py", PASSING, "T003: tests")
+    (tree / "orchestrator.yaml").write_text(
+        "version: 1\ntests:\n  implementor:\n    unit: pytest -q -p no:cacheprovider tests\n"
+        "    lint: no-such-linter check .\n"
+    )
+    result = cli("run-tests", "--json", cwd=tree)
+    assert result.code == 2, result
+    runs = {r["test_type"]: r for r in result.json()["runs"]}
+    assert runs["unit"]["status"] == "passed" and runs["unit"]["passed"] == 2
+    assert runs["lint"]["status"] == "not-run" and "no-such-linter" in runs["lint"]["error"]
+    assert "error: cannot run the lint tests: `no-such-linter` is not installed" in result.err
+    assert "Traceback" not in result.err
+    assert [(r["test_type"], r["status"]) for r in results(cli)] == [("unit", "passed")]
+    text = cli("run-tests", cwd=tree)
+    assert text.code == 2 and "unit: passed" in text.err, text
+    assert text.err.count("error: ") == 1
 
 
 def test_parse_junit_forms(tmp_path: Path) -> None:

@@ -88,11 +88,36 @@ def test_roles(value: str) -> None:
     assert role == "overseer" or re.fullmatch(r"implementor-[a-z][a-z0-9-]*", role)
 
 
-@given(st.lists(st.from_regex(r"\A[a-z][a-z0-9_]{0,8}(/[a-z0-9_.]{1,8}){0,3}\Z"), min_size=1))
+# Path segments: plain names, which are kept, and "." or "" (as in "a/./b", "a//b"),
+# which are dropped; ".." is never generated here (see the test after next).
+name_segment = st.from_regex(r"\A[a-z0-9_][a-z0-9_.]{0,7}\Z").filter(lambda s: s != "..")
+plain_path = st.builds(
+    lambda first, rest: "/".join([first, *rest]),
+    st.from_regex(r"\A[a-z][a-z0-9_]{0,8}\Z"),
+    st.lists(name_segment, max_size=3),
+)
+
+
+@given(st.lists(plain_path, min_size=1))
 def test_files_lists_round_trip_json_and_commas(paths: list[str]) -> None:
     expected = sorted(set(paths))
     assert v.check_path_list(json.dumps(paths)) == expected
     assert v.check_path_list(", ".join(paths)) == expected
+
+
+@given(st.lists(st.one_of(name_segment, st.sampled_from([".", "", ".."])), min_size=1,
+                max_size=6))  # fmt: skip
+def test_dot_segments_are_normalised_and_dotdot_refused(segments: list[str]) -> None:
+    """'.' and empty segments are dropped (a/./b is a/b); '..' is refused, never resolved."""
+    path = "/".join(segments)
+    kept = [s for s in segments if s not in ("", ".")]
+    if not kept or ".." in kept or path.startswith("/"):
+        with pytest.raises(ValidationError, match="invalid path") as info:
+            v.check_repo_path(path)
+        assert "\n" not in str(info.value)
+        return
+    assert v.check_repo_path(path) == "/".join(kept)
+    assert v.check_path_list([path, "/".join(kept)]) == ["/".join(kept)]
 
 
 @given(st.text(max_size=30))
@@ -107,14 +132,23 @@ def test_files_list_never_accepts_escaping_paths(text: str) -> None:
         assert not any(ord(c) < 32 for c in path)
 
 
-@given(st.one_of(st.text(max_size=20), st.integers()))
+@given(st.one_of(st.text(max_size=20), st.integers(), st.integers(min_value=2**62)))
 def test_positive_ids(value: object) -> None:
     try:
         number = v.check_positive_id(value, "conflict")  # type: ignore[arg-type]
     except ValidationError as exc:
         assert "invalid conflict id" in str(exc)
         return
-    assert number > 0 and int(str(value).strip()) == number
+    assert 0 < number <= 2**63 - 1 and int(str(value).strip()) == number
+
+
+@given(st.one_of(st.integers(), st.integers(min_value=2**62), st.integers(max_value=-(2**62))))
+def test_counts_fit_sqlite_integers(value: int) -> None:
+    if 0 <= value < 2**63:
+        assert v.check_count(value, "total") == value
+    else:
+        with pytest.raises(ValidationError, match="give a whole number from 0 to"):
+            v.check_count(value, "total")
 
 
 @given(st.text(max_size=30))
@@ -124,6 +158,64 @@ def test_metadata_must_be_an_object(text: str) -> None:
     except ValidationError:
         return
     assert data is None or isinstance(data, dict)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=10,
+)  # fmt: skip
+#: (JSON text, what the error says): each breaks one rule of strict, bounded metadata
+bad_metadata = st.one_of(
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999"]).map(lambda x: (f'{{"a": {x}}}',
+                                                                               "JSON")),
+    st.sampled_from(["\\ud800", "\\udfff", "x\\udc80y"]).map(lambda x: (f'{{"a": "{x}"}}',
+                                                                          "surrogate")),
+    st.integers(40, 60_000).map(lambda n: ('{"a": ' + "[" * n + "]" * n + "}", "deeply")),
+    st.integers(64 * 1024, 200_000).map(lambda n: (json.dumps({"a": "x" * n}), "bytes long")),
+)  # fmt: skip
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=4))
+def test_accepted_metadata_is_strict_json(data: dict[str, object]) -> None:
+    text = json.dumps(data)
+    checked = v.check_metadata(text)
+    assert checked == data
+    if checked is not None:
+        out = json.dumps(checked, allow_nan=False)  # what `events recent --json` prints
+        out.encode("utf-8")
+        assert json.loads(out) == data
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+@given(bad_metadata)
+def test_bad_metadata_is_one_clean_error(case: tuple[str, str]) -> None:
+    """Issue #9 items 19, 20, 24: NaN, lone surrogates, deep nesting, > 64 KiB."""
+    text, reason = case
+    with pytest.raises(ValidationError, match=reason) as info:
+        v.check_metadata(text)
+    assert "\n" not in str(info.value)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return  # Python's own parser gives up too: no dict to give the API
+    with pytest.raises(ValidationError):  # the same data given as a dict, through the API
+        v.check_metadata(data)
+
+
+def test_deep_metadata_dict_through_the_api_is_a_clean_error() -> None:
+    data: dict[str, object] = {}
+    for _ in range(50_000):
+        data = {"a": data}
+    with pytest.raises(ValidationError, match="nested too deeply"):
+        v.check_metadata(data)
+
+
+def test_deep_files_list_is_a_clean_error() -> None:
+    with pytest.raises(ValidationError, match="malformed files list"):
+        v.check_path_list("[" * 50_000 + "]" * 50_000)
 
 
 # --------------------------------------------------------------- lean parser
