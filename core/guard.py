@@ -551,14 +551,23 @@ class Walker:
             return
         parts = [p for p in joined.split("/") if p not in ("", ".")]
         prefix = ""
+        physical = "/"
         for part in parts:
             prefix = f"{prefix}/{part}"
-            normal = posixpath.normpath(prefix)
-            if prefix in self.changed or normal in self.changed:
-                raise Deny(
-                    f"{name} goes through {normal}, which an earlier command in this line "
-                    "creates or replaces (it could be a link): run them as separate commands"
-                )
+            # as the kernel walks it: '..' after an existing link leaves the link's target
+            if part == "..":
+                physical = os.path.dirname(os.path.realpath(physical)) or "/"
+            else:
+                physical = os.path.join(physical, part)
+                if os.path.lexists(physical):
+                    physical = os.path.realpath(physical)
+            for candidate in (prefix, posixpath.normpath(prefix), physical):
+                if candidate in self.changed:
+                    raise Deny(
+                        f"{name} goes through {candidate}, which an earlier command in this "
+                        "line creates or replaces (it could be a link): run them as separate "
+                        "commands"
+                    )
 
     def made(self, cwd: Path | None, name: str) -> None:
         """Remember a path this command creates or replaces (for later commands)."""
@@ -566,6 +575,8 @@ class Walker:
             return
         joined = name if name.startswith("/") else os.path.join(str(cwd), name)
         self.changed.append(posixpath.normpath(joined))
+        head, tail = os.path.split(joined.rstrip("/"))
+        self.changed.append(os.path.join(os.path.realpath(head or "/"), tail))
 
 
 def check_path(context: Context, path: Path, name: str, how: str, *,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .guard_options import COMPUTED, Grammar, Parsed, grammar
+from .guard_options import Grammar, Parsed, grammar, value_word
 from .guard_programs import Checker, Cwds, _deny, _parse
 from .shellparse import Word
 
@@ -21,10 +21,7 @@ if TYPE_CHECKING:
 MAX_TREE = 20_000  # files looked at below a directory a recursive write touches
 
 
-def _w(text: str) -> Word:
-    if text.startswith(COMPUTED):  # an option value that holds an expansion
-        return Word(text[1:], True, text[1:])
-    return Word(text, False, "".join("\\" + c if c in "*?[]{},~\\" else c for c in text))
+_w = value_word
 
 
 def _write(walker: Walker, cwd: Path | None, word: Word | str, how: str) -> None:
@@ -70,12 +67,20 @@ def reader(*dangerous: str, short_valued: str = "") -> Checker:
 
 
 def find(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
-    actions = {"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0",
-               "-fprintf", "-fls"}  # fmt: skip
+    actions = {"-exec", "-execdir", "-ok", "-okdir", "-fprint", "-fprint0", "-fprintf", "-fls"}
     for word in args:
         if word.text in actions and walker.context.implementor:
             _deny(f"find {word.text} runs commands or writes files: implementors use find "
                   "to list, then act on the paths")  # fmt: skip
+    if any(w.text == "-delete" for w in args):
+        # -delete removes below the starting points: they must be the role's, wholly
+        roots = []
+        for word in args:
+            if word.text.startswith(("-", "(", "!", ")")):
+                break
+            roots.append(word)
+        for root in roots or [_w(".")]:
+            _remove(walker, cwd, root, "find -delete", tree=True)
     return None
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .guard_options import Grammar, Parsed, grammar
+from .guard_options import Grammar, Parsed, grammar, value_word
 from .guard_programs import Cwds, _deny, _parse
 from .shellparse import Word
 
@@ -259,7 +259,6 @@ def _exists(context: Context, name: str) -> bool:
 def checkout(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     context = walker.context
     creating = parsed.values("-b", "-B", "-c", "-C", "--orphan", "--create", "--force-create")
-    resetting = parsed.values("-B", "-C", "--force-create")
     for name in creating:
         if context.ref_name(name) in context.own:
             continue
@@ -268,10 +267,7 @@ def checkout(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None
             bare in context.main_names
             or bare == "HEAD"
             or name.startswith("refs/")
-            or (
-                context.protected_ref(name)
-                and (name in resetting or _exists(context, f"refs/heads/{bare}"))
-            )
+            or context.protected_ref(name)  # any feature branch but the agent's own
         ):
             _deny(f"implementors may not create or reset {name} (another agent's branch or "
                   "the main branch): pick a new name")  # fmt: skip
@@ -399,7 +395,7 @@ def push(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     if parsed.has("--no-verify"):
         _deny("implementors may not skip the pre-push hook (--no-verify)")
     operands = parsed.all_operands
-    for repo in [*operands[:1], *(Word(v, False, v) for v in parsed.values("--repo"))]:
+    for repo in [*operands[:1], *(value_word(v) for v in parsed.values("--repo"))]:
         _check_remote(repo)
     specs = operands[1:]
     if not specs:
@@ -676,13 +672,13 @@ def replay(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
     vcs = context.vcs
     for word in parsed.all_operands:
         text = word.text
-        if word.dynamic or ".." in text or text.startswith("-"):
+        if word.dynamic or ".." in text or text.startswith("-") or re.search(r"\^[@!-]", text):
             _deny(f"git {sub} {text}: name the commits one by one")
         if vcs is None:
             continue
         sha = vcs.resolve(text)
         if sha is None:
-            continue  # git will refuse it
+            _deny(f"git {sub} {text}: not a commit the guard can find; name the commit")
         overseer = f"refs/heads/{context.overseer_branch}" if context.overseer_branch else None
         if sub == "cherry-pick" and overseer and vcs.is_ancestor(sha, overseer):
             continue
@@ -701,7 +697,7 @@ def format_patch(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> 
     if parsed.has("--stdout"):
         return
     for directory in parsed.values("-o", "--output-directory"):
-        walker.write(cwd, Word(directory + "/0001.patch", False, directory + "/0001.patch"),
+        walker.write(cwd, value_word(directory + "/0001.patch"),
                      "git format-patch")  # fmt: skip
     if not parsed.values("-o", "--output-directory"):
         walker.write(cwd, Word("0001.patch", False, "0001.patch"), "git format-patch")
@@ -827,10 +823,13 @@ SUBCOMMANDS: dict[str, tuple[Grammar, Sub | None]] = {
                 "reverse reject recount allow-empty no-add binary verbose quiet "
                 "inaccurate-eof allow-overlap apply", "whitespace include exclude "
                 "build-fake-ancestor", apply, dangerous="directory unsafe-paths"),
-    "cherry-pick": (grammar(short_valued="mX", open=True, long_valued=["mainline", "strategy",
-                    "strategy-option", "gpg-sign-noop"]), replay),
-    "revert": (grammar(short_valued="mX", open=True, long_valued=["mainline", "strategy",
-               "strategy-option"]), replay),
+    "cherry-pick": _g("nesxS", "mX", "no-commit edit no-edit signoff ff allow-empty "
+                      "allow-empty-message keep-redundant-commits continue abort skip quit "
+                      "rerere-autoupdate no-rerere-autoupdate", "mainline strategy "
+                      "strategy-option cleanup", replay, optional="gpg-sign"),
+    "revert": _g("nesS", "mX", "no-commit edit no-edit signoff continue abort skip quit "
+                 "rerere-autoupdate no-rerere-autoupdate", "mainline strategy "
+                 "strategy-option cleanup", replay, optional="gpg-sign"),
     "merge-file": (grammar("pqL", "L", open=True), merge_file),
     "format-patch": (grammar(short_valued="ov", open=True, dangerous=OUTPUT), format_patch),
     "archive": (grammar(short_valued="o", open=True, dangerous=["remote", "exec", "output",

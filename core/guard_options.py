@@ -27,6 +27,14 @@ from .shellparse import Word
 COMPUTED = "\x00"
 
 
+def value_word(text: str) -> Word:
+    """An option's value as a word: computed (an expansion) when :data:`COMPUTED` marks
+    it, else literal (its special characters escaped, as quoting would)."""
+    if text.startswith(COMPUTED):
+        return Word(text[1:], True, text[1:])
+    return Word(text, False, "".join("\\" + c if c in "*?[]{},~\\" else c for c in text))
+
+
 class OptionError(ValueError):
     """An argument the grammar does not know (the reason says which)."""
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .guard_options import Grammar, OptionError, Parsed, grammar, parse_args
+from .guard_options import Grammar, OptionError, Parsed, grammar, parse_args, value_word
 from .shellparse import Word
 
 if TYPE_CHECKING:
@@ -283,7 +283,7 @@ def env(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
         rest = rest[1:]
     places: Cwds = None if cwd is None else frozenset({cwd})
     for directory in parsed.values("-C", "--chdir"):
-        places = cd(walker, [Word(directory, False, directory)], cwd)
+        places = cd(walker, [value_word(directory)], cwd)
     for place in [None] if places is None else sorted(places):
         _wrapped(walker, rest, place)
     # The wrapped command first: its refusal says more than the environment's.
@@ -309,7 +309,7 @@ def _wrapper(spec: Grammar, name: str, skip: int = 0, outputs: tuple[str, ...] =
         if name == "command" and parsed.has("-v", "-V"):
             return None
         for output in parsed.values(*outputs) if outputs else []:
-            walker.write(cwd, Word(output, False, output), f"{name} -o")
+            walker.write(cwd, value_word(output), f"{name} -o")
         return _wrapped(walker, parsed.all_operands[skip:], cwd)
 
     return check

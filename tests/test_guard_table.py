@@ -33,6 +33,7 @@ from .guard_cases import (
     OVER,
     RED_TEAM,
     RED_TEAM_2,
+    RED_TEAM_3,
     SPEC,
     UI,
     Case,
@@ -213,8 +214,8 @@ def payload(case: Case, world: World) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "case",
-    CASES + BYPASSES + RED_TEAM + RED_TEAM_2,
-    ids=[c.id for c in CASES + BYPASSES + RED_TEAM + RED_TEAM_2],
+    CASES + BYPASSES + RED_TEAM + RED_TEAM_2 + RED_TEAM_3,
+    ids=[c.id for c in CASES + BYPASSES + RED_TEAM + RED_TEAM_2 + RED_TEAM_3],
 )
 @pytest.mark.usefixtures("guard_env")
 def test_guard_table(case: Case, world: World, decide: Callable[..., Any]) -> None:
@@ -245,14 +246,14 @@ def test_guard_table(case: Case, world: World, decide: Callable[..., Any]) -> No
 
 
 def test_table_is_well_formed() -> None:
-    ids = [c.id for c in CASES + BYPASSES + RED_TEAM + RED_TEAM_2]
+    ids = [c.id for c in CASES + BYPASSES + RED_TEAM + RED_TEAM_2 + RED_TEAM_3]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
     assert len(CASES) >= 150
     assert {c.role for c in CASES} == {IMPL, OVER}
     for role in (IMPL, OVER):
         assert {c.allow for c in CASES if c.role == role} == {True, False}, role
     assert {c.tool for c in CASES} == TOOLS
-    for c in CASES + BYPASSES + RED_TEAM + RED_TEAM_2:
+    for c in CASES + BYPASSES + RED_TEAM + RED_TEAM_2 + RED_TEAM_3:
         assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", c.id), c.id
         assert c.input, c.id
         assert not c.cwd.startswith("/"), c.id
