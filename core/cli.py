@@ -775,6 +775,9 @@ def _workflow_commands(app: typer.Typer) -> None:
         else:
             lines = []
             for r in results:
+                if r.error:
+                    lines.append(f"{r.branch} vs {r.other_branch}: NOT COMPARABLE ({r.error})")
+                    continue
                 if not r.conflicted:
                     lines.append(f"{r.branch} vs {r.other_branch}: clean")
                     continue
@@ -789,6 +792,8 @@ def _workflow_commands(app: typer.Typer) -> None:
             _out("\n".join(lines) if lines else "no sibling branches to check")
         if conflicted:
             raise typer.Exit(1)
+        if any(r.error for r in results):
+            raise typer.Exit(2)  # nothing conflicts, but not every pair could be checked
 
     @app.command("detect-conflicts")
     def detect_conflicts(db: DbOption = None, as_json: JsonOption = False) -> None:
@@ -805,16 +810,16 @@ def _workflow_commands(app: typer.Typer) -> None:
         found = [c for s in scans for c in s.conflicts]
         if as_json:
             _out(to_json({"conflicts": bool(found), "features": scans}))
-        elif found:
+        else:
             lines = []
             for scan in scans:
                 for c in scan.conflicts:
                     files = ", ".join(c.files) or "(directory-rename conflict)"
                     lines.append(f"{scan.spec_id}: {c.severity}: {c.branch} vs "
                                  f"{c.other_branch}: {files}")  # fmt: skip
-                if scan.note:
-                    lines.append(f"{scan.spec_id}: note: {scan.note}")
-            _out("\n".join(lines))
+                lines += [f"{scan.spec_id}: note: {note}" for note in scan.notes]
+            if lines:
+                _out("\n".join(lines))
         if found:
             raise typer.Exit(1)
 

@@ -69,6 +69,8 @@ def run_checks(orch: Any) -> list[Check]:
                                 f"{hooks.log_path(orch)}; last: {failures[-1]}"))  # fmt: skip
         else:
             checks.append(Check("hook runs", True, "no problems recorded"))
+    if vcs is not None and orch.location.in_git:
+        checks.append(_branch_names(vcs, orch.config.branch_prefix))
     missing = [tool for tool in ("bwrap", "socat") if shutil.which(tool) is None]
     if missing:
         checks.append(Check("sandbox", False, f"{', '.join(missing)} not found: the implementor "
@@ -77,3 +79,18 @@ def run_checks(orch: Any) -> list[Check]:
     else:
         checks.append(Check("sandbox", True, "bubblewrap and socat found"))
     return checks
+
+
+def _branch_names(vcs: Any, prefix: str) -> Check:
+    """Implementor branches whose area breaks the naming rule (scanned, never registered)."""
+    from .workflow import bad_area_rule, misnamed_branches
+
+    try:
+        bad = misnamed_branches(vcs, prefix)
+    except OrchestratorError as exc:
+        return Check("branch names", False, str(exc))
+    if not bad:
+        return Check("branch names", True, f"every {prefix}/*/impl-* branch names a valid area")
+    return Check("branch names", False, f"{', '.join(bad)}: the name breaks the rule "
+                 f"{bad_area_rule(prefix)}; conflict scans include them, but no agent can be "
+                 "registered for them: rename them (`git branch -m OLD NEW`)")  # fmt: skip

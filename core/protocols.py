@@ -261,8 +261,20 @@ class VCS(Protocol):
 
     def merge_base(self, a: str, b: str) -> str | None: ...
 
-    def merge_conflicts(self, pairs: Sequence[tuple[str, str]]) -> Any:
-        """(a, b) -> result with ``conflicted`` and ``files``, merging in memory only."""
+    def merge_conflicts(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        jobs: int | None = None,
+        attributes_from: str | None = None,
+    ) -> Any:
+        """(a, b) -> result with ``conflicted``, ``files`` and ``error`` (set when git
+        cannot merge the pair, e.g. unrelated histories), merging in memory only.
+
+        :param jobs: merge processes (default: one per core, at most 8).
+        :param attributes_from: the commit whose ``.gitattributes`` every merge uses
+            (default: each pair's first commit).
+        """
 
 
 # ------------------------------------------------------------------------------- ci

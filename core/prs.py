@@ -55,7 +55,7 @@ class LocalForge:
         if head is None or base is None:
             missing = pr.head_branch if head is None else pr.base_branch
             raise ValidationError(f"branch {missing} does not exist: cannot merge PR #{pr.id}")
-        outcome = vcs.merge_conflicts([(base, head)])[(base, head)]
+        outcome = vcs.merge_conflicts([(base, head)], attributes_from=base)[(base, head)]
         if outcome.conflicted:
             files = ", ".join(outcome.files) or "(a directory-rename conflict)"
             raise ValidationError(

@@ -33,6 +33,8 @@ GIT_ENV_OVERRIDES = (
 )  # fmt: skip
 MERGE_TREE_STDIN = (2, 39)
 MIN_GIT = (2, 38)
+#: at most this many ``merge-tree --stdin`` processes at once, however many cores there are
+MAX_MERGE_JOBS = 8
 
 
 class GitError(OrchestratorError):
@@ -54,6 +56,8 @@ class MergeResult(NamedTuple):
 
     conflicted: bool
     files: list[str]
+    #: why git could not merge the pair at all (e.g. unrelated histories); None when it did
+    error: str | None = None
 
 
 @hookimpl(trylast=True)
@@ -325,42 +329,107 @@ class GitVCS:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
+    @contextmanager
+    def _attributes_of(self, commit: str) -> Iterator[tuple[str, dict[str, str]]]:
+        """A scratch work tree holding only ``commit``'s ``.gitattributes`` files.
+
+        git reads merge drivers (``merge=union``...) and text/binary attributes from the
+        work tree it runs in, then from the index. git 2.39 has no ``--attr-source`` (2.40)
+        nor ``attr.tree`` (2.42), so merge-tree runs with this directory as its work tree
+        and an empty index: the attributes are ``commit``'s wherever the tool was started.
+        ``info/attributes`` and ``core.attributesFile`` still apply, as in any merge.
+
+        :return: (directory to run git in, environment)
+        """
+        import shutil
+        import tempfile
+
+        git_dir = self.run("rev-parse", "--absolute-git-dir").stdout.strip()
+        listing = self.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
+        scratch = Path(tempfile.mkdtemp(prefix="claude-orchestrator-attributes-"))
+        try:
+            for entry in listing.split("\0"):
+                info, _, path = entry.partition("\t")
+                if not path or path.rsplit("/", 1)[-1] != ".gitattributes":
+                    continue
+                mode, kind, blob = info.split()
+                if kind != "blob" or mode == "120000":  # git ignores a symlinked one too
+                    continue
+                target = scratch / path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(self.run("cat-file", "blob", blob).stdout, encoding="utf-8")
+            yield (
+                str(scratch),
+                {
+                    "GIT_DIR": git_dir,
+                    "GIT_WORK_TREE": str(scratch),
+                    "GIT_INDEX_FILE": str(scratch / ".git-index-none"),
+                },
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
     def merge_conflicts(
-        self, pairs: Sequence[tuple[str, str]], *, jobs: int = 2
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        jobs: int | None = None,
+        attributes_from: str | None = None,
     ) -> dict[tuple[str, str], MergeResult]:
         """Merge each pair of commits in memory; batches with ``--stdin`` (git >= 2.39).
 
         Pass commit ids (from one ``for-each-ref`` snapshot), not names: merge-tree exits
-        1 for an unknown ref just as for a conflict.
+        1 for an unknown ref just as for a conflict. A pair git cannot merge at all
+        (unrelated histories) gets a result with ``error`` set; the others still merge.
+
+        :param jobs: merge-tree processes to run at once; default: one per core, at most
+            :data:`MAX_MERGE_JOBS` and never more than there are pairs.
+        :param attributes_from: the commit whose ``.gitattributes`` apply to every merge;
+            by default each pair's first commit's (what ``git merge`` uses in a work tree
+            with that commit checked out). Never the attributes of the current directory.
         """
         self.require_merge_tree()
         if not pairs:
             return {}
-        with self._scratch_objects() as env:
-            if self.version() < MERGE_TREE_STDIN:
-                return {pair: self._merge_one(pair, env) for pair in pairs}
-            chunks = [list(pairs[i::jobs]) for i in range(jobs) if pairs[i::jobs]]
-            if len(chunks) == 1:
-                return self._merge_batch(chunks[0], env)
-            from concurrent.futures import ThreadPoolExecutor
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for pair in dict.fromkeys(pairs):
+            groups.setdefault(attributes_from or pair[0], []).append(pair)
+        results: dict[tuple[str, str], MergeResult] = {}
+        with self._scratch_objects() as objects:
+            for source, group in groups.items():
+                with self._attributes_of(source) as (cwd, attributes):
+                    env = {**objects, **attributes}
+                    results.update(self._merge_group(group, cwd, env, jobs))
+        return results
 
-            with ThreadPoolExecutor(len(chunks)) as pool:
-                results: dict[tuple[str, str], MergeResult] = {}
-                for part in pool.map(lambda c: self._merge_batch(c, env), chunks):
-                    results.update(part)
-                return results
+    def _merge_group(
+        self, pairs: list[tuple[str, str]], cwd: str, env: Mapping[str, str], jobs: int | None
+    ) -> dict[tuple[str, str], MergeResult]:
+        if self.version() < MERGE_TREE_STDIN:
+            return {pair: self._merge_one(pair, cwd, env) for pair in pairs}
+        count = jobs if jobs is not None else merge_jobs(len(pairs))
+        chunks = [pairs[i::count] for i in range(count) if pairs[i::count]]
+        if len(chunks) == 1:
+            return self._merge_batch(chunks[0], cwd, env)
+        from concurrent.futures import ThreadPoolExecutor
+
+        results: dict[tuple[str, str], MergeResult] = {}
+        with ThreadPoolExecutor(len(chunks)) as pool:
+            for part in pool.map(lambda c: self._merge_batch(c, cwd, env), chunks):
+                results.update(part)
+        return results
 
     def _merge_batch(
-        self, pairs: list[tuple[str, str]], env: Mapping[str, str]
+        self, pairs: list[tuple[str, str]], cwd: str, env: Mapping[str, str]
     ) -> dict[tuple[str, str], MergeResult]:
         # Before git 2.49 merge-tree does not flush per merge: write all, then read.
         proc = self.run(
-            "merge-tree", "--write-tree", "--stdin", "--name-only", "--no-messages",
+            "-C", cwd, "merge-tree", "--write-tree", "--stdin", "--name-only", "--no-messages",
             input="".join(f"{a} {b}\n" for a, b in pairs), env=env, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
             # e.g. unrelated histories abort the whole batch: find the bad pair(s)
-            return {pair: self._merge_one(pair, env) for pair in pairs}
+            return {pair: self._merge_one(pair, cwd, env) for pair in pairs}
         fields = proc.stdout.split("\0")
         results: dict[tuple[str, str], MergeResult] = {}
         index = 0
@@ -373,22 +442,28 @@ class GitVCS:
                 index += 1
             index += 1  # the empty field that ends this merge
             if status not in ("0", "1") or not re.fullmatch(r"[0-9a-f]{40,64}", tree):
-                results[pair] = self._merge_one(pair, env)
+                results[pair] = self._merge_one(pair, cwd, env)
                 continue
             # in --stdin mode the status is inverted: 1 = clean, 0 = conflicted
             results[pair] = MergeResult(status == "0", sorted(set(files)))
         return results
 
-    def _merge_one(self, pair: tuple[str, str], env: Mapping[str, str]) -> MergeResult:
+    def _merge_one(self, pair: tuple[str, str], cwd: str, env: Mapping[str, str]) -> MergeResult:
         a, b = pair
-        proc = self.run("merge-tree", "--write-tree", "--name-only", "--no-messages", a, b,
-                        env=env, check=False)  # fmt: skip
+        proc = self.run("-C", cwd, "merge-tree", "--write-tree", "--name-only", "--no-messages",
+                        a, b, env=env, check=False)  # fmt: skip
         lines = proc.stdout.splitlines()
         if proc.returncode not in (0, 1) or not lines or not re.fullmatch(r"[0-9a-f]{40,64}",
                                                                             lines[0]):  # fmt: skip
             detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise GitError(f"cannot merge {a[:12]} with {b[:12]} in memory: {detail}")
+            return MergeResult(False, [], detail.removeprefix("fatal: "))
         return MergeResult(proc.returncode == 1, sorted(set(lines[1:])))
 
 
-__all__ = ["CommitInfo", "GitError", "GitVCS", "MergeResult", "parse_version"]
+def merge_jobs(pairs: int) -> int:
+    """How many merge-tree processes to run for ``pairs`` merges: one per core, bounded."""
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_MERGE_JOBS, pairs))
+
+
+__all__ = ["CommitInfo", "GitError", "GitVCS", "MergeResult", "merge_jobs", "parse_version"]
