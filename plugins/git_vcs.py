@@ -329,8 +329,23 @@ class GitVCS:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
+    def _attribute_files(self, commit: str) -> tuple[tuple[str, str], ...]:
+        """``(path, blob)`` of every ``.gitattributes`` file in ``commit``."""
+        listing = self.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
+        found = []
+        for entry in listing.split("\0"):
+            info, _, path = entry.partition("\t")
+            if not path or path.rsplit("/", 1)[-1] != ".gitattributes":
+                continue
+            mode, kind, blob = info.split()
+            if kind == "blob" and mode != "120000":  # git ignores a symlinked one too
+                found.append((path, blob))
+        return tuple(sorted(found))
+
     @contextmanager
-    def _attributes_of(self, commit: str) -> Iterator[tuple[str, dict[str, str]]]:
+    def _attributes_of(
+        self, commit: str, files: tuple[tuple[str, str], ...] | None = None
+    ) -> Iterator[tuple[str, dict[str, str]]]:
         """A scratch work tree holding only ``commit``'s ``.gitattributes`` files.
 
         git reads merge drivers (``merge=union``...) and text/binary attributes from the
@@ -345,16 +360,9 @@ class GitVCS:
         import tempfile
 
         git_dir = self.run("rev-parse", "--absolute-git-dir").stdout.strip()
-        listing = self.run("ls-tree", "-r", "-z", "--full-tree", commit).stdout
         scratch = Path(tempfile.mkdtemp(prefix="claude-orchestrator-attributes-"))
         try:
-            for entry in listing.split("\0"):
-                info, _, path = entry.partition("\t")
-                if not path or path.rsplit("/", 1)[-1] != ".gitattributes":
-                    continue
-                mode, kind, blob = info.split()
-                if kind != "blob" or mode == "120000":  # git ignores a symlinked one too
-                    continue
+            for path, blob in files if files is not None else self._attribute_files(commit):
                 target = scratch / path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(self.run("cat-file", "blob", blob).stdout, encoding="utf-8")
@@ -391,13 +399,18 @@ class GitVCS:
         self.require_merge_tree()
         if not pairs:
             return {}
-        groups: dict[str, list[tuple[str, str]]] = {}
+        # One batch per distinct set of .gitattributes (usually one: branches share them).
+        listings: dict[str, tuple[tuple[str, str], ...]] = {}
+        groups: dict[tuple[tuple[str, str], ...], tuple[str, list[tuple[str, str]]]] = {}
         for pair in dict.fromkeys(pairs):
-            groups.setdefault(attributes_from or pair[0], []).append(pair)
+            source = attributes_from or pair[0]
+            if source not in listings:
+                listings[source] = self._attribute_files(source)
+            groups.setdefault(listings[source], (source, []))[1].append(pair)
         results: dict[tuple[str, str], MergeResult] = {}
         with self._scratch_objects() as objects:
-            for source, group in groups.items():
-                with self._attributes_of(source) as (cwd, attributes):
+            for files, (source, group) in groups.items():
+                with self._attributes_of(source, files) as (cwd, attributes):
                     env = {**objects, **attributes}
                     results.update(self._merge_group(group, cwd, env, jobs))
         return results

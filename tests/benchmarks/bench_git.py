@@ -78,7 +78,11 @@ def bench_detect(root: Path, repo_path: Path, branches: dict[str, list[str]],
         vcs = orch.vcs()
         tips = vcs.list_branches(f"feature/{spec.spec_id}/*")
         commit_pairs = [(tips[a], tips[b]) for a, b in pairs]
-        scan_t, _ = timed(lambda cp=commit_pairs, v=vcs: v.merge_conflicts(cp), runs)
+        # as detect-conflicts runs it: one batch, with the overseer branch's attributes
+        base = tips.get(f"feature/{spec.spec_id}/overseer")
+        scan_t, _ = timed(
+            lambda cp=commit_pairs, v=vcs, b=base: v.merge_conflicts(cp, attributes_from=b), runs
+        )
         orch.close()
         n = spec.implementors
         rows.append(
