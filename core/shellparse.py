@@ -258,8 +258,8 @@ class _Lexer:
             if c == "\n":
                 out.append(("op", "\n"))
                 self.i += 1
-                for delimiter, strip, slot in pending:
-                    slot.append(self._heredoc(delimiter.text, strip))
+                for delimiter, strip, waiting in pending:
+                    waiting.append(self._heredoc(delimiter.text, strip))
                 pending = []
                 continue
             op = next((o for o in OPERATORS if s.startswith(o, self.i)), None)
@@ -580,8 +580,9 @@ class _Parser:
             elif kind == "op" and value != "\n":
                 words.append(Word(str(value), False, str(value)))
             elif kind == "redir":
-                fd, op, _ = value  # type: ignore[misc]
-                words.append(Word(f"{fd}{op}", False, f"{fd}{op}"))
+                assert isinstance(value, tuple)
+                text = f"{value[0]}{value[1]}"
+                words.append(Word(text, False, text))
             else:
                 break
         raise ShellSyntaxError("unterminated [[")
@@ -637,7 +638,10 @@ class _Parser:
         return out
 
     def _redirect(self) -> Redirect:
-        fd, op, slot = self.t[self.i][1]  # type: ignore[misc]
+        value = self.t[self.i][1]
+        assert isinstance(value, tuple)
+        fd, op, slot = str(value[0]), str(value[1]), value[2]
+        assert isinstance(slot, list)
         self.i += 1
         tok = self._peek()
         if tok is None or tok[0] != "word":
