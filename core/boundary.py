@@ -21,13 +21,14 @@ def _crash_log(exc: BaseException) -> str:
     import time
     import traceback
 
-    name = f"claude-orchestrator-crash-{int(time.time())}.log"
-    path = Path(tempfile.gettempdir()) / name
-    try:
-        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:  # a name of its own: two crashes in one second must not overwrite each other
+        fd, name = tempfile.mkstemp(prefix=f"claude-orchestrator-crash-{stamp}-", suffix=".log")
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write("".join(traceback.format_exception(exc)))
     except OSError:
         return "(could not write a log)"
-    return str(path)
+    return str(Path(name))
 
 
 def guarded(call: Callable[[], int], *passthrough: type[BaseException]) -> int:

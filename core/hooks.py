@@ -157,8 +157,10 @@ def status(orch: Any) -> list[HookState]:
 def install(orch: Any) -> list[HookState]:
     """Install (or update) the hooks; an existing foreign hook is chained, not replaced."""
     from .errors import refuse_implementor
+    from .workflow import refuse_bare
 
     refuse_implementor("hooks install")
+    refuse_bare(orch.location)  # no commits are made there: nothing to sync
     directory = hooks_dir(orch)
     directory.mkdir(parents=True, exist_ok=True)
     for hook in HOOKS:

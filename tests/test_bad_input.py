@@ -82,7 +82,7 @@ def test_init_in_a_bare_repository_writes_nothing(cli: Run, tmp_path: Path) -> N
     bare = tmp_path / "bare.git"
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True, env=clean_env())
     before = sorted(p.name for p in bare.iterdir())
-    for args in (["init"], ["events", "init"]):
+    for args in (["init"], ["events", "init"], ["hooks", "install"]):
         result = cli(*args, cwd=bare)
         one_line_error(result)
         assert "bare repository" in result.err
@@ -139,3 +139,26 @@ def test_hook_gives_up_after_its_time_budget(cli: Run, repo: Path) -> None:
     assert time.monotonic() - start < 20
     log = (repo / ".git" / "orchestrator" / "hook-errors.log").read_text()
     assert "gave up after 1 s" in log
+
+
+def test_two_crashes_in_one_second_keep_both_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tempfile
+
+    from claude_orchestrator.boundary import INTERNAL_ERROR, guarded
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr("time.strftime", lambda _format: "20261201-120000")
+
+    def crash(message: str) -> int:
+        raise RuntimeError(message)
+
+    assert guarded(lambda: crash("first")) == INTERNAL_ERROR
+    assert guarded(lambda: crash("second")) == INTERNAL_ERROR
+    logs = sorted(tmp_path.glob("claude-orchestrator-crash-20261201-120000-*.log"))
+    assert len(logs) == 2
+    texts = sorted(log.read_text() for log in logs)
+    assert "RuntimeError: first" in texts[0] and "RuntimeError: second" in texts[1]
+    err = capsys.readouterr().err
+    assert all(str(log) in err for log in logs)
