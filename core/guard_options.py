@@ -145,9 +145,7 @@ def parse_args(spec: Grammar, args: Sequence[Word]) -> Parsed:
                 raise OptionError(f"--{full} is not allowed")
             if full in spec.long_valued:
                 if not eq:
-                    if i >= len(args):
-                        raise OptionError(f"--{full} needs a value")
-                    value = (COMPUTED if args[i].dynamic else "") + args[i].text
+                    value = _next_value(args, i, f"--{full}")
                     i += 1
                 options.append((f"--{full}", value))
             elif full in spec.long_optional:
@@ -176,9 +174,7 @@ def parse_args(spec: Grammar, args: Sequence[Word]) -> Parsed:
                 if char in spec.short_valued:
                     value = text[j:]
                     if not value:
-                        if i >= len(args):
-                            raise OptionError(f"-{char} needs a value")
-                        value = (COMPUTED if args[i].dynamic else "") + args[i].text
+                        value = _next_value(args, i, f"-{char}")
                         i += 1
                     options.append((f"-{char}", value))
                     break
@@ -191,5 +187,8 @@ def parse_args(spec: Grammar, args: Sequence[Word]) -> Parsed:
     return Parsed(options, operands, after)
 
 
-def texts(words: Iterable[Word]) -> list[str]:
-    return [w.text for w in words]
+def _next_value(args: Sequence[Word], i: int, option: str) -> str:
+    """The word after ``option`` as its value (marked :data:`COMPUTED` if it expands)."""
+    if i >= len(args):
+        raise OptionError(f"{option} needs a value")
+    return (COMPUTED if args[i].dynamic else "") + args[i].text

@@ -66,10 +66,6 @@ def risky_variable(name: str) -> bool:
                                                                  name))  # fmt: skip
 
 
-class Denied(Exception):
-    """Raised by checkers; the walker turns it into a :class:`~.guard.Deny`."""
-
-
 def _deny(reason: str) -> None:
     from .guard import Deny
 

@@ -685,24 +685,3 @@ def parse(text: str) -> Node:
     if "\x00" in text:
         raise ShellSyntaxError("a NUL character")
     return _Parser(_Lexer(text).tokens()).parse()
-
-
-def simple_commands(node: Node) -> list[Simple]:
-    """Every simple command in ``node``, substitutions not included (for tests/tools)."""
-    out: list[Simple] = []
-    stack: list[Node] = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Simple):
-            out.append(item)
-        elif isinstance(item, Subshell | Group):
-            stack.append(item.body)
-        elif isinstance(item, Pipeline):
-            stack.extend(reversed(item.parts))
-        elif isinstance(item, AndOr):
-            stack.extend(reversed([item.first] + [n for _, n in item.rest]))
-        elif isinstance(item, Sequence):
-            stack.extend(reversed([n for n, _ in item.items]))
-        else:
-            stack.extend(reversed(item.parts))
-    return out
