@@ -675,7 +675,7 @@ def _events_commands(events: typer.Typer) -> None:
 
 
 def _workflow_commands(app: typer.Typer) -> None:
-    from . import workflow
+    from . import conflict_scan, feature_setup, workflow
 
     @app.command("init-feature")
     def init_feature(
@@ -710,7 +710,7 @@ def _workflow_commands(app: typer.Typer) -> None:
         from .validate import split_list
 
         orch = _orch(db)
-        result = workflow.init_feature(
+        result = feature_setup.init_feature(
             orch, spec_id, areas=split_list(implementors) if implementors is not None else None,
             base=base, worktrees=worktrees, name=name,
         )  # fmt: skip
@@ -768,7 +768,7 @@ def _workflow_commands(app: typer.Typer) -> None:
         Example:
           claude-orchestrator check-conflicts
         """
-        results = workflow.check_conflicts(_orch(), branch=branch)
+        results = conflict_scan.check_conflicts(_orch(), branch=branch)
         conflicted = [r for r in results if r.conflicted]
         if as_json:
             _out(to_json({"conflicts": bool(conflicted), "pairs": results}))
@@ -806,7 +806,7 @@ def _workflow_commands(app: typer.Typer) -> None:
         Example:
           */30 * * * * cd /repo && claude-orchestrator detect-conflicts
         """
-        scans = workflow.detect_conflicts(_orch(db))
+        scans = conflict_scan.detect_conflicts(_orch(db))
         found = [c for s in scans for c in s.conflicts]
         if as_json:
             _out(to_json({"conflicts": bool(found), "features": scans}))

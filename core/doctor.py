@@ -83,7 +83,7 @@ def run_checks(orch: Any) -> list[Check]:
 
 def _branch_names(vcs: Any, prefix: str) -> Check:
     """Implementor branches whose area breaks the naming rule (scanned, never registered)."""
-    from .workflow import bad_area_rule, misnamed_branches
+    from .conflict_scan import bad_area_rule, misnamed_branches
 
     try:
         bad = misnamed_branches(vcs, prefix)

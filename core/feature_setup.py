@@ -1,0 +1,141 @@
+"""``init-feature``: a feature's branches, worktrees, store records and state files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from . import validate as v
+from .errors import ValidationError, refuse_implementor
+from .workflow import require_git
+
+EXCLUDE_LINE = "/state/"
+
+
+class InitFeatureResult(NamedTuple):
+    spec_id: str
+    #: branch -> "created" | "exists"
+    branches: dict[str, str]
+    #: branch -> worktree path, and whether it was created now
+    worktrees: dict[str, tuple[str, bool]]
+    feature_created: bool
+    agents_added: list[str]
+    state_files: list[str]
+
+
+def _worktree_root(orch: Any) -> Path:
+    root: Path = orch.location.root
+    text = orch.config.worktrees_dir.replace("{repo}", root.name)
+    path = Path(text)
+    return (path if path.is_absolute() else root / path).resolve()
+
+
+def init_feature(
+    orch: Any,
+    spec_id: str,
+    *,
+    areas: Sequence[str] | None = None,
+    base: str | None = None,
+    worktrees: bool = False,
+    name: str | None = None,
+) -> InitFeatureResult:
+    """Create the feature's branches (and worktrees), ignore ``state/``, register it.
+
+    Safe to re-run: what exists is reported and kept; only what is missing is created.
+    Everything is checked before anything is created.
+    """
+    refuse_implementor("init-feature")
+    spec_id = v.check_spec_id(spec_id)
+    area_list = v.check_areas(areas) if areas is not None else orch.config.areas
+    title = v.check_message(name, "feature name") if name else spec_id
+    config = orch.config
+    vcs = require_git(orch)
+    if vcs.is_bare():
+        raise ValidationError(
+            "this is a bare repository: run init-feature in a working tree "
+            "(clone it, or `git worktree add` one)"
+        )
+    if not vcs.has_commits():
+        raise ValidationError(
+            "the repository has no commits yet: make a first commit "
+            "(e.g. `git commit --allow-empty -m init`), then run init-feature"
+        )
+    base_name = base or config.main_branch
+    base_commit = vcs.resolve(base_name)
+    if base_commit is None:
+        raise ValidationError(
+            f"base {base_name!r} does not exist: name an existing branch or commit with --base"
+        )
+    overseer = config.overseer_branch(spec_id)
+    wanted = [overseer] + [config.implementor_branch(spec_id, a) for a in area_list]
+    for branch in wanted:
+        v.check_branch(branch)
+    plan: dict[str, Path] = {}
+    existing_trees: dict[str, Path] = vcs.worktrees()
+    if worktrees:
+        root = _worktree_root(orch)
+        for branch in wanted:
+            if branch in existing_trees:
+                continue
+            path = root / spec_id / branch.rsplit("/", 1)[1]
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise ValidationError(
+                    f"cannot create a worktree for {branch} at {path}: it exists and is not "
+                    "that branch's worktree; move it away or set worktrees.dir"
+                )
+            plan[branch] = path
+    # -- everything checked: create ------------------------------------------------
+    if not orch.store_plugin().exists():
+        orch.init_store()
+    status: dict[str, str] = {}
+    status[overseer] = "created" if vcs.create_branch(overseer, base_commit) else "exists"
+    overseer_tip = vcs.resolve(f"refs/heads/{overseer}")
+    for branch in wanted[1:]:
+        status[branch] = "created" if vcs.create_branch(branch, overseer_tip) else "exists"
+    trees: dict[str, tuple[str, bool]] = {
+        b: (str(p), False) for b, p in existing_trees.items() if b in wanted
+    }
+    for branch, path in plan.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        vcs.add_worktree(path, branch)
+        trees[branch] = (str(path), True)
+    ignore_state_dir(orch)
+    feature_created = False
+    agents_added: list[str] = []
+    store = orch.store
+    if store.get_feature(spec_id) is None:
+        orch.add_feature(spec_id, title, areas=area_list)
+        feature_created = True
+    else:
+        have = {a.role for a in store.list_agents(spec_id)}
+        for area in area_list:
+            role = v.role_for_area(area)
+            if role not in have:
+                orch.add_agent(spec_id, role)
+                agents_added.append(role)
+    written = orch.refresh_state_files(spec_id)
+    return InitFeatureResult(
+        spec_id, status, trees, feature_created, agents_added, [str(p) for p in written]
+    )
+
+
+def ignore_state_dir(orch: Any) -> bool:
+    """Add ``/state/`` to ``info/exclude`` (shared by all worktrees); True if added."""
+    common = orch.location.common_dir
+    if common is None:
+        return False
+    exclude = common / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    if EXCLUDE_LINE in text.splitlines():
+        return False
+    from .fsutil import atomic_write_text
+
+    separator = "" if not text or text.endswith("\n") else "\n"
+    atomic_write_text(
+        exclude,
+        text + separator + "# claude-orchestrator state files (views of the store)\n"
+        + EXCLUDE_LINE + "\n",
+    )  # fmt: skip
+    return True
