@@ -71,6 +71,7 @@ def run_checks(orch: Any) -> list[Check]:
             checks.append(Check("hook runs", True, "no problems recorded"))
     if vcs is not None and orch.location.in_git:
         checks.append(_branch_names(vcs, orch.config.branch_prefix))
+        checks.append(_worktrees(orch, vcs))
     missing = [tool for tool in ("bwrap", "socat") if shutil.which(tool) is None]
     if missing:
         checks.append(Check("sandbox", False, f"{', '.join(missing)} not found: the implementor "
@@ -94,3 +95,59 @@ def _branch_names(vcs: Any, prefix: str) -> Check:
     return Check("branch names", False, f"{', '.join(bad)}: the name breaks the rule "
                  f"{bad_area_rule(prefix)}; conflict scans include them, but no agent can be "
                  "registered for them: rename them (`git branch -m OLD NEW`)")  # fmt: skip
+
+
+class _Tree(NamedTuple):
+    path: str
+    branch: str | None
+    prunable: bool
+
+
+def _tree_list(vcs: Any) -> list[_Tree]:
+    """``git worktree list --porcelain``: the main working tree first."""
+    trees: list[_Tree] = []
+    for block in vcs.run("worktree", "list", "--porcelain", "-z").stdout.split("\0\0"):
+        fields = dict(f.partition(" ")[::2] for f in block.split("\0") if f)
+        if "worktree" not in fields:
+            continue
+        branch = fields.get("branch", "")
+        trees.append(_Tree(fields["worktree"], branch.removeprefix("refs/heads/") or None,
+                           "prunable" in fields))  # fmt: skip
+    return trees
+
+
+def _worktrees(orch: Any, vcs: Any) -> Check:
+    """Every agent of an in-progress feature works in a worktree that exists; implementors
+    (sandboxed) in one of their own, not in the main checkout, whose ``.git/`` (and so
+    the event store) Claude Code's sandbox keeps read-only."""
+    try:
+        features = [f for f in orch.store.list_features() if f.status == "in-progress"]
+        agents = [a for f in features for a in orch.store.list_agents(f.spec_id)]
+        trees = _tree_list(vcs)
+    except OrchestratorError as exc:
+        return Check("worktrees", False, str(exc))
+    if not agents:
+        return Check("worktrees", True, "no in-progress feature has agents yet")
+    by_branch = {t.branch: t for t in trees if t.branch}
+    main = trees[0].path if trees else None
+    problems: list[str] = []
+    for agent in agents:
+        tree = by_branch.get(agent.branch_name)
+        fix = f"`claude-orchestrator init-feature {agent.spec_id} --worktrees`"
+        if tree is not None and tree.prunable:
+            problems.append(f"{agent.branch_name}: its worktree {tree.path} was deleted "
+                            f"(run `git worktree prune`, then {fix} recreates it)")  # fmt: skip
+        elif agent.role == "overseer":
+            continue
+        elif tree is None:
+            problems.append(f"{agent.branch_name} is not checked out in a worktree "
+                            f"(run {fix})")  # fmt: skip
+        elif tree.path == main:
+            problems.append(f"{agent.branch_name} is checked out in the main checkout "
+                            f"{tree.path}, where the sandbox keeps .git/ (the event store) "
+                            f"read-only: implementors need worktrees of their own (check "
+                            f"out another branch there, then run {fix})")  # fmt: skip
+    if problems:
+        return Check("worktrees", False, "; ".join(problems))
+    return Check("worktrees", True, f"{len(agents)} agent(s) of {len(features)} feature(s): "
+                 "each implementor in a worktree of its own")  # fmt: skip
