@@ -7,14 +7,15 @@ The file is split into lines at ``\\n`` only; a ``\\r`` just before the ``\\n`` 
 to the line ending, and a UTF-8 byte order mark (``\\ufeff``) at the very start of the
 text is ignored when reading line 1. A *task line* is, from the start of the line::
 
-    [indent] marker SP "[" box "]" SP id [SP "[P]"] [SP "[" story "]"] [SP description]
+    [indent] marker SP "[" box "]" SP id [":"] [SP "[P]"] [SP "[" story "]"] [SP description]
 
 - ``indent``: any number of spaces and tabs (nested lists are fine);
-- ``marker``: ``-`` or ``*``;
+- ``marker``: ``-``, ``*`` or ``+`` (bullets), or 1 to 9 digits followed by ``.`` or
+  ``)`` (an ordered list: ``1.``, ``12)``);
 - ``SP``: one or more spaces or tabs;
 - ``box``: a space (open), ``x`` or ``X`` (done);
-- ``id``: ``T`` followed by 3 to 6 ASCII digits (``T001``), then white space or the
-  end of the line;
+- ``id``: ``T`` followed by 3 to 6 ASCII digits (``T001``), optionally followed by a
+  colon (``T008: description``), then white space or the end of the line;
 - ``[P]``: optional, the task may run in parallel with others;
 - ``story``: optional user-story tag, ``US`` and digits (``[US1]``); ``[P]`` and the
   story tag may come in either order, each at most once;
@@ -24,19 +25,25 @@ Example: ``- [ ] T012 [P] [US1] Create User model in src/models/user.py``.
 
 Everything else is not a task: headings, prose, blank lines, ordinary checklist items
 without a task id (``- [ ] write docs``), list items without a checkbox (spec-kit's
-``- T008 blocks T009`` dependency notes), and every line inside a fenced code block.
-A fence opens with a line of three or more backticks or tildes (after any indentation;
-an opening backtick fence's info string may not contain a backtick) and closes with a
-line holding only at least as many of the same character; an unclosed fence runs to
-the end of the file.
+``- T008 blocks T009`` dependency notes), every line inside a fenced code block and
+every line inside an HTML comment. A fence opens with a line of three or more
+backticks or tildes (after any indentation; an opening backtick fence's info string
+may not contain a backtick) and closes with a line holding only at least as many of
+the same character; an unclosed fence runs to the end of the file. An HTML comment
+opens with ``<!--`` anywhere on a line outside a fence and outside an inline code
+span, and closes with the next ``-->``; a line that begins inside a comment is never
+a task line, and an unclosed comment runs to the end of the file (single-line
+comments hide nothing but themselves).
 
 A *malformed* line is one that tries to be a task but does not parse: a checkbox-like
 ``[..]`` of up to three characters, with or without a list marker before it, followed
 (possibly after other ``[..]`` tags) by a word that starts with ``T`` or ``t`` and a
-digit. ``- [y] T001 x``, ``- [ ]T001 x``, ``- [ ] T01 x``, ``+ [ ] T001 x``,
-``-[ ] T001 x``, ``- [ ] [P] T001 x`` and ``- [ ] T001: x`` are malformed. A task id
-that was already defined by an earlier task line is malformed too: the first
-occurrence is the task, later ones are reported and never changed.
+digit. ``- [y] T001 x``, ``- [ ]T001 x``, ``- [ ] T01 x``, ``-[ ] T001 x``,
+``[ ] T001 x``, ``- [ ] [P] T001 x`` and ``- [ ] T001. x`` are malformed. So is a task
+line inside a blockquote (``> - [ ] T011 x``): it is reported, never ticked, because a
+quote usually holds someone else's text (move it out of the quote to make it a task).
+A task id that was already defined by an earlier task line is malformed too: the
+first occurrence is the task, later ones are reported and never changed.
 """
 
 from __future__ import annotations
@@ -50,16 +57,21 @@ from .fsutil import atomic_write_text
 
 BOM = "\ufeff"
 
+_MARKER = r"(?:[-*+]|[0-9]{1,9}[.)])"
 _TASK_RE = re.compile(
-    r"(?P<head>[ \t]*[-*][ \t]+\[)(?P<box>[ xX])\][ \t]+(?P<id>T[0-9]{3,6})(?=\s|$)(?P<rest>.*)"
+    rf"(?P<head>[ \t]*{_MARKER}[ \t]+\[)(?P<box>[ xX])\][ \t]+(?P<id>T[0-9]{{3,6}}):?"
+    r"(?=\s|$)(?P<rest>.*)"
 )
 _TAG_RE = re.compile(r"[ \t]+\[(?:(?P<parallel>P)|(?P<story>US[0-9]{1,6}))\](?=\s|$)")
 _ATTEMPT_RE = re.compile(
-    r"[ \t]*(?P<marker>[-*+]|[0-9]{1,9}[.)])?(?P<gap1>[ \t]*)(?P<box>\[[^\]]{0,3}\])"
+    rf"[ \t]*(?P<marker>{_MARKER})?(?P<gap1>[ \t]*)(?P<box>\[[^\]]{{0,3}}\])"
     r"(?P<gap2>[ \t]*)(?P<tags>(?:\[[^\]]*\][ \t]*)*)(?P<id>[Tt][0-9]\w*)"
 )
 _ID_RE = re.compile(r"T[0-9]{3,6}")
 _FENCE_RE = re.compile(r"[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)")
+_QUOTE_RE = re.compile(r"(?:[ \t]*>)+[ \t]?")
+_CODE_SPAN_RE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+_COMMENT_OPEN, _COMMENT_CLOSE = "<!--", "-->"
 
 
 class TaskLine(NamedTuple):
@@ -105,8 +117,6 @@ def _problem(content: str) -> str | None:
     token = m["id"]
     if m["marker"] is None:
         return "task line has no list marker: start it with '- '"
-    if m["marker"] not in ("-", "*"):
-        return f"task line uses list marker {m['marker']!r}: use '-' or '*'"
     if not m["gap1"]:
         return "no space after the list marker: write '- [ ] T001 description'"
     if m["box"] not in ("[ ]", "[x]", "[X]"):
@@ -120,24 +130,56 @@ def _problem(content: str) -> str | None:
     return f"no space after the task id {token!r}: write '{token} description'"
 
 
+def _comment_after(content: str, in_comment: bool) -> bool:
+    """Whether an HTML comment is still open at the end of this line."""
+    text = _CODE_SPAN_RE.sub("", content) if "`" in content else content
+    pos = 0
+    while True:
+        if in_comment:
+            end = text.find(_COMMENT_CLOSE, pos)
+            if end < 0:
+                return True
+            in_comment, pos = False, end + len(_COMMENT_CLOSE)
+        else:
+            start = text.find(_COMMENT_OPEN, pos)
+            if start < 0:
+                return False
+            in_comment, pos = True, start + len(_COMMENT_OPEN)
+
+
+def _quoted_problem(content: str) -> str | None:
+    quote = _QUOTE_RE.match(content)
+    if quote is None:
+        return None
+    inner = content[quote.end() :]
+    if _TASK_RE.fullmatch(inner) is None and _problem(inner) is None:
+        return None
+    return "task line inside a blockquote is not tracked: remove the '>' to make it a task"
+
+
 def _scan(text: str) -> tuple[list[_Found], list[tuple[int, str]]]:
     found: list[_Found] = []
     problems: list[tuple[int, str]] = []
     first_line: dict[str, int] = {}
     fence: str | None = None
+    comment = False
     for number, start, content in _lines(text):
         if fence is not None:
             stripped = content.strip()
             if stripped and stripped == fence[0] * len(stripped) and len(stripped) >= len(fence):
                 fence = None
             continue
+        if comment:
+            comment = _comment_after(content, comment)
+            continue
         fm = _FENCE_RE.fullmatch(content)
         if fm is not None and not (fm["fence"][0] == "`" and "`" in fm["info"]):
             fence = fm["fence"]
             continue
+        comment = _comment_after(content, comment)
         m = _TASK_RE.fullmatch(content)
         if m is None:
-            reason = _problem(content)
+            reason = _problem(content) or _quoted_problem(content)
             if reason is not None:
                 problems.append((number, reason))
             continue

@@ -50,9 +50,12 @@ def test_sample_parses_into_tasks() -> None:
         ("- [ ] T1234567 x", "malformed task id 'T1234567'"),
         ("- [ ] T0012x y", "malformed task id 'T0012x'"),
         ("- [ ] t001 x", "malformed task id 't001'"),
-        ("- [ ] T001: x", "no space after the task id 'T001'"),
-        ("+ [ ] T001 x", "list marker '+'"),
-        ("1. [ ] T001 x", "list marker '1.'"),
+        ("- [ ] T001. x", "no space after the task id 'T001'"),
+        ("- [ ] T001:x", "no space after the task id 'T001'"),
+        ("1.[ ] T001 x", "no space after the list marker"),
+        ("> - [ ] T001 x", "inside a blockquote"),
+        (">> 1. [x] T001 x", "inside a blockquote"),
+        ("  > - [y] T001 x", "inside a blockquote"),
         ("-[ ] T001 x", "no space after the list marker"),
         ("[ ] T001 x", "no list marker"),
         ("- [ ] [P] T001 x", "must come right after the checkbox"),
@@ -73,6 +76,54 @@ def test_malformed_lines_are_problems(line: str, reason: str) -> None:
 )
 def test_other_lines_are_neither_tasks_nor_problems(line: str) -> None:
     assert parse_tasks(line) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("line", "checked", "description"),
+    [
+        ("- [ ] T001: Create model", False, "Create model"),
+        ("* [x] T001 Create model", True, "Create model"),
+        ("+ [ ] T001 Create model", False, "Create model"),
+        ("1. [X] T001 Create model", True, "Create model"),
+        ("12) [ ] T001: Create model", False, "Create model"),
+        ("  3. [ ]\tT001:", False, ""),
+    ],
+)
+def test_common_variants_are_tasks(line: str, checked: bool, description: str) -> None:
+    parsed = parse_tasks(f"# Tasks\n{line}\n")
+    assert parsed.problems == []
+    assert parsed.tasks == [TaskLine("T001", checked, 2, False, None, description)]
+    new, changed = set_checkboxes(f"{line}\n", {"T001": not checked})
+    assert changed == ["T001"] and len(new) == len(line) + 1
+    assert parse_tasks(f"# Tasks\n{line}\n").tasks[0].description == description
+
+
+def test_colon_after_the_id_may_precede_the_tags() -> None:
+    parsed = parse_tasks("- [ ] T001: [P] [US2] Model\n")
+    assert parsed.tasks == [TaskLine("T001", False, 1, True, "US2", "Model")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<!--\n- [ ] T001 a\n-->\n- [ ] T002 b\n",
+        "<!-- start\n- [ ] T001 a\n- [y] T003 c\nend -->\n- [ ] T002 b\n",
+        "Note <!-- a --> and <!-- b\n- [ ] T001 a\n--> - [ ] T003 c\n- [ ] T002 b\n",
+        "  <!--\n\n- [x] T001 a\n\n  -->\n- [ ] T002 b\n",
+    ],
+)
+def test_multi_line_html_comments_hide_task_lines(text: str) -> None:
+    parsed = parse_tasks(text)
+    assert [t.task_id for t in parsed.tasks] == ["T002"]
+    assert parsed.problems == []
+    assert set_checkboxes(text, {"T001": True, "T003": True}) == (text, [])
+
+
+def test_comment_markers_in_code_do_not_open_a_comment() -> None:
+    text = "Write `<!--` to start a comment.\n```\n<!--\n```\n- [ ] T001 a\n"
+    assert [t.task_id for t in parse_tasks(text).tasks] == ["T001"]
+    assert [t.task_id for t in parse_tasks("<!-- x -->\n- [ ] T001 a\n").tasks] == ["T001"]
+    assert parse_tasks("<!--\n- [ ] T001 a\n") == ([], [])  # unclosed: to the end
 
 
 def test_duplicate_id_is_a_problem_and_never_touched() -> None:
@@ -136,9 +187,19 @@ PROSE = [
     "Ünïcode ✓ line\t",
     "**Checkpoint**: T001-T003 done",
 ]
-MALFORMED = ["- [y] T001 x", "- [ ]T002 x", "- [ ] T01 x", "+ [ ] T003 x", "* [ ] T0012x y"]
+MALFORMED = [
+    "- [y] T001 x",
+    "- [ ]T002 x",
+    "- [ ] T01 x",
+    "> + [ ] T003 x",
+    "* [ ] T0012x y",
+    "- [ ] T002. x",
+]
+COMMENTS = [("<!--", "-->"), ("<!-- notes", "end -->"), ("Prose <!-- a --> <!--", "  -->")]
 FENCES = [("```", "```"), ("```python", "```"), ("~~~", "~~~"), ("````", "````")]
-description = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"))
+description = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r\n")).filter(
+    lambda d: "<!--" not in d and "-->" not in d  # they would open or close a comment
+)
 
 
 class Line(NamedTuple):
@@ -146,7 +207,7 @@ class Line(NamedTuple):
     task: str | None = None  # the id, if this is a valid task line
     checked: bool = False
     malformed: bool = False
-    fenced: bool = False
+    fenced: bool = False  # inside a fence or an HTML comment: neither task nor problem
 
 
 @st.composite
@@ -157,20 +218,22 @@ def task_lines(draw: st.DrawFn, fenced: bool = False) -> Line:
     desc = draw(description.filter(lambda d: d.strip() == d).map(lambda d: d and f" {d}"))
     indent = draw(st.sampled_from(["", "  ", "\t"]))
     gap = draw(st.sampled_from([" ", "  ", "\t"]))
-    text = f"{indent}{draw(st.sampled_from('-*'))}{gap}[{box}] {task_id}{tags}{desc}"
+    marker = draw(st.sampled_from(["-", "*", "+", "1.", "2)", "10."]))
+    colon = draw(st.sampled_from(["", ":"]))
+    text = f"{indent}{marker}{gap}[{box}] {task_id}{colon}{tags}{desc}"
     return Line(text, task_id, box != " ", fenced=fenced)
 
 
 @st.composite
 def blocks(draw: st.DrawFn) -> list[Line]:
-    kind = draw(st.sampled_from(["task", "task", "prose", "malformed", "fence"]))
+    kind = draw(st.sampled_from(["task", "task", "prose", "malformed", "fence", "comment"]))
     if kind == "task":
         return [draw(task_lines())]
     if kind == "prose":
         return [Line(draw(st.sampled_from(PROSE)))]
     if kind == "malformed":
         return [Line(draw(st.sampled_from(MALFORMED)), malformed=True)]
-    opening, closing = draw(st.sampled_from(FENCES))
+    opening, closing = draw(st.sampled_from(FENCES if kind == "fence" else COMMENTS))
     inner = st.one_of(task_lines(fenced=True), st.sampled_from(PROSE + MALFORMED).map(Line))
     body = [line._replace(fenced=True) for line in draw(st.lists(inner, max_size=3))]
     return [Line(opening, fenced=True), *body, Line(closing, fenced=True)]
