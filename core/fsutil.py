@@ -1,20 +1,123 @@
-"""Small file-system helpers: writes that never leave a half-written file."""
+"""Small file-system helpers: writes that never leave a half-written file, and debris
+(temporary files and directories) that a killed process leaves is cleaned up by the
+next one.
+
+Temporary names carry an *owner tag*, ``<pid namespace>-<pid>-<start time>``: a later
+process removes a temporary file or directory only when its owner is certainly dead
+(no process has that pid in our pid namespace, or the process that has it started at
+another time: the pid was reused). An owner in another pid namespace (a sandbox) cannot
+be checked; its debris is removed once it is :data:`STALE_AFTER` seconds old, far longer
+than any write takes. A live process's temporary file is never removed.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
+
+#: debris whose owner cannot be checked is removed after this many seconds
+STALE_AFTER = 3600.0
+_TAG = re.compile(r"(\d+)-(\d+)-(\d+)")
+#: what ``tempfile.mkstemp`` adds to a prefix: the old, untagged temporary names
+_RANDOM = re.compile(r"[a-z0-9_]{8}")
+_own_tag: tuple[int, str] | None = None
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot ("0" where there is no /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return "0"
+    fields = text.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 and fields[19].isdigit() else "0"
+
+
+def _namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+def owner_tag() -> str:
+    """This process's tag: ``<pid namespace>-<pid>-<start time>``."""
+    global _own_tag
+    pid = os.getpid()
+    if _own_tag is None or _own_tag[0] != pid:  # computed again in a forked child
+        _own_tag = (pid, f"{_namespace()}-{pid}-{_start_time(pid)}")
+    return _own_tag[1]
+
+
+def owner_alive(tag: str) -> bool | None:
+    """Whether the process that ``tag`` names is running; None when it cannot be told
+    (another pid namespace, or not a tag)."""
+    match = _TAG.fullmatch(tag)
+    if match is None or match[1] != _namespace():
+        return None
+    pid = int(match[2])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process: alive
+    start = _start_time(pid)
+    return not (match[3] != "0" and start != "0" and start != match[3])
+
+
+def is_debris(tag: str | None, path: Path) -> bool:
+    """Whether ``path`` (named with owner ``tag``, or None for an untagged name) was
+    left by a process that is gone."""
+    alive = owner_alive(tag) if tag is not None else None
+    if alive is not None:
+        return not alive
+    try:
+        age = time.time() - path.lstat().st_mtime
+    except OSError:
+        return False
+    return age > STALE_AFTER
+
+
+def _sweep_temporaries(path: Path) -> None:
+    """Remove the temporary files a killed writer of ``path`` left beside it."""
+    prefix, suffix = f".{path.name}.", ".tmp"
+    try:
+        entries = [e for e in os.scandir(path.parent)
+                   if e.name.startswith(prefix) and e.name.endswith(suffix)]  # fmt: skip
+    except OSError:
+        return
+    for entry in entries:
+        middle = entry.name[len(prefix) : -len(suffix)]
+        tag, _, rest = middle.rpartition(".")
+        if _TAG.fullmatch(tag) and _RANDOM.fullmatch(rest):
+            stale = is_debris(tag, Path(entry.path))
+        elif _RANDOM.fullmatch(middle):
+            stale = is_debris(None, Path(entry.path))
+        else:
+            continue  # not a name this module makes
+        if stale:
+            Path(entry.path).unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str, *, exclusive: bool = False) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
+    The temporary file, ``.<name>.<owner tag>.<random>.tmp``, is in the same directory
+    (a rename is atomic only within one file system); the ones that killed writers of
+    the same file left are removed first.
+
     :param exclusive: fail with FileExistsError if ``path`` exists (checked by a
         hard link, so two writers cannot both win).
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _sweep_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{owner_tag()}.", suffix=".tmp", dir=path.parent
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -36,3 +139,31 @@ def atomic_write_text(path: Path, text: str, *, exclusive: bool = False) -> None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def make_tagged_dir(prefix: str, parent: str | None = None) -> str:
+    """A private temporary directory ``<prefix><owner tag>-<random>``, after removing the
+    ones that dead owners left under the same prefix in the same place."""
+    base = parent if parent is not None else tempfile.gettempdir()
+    sweep_tagged_dirs(prefix, base)
+    return tempfile.mkdtemp(prefix=f"{prefix}{owner_tag()}-", dir=base)
+
+
+def sweep_tagged_dirs(prefix: str, parent: str) -> list[str]:
+    """Remove ``<prefix><owner tag>-<random>`` directories whose owner is dead; returns
+    the names removed. Directories of live owners, and other names, are left alone."""
+    import shutil
+
+    removed: list[str] = []
+    try:
+        entries = [e for e in os.scandir(parent) if e.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for entry in entries:
+        tag, _, rest = entry.name[len(prefix) :].rpartition("-")
+        if not (_TAG.fullmatch(tag) and _RANDOM.fullmatch(rest)):
+            continue
+        if entry.is_dir(follow_symlinks=False) and is_debris(tag, Path(entry.path)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
