@@ -8,26 +8,32 @@ expanded: ``T001-T003`` names T001 and T003 only where a form accepts each of th
 Keywords are case-insensitive; ids are not.
 
 Forms (``LIST`` is an id list, ``[..]`` optional, ``SEP`` is one or more spaces,
-optionally preceded by ``:``, ``-``, an en dash or an em dash)::
+optionally preceded by ``:``, ``-``, an en dash or an em dash, then optionally ``is``,
+``are``, ``was`` or ``were``, then optionally ``now`` or ``already``)::
 
   started    subject starts with LIST        T003: add model / T003 T004: add models /
                                              T003, T004: x / T003 - add model / T003 x
              subject starts with [LIST]...   [T003] add model / [T003][T004] x
              conventional-commit prefix      feat: T003 add model / feat(T003): add model
-  completed  LIST SEP [is|are] [now] KW      T003 done / T003: complete / T003 finished
+  completed  LIST SEP KW                    T003 done / T003: complete / T003 finished /
+                                             T003 was already done (restore tick)
                where KW is done, complete, completed or finished, followed by the end
-               of the line, punctuation (. , ; : ! ? ) ] & - en/em dash) or "and"
+               of the line, punctuation (. , ; : ! ? ( ) ] & - en/em dash) or "and"
              KW [:] [task|tasks] LIST        complete T003 / Completes: T003 /
                where KW is complete(s|d), finish(es|ed), done, close(s|d), fix(es|ed)
                or resolve(s|d), as a whole word
-  blocked    LIST SEP [is|are] [now] blocked [(on|by) LIST] [: REASON]
+  reopened   LIST SEP reopened|reopen       T003 reopened / T003: reopen /
+               followed as KW above          T003 is reopened: tests fail
+             reopen(s|ed) [:] [task|tasks] LIST
+                                             reopen T003 / Reopens: T003
+  blocked    LIST SEP blocked [(on|by) LIST] [: REASON]
                                              T005 blocked: waiting for api /
                                              T006 blocked by T005 (T005 gets nothing)
              blocked [on] [:] [task|tasks] LIST [: REASON]
                                              blocked T005: waiting / blocked on T005
 
-The completed and blocked forms count anywhere in the message, subject or body, one
-line at a time. ``unblocked T005`` is not a blocked form. REASON is the text after the
+The completed, reopened and blocked forms count anywhere in the message, subject or
+body, one line at a time. ``unblocked T005`` is not a blocked form. REASON is the text after the
 colon to the end of the line (stripped; None when missing or empty); nothing in a
 reason is read as a form. The subject is the first non-blank line. A conventional-
 commit prefix there (``feat``, ``fix``, ``docs``, ``style``, ``refactor``, ``perf``,
@@ -41,21 +47,29 @@ indented continuation line, these keys (case-insensitive) have meaning:
 
 - ``Task:`` / ``Tasks:`` -- every id in the value is started, or takes the ``Status:``;
 - ``Status:`` -- its first word: ``done``, ``complete``, ``completed`` or ``finished``
-  completes, ``blocked`` blocks, anything else keeps them started. It applies to the
-  ids of the ``Task(s):`` trailers or, when there are none, to the ids the subject
-  starts with. The last ``Status:`` wins;
+  completes, ``reopen`` or ``reopened`` reopens, ``blocked`` blocks, anything else
+  keeps them started. It applies to the ids of the ``Task(s):`` trailers or, when
+  there are none, to the ids the subject starts with. The last ``Status:`` wins;
 - ``Reason:`` / ``Blocked-by:`` -- the reason for ``Status: blocked`` (the last one
   wins); their values are free text and no form is read in them;
 - ``Closes:``, ``Completes:`` and the other completion keywords above -- every id in the
-  value is completed; ``Blocked:`` -- every id in the value is blocked, with the
+  value is completed; ``Reopen:`` / ``Reopens:`` / ``Reopened:`` -- every id in the value
+  is reopened; ``Blocked:`` -- every id in the value is blocked, with the
   ``Reason:`` / ``Blocked-by:`` text.
 
 Other lines of the trailer paragraph are read as ordinary lines. Any other mention of
 an id (``see T009 for context``) gives no action.
 
-Result: one action per id. When several forms name the same id, completed beats
-blocked beats started; a blocked action keeps the first reason given. Actions are
-listed in the order in which their ids first appear in the message.
+Result: one action per id. When several forms name the same id, completed and
+reopened beat blocked, which beats started; between completed and reopened the one
+on the later line wins (the later form on one line; the trailer paragraph is the last
+paragraph), so a squashed message that says ``T003 reopened`` and then ``T003 done``
+completes T003. A blocked action keeps the first reason given. Actions are listed in
+the order in which their ids first appear in the message.
+
+What an action does to a task is decided in :func:`.tasks.derive_task_state`: a
+completion is sticky -- a later "started" or "blocked" on the same branch does not
+undo it; only a reopen on that branch does.
 """
 
 from __future__ import annotations
@@ -66,23 +80,30 @@ from typing import NamedTuple
 STARTED = "started"
 COMPLETED = "completed"
 BLOCKED = "blocked"
-ACTIONS = (STARTED, COMPLETED, BLOCKED)
-_RANK = {STARTED: 1, BLOCKED: 2, COMPLETED: 3}
+REOPENED = "reopened"
+ACTIONS = (STARTED, COMPLETED, BLOCKED, REOPENED)
+_RANK = {STARTED: 1, BLOCKED: 2, COMPLETED: 3, REOPENED: 3}
 
 _ID = r"(?<!\w)T[0-9]{3,6}(?!\w)"
 _LIST = rf"{_ID}(?:(?:[ \t]*+[,/&+][ \t]*+|[ \t]++)(?:(?i:and)[ \t]++)?{_ID})*"
-_SEP = r"(?:[ \t]*[:\-\u2013\u2014])?[ \t]+(?:(?i:is|are)[ \t]+)?(?:(?i:now)[ \t]+)?"
+_SEP = (
+    r"(?:[ \t]*[:\-\u2013\u2014])?[ \t]+(?:(?i:is|are|was|were)[ \t]+)?"
+    r"(?:(?i:now|already)[ \t]+)?"
+)
 _DONE_KW = r"(?i:completed|complete|finished|done)"
 _PREFIX_KW = r"(?i:complete[sd]?|finish(?:e[sd])?|done|close[sd]?|fix(?:e[sd])?|resolve[sd]?)"
-_AFTER_DONE = r"(?=[ \t]*(?:$|[.,;:!?)\]&\-\u2013\u2014])|[ \t]+(?i:and)(?!\w))"
+_REOPEN_KW = r"(?i:reopened|reopen)"
+_PREFIX_REOPEN_KW = r"(?i:reopen(?:s|ed)?)"
+_AFTER_DONE = r"(?=[ \t]*(?:$|[.,;:!?()\]&\-\u2013\u2014])|[ \t]+(?i:and)(?!\w))"
 _TASK_WORD = r"(?:(?i:tasks?)[ \t]+)?"
 
-_SUFFIX_DONE_RE = re.compile(rf"{_SEP}{_DONE_KW}{_AFTER_DONE}")
+_SUFFIX_DONE_RE = re.compile(rf"{_SEP}(?:(?P<done>{_DONE_KW})|{_REOPEN_KW}){_AFTER_DONE}")
 _SUFFIX_BLOCKED_RE = re.compile(
     rf"{_SEP}(?i:blocked)(?!\w)(?P<on>[ \t]+(?i:on|by)[ \t]+{_LIST})?(?:[ \t]*:(?P<reason>.*))?"
 )
 _PREFIX_RE = re.compile(
-    rf"(?<!\w)(?:(?P<blocked>(?i:blocked)(?:[ \t]+(?i:on))?)|{_PREFIX_KW})"
+    rf"(?<!\w)(?:(?P<blocked>(?i:blocked)(?:[ \t]+(?i:on))?)|(?P<reopen>{_PREFIX_REOPEN_KW})"
+    rf"|{_PREFIX_KW})"
     rf"(?:[ \t]*:)?[ \t]+{_TASK_WORD}\Z"
 )
 _REASON_RE = re.compile(r"[ \t]*:(?P<reason>.*)")
@@ -97,8 +118,12 @@ _SUBJECT_BRACKETS_RE = re.compile(rf"[ \t]*((?:\[{_LIST}\][ \t]*)+)")
 _SUBJECT_LIST_RE = re.compile(rf"[ \t]*({_LIST})")
 _TRAILER_RE = re.compile(r"(?P<key>[A-Za-z][A-Za-z0-9-]*)[ \t]*:[ \t]*(?P<value>.*)")
 _COMPLETE_KEY_RE = re.compile(_PREFIX_KW)
+_REOPEN_KEY_RE = re.compile(_PREFIX_REOPEN_KW)
 _STATUS_WORD_RE = re.compile(r"[A-Za-z-]+")
 _FREE_TEXT_KEYS = ("reason", "blocked-by")
+
+
+_Action = tuple[str, str, str | None]  # (task id, action, reason)
 
 
 class TaskAction(NamedTuple):
@@ -168,10 +193,10 @@ def parse_commit_message(message: str) -> list[TaskAction]:
     if not paragraphs:
         return []
 
-    found: list[tuple[str, str, str | None]] = []
+    found: list[tuple[int, _Action]] = []  # (line index, action), in reading order
     subject_index = paragraphs[0][0]
     subject_ids, subject_start = _subject(lines[subject_index])
-    found.extend((task_id, STARTED, None) for task_id in subject_ids)
+    found.extend((subject_index, (task_id, STARTED, None)) for task_id in subject_ids)
 
     skip: set[int] = set()
     trailers = None
@@ -185,18 +210,19 @@ def parse_commit_message(message: str) -> list[TaskAction]:
                 owner = m["key"].lower()
             if owner in _FREE_TEXT_KEYS:
                 skip.add(index)
-        found.extend(_trailer_actions(trailers, subject_ids))
+        here = paragraphs[-1][0]
+        found.extend((here, action) for action in _trailer_actions(trailers, subject_ids))
 
     for index, line in enumerate(lines):
         if index not in skip:
             start = subject_start if index == subject_index else 0
-            found.extend(_line_actions(line, start))
+            found.extend((index, action) for action in _line_actions(line, start))
     return _merge(message, found)
 
 
-def _line_actions(line: str, start: int) -> list[tuple[str, str, str | None]]:
-    """The completed and blocked forms of one line, read from ``start`` on."""
-    found: list[tuple[str, str, str | None]] = []
+def _line_actions(line: str, start: int) -> list[_Action]:
+    """The completed, reopened and blocked forms of one line, read from ``start`` on."""
+    found: list[_Action] = []
     done_to = start
     for listed in _LIST_RE.finditer(line, start):
         if listed.start() < done_to:
@@ -206,7 +232,8 @@ def _line_actions(line: str, start: int) -> list[tuple[str, str, str | None]]:
         prefix = _PREFIX_RE.search(line, window, listed.start())
         done_to = listed.end()
         if prefix is not None and prefix["blocked"] is None:
-            found.extend((i, COMPLETED, None) for i in ids)
+            kind = REOPENED if prefix["reopen"] else COMPLETED
+            found.extend((i, kind, None) for i in ids)
         elif prefix is not None:
             reason = _REASON_RE.match(line, done_to)
             found.extend((i, BLOCKED, _reason(reason["reason"] if reason else None)) for i in ids)
@@ -215,7 +242,7 @@ def _line_actions(line: str, start: int) -> list[tuple[str, str, str | None]]:
         done = _SUFFIX_DONE_RE.match(line, done_to)
         blocked = None if done else _SUFFIX_BLOCKED_RE.match(line, done_to)
         if done is not None:
-            found.extend((i, COMPLETED, None) for i in ids)
+            found.extend((i, COMPLETED if done["done"] else REOPENED, None) for i in ids)
             done_to = done.end()
         elif blocked is not None:
             found.extend((i, BLOCKED, _reason(blocked["reason"])) for i in ids)
@@ -225,10 +252,8 @@ def _line_actions(line: str, start: int) -> list[tuple[str, str, str | None]]:
     return found
 
 
-def _trailer_actions(
-    trailers: list[tuple[str, str]], subject_ids: list[str]
-) -> list[tuple[str, str, str | None]]:
-    found: list[tuple[str, str, str | None]] = []
+def _trailer_actions(trailers: list[tuple[str, str]], subject_ids: list[str]) -> list[_Action]:
+    found: list[_Action] = []
     task_ids: list[str] = []
     status: str | None = None
     reason: str | None = None
@@ -245,9 +270,13 @@ def _trailer_actions(
             blocked.extend(_ids(value))
         elif _COMPLETE_KEY_RE.fullmatch(key):
             found.extend((i, COMPLETED, None) for i in _ids(value))
+        elif _REOPEN_KEY_RE.fullmatch(key):
+            found.extend((i, REOPENED, None) for i in _ids(value))
     action = STARTED
     if status in ("done", "complete", "completed", "finished"):
         action = COMPLETED
+    elif status in ("reopen", "reopened"):
+        action = REOPENED
     elif status == "blocked":
         action = BLOCKED
     found.extend((i, action, reason if action == BLOCKED else None) for i in task_ids)
@@ -257,12 +286,17 @@ def _trailer_actions(
     return found
 
 
-def _merge(message: str, found: list[tuple[str, str, str | None]]) -> list[TaskAction]:
+def _merge(message: str, found: list[tuple[int, _Action]]) -> list[TaskAction]:
     best: dict[str, TaskAction] = {}
-    for task_id, action, reason in found:
+    where: dict[str, int] = {}
+    for line, (task_id, action, reason) in found:
         current = best.get(task_id)
-        if current is None or _RANK[action] > _RANK[current.action]:
+        later_verdict = (current is not None and action != current.action
+                         and _RANK[action] == _RANK[current.action] == _RANK[COMPLETED]
+                         and line >= where[task_id])  # fmt: skip
+        if current is None or _RANK[action] > _RANK[current.action] or later_verdict:
             best[task_id] = TaskAction(task_id, action, reason)
+            where[task_id] = line
         elif action == current.action == BLOCKED and current.reason is None and reason:
             best[task_id] = current._replace(reason=reason)
     first: dict[str, int] = {}

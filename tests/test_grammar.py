@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from claude_orchestrator.grammar import ACTIONS, TaskAction, parse_commit_message
 
-S, C, B = "started", "completed", "blocked"
+S, C, B, R = "started", "completed", "blocked", "reopened"
 ID_RE = re.compile(r"(?<!\w)T[0-9]{3,6}(?!\w)")
 
 Expected = list[tuple[str, str] | tuple[str, str, str]]
@@ -40,6 +40,30 @@ FORMS: list[tuple[str, Expected]] = [
     ("T003 is done, T004 is now complete", [("T003", C), ("T004", C)]),
     ("T003 and T004 done and tested", [("T003", C), ("T004", C)]),
     ("T003: complete rewrite of the parser", [("T003", S)]),
+    ("T003 was already done (restore tick)", [("T003", C)]),
+    ("T003 was done", [("T003", C)]),
+    ("T003, T004 were already finished", [("T003", C), ("T004", C)]),
+    ("T003 done (see notes)", [("T003", C)]),
+    ("T003 already done", [("T003", C)]),
+    ("T003 was not done", [("T003", S)]),
+    # reopened
+    ("T003 reopened", [("T003", R)]),
+    ("T003: reopen", [("T003", R)]),
+    ("T003 is reopened: tests fail", [("T003", R)]),
+    ("T003 reopened and T004 done", [("T003", R), ("T004", C)]),
+    ("reopen T003", [("T003", R)]),
+    ("Reopens task T003", [("T003", R)]),
+    ("fix x\n\nreopened T003, T004", [("T003", R), ("T004", R)]),
+    ("T003: reopen the discussion", [("T003", S)]),
+    ("add\n\nTask: T003\nStatus: reopened", [("T003", R)]),
+    ("add\n\nReopens: T003", [("T003", R)]),
+    # completed and reopened: the later line wins (squashed messages)
+    ("T003: x\n\nT003 done\nT003 reopened", [("T003", R)]),
+    ("T003: x\n\nT003 reopened\nT003 done", [("T003", C)]),
+    ("T003 reopened, T003 done", [("T003", C)]),
+    ("x\n\nT003 reopened\n\nCloses: T003", [("T003", C)]),
+    ("x\n\nT003 done\n\nReopens: T003", [("T003", R)]),
+    ("T003 reopened\n\nblocked T003: api", [("T003", R)]),
     # completion before the ids, anywhere
     ("complete T003", [("T003", C)]),
     ("Completes T003", [("T003", C)]),
@@ -126,6 +150,8 @@ def test_crlf_and_leading_blank_lines_do_not_matter(message: str, expected: Expe
 KEYWORD_FORMS = [
     ("{kw} T003", C, ["complete", "completes", "finish", "done", "closes", "fixed", "resolve"]),
     ("T003 {kw}", C, ["done", "complete", "completed", "finished"]),
+    ("T003 {kw}", R, ["reopened", "reopen"]),
+    ("{kw} T003", R, ["reopen", "reopens", "reopened"]),
     ("T005 {kw}: api", B, ["blocked"]),
     ("{kw} T005: api", B, ["blocked", "blocked on"]),
 ]
@@ -161,6 +187,7 @@ def test_other_mentions_give_no_action(form: tuple[str, Expected], mention: str)
 TOKENS = [
     *("T001", "T002", "T003", "T123456", "T01", "T0012x", "XT001", "t004", "T1234567"),
     *("done", "complete", "Closes", "fixes", "blocked", "unblocked", "on", "by", "is", "and"),
+    *("reopened", "Reopens", "Status: reopened", "was", "already", "("),
     *("Task:", "Tasks:", "Status: done", "Status: blocked", "Reason:", "Blocked-by:", "task"),
     *("feat:", "fix(T002):", "[T003]", "[", "]", "see", "x", "é", "✓", "_", "#12"),
     *(" ", " ", " ", "\n", "\n", "\n\n", "\r\n", ":", ": ", ",", ", ", " - ", "/", "\t", "."),
@@ -218,3 +245,22 @@ def test_completed_beats_blocked_beats_started(
     assert [a.action for a in result] == ([best] if best else [])
     if best == B:
         assert result[0].reason == ("why" if (B, 0) in chosen else None)
+
+
+VERDICT_FORMS = {C: ["closes {i}", "{i} done", "{i} was already finished"],
+                 R: ["reopen {i}", "{i} reopened", "{i}: reopen"]}  # fmt: skip
+verdicts = st.lists(st.tuples(st.sampled_from([C, R]), st.integers(0, 2)), min_size=1, max_size=5)
+
+
+@given(st.sampled_from(["T001", "T042"]), st.booleans(), verdicts, st.booleans())
+def test_the_last_of_completed_and_reopened_wins(
+    task_id: str, in_subject: bool, chosen: list[tuple[str, int]], blocked: bool
+) -> None:
+    subject = f"{task_id}: work" if in_subject else "work"
+    body = [VERDICT_FORMS[action][k].format(i=task_id) for action, k in chosen]
+    if blocked:
+        body.insert(0, f"blocked {task_id}: api")
+    message = subject + "\n\n" + "\n".join(body)
+    result = parse_commit_message(message)
+    check_invariants(message, result)
+    assert [a.action for a in result] == [chosen[-1][0]]
