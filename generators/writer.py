@@ -5,12 +5,13 @@ YAML, ``json.dumps(indent=2)`` for JSON, text as it is), adds the "generated" he
 the format has comments, maintains fenced sections in files that also hold the user's
 text (``CLAUDE.md``), records what it wrote in a committed manifest (paths and content
 hashes: JSON settings files cannot carry a comment, and Claude Code drops a settings
-file with an unknown key), and tells drift apart from hand edits:
+file with an unknown key; a run killed half-way is recognised, and finished, by the
+next), and tells drift apart from hand edits:
 
 * ``ok``        the file is what the config generates;
 * ``missing``   not there yet;
-* ``outdated``  differs, but is what was generated last time (the config changed):
-  rewritten freely;
+* ``outdated``  differs, but is what was generated last time (the config changed), or
+  what an interrupted run was writing: rewritten freely;
 * ``modified``  differs from both: someone edited a generated file. Reported, never
   overwritten without ``force``;
 * ``obsolete``  generated last time, no longer generated (e.g. an area was removed):
@@ -25,7 +26,7 @@ import difflib
 import hashlib
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -114,21 +115,45 @@ def _read(path: Path) -> str | None:
         return "\ufffd"  # not ours: certainly modified
 
 
-def load_manifest(root: Path) -> dict[str, str]:
+def _manifest_sections(root: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(path -> hash of the last finished run, path -> hashes of unfinished runs)."""
     text = _read(root / MANIFEST)
     if not text:
-        return {}
+        return {}, {}
     try:
         data = json.loads(text)
-        return {str(k): str(v["sha256"]) for k, v in data["files"].items()}
+        files = {str(k): str(v["sha256"]) for k, v in data["files"].items()}
     except (ValueError, KeyError, TypeError, AttributeError):
-        return {}
+        return {}, {}
+    pending: dict[str, list[str]] = {}
+    raw = data.get("pending")
+    if isinstance(raw, dict):
+        for path, hashes in raw.items():
+            if isinstance(hashes, list):
+                pending[str(path)] = [str(h) for h in hashes]
+    return files, pending
 
 
-def manifest_text(hashes: Mapping[str, str]) -> str:
+def load_manifest(root: Path) -> dict[str, set[str]]:
+    """Path -> the hashes of what this tool wrote there: the last finished run's, and
+    those of runs that were interrupted (a killed ``generate`` leaves some files
+    written and the manifest not yet: its ``pending`` section says what it was writing).
+    """
+    files, pending = _manifest_sections(root)
+    known = {path: {digest} for path, digest in files.items()}
+    for path, hashes in pending.items():
+        known.setdefault(path, set()).update(hashes)
+    return known
+
+
+def manifest_text(
+    hashes: Mapping[str, str], pending: Mapping[str, Sequence[str]] | None = None
+) -> str:
     files = {path: {"sha256": digest} for path, digest in sorted(hashes.items())}
-    return json.dumps({"generator": "claude-orchestrator", "header": HEADER, "files": files},
-                      indent=2) + "\n"  # fmt: skip
+    data: dict[str, Any] = {"generator": "claude-orchestrator", "header": HEADER, "files": files}
+    if pending:
+        data["pending"] = {path: sorted(set(h)) for path, h in sorted(pending.items())}
+    return json.dumps(data, indent=2) + "\n"
 
 
 def plan(root: Path, documents: Mapping[str, Any]) -> list[FileState]:
@@ -145,7 +170,7 @@ def plan(root: Path, documents: Mapping[str, Any]) -> list[FileState]:
             state = "ok"
         elif current is None:
             state = "missing"
-        elif manifest.get(path) == sha256(current):
+        elif sha256(current) in manifest.get(path, ()):
             state = "outdated"
         else:
             state = "modified"
@@ -154,7 +179,7 @@ def plan(root: Path, documents: Mapping[str, Any]) -> list[FileState]:
         current = _read(root / path)
         if current is None:
             continue
-        state = "obsolete" if manifest[path] == sha256(current) else "modified"
+        state = "obsolete" if sha256(current) in manifest[path] else "modified"
         states.append(FileState(path, state, current, None))
     return states
 
@@ -172,11 +197,34 @@ def diff(states: list[FileState]) -> str:
     return "".join(chunks)
 
 
+def _record_pending(root: Path, states: list[FileState], *, force: bool) -> None:
+    """Before the first file is written: the manifest as it was, plus the hashes about to
+    be written, so that a run killed half-way is recognised as ours (not a hand edit) by
+    the next one, which finishes it."""
+    writes = {
+        s.path: sha256(s.expected)
+        for s in states
+        if s.expected is not None
+        and (s.state in ("missing", "outdated") or (s.state == "modified" and force))
+    }
+    if not writes:
+        return
+    files, pending = _manifest_sections(root)
+    for path, digest in writes.items():
+        pending[path] = [*pending.get(path, []), digest]
+    atomic_write_text(root / MANIFEST, manifest_text(files, pending))
+
+
 def write(
     root: Path, documents: Mapping[str, Any], states: list[FileState], *, force: bool
 ) -> list[str]:
     """Write what is missing or outdated (and, with ``force``, what was hand-edited);
-    delete obsolete files; rewrite the manifest. Returns the paths changed."""
+    delete obsolete files; rewrite the manifest. Returns the paths changed.
+
+    The manifest is written twice: first with the hashes about to be written marked
+    ``pending``, last with the result alone (see :func:`load_manifest`).
+    """
+    _record_pending(root, states, force=force)
     changed: list[str] = []
     hashes = {}
     for s in states:

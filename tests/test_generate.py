@@ -9,7 +9,7 @@ from ruamel.yaml import YAML
 
 from claude_orchestrator.generators import writer
 
-from .conftest import Run
+from .conftest import Run, git
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
@@ -138,3 +138,38 @@ def test_writer_states(tmp_path: Path) -> None:
     gone = {"a.json": {"x": 2}}
     states = {s.path: s.state for s in writer.plan(tmp_path, gone)}
     assert states["b.md"] == "modified"  # edited, so not deleted silently
+
+
+def test_a_generate_killed_between_files_is_finished_by_the_next(cli: Run, repo: Path) -> None:
+    """Killed after two files: the next run (after the user committed what was there, so
+    the tracked files feeding the permission files changed) finishes it."""
+    from .test_faults import run_killed_at
+
+    assert cli("init").code == 0
+    # call 1 writes the manifest's pending section, calls 2 and 3 two files
+    assert run_killed_at(repo, ("claude_orchestrator.generators.writer",
+                                "atomic_write_text", 4), "generate") == -9  # fmt: skip
+    assert (repo / ".claude/permissions-implementor.json").exists()
+    assert not (repo / ".specify/agents.md").exists()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "what generate wrote")
+    result = cli("generate")
+    assert result.code == 0, result
+    assert cli("generate", "--check").code == 0
+    assert "pending" not in json.loads((repo / writer.MANIFEST).read_text())
+    assert not [p for p in repo.rglob("*.tmp")]
+
+
+def test_a_hand_edit_after_a_killed_generate_is_still_refused(cli: Run, repo: Path) -> None:
+    from .test_faults import run_killed_at
+
+    assert cli("init").code == 0
+    assert run_killed_at(repo, ("claude_orchestrator.generators.writer",
+                                "atomic_write_text", 4), "generate") == -9  # fmt: skip
+    edited = repo / ".claude/permissions-overseer.json"
+    edited.write_text(edited.read_text().replace("{", '{"mine": 1,', 1))
+    result = cli("generate")
+    assert result.code == 1, result
+    assert "edited by hand: .claude/permissions-overseer.json;" in result.err
+    assert cli("generate", "--force").code == 0
+    assert cli("generate", "--check").code == 0
