@@ -725,7 +725,9 @@ def _workflow_commands(app: typer.Typer) -> None:
             tree = result.worktrees.get(branch)
             where = ""
             if tree is not None:
-                where = f", worktree {tree[0]}" + (" (created)" if tree[1] else "")
+                made = " (created)" if tree[1] else ""
+                where = f", worktree {tree[0]}" + (" (repaired)" if branch in result.repaired
+                                                   else made)  # fmt: skip
             lines.append(f"  {branch}: {state}{where}")
         if result.agents_added:
             lines.append(f"  agents added: {', '.join(result.agents_added)}")

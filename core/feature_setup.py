@@ -22,6 +22,8 @@ class InitFeatureResult(NamedTuple):
     feature_created: bool
     agents_added: list[str]
     state_files: list[str]
+    #: branches whose worktree an interrupted init-feature had left half checked out
+    repaired: list[str] = []  # noqa: RUF012 - a NamedTuple default, never mutated
 
 
 def _worktree_root(orch: Any) -> Path:
@@ -43,7 +45,10 @@ def init_feature(
     """Create the feature's branches (and worktrees), ignore ``state/``, register it.
 
     Safe to re-run: what exists is reported and kept; only what is missing is created.
-    Everything is checked before anything is created.
+    Everything is checked before anything is created. What a killed run left is
+    repaired: a worktree whose checkout was interrupted is finished (only when every
+    file in it is what git was writing: see ``GitVCS.finish_worktree``), and a worktree
+    deleted by hand is unregistered and created again.
     """
     refuse_implementor("init-feature")
     spec_id = v.check_spec_id(spec_id)
@@ -73,10 +78,20 @@ def init_feature(
         v.check_branch(branch)
     plan: dict[str, Path] = {}
     existing_trees: dict[str, Path] = vcs.worktrees()
+    registered = {e.branch: e for e in vcs.worktree_entries() if e.branch in wanted}
     if worktrees:
         root = _worktree_root(orch)
         for branch in wanted:
-            if branch in existing_trees:
+            entry = registered.get(branch)
+            missing = entry is not None and entry.missing
+            if entry is not None and missing and entry.locked is not None and not entry.interrupted:
+                reason = f" ({entry.locked})" if entry.locked else ""
+                raise ValidationError(
+                    f"the worktree of {branch} at {entry.path} is missing but locked"
+                    f"{reason}: if it is gone for good, run `git worktree unlock "
+                    f"{entry.path}`, then run init-feature again"
+                )
+            if branch in existing_trees and not missing:
                 continue
             path = root / spec_id / branch.rsplit("/", 1)[1]
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -86,6 +101,7 @@ def init_feature(
                 )
             plan[branch] = path
     # -- everything checked: create ------------------------------------------------
+    repaired = _finish_worktrees(vcs, registered, plan) if worktrees else []
     if not orch.store_plugin().exists():
         orch.init_store()
     status: dict[str, str] = {}
@@ -94,7 +110,7 @@ def init_feature(
     for branch in wanted[1:]:
         status[branch] = "created" if vcs.create_branch(branch, overseer_tip) else "exists"
     trees: dict[str, tuple[str, bool]] = {
-        b: (str(p), False) for b, p in existing_trees.items() if b in wanted
+        b: (str(p), False) for b, p in existing_trees.items() if b in wanted and b not in plan
     }
     for branch, path in plan.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,8 +132,23 @@ def init_feature(
                 agents_added.append(role)
     written = orch.refresh_state_files(spec_id)
     return InitFeatureResult(
-        spec_id, status, trees, feature_created, agents_added, [str(p) for p in written]
-    )
+        spec_id, status, trees, feature_created, agents_added, [str(p) for p in written],
+        repaired,
+    )  # fmt: skip
+
+
+def _finish_worktrees(vcs: Any, registered: dict[str, Any], plan: dict[str, Path]) -> list[str]:
+    """What a killed init-feature (or a hand) left: a worktree whose checkout was
+    interrupted is finished; one whose directory was deleted is unregistered, to be
+    created again (it is in ``plan``). Returns the branches whose worktree was repaired."""
+    repaired = []
+    for branch, entry in registered.items():
+        if entry.missing and branch in plan:
+            vcs.forget_missing_worktree(entry)
+        elif not entry.missing and entry.interrupted:
+            vcs.finish_worktree(entry)
+            repaired.append(branch)
+    return repaired
 
 
 def ignore_state_dir(orch: Any) -> bool:

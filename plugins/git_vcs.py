@@ -1,6 +1,6 @@
 """The built-in ``git`` VCS plugin.
 
-GitPython is the general interface (creating branches and worktrees). The paths that run
+GitPython is the general interface (creating branches). The paths that run
 on every commit or scan many branches — listing new commits, patch ids, in-memory merges
 — run the git binary directly: GitPython costs ~100 ms to import, and a batch of merges
 is one ``git merge-tree --stdin`` process however many pairs it has.
@@ -50,6 +50,24 @@ class CommitInfo(NamedTuple):
     commit: str
     subject: str
     message: str
+
+
+#: the lock reason ``git worktree add`` leaves while it checks out (LC_ALL=C)
+WORKTREE_ADD_LOCK = "initializing"
+
+
+class WorktreeEntry(NamedTuple):
+    path: Path
+    branch: str | None
+    #: the lock's reason ("" without one); None when the worktree is not locked
+    locked: str | None
+    #: its directory is gone (deleted by hand)
+    missing: bool
+
+    @property
+    def interrupted(self) -> bool:
+        """Left locked by a ``git worktree add`` that did not finish (it was killed)."""
+        return self.locked == WORKTREE_ADD_LOCK
 
 
 class MergeResult(NamedTuple):
@@ -249,9 +267,89 @@ class GitVCS:
         return result
 
     def add_worktree(self, path: Path, branch: str) -> None:
-        import git
+        # LC_ALL=C: the reason `worktree add` locks the new worktree with while it checks
+        # out is translated, and finish_worktree recognises an interrupted add by it
+        self.run("worktree", "add", "--quiet", str(path), branch, env={"LC_ALL": "C"})
 
-        git.Repo(self.root).git.worktree("add", str(path), branch)
+    def worktree_entries(self) -> list[WorktreeEntry]:
+        """Every worktree git has registered, with its lock and whether it is missing."""
+        out = self.run("worktree", "list", "--porcelain").stdout
+        entries: list[WorktreeEntry] = []
+        for block in out.split("\n\n"):
+            fields: dict[str, str] = {}
+            for line in block.splitlines():
+                key, _, value = line.partition(" ")
+                fields[key] = value
+            if "worktree" not in fields:
+                continue
+            branch = fields.get("branch", "")
+            entries.append(WorktreeEntry(
+                Path(fields["worktree"]),
+                branch[len("refs/heads/") :] if branch.startswith("refs/heads/") else None,
+                fields.get("locked"),
+                "prunable" in fields or not Path(fields["worktree"]).exists(),
+            ))  # fmt: skip
+        return entries
+
+    def forget_missing_worktree(self, entry: WorktreeEntry) -> None:
+        """Unregister a worktree whose directory was deleted (``git worktree prune``).
+
+        A worktree that an interrupted ``worktree add`` left locked is unlocked first; one
+        the user locked is refused (it may live on a disk that is not mounted). ``prune``
+        unregisters every worktree whose directory is gone and that is not locked.
+        """
+        if entry.locked is not None and not entry.interrupted:
+            raise GitError(f"the worktree at {entry.path} is locked: not unregistered")
+        if entry.interrupted:
+            self.run("worktree", "unlock", str(entry.path))
+        self.run("worktree", "prune")
+
+    def finish_worktree(self, entry: WorktreeEntry) -> list[str]:
+        """Finish the checkout of a worktree an interrupted ``git worktree add`` left
+        (locked "initializing"); returns the files restored.
+
+        git writes the worktree's index last: with an index, the checkout finished and
+        only the lock is left. Without one, every file there must be ``HEAD``'s or a
+        prefix of it (the file git was writing when it was killed); then the missing and
+        partial files are checked out. Any other difference is the user's work: refused,
+        nothing touched.
+        """
+        path = entry.path
+        admin = Path(self.run("-C", str(path), "rev-parse", "--absolute-git-dir").stdout.strip())
+        restored: list[str] = []
+        if not (admin / "index").exists():
+            (admin / "index.lock").unlink(missing_ok=True)  # the killed checkout's
+            self.run("-C", str(path), "read-tree", "HEAD")
+            status = self.run("-C", str(path), "status", "--porcelain", "-z",
+                              "--untracked-files=no").stdout  # fmt: skip
+            for record in filter(None, status.split("\0")):
+                code, name = record[:2], record[3:]
+                if code == " D" or (code == " M" and self._is_partial_copy(path, name)):
+                    restored.append(name)
+                else:
+                    raise GitError(
+                        f"the worktree of {entry.branch} at {path} was left half-created by "
+                        f"an interrupted checkout, and {name} is not what git was writing "
+                        "there: save your changes, run `git worktree remove --force "
+                        f"{path}`, then run this again"
+                    )
+            if restored:
+                self.run("-C", str(path), "checkout-index", "--force", "-z", "--stdin",
+                         input="\0".join(restored) + "\0")  # fmt: skip
+        self.run("worktree", "unlock", str(path))
+        return restored
+
+    def _is_partial_copy(self, tree: Path, name: str) -> bool:
+        """Whether ``tree/name`` holds the start of ``HEAD``'s version of the file."""
+        try:
+            have = (tree / name).read_bytes()
+        except OSError:
+            return False
+        blob = subprocess.run(
+            ["git", "-C", str(tree), "cat-file", "blob", f"HEAD:{name}"], env=clean_env(),
+            capture_output=True, check=False,
+        )  # fmt: skip
+        return blob.returncode == 0 and blob.stdout.startswith(have)
 
     def show_file(self, ref: str, path: str) -> str | None:
         proc = self.run("show", f"{ref}:{path}", check=False)
@@ -484,4 +582,7 @@ def merge_jobs(pairs: int) -> int:
     return max(1, min(cores, MAX_MERGE_JOBS, pairs))
 
 
-__all__ = ["CommitInfo", "GitError", "GitVCS", "MergeResult", "merge_jobs", "parse_version"]
+__all__ = [
+    "CommitInfo", "GitError", "GitVCS", "MergeResult", "WorktreeEntry", "merge_jobs",
+    "parse_version",
+]  # fmt: skip

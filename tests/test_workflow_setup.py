@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Run, clean_env, git
+from .conftest import CLI, Run, clean_env, git
 
 SPEC = "003-reading-goals"
 TASKS = "# Tasks\n\n- [ ] T001 [P] [US1] Model in src/models.py\n- [ ] T002 API\n- [ ] T003 UI\n"
@@ -292,3 +292,81 @@ def test_outside_git_workflow_commands_say_so(cli: Run, tmp_path: Path, command:
     assert result.code == 2, result
     assert "is not in a git repository" in result.err
     assert list(plain.iterdir()) == []
+
+
+def test_a_worktree_deleted_by_hand_is_created_again(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    import shutil
+
+    shutil.rmtree(feature["impl-api"])
+    result = cli("init-feature", SPEC, "--worktrees", "--json")
+    assert result.code == 0, result
+    created = result.json()["worktrees"][f"feature/{SPEC}/impl-api"]
+    assert created == [str(feature["impl-api"]), True]
+    assert git(feature["impl-api"], "status", "--porcelain") == ""
+    assert (feature["impl-api"] / f"specs/{SPEC}/tasks.md").is_file()
+
+
+def test_a_missing_worktree_the_user_locked_is_refused(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    import shutil
+
+    git(repo, "worktree", "lock", "--reason", "on the usb disk", str(feature["impl-ui"]))
+    shutil.rmtree(feature["impl-ui"])
+    result = cli("init-feature", SPEC, "--worktrees")
+    assert result.code == 2, result
+    assert "is missing but locked (on the usb disk)" in result.err
+    assert "git worktree unlock" in result.err
+    assert "locked on the usb disk" in git(repo, "worktree", "list", "--porcelain")
+
+
+@pytest.fixture
+def killed_checkout(cli: Run, repo: Path) -> Path:
+    """init-feature --worktrees killed (with its git children) in the middle of checking
+    out the overseer's worktree: a smudge filter kills the process group at m.txt."""
+    for name in ("a.txt", "b.txt", "m.txt", "y.txt", "z.txt"):
+        (repo / name).write_text(f"{name} " * 50 + "\n")
+    (repo / ".gitattributes").write_text("m.txt filter=stop\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "files to check out")
+    assert cli("init").code == 0
+    git(repo, "config", "filter.stop.smudge", "kill -9 0")
+    assert CLI
+    proc = subprocess.run([CLI, "init-feature", SPEC, "--worktrees"], cwd=repo,
+                          env=clean_env(), start_new_session=True, check=False)  # fmt: skip
+    assert proc.returncode == -9
+    git(repo, "config", "filter.stop.smudge", "cat")
+    tree = repo.parent / "repo-worktrees" / SPEC / "overseer"
+    assert (tree / "a.txt").exists() and not (tree / "z.txt").exists()
+    return tree
+
+
+def test_a_killed_checkout_is_finished_by_the_rerun(
+    cli: Run, repo: Path, killed_checkout: Path
+) -> None:
+    tree = killed_checkout
+    text = (tree / "b.txt").read_text()
+    (tree / "b.txt").write_text(text[:17])  # the file git was writing when it was killed
+    (tree / "notes.txt").write_text("mine\n")  # untracked: the user's, left alone
+    result = cli("init-feature", SPEC, "--worktrees")
+    assert result.code == 0, result
+    assert f"worktree {tree} (repaired)" in result.out
+    assert git(tree, "status", "--porcelain") == "?? notes.txt"
+    assert (tree / "b.txt").read_text() == text and (tree / "z.txt").exists()
+    assert "locked" not in git(repo, "worktree", "list", "--porcelain")
+    again = cli("init-feature", SPEC, "--worktrees")
+    assert again.code == 0 and "(repaired)" not in again.out and "(created)" not in again.out
+
+
+def test_a_killed_checkout_with_the_users_edits_is_not_touched(
+    cli: Run, repo: Path, killed_checkout: Path
+) -> None:
+    tree = killed_checkout
+    (tree / "a.txt").write_text("my own work\n")
+    result = cli("init-feature", SPEC, "--worktrees")
+    assert result.code == 2, result
+    assert f"{tree} was left half-created" in result.err and "a.txt is not what" in result.err
+    assert (tree / "a.txt").read_text() == "my own work\n"
+    assert not (tree / "z.txt").exists()
