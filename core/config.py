@@ -21,8 +21,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .errors import ConfigError
 from .fsutil import atomic_write_text
+
+#: This tool's name on the package registry (the command is ``claude-orchestrator``;
+#: the registry's ``claude-orchestrator`` is an unrelated project).
+DISTRIBUTION = "claude-orchestrator-toolkit"
 
 DEFAULTS: dict[str, Any] = {
     "version": 1,
@@ -51,8 +56,11 @@ DEFAULTS: dict[str, Any] = {
     "worktrees": {"dir": "../{repo}-worktrees"},
     "ci": {
         "python": "3.11",
-        "tool": "claude-orchestrator",
+        # The version that generates the workflows is the one CI installs.
+        "tool": f"{DISTRIBUTION}=={__version__}",
         "setup": "pip install -e .",
+        # What the default test commands run; ci.setup installs the project only.
+        "install": ["pytest", "ruff"],
         "build": None,
         "typecheck": None,
         "audit": None,
@@ -122,11 +130,17 @@ worktrees:
 ci:
   # What the generated CI workflows run. Python for the runners:
   python: "3.11"
-  # How CI installs claude-orchestrator itself: a pip requirement, e.g.
-  # claude-orchestrator==0.1.0, or a source like git+https://example.com/co.git@v0.1.0.
-  tool: claude-orchestrator
+  # How CI installs claude-orchestrator itself, always pinned, in one of these forms:
+  #   claude-orchestrator-toolkit==X.Y.Z [--hash=sha256:<64 hex> ...]
+  #   git+https://HOST/PATH@<40-hex commit>
+  #   https://HOST/PATH/NAME.whl#sha256=<64 hex>
+  # Unset: claude-orchestrator-toolkit at the version that runs `generate`.
+  # tool: claude-orchestrator-toolkit==X.Y.Z
   # How CI installs the project under test.
   setup: pip install -e .
+  # Tools the test commands need that the project may not depend on (pip requirement
+  # strings such as pytest, ruff==0.6.9, mypy>=1.10), installed after setup.
+  install: [pytest, ruff]
   # Optional commands (null: the job or step is left out).
   build: null           # e.g. python -m build
   typecheck: null       # e.g. mypy src
@@ -564,8 +578,6 @@ def load_config(path: Path, *, cache_dir: Path | None = None, required: bool = F
 
     :param cache_dir: where to keep the parsed-config cache; only used if it exists.
     """
-    from . import __version__
-
     if not path.exists():
         if required:
             raise ConfigError(

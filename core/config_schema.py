@@ -43,6 +43,30 @@ _TEST_COMMAND = {
     "minLength": 1,
     "description": "a command line run from the repository root; null: none",
 }
+#: Python's ``$`` also matches before a final newline: patterns that must not let one
+#: through start with this.
+_ONE_LINE = r"(?!.*\n)"
+_PROJECT = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_VERSION = r"[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?"
+_HOST_PATH = r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9._~/%+-]+"
+#: ``ci.tool``: a source CI can verify, so a moved tag or a name taken on the registry
+#: cannot change what runs. No spaces but before ``--hash``, no quotes, no ``@`` or ``:``
+#: in a URL's path (no credentials): every accepted value is also safe to shell-quote.
+_CI_TOOL_PATTERN = (
+    rf"^{_ONE_LINE}(?:{_PROJECT}=={_VERSION}(?: --hash=sha256:[0-9a-f]{{64}})*"
+    rf"|git\+https://{_HOST_PATH}@[0-9a-f]{{40}}"
+    rf"|https://{_HOST_PATH}\.whl#sha256=[0-9a-f]{{64}})$"
+)
+_CI_TOOL_DESC = (
+    "a pinned source of claude-orchestrator: NAME==X.Y.Z (optionally followed by "
+    "--hash=sha256:<64 hex> entries), git+https://HOST/PATH@<40-hex commit>, or "
+    "https://HOST/PATH/FILE.whl#sha256=<64 hex> (e.g. claude-orchestrator-toolkit==0.1.0)"
+)
+_SPECIFIER = r"(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+"
+#: ``ci.install``: a project name with optional extras and version specifiers, nothing a
+#: shell or pip would read as an option, a URL or a file.
+_EXTRAS = rf"\[{_PROJECT}(?:,{_PROJECT})*\]"
+_REQUIREMENT_PATTERN = rf"^{_ONE_LINE}{_PROJECT}(?:{_EXTRAS})?(?:{_SPECIFIER}(?:,{_SPECIFIER})*)?$"
 _TESTS_BY_TYPE = {
     "type": "object",
     "description": "test commands by test type",
@@ -181,15 +205,30 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "python": {
                     "type": "string",
-                    "pattern": r"^3\.[0-9]+$",
+                    "pattern": rf"^{_ONE_LINE}3\.[0-9]+$",
                     "description": "the Python version for CI runners (e.g. 3.11)",
                 },
                 "tool": {
-                    **_COMMAND,
-                    "description": "how CI installs claude-orchestrator: a pip requirement "
-                    "(e.g. claude-orchestrator==0.1.0) or a source URL",
+                    "type": "string",
+                    "maxLength": 2000,
+                    "pattern": _CI_TOOL_PATTERN,
+                    "description": _CI_TOOL_DESC,
                 },
                 "setup": {**_COMMAND, "description": "how CI installs the project under test"},
+                "install": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {
+                        "type": "string",
+                        "maxLength": 200,
+                        "pattern": _REQUIREMENT_PATTERN,
+                        "description": "a pip requirement the test commands need: a name, "
+                        "optional [extras] and version specifiers, no spaces "
+                        "(e.g. pytest, ruff==0.6.9, pytest-cov>=5)",
+                    },
+                    "description": "tools CI installs after ci.setup for the jobs that "
+                    "run the configured commands",
+                },
                 "build": {"type": ["string", "null"], "minLength": 1},
                 "typecheck": {"type": ["string", "null"], "minLength": 1},
                 "audit": {"type": ["string", "null"], "minLength": 1},

@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from claude_orchestrator.config import Config
 
 RUNNER = "ubuntu-latest"
-CHECKOUT = "actions/checkout@v4"
-SETUP_PYTHON = "actions/setup-python@v5"
-UPLOAD_ARTIFACT = "actions/upload-artifact@v4"
+# The current majors, each on the node24 runtime (node20 is deprecated on the runners).
+CHECKOUT = "actions/checkout@v7"
+SETUP_PYTHON = "actions/setup-python@v7"
+UPLOAD_ARTIFACT = "actions/upload-artifact@v7"
 
 #: The branch under test: a pull request's head branch, or the pushed branch.
 BRANCH_EXPRESSION = "${{ github.head_ref || github.ref_name }}"
@@ -155,10 +156,17 @@ def scope_script(config: Config) -> str:
 
 # ----------------------------------------------------------------------------- helpers
 def _checkout(*, full_history: bool = False) -> dict[str, Any]:
-    """Check out the commit under test; full history (and credentials) to fetch more."""
+    """Check out the commit under test, never leaving the job's token in .git/config.
+
+    Every job runs code that is not ours to trust with the token (the project's
+    dependencies, the test tools, claude-orchestrator). ``fetch-depth: 0`` fetches every
+    branch as well (``+refs/heads/*:refs/remotes/origin/*``), which is what the conflict
+    and scope checks compare with, so nothing needs to fetch after the checkout.
+    """
+    options: dict[str, Any] = {"persist-credentials": False}
     if full_history:
-        return {"uses": CHECKOUT, "with": {"fetch-depth": 0}}
-    return {"uses": CHECKOUT, "with": {"persist-credentials": False}}
+        options["fetch-depth"] = 0
+    return {"uses": CHECKOUT, "with": options}
 
 
 def _setup_python(config: Config) -> dict[str, Any]:
@@ -166,12 +174,40 @@ def _setup_python(config: Config) -> dict[str, Any]:
 
 
 def _project_steps(config: Config) -> list[dict[str, Any]]:
-    """Check out, set up Python and install the project under test (``ci.setup``)."""
+    """Check out, set up Python, install the project under test (``ci.setup``) and the
+    tools its commands run (``ci.install``)."""
     steps = [_checkout(), _setup_python(config)]
     setup = config.ci.get("setup")
     if setup:
         steps.append({"name": "Install the project", "run": str(setup)})
+    tools = [str(requirement) for requirement in config.ci.get("install") or []]
+    if tools:
+        words = " ".join(shlex.quote(requirement) for requirement in tools)
+        steps.append({"name": "Install the test tools", "run": f"pip install {words}"})
     return steps
+
+
+def _tool_install(config: Config) -> dict[str, Any]:
+    """Install claude-orchestrator from the pinned source ``ci.tool`` names.
+
+    The config accepts only pinned forms (:data:`claude_orchestrator.config_schema`):
+    ``NAME==X.Y.Z``, a git URL at a commit and a wheel URL with ``#sha256=`` go to pip
+    as they are (pip checks a URL's hash); ``NAME==X.Y.Z --hash=...`` goes through a
+    requirements file in hash-checking mode. That mode needs a hash for every package,
+    so the tool is installed without its dependencies first, then they are resolved.
+    """
+    tool = str(config.ci["tool"])
+    requirement, *hashes = tool.split(" ")
+    if not hashes:
+        run = f"pip install {shlex.quote(tool)}"
+    else:
+        run = (
+            'requirements="$(mktemp)"\n'
+            f"printf '%s\\n' {shlex.quote(tool)} > \"$requirements\"\n"
+            'pip install --no-deps --require-hashes -r "$requirements"\n'
+            f"pip install {shlex.quote(requirement)}\n"
+        )
+    return {"name": "Install claude-orchestrator", "run": run}
 
 
 def _job(
@@ -195,14 +231,6 @@ def _job(
 
 def _command_job(config: Config, name: str, step_name: str, command: str) -> dict[str, Any]:
     return _job(name, [*_project_steps(config), {"name": step_name, "run": command}])
-
-
-def _fetch_feature_branches(prefix: str) -> dict[str, Any]:
-    refspec = f"+refs/heads/{prefix}/*:refs/remotes/origin/{prefix}/*"
-    return {
-        "name": "Fetch the feature branches",
-        "run": f"git fetch --no-tags origin {shlex.quote(refspec)}",
-    }
 
 
 def _workflow(name: str, on: dict[str, Any], jobs: dict[str, Any]) -> dict[str, Any]:
@@ -239,12 +267,8 @@ def implementor_workflow(config: Config) -> dict[str, Any]:
         "Merge conflicts",
         [
             _checkout(full_history=True),
-            _fetch_feature_branches(prefix),
             _setup_python(config),
-            {
-                "name": "Install claude-orchestrator",
-                "run": f"pip install {shlex.quote(str(config.ci['tool']))}",
-            },
+            _tool_install(config),
             {
                 "name": "Check conflicts with the overseer and sibling branches",
                 "env": {"BRANCH": BRANCH_EXPRESSION},
@@ -257,7 +281,6 @@ def implementor_workflow(config: Config) -> dict[str, Any]:
         "Path scope",
         [
             _checkout(full_history=True),
-            _fetch_feature_branches(prefix),
             {
                 "name": "Check that changed files are inside the area's paths",
                 "env": {"BRANCH": BRANCH_EXPRESSION, "PREFIX": prefix},

@@ -115,6 +115,14 @@ BAD_CONFIGS = [
     ),
     ("- just\n- a list\n", "orchestrator.yaml:1:1: expected a mapping of settings"),
     ("version: 1\nstore:\n  path: 3\n", "store.path: expected a string or null, got a number"),
+    (
+        "version: 1\nci:\n  tool: claude-orchestrator\n",
+        "orchestrator.yaml:3:9: ci.tool: invalid value 'claude-orchestrator': a pinned source",
+    ),
+    (
+        "version: 1\nci:\n  install: [pytest, 'ruff; curl x | sh']\n",
+        "orchestrator.yaml:3:21: ci.install[1]: invalid value 'ruff; curl x | sh': a pip",
+    ),
 ]
 
 

@@ -15,7 +15,12 @@ import pytest
 from ruamel.yaml import YAML
 
 from claude_orchestrator.config import Config, default_config, validate_data
-from claude_orchestrator.generators.github_actions import implementor_workflow, overseer_workflow
+from claude_orchestrator.generators.github_actions import (
+    CHECKOUT,
+    UPLOAD_ARTIFACT,
+    implementor_workflow,
+    overseer_workflow,
+)
 
 from .conftest import clean_env, git
 
@@ -34,7 +39,7 @@ FULL = {
         }
     },
     "ci": {
-        "tool": "claude-orchestrator==0.1.0",
+        "tool": "claude-orchestrator-toolkit==0.1.0 --hash=sha256:" + "0" * 64,
         "services": ["postgres", "redis"],
         "typecheck": "mypy src",
         "audit": "pip-audit",
@@ -111,6 +116,42 @@ def test_least_privilege_and_no_script_injection() -> None:
                 assert "@v" in step.get("uses", "@v"), step
 
 
+def test_every_checkout_drops_the_token() -> None:
+    """No job leaves the Actions token in .git/config for the code it runs next."""
+    for name, document in all_workflows():
+        for job_id, job in document["jobs"].items():
+            checkouts = [
+                s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")
+            ]
+            assert len(checkouts) == (job_id != "summary"), (name, job_id)
+            for step in checkouts:
+                assert step["uses"] == CHECKOUT
+                assert step["with"]["persist-credentials"] is False, (name, job_id)
+            # and nothing fetches with credentials after it
+            assert not any("git fetch" in s.get("run", "") for s in job["steps"]), (name, job_id)
+
+
+def test_command_jobs_install_the_test_tools() -> None:
+    """ci.install runs after ci.setup and before the command in every job that runs one."""
+    for name, document in all_workflows():
+        for job_id, job in document["jobs"].items():
+            runs = [s.get("run", "") for s in job["steps"]]
+            if "pip install -e ." not in runs:
+                continue
+            assert runs.index("pip install -e .") + 1 == runs.index("pip install pytest ruff")
+            assert runs.index("pip install pytest ruff") < len(runs) - 1, (name, job_id)
+    data = default_config().to_dict()
+    data["ci"]["install"] = ["pytest-cov[toml]>=5,<6", "ruff==0.6.9"]
+    unit = implementor_workflow(Config(data))["jobs"]["unit"]["steps"]
+    assert unit[-2] == {
+        "name": "Install the test tools",
+        "run": "pip install 'pytest-cov[toml]>=5,<6' ruff==0.6.9",
+    }
+    data["ci"]["install"] = []
+    unit = implementor_workflow(Config(data))["jobs"]["unit"]["steps"]
+    assert [s.get("name") for s in unit[2:]] == ["Install the project", "Unit tests"]
+
+
 def test_triggers_and_jobs() -> None:
     config = full_config()
     impl, over = implementor_workflow(config), overseer_workflow(config)
@@ -121,8 +162,14 @@ def test_triggers_and_jobs() -> None:
     assert list(impl["jobs"]) == ["unit", "lint", "conflicts", "scope", "build"]
     assert list(over["jobs"]) == ["integration", "e2e", "quality", "deploy-preview", "summary"]
     conflicts = impl["jobs"]["conflicts"]["steps"]
-    assert conflicts[0]["with"] == {"fetch-depth": 0}
-    assert "pip install claude-orchestrator==0.1.0" in [s.get("run") for s in conflicts]
+    assert conflicts[0]["with"] == {"persist-credentials": False, "fetch-depth": 0}
+    assert impl["jobs"]["scope"]["steps"][0] == conflicts[0]
+    install = conflicts[2]["run"].splitlines()
+    assert install[1:] == [
+        f"printf '%s\\n' '{FULL['ci']['tool']}' > \"$requirements\"",
+        'pip install --no-deps --require-hashes -r "$requirements"',
+        "pip install claude-orchestrator-toolkit==0.1.0",
+    ]
     assert conflicts[-1]["env"] == {"BRANCH": "${{ github.head_ref || github.ref_name }}"}
     integration = over["jobs"]["integration"]
     assert list(integration["services"]) == ["postgres", "redis"]
@@ -132,7 +179,7 @@ def test_triggers_and_jobs() -> None:
     summary = over["jobs"]["summary"]
     assert summary["if"] == "always()"
     assert summary["needs"] == ["integration", "e2e", "quality", "deploy-preview"]
-    assert summary["steps"][1]["uses"] == "actions/upload-artifact@v4"
+    assert summary["steps"][1]["uses"] == UPLOAD_ARTIFACT
 
 
 def test_jobs_are_left_out_without_commands() -> None:
