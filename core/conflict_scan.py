@@ -157,19 +157,46 @@ def check_conflicts(orch: Any, *, branch: str | None = None) -> list[PairResult]
 
 
 def _attribute(vcs: Any, ours: str, theirs: str, files: Sequence[str]) -> list[FileTouch]:
+    """The commits on each side that touched each conflicting file, following renames:
+    a file one side renamed (or moved with its directory) has another name on the other
+    side, and the commits there touched that name."""
     base = vcs.merge_base(ours, theirs)
     if base is None:
         return [FileTouch(f, [], []) for f in files]
     mine = vcs.files_by_commit(base, ours)
     other = vcs.files_by_commit(base, theirs)
-    return [
-        FileTouch(
+    renamed = [*vcs.renames(base, ours), *vcs.renames(base, theirs)]
+    touches = []
+    for path in files:
+        names = _names_of(path, renamed)
+        touches.append(FileTouch(
             path,
-            [(c, s) for c, s, changed in mine if path in changed],
-            [(c, s) for c, s, changed in other if path in changed],
-        )
-        for path in files
-    ]
+            [(c, s) for c, s, changed in mine if names.intersection(changed)],
+            [(c, s) for c, s, changed in other if names.intersection(changed)],
+        ))  # fmt: skip
+    return touches
+
+
+def _names_of(path: str, renamed: Sequence[tuple[str, str]]) -> set[str]:
+    """Every name ``path`` has on either side: through the renames, and through the
+    directories they moved (a file added under a directory the other side renamed is
+    merged into the new directory)."""
+    moved_dirs: dict[str, str] = {}
+    for old, new in renamed:
+        old_dir, _, old_name = old.rpartition("/")
+        new_dir, _, new_name = new.rpartition("/")
+        if old_dir != new_dir and old_name == new_name:
+            moved_dirs[new_dir] = old_dir
+    names = {path}
+    while True:
+        more = {o for o, n in renamed if n in names} | {n for o, n in renamed if o in names}
+        for name in names:
+            directory, _, leaf = name.rpartition("/")
+            if directory in moved_dirs:
+                more.add(f"{moved_dirs[directory]}/{leaf}".lstrip("/"))
+        if more <= names:
+            return names
+        names |= more
 
 
 class FeatureScan(NamedTuple):

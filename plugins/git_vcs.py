@@ -405,6 +405,23 @@ class GitVCS:
             result.append((commit, subject, [n for n in names.splitlines() if n]))
         return result
 
+    def renames(self, base: str, tip: str) -> list[tuple[str, str]]:
+        """(old path, new path) of each file renamed between ``base`` and ``tip``, by git's
+        rename detection (the same a merge of ``tip`` uses)."""
+        out = self.run("diff", "--name-status", "-z", "-M", base, tip, "--").stdout
+        fields = out.split("\0")
+        found = []
+        index = 0
+        while index < len(fields) and fields[index]:
+            status = fields[index]
+            if status.startswith(("R", "C")):
+                if status.startswith("R"):
+                    found.append((fields[index + 1], fields[index + 2]))
+                index += 3
+            else:
+                index += 2
+        return found
+
     def merge_base(self, a: str, b: str) -> str | None:
         proc = self.run("merge-base", a, b, check=False)
         return proc.stdout.strip() or None

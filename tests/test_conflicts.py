@@ -214,3 +214,53 @@ def test_shallow_clone_without_merge_base_is_refused(
     result = cli("check-conflicts", cwd=clone)
     assert result.code == 2, result
     assert "shallow clone" in result.err and "--unshallow" in result.err
+
+
+def touches_of(cli: Run, tree: Path, other: str) -> dict[str, tuple[list[str], list[str]]]:
+    """path -> (subjects on our side, subjects on the other side) for one pair."""
+    result = cli("check-conflicts", "--json", cwd=tree)
+    assert result.code == 1, result
+    pair = next(p for p in result.json()["pairs"] if p["other_branch"] == other)
+    return {t["path"]: ([s for _, s in t["ours"]], [s for _, s in t["theirs"]])
+            for t in pair["touches"]}  # fmt: skip
+
+
+def test_attribution_follows_a_rename_on_one_side(cli: Run, shared: dict[str, Path]) -> None:
+    git(shared["impl-ui"], "mv", "src/models.py", "src/model.py")
+    git(shared["impl-ui"], "commit", "-q", "-m", "T003: rename models")
+    path = shared["impl-ui"] / "src/model.py"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[3] = "ui's line\n"
+    path.write_text("".join(lines))
+    git(shared["impl-ui"], "commit", "-q", "-am", "T003: ui edits the model")
+    edit_line(shared["impl-data"], 3, "data's line", "T001: data edits models")
+    touches = touches_of(cli, shared["impl-ui"], DATA)
+    assert touches, touches
+    for ours, theirs in touches.values():
+        assert ours == ["T003: ui edits the model", "T003: rename models"]
+        assert theirs == ["T001: data edits models"]
+    touches = touches_of(cli, shared["impl-data"], UI)  # the same pair from the other side
+    for ours, theirs in touches.values():
+        assert ours == ["T001: data edits models"]
+        assert theirs == ["T003: ui edits the model", "T003: rename models"]
+
+
+def test_attribution_follows_a_directory_rename(cli: Run, shared: dict[str, Path]) -> None:
+    body = "".join(f"u{i} = {i}\n" for i in range(30))
+    commit(shared["overseer"], "src/pkg/util.py", body, "a longer util")
+    for area in ("impl-data", "impl-api"):
+        git(shared[area], "rebase", "-q", OVERSEER)
+    git(shared["impl-data"], "mv", "src/pkg", "src/lib")
+    git(shared["impl-data"], "commit", "-q", "-m", "T001: move pkg to lib")
+    commit(shared["impl-data"], "src/lib/util.py", "u0 = 'data'\n" + body[7:], "T001: util in lib")
+    commit(shared["impl-data"], "src/lib/extra.py", "e = 1\n", "T001: extra in lib")
+    commit(shared["impl-api"], "src/pkg/util.py", "u0 = 'api'\n" + body[7:], "T002: change util")
+    commit(shared["impl-api"], "src/pkg/extra.py", "e = 2\n", "T002: extra in pkg")
+    touches = touches_of(cli, shared["impl-api"], DATA)
+    assert set(touches) >= {"src/lib/util.py", "src/lib/extra.py"}, touches
+    assert touches["src/lib/util.py"] == (
+        ["T002: change util"],
+        ["T001: util in lib", "T001: move pkg to lib"],
+    )
+    assert touches["src/lib/extra.py"] == (["T002: extra in pkg"], ["T001: extra in lib"])
+    assert all(ours and theirs for ours, theirs in touches.values()), touches
