@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -120,11 +121,19 @@ class GitVCS:
         check: bool = True,
         input: str | None = None,
         env: Mapping[str, str] | None = None,
+        die_with_us: bool = False,
     ) -> subprocess.CompletedProcess[str]:
+        """Run git in the repository.
+
+        :param die_with_us: on Linux, git is killed when this process dies (a killed
+            ``merge-pr`` must not leave a git still changing the work tree while the next
+            one repairs it).
+        """
         try:
             proc = subprocess.run(
                 ["git", *args], cwd=self.root, env=clean_env(env), input=input,
                 capture_output=True, text=True, encoding="utf-8", errors="replace",
+                preexec_fn=_die_with_parent() if die_with_us else None,
             )  # fmt: skip
         except FileNotFoundError:
             raise GitError(
@@ -591,6 +600,22 @@ class GitVCS:
             detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             return MergeResult(False, [], detail.removeprefix("fatal: "))
         return MergeResult(proc.returncode == 1, sorted(set(lines[1:])))
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """What the child runs before git starts, on Linux: SIGKILL when the parent dies
+    (``PR_SET_PDEATHSIG``). Loaded here: nothing may be imported after a fork."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+    import signal
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def set_death_signal() -> None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)
+
+    return set_death_signal
 
 
 def merge_jobs(pairs: int) -> int:

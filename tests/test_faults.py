@@ -81,3 +81,12 @@ def run_killed_after(
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     return None
+
+
+def run_grouped(cwd: Path, *args: str, env: dict[str, str] | None = None) -> int:
+    """Run the installed command in a process group of its own (a ``kill -9 0`` from a
+    git hook or filter it starts kills it with its children); its exit status."""
+    assert CLI
+    proc = subprocess.run([CLI, *args], cwd=cwd, env=env or clean_env(), capture_output=True,
+                          start_new_session=True, timeout=120, check=False)  # fmt: skip
+    return proc.returncode

@@ -148,3 +148,90 @@ def test_github_forge_errors(cli: Run, feature: dict[str, Path], fake_gh: tuple)
     result = cli("open-pr", cwd=tree, env=no_gh)
     assert result.code == 2 and "gh (the GitHub CLI) is not installed" in result.err
     assert cli("prs", "--json").json() == []
+
+
+@pytest.fixture
+def stoppable_pr(cli: Run, repo: Path, feature: dict[str, Path]) -> tuple[int, Path]:
+    """A PR whose merge checks out a.txt, m.txt, z.txt; checking out m.txt runs the
+    smudge filter ``stop`` (git config ``filter.stop.smudge``)."""
+    commit(feature["overseer"], ".gitattributes", "m.txt filter=stop\n", "attributes")
+    tree = feature["impl-data"]
+    git(tree, "rebase", "-q", OVERSEER)
+    for name in ("a.txt", "m.txt", "z.txt"):
+        commit(tree, name, f"{name}\n" * 20, f"T001: {name}")
+    git(repo, "config", "filter.stop.smudge", "cat")
+    pr = cli("open-pr", "--json", cwd=tree).json()
+    return int(pr["id"]), feature["overseer"]
+
+
+def merges_of(repo: Path) -> list[str]:
+    return git(repo, "log", "--merges", "--format=%s", OVERSEER).splitlines()
+
+
+def test_merge_pr_killed_during_the_checkout_converges(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path]
+) -> None:
+    from .test_faults import run_grouped
+
+    number, tree = stoppable_pr
+    before = git(repo, "rev-parse", OVERSEER)
+    git(repo, "config", "filter.stop.smudge", "kill -9 0")
+    assert run_grouped(tree, "merge-pr", str(number)) == -9
+    git(repo, "config", "filter.stop.smudge", "cat")
+    assert git(repo, "rev-parse", OVERSEER) == before  # killed before the commit
+    assert (tree / "a.txt").exists() and not (tree / "z.txt").exists()
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 0, result
+    assert merges_of(repo) == [f"Merge PR #{number}: {SPEC}: data -> overseer"]
+    assert git(tree, "status", "--porcelain") == ""
+    assert (tree / "z.txt").read_text() == "z.txt\n" * 20
+    assert not list((repo / ".git").glob("**/claude-orchestrator-merge-pr.json"))
+    assert cli("prs", "--json").json()[0]["status"] == "merged"
+
+
+def test_merge_pr_killed_after_the_merge_commit_converges(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path]
+) -> None:
+    from .test_faults import run_grouped
+
+    number, tree = stoppable_pr
+    hook = repo / ".git" / "hooks" / "post-merge"
+    hook.write_text("#!/bin/sh\nkill -9 0\n")
+    hook.chmod(0o755)
+    assert run_grouped(tree, "merge-pr", str(number)) == -9
+    hook.unlink()
+    assert len(merges_of(repo)) == 1 and cli("prs", "--json").json()[0]["status"] == "open"
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 0, result
+    assert len(merges_of(repo)) == 1  # not merged twice
+    assert git(tree, "status", "--porcelain") == ""
+    assert cli("prs", "--json").json()[0]["status"] == "merged"
+
+
+def test_an_interrupted_merge_with_the_users_edits_is_refused(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path]
+) -> None:
+    from .test_faults import run_grouped
+
+    number, tree = stoppable_pr
+    git(repo, "config", "filter.stop.smudge", "kill -9 0")
+    assert run_grouped(tree, "merge-pr", str(number)) == -9
+    git(repo, "config", "filter.stop.smudge", "cat")
+    (tree / "a.txt").write_text("my version\n")
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 2, result
+    assert "a.txt is not what that merge wrote" in result.err
+    assert (tree / "a.txt").read_text() == "my version\n"
+    assert cli("prs", "--json").json()[0]["status"] == "open"
+
+
+def test_a_merge_the_user_started_is_not_touched(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path], feature: dict[str, Path]
+) -> None:
+    number, tree = stoppable_pr
+    commit(feature["impl-api"], "src/api.py", "a\n", "T002: api")
+    git(tree, "merge", "--no-commit", "--no-ff", "-q", f"feature/{SPEC}/impl-api")
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 2, result
+    assert "not one merge-pr started" in result.err and "git merge --abort" in result.err
+    assert (tree / ".git").is_file() and git(tree, "status", "--porcelain") == "A  src/api.py"
