@@ -88,8 +88,9 @@ class Orchestrator:
     @cached_property
     def store_path(self) -> Path:
         override = self._db if self._db is not None else self._env.get(ENV_DB)
-        if override:
-            return (self.location.cwd / Path(override)).resolve()
+        if override is not None and (self._db is not None or override):
+            where = "--db path" if self._db is not None else f"{ENV_DB} path"
+            return (self.location.cwd / Path(v.check_local_path(override, where))).resolve()
         configured = self.config.store_path
         if configured:
             return (self.location.root / configured).resolve()
@@ -527,6 +528,7 @@ class Orchestrator:
         fmt = v.check_choice(fmt, v.EXPORT_FORMATS, "export format")
         target = None
         if output is not None:
+            output = v.check_local_path(output, "output path")
             target = (self.location.cwd / Path(output)).resolve()
             if not target.parent.is_dir():
                 raise ValidationError(

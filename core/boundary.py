@@ -31,6 +31,16 @@ def _crash_log(exc: BaseException) -> str:
     return str(Path(name))
 
 
+def _line(text: str) -> str:
+    """One printable line: control characters and characters the terminal's encoding
+    cannot take (lone surrogates from undecodable arguments) escaped, at most 2,000
+    characters (a bad value is named, not echoed whole)."""
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    text = text.encode(encoding, "backslashreplace").decode(encoding)
+    return text if len(text) <= 2000 else text[:1990] + "... (cut)"
+
+
 def guarded(call: Callable[[], int], *passthrough: type[BaseException]) -> int:
     """Run ``call`` and turn every exception (except ``passthrough``) into an exit code."""
     try:
@@ -38,7 +48,7 @@ def guarded(call: Callable[[], int], *passthrough: type[BaseException]) -> int:
     except passthrough:
         raise
     except OrchestratorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -48,7 +58,8 @@ def guarded(call: Callable[[], int], *passthrough: type[BaseException]) -> int:
     except Exception as exc:
         log = _crash_log(exc)
         print(
-            f"internal error: {type(exc).__name__}: {exc} (traceback in {log}); please report it",
+            f"internal error: {type(exc).__name__}: {_line(str(exc))} (traceback in {log}); "
+            "please report it",
             file=sys.stderr,
         )
         return INTERNAL_ERROR

@@ -8,6 +8,7 @@ that names the bad value and says what a good one looks like.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 
@@ -272,6 +273,44 @@ def _metadata_too_large(size: int) -> ValidationError:
         f"the metadata is {size} bytes long: keep it under {MAX_METADATA_BYTES} bytes "
         "(store large data elsewhere and put its path or URL in the metadata)"
     )
+
+
+#: what the kernel takes (PATH_MAX, NAME_MAX on Linux), in bytes
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:40]) + f"... ({len(text)} characters)"
+
+
+def check_local_path(value: str | os.PathLike[str], what: str) -> str:
+    """A file-system path (``--db``, ``--output``, env ``CLAUDE_ORCHESTRATOR_DB``): not
+    empty, no NUL, and within the kernel's length limits, so opening it cannot fail
+    with "file name too long" half-way through a command."""
+    text = os.fspath(value)
+    if not text.strip():
+        raise ValidationError(f"the {what} is empty: name a file")
+    if "\0" in text:
+        raise ValidationError(f"the {what} {_shown(text)} contains a NUL character")
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            f"the {what} {text[:60]!a} is not valid UTF-8: rename the file"
+        ) from None
+    if len(raw) > MAX_PATH_BYTES:
+        raise ValidationError(
+            f"the {what} {_shown(text)} is {len(raw)} bytes long: paths are at most "
+            f"{MAX_PATH_BYTES} bytes"
+        )
+    for part in raw.split(b"/"):
+        if len(part) > MAX_NAME_BYTES:
+            raise ValidationError(
+                f"the {what} {_shown(text)} has a name of {len(part)} bytes: each part of "
+                f"a path is at most {MAX_NAME_BYTES} bytes"
+            )
+    return text
 
 
 def check_path_list(value: str | list[str], what: str = "files list") -> list[str]:

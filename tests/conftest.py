@@ -65,16 +65,20 @@ class Result:
 Run = Callable[..., Result]
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A git repository with one commit on main."""
-    path = tmp_path / "repo"
+def make_repo(path: Path) -> Path:
+    """A new git repository at ``path`` with one commit on main."""
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
     (path / "README.md").write_text("demo\n")
     git(path, "add", "README.md")
     git(path, "commit", "-q", "-m", "initial")
     return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with one commit on main."""
+    return make_repo(tmp_path / "repo")
 
 
 @pytest.fixture
