@@ -142,6 +142,8 @@ class TaskState(NamedTuple):
     role: str
     commit_hash: str | None
     updated_at: str
+    #: explicitly reopened and completed nowhere since: the overseer's box is cleared
+    reopened: bool = False
 
 
 class AgentStatus(NamedTuple):

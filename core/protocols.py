@@ -88,6 +88,9 @@ class EventStore(Protocol):
     ) -> tuple[Feature, Event]:
         """Add a feature and its agents ``(role, branch)``; raises AlreadyExistsError."""
 
+    def set_feature_name(self, spec_id: str, name: str) -> tuple[Feature, Event | None]:
+        """Rename a feature; logs ``feature_renamed`` (returned) unless the name is the same."""
+
     def get_feature(self, spec_id: str) -> Feature | None: ...
 
     def list_features(self) -> list[Feature]: ...

@@ -151,21 +151,22 @@ def sync_status(orch: Any, *, branch: str | None = None) -> SyncResult:
     commits = vcs.new_commits(head, exclude, first_parent=parsed.role == "overseer")
     patch_ids = vcs.patch_ids([c.commit for c in commits])
     known = store.known_patch_ids(parsed.spec_id, name, sorted(set(patch_ids.values())))
+    # Every commit goes to the store, rewritten ones (a known patch id) too: the store
+    # logs what a commit's message says now and was not logged for that change before.
     to_record: list[SyncCommit] = []
     unknown: list[tuple[str, str]] = []
     duplicates = 0
     seen_now: set[str] = set()
     for commit in commits:
         patch_id = patch_ids[commit.commit]
-        if patch_id in known or patch_id in seen_now:
-            duplicates += 1
-            continue
+        rewritten = patch_id in known or patch_id in seen_now
+        duplicates += rewritten
         seen_now.add(patch_id)
         actions = []
         for action in parse_commit_message(commit.message):
             if action.task_id in known_ids:
                 actions.append((action.task_id, action.action, action.reason))
-            else:
+            elif not rewritten:
                 unknown.append((commit.commit, action.task_id))
         to_record.append(SyncCommit(commit.commit, patch_id, commit.subject, actions))
     events = store.record_sync(parsed.spec_id, parsed.role, name, head, to_record)
@@ -180,12 +181,14 @@ def sync_status(orch: Any, *, branch: str | None = None) -> SyncResult:
 
 
 def update_tasks_file(orch: Any, spec_id: str) -> tuple[list[str], list[str]]:
-    """Set the checkboxes of the overseer's tasks.md from the store (completed -> [x]).
+    """Set the checkboxes of the overseer's tasks.md from the store.
 
-    Tasks the store knows nothing about are left as they are.
+    Completed and merged tasks are ticked; a task that was explicitly reopened (and
+    completed nowhere since) is cleared; every other box is left as it is, so a box
+    ticked by hand stays ticked (:func:`.tasks.checkbox_states`).
     :return: (task ids whose checkbox changed, problems found in the file)
     """
-    from .tasks import parse_tasks, set_checkboxes, write_tasks
+    from .tasks import checkbox_states, parse_tasks, set_checkboxes, write_tasks
 
     path = orch.location.root / orch.config.tasks_file(spec_id)
     try:
@@ -197,8 +200,8 @@ def update_tasks_file(orch: Any, spec_id: str) -> tuple[list[str], list[str]]:
         return [], [f"{path} is not UTF-8 text: left alone"]
     parsed = parse_tasks(text)
     problems = [f"{path.name}:{line}: {reason}" for line, reason in parsed.problems]
-    states = {t.task_id: t.status in ("completed", "merged")
-              for t in orch.store.task_states(spec_id)}  # fmt: skip
+    states = checkbox_states((t.task_id, t.status, t.reopened)
+                             for t in orch.store.task_states(spec_id))  # fmt: skip
     new_text, changed = set_checkboxes(text, states)
     if changed:
         write_tasks(path, new_text)

@@ -9,7 +9,7 @@ at their latest definition. Everything runs inside the caller's transaction.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Tables as the original defined them, plus what version 1 added. ``IF NOT EXISTS``
 # lets the migration from version 0 create only what is missing.
@@ -98,7 +98,9 @@ CREATE TABLE IF NOT EXISTS blockers (
     resolution_notes TEXT,
     task_id TEXT
 );
--- Summaries kept current by triggers, so status needs no scan of task_events.
+-- Summaries kept current (agent_activity by a trigger, task_state by the store, which
+-- derives it in Python: claude_orchestrator.tasks.derive_task_state), so status needs
+-- no scan of task_events.
 CREATE TABLE IF NOT EXISTS agent_activity (
     agent_id INTEGER PRIMARY KEY REFERENCES agents(id),
     events INTEGER NOT NULL DEFAULT 0,
@@ -150,25 +152,6 @@ BEGIN
         last_event_type = NEW.event_type,
         last_event_at = NEW.created_at;
 END;
-CREATE TRIGGER IF NOT EXISTS task_events_task_state AFTER INSERT ON task_events
-WHEN NEW.task_id IS NOT NULL AND NEW.task_id <> ''
-    AND NEW.event_type IN ('task_started', 'task_completed', 'task_blocked', 'task_merged')
-BEGIN
-    INSERT INTO task_state (feature_id, task_id, status, agent_id, commit_hash,
-                            last_event_id, updated_at)
-    VALUES (NEW.feature_id, NEW.task_id,
-            CASE NEW.event_type WHEN 'task_started' THEN 'in-progress'
-                                WHEN 'task_completed' THEN 'completed'
-                                WHEN 'task_merged' THEN 'merged'
-                                ELSE 'blocked' END,
-            NEW.agent_id, NEW.commit_hash, NEW.id, NEW.created_at)
-    ON CONFLICT (feature_id, task_id) DO UPDATE SET
-        status = excluded.status,
-        agent_id = excluded.agent_id,
-        commit_hash = excluded.commit_hash,
-        last_event_id = excluded.last_event_id,
-        updated_at = excluded.updated_at;
-END;
 """
 
 #: version -> statements that bring a store from version - 1 to version
@@ -201,6 +184,32 @@ CREATE INDEX idx_conflicts_other_agent ON conflicts(other_agent_id, resolved);
 -- task_merged events (a merged PR) move a task's state to 'merged'; the trigger is
 -- recreated at its latest definition right after the migrations.
 DROP TRIGGER IF EXISTS task_events_task_state;
+""",
+    4: """
+-- Task state is derived in Python (claude_orchestrator.tasks.derive_task_state) when an
+-- event is appended, not by a trigger; the store rebuilds task_state after this step.
+DROP TRIGGER IF EXISTS task_events_task_state;
+ALTER TABLE task_state ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX idx_task_events_task ON task_events(feature_id, task_id, id);
+-- What each synced change (branch, patch id) said about each task, recorded or not: a
+-- rewritten commit (amend, rebase) adds only what its message says now and was not
+-- recorded for that change before.
+CREATE TABLE synced_actions (
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    branch TEXT NOT NULL,
+    patch_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    event_id INTEGER REFERENCES task_events(id),
+    PRIMARY KEY (feature_id, branch, patch_id, task_id, action)
+);
+INSERT OR IGNORE INTO synced_actions (feature_id, branch, patch_id, task_id, action, event_id)
+SELECT s.feature_id, s.branch, s.patch_id, te.task_id, substr(te.event_type, 6), te.id
+FROM synced_commits s JOIN task_events te
+  ON te.feature_id = s.feature_id AND te.commit_hash = s.commit_hash
+ AND CASE WHEN json_valid(te.metadata) THEN json_extract(te.metadata, '$.branch') END = s.branch
+WHERE te.event_type IN ('task_started', 'task_completed', 'task_blocked', 'task_reopened',
+                        'task_merged');
 """,
 }
 
@@ -276,7 +285,6 @@ TRIGGER_NAMES = (
     "task_events_no_update",
     "task_events_no_delete",
     "task_events_activity",
-    "task_events_task_state",
 )
 
 #: Tables the original tool created; a version-0 database has all of them.

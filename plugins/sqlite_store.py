@@ -45,10 +45,21 @@ from claude_orchestrator.models import (
     TestResult,
 )
 from claude_orchestrator.protocols import PluginContext, Register
+from claude_orchestrator.tasks import (
+    STATE_EVENTS,
+    TaskEvent,
+    changes_state,
+    derive_task_state,
+    source_state,
+)
 
 from . import sqlite_schema as schema
 
 BUSY_TIMEOUT_S = 30.0
+#: the first schema version whose task_state is derived in Python (older ones: rebuilt)
+_DERIVED_IN_PYTHON = 4
+_STATE_MARKS = ", ".join("?" * len(STATE_EVENTS))
+_NEXT_ID = 2**62  # sorts after every stored event: "an event appended now"
 
 
 @hookimpl(trylast=True)
@@ -327,6 +338,8 @@ class SQLiteStore:
                         conn.execute(statement)
                 for statement in _statements(schema.TRIGGERS + schema.VIEWS):
                     conn.execute(statement)
+                if 0 <= version < _DERIVED_IN_PYTHON:
+                    self._rebuild_task_states(conn)
                 conn.execute(
                     "INSERT INTO schema_meta (key, value) VALUES ('written_by', ?) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -367,17 +380,6 @@ class SQLiteStore:
             "(SELECT agent_id, COUNT(*) AS n, MAX(id) AS last FROM task_events "
             "GROUP BY agent_id) s JOIN task_events te ON te.id = s.last"
         )
-        conn.execute(
-            "INSERT OR REPLACE INTO task_state "
-            "(feature_id, task_id, status, agent_id, commit_hash, last_event_id, updated_at) "
-            "SELECT te.feature_id, te.task_id, "
-            "CASE te.event_type WHEN 'task_started' THEN 'in-progress' "
-            "WHEN 'task_completed' THEN 'completed' ELSE 'blocked' END, "
-            "te.agent_id, te.commit_hash, te.id, te.created_at FROM task_events te "
-            "WHERE te.id IN (SELECT MAX(id) FROM task_events WHERE task_id IS NOT NULL "
-            "AND task_id <> '' AND event_type IN ('task_started', 'task_completed', "
-            "'task_blocked') GROUP BY feature_id, task_id)"
-        )
 
     def initialize(self) -> StoreInfo:
         with self._lock:
@@ -412,6 +414,50 @@ class SQLiteStore:
             }
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         return StoreInfo(str(self.path), version, written_by=self._written_by(conn), counts=counts)
+
+    # -- task state --------------------------------------------------------------------
+    def _task_events(
+        self, conn: sqlite3.Connection, feature_id: int, task_id: str, agent_id: int | None = None
+    ) -> list[TaskEvent]:
+        sql = (
+            "SELECT id, agent_id, event_type, commit_hash, created_at FROM task_events "
+            f"WHERE feature_id = ? AND task_id = ? AND event_type IN ({_STATE_MARKS})"
+        )
+        params: list[Any] = [feature_id, task_id, *STATE_EVENTS]
+        if agent_id is not None:
+            sql += " AND agent_id = ?"
+            params.append(agent_id)
+        return [TaskEvent(*r) for r in conn.execute(sql + " ORDER BY id", params)]
+
+    def _refresh_task_state(self, conn: sqlite3.Connection, feature_id: int, task_id: str) -> None:
+        """Derive the task's state from all its events (in Python) and store it."""
+        state = derive_task_state(self._task_events(conn, feature_id, task_id))
+        if state is None:
+            conn.execute(
+                "DELETE FROM task_state WHERE feature_id = ? AND task_id = ?", (feature_id, task_id)
+            )
+            return
+        decided = state.event
+        conn.execute(
+            "INSERT INTO task_state (feature_id, task_id, status, agent_id, commit_hash, "
+            "last_event_id, updated_at, reopened) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (feature_id, task_id) DO UPDATE SET status = excluded.status, "
+            "agent_id = excluded.agent_id, commit_hash = excluded.commit_hash, "
+            "last_event_id = excluded.last_event_id, updated_at = excluded.updated_at, "
+            "reopened = excluded.reopened",
+            (feature_id, task_id, state.status, decided.source, decided.commit_hash or None,
+             decided.id, decided.created_at, int(state.reopened)),
+        )  # fmt: skip
+
+    def _rebuild_task_states(self, conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM task_state")
+        tasks = conn.execute(
+            "SELECT DISTINCT feature_id, task_id FROM task_events WHERE task_id IS NOT NULL "
+            f"AND task_id <> '' AND event_type IN ({_STATE_MARKS}) ORDER BY feature_id, task_id",
+            STATE_EVENTS,
+        ).fetchall()
+        for feature_id, task_id in tasks:
+            self._refresh_task_state(conn, feature_id, task_id)
 
     # -- lookups ---------------------------------------------------------------------
     def _feature_id(self, conn: sqlite3.Connection, spec_id: str) -> int:
@@ -459,6 +505,8 @@ class SQLiteStore:
                 metadata,
             ),
         ).fetchone()
+        if event.task_id and event.event_type in STATE_EVENTS:
+            self._refresh_task_state(conn, feature_id, event.task_id)
         return Event(
             id=int(row[0]),
             spec_id=event.spec_id,
@@ -514,6 +562,21 @@ class SQLiteStore:
                 f"feature {spec_id} created: {name} (agents: {roles})",
                 metadata={"name": name, "overseer_branch": overseer_branch},
             )
+        feature = self.get_feature(spec_id)
+        assert feature is not None
+        return feature, event
+
+    def set_feature_name(self, spec_id: str, name: str) -> tuple[Feature, Event | None]:
+        with self._write() as conn:
+            self._feature_id(conn, spec_id)
+            old = conn.execute("SELECT name FROM features WHERE spec_id = ?", (spec_id,))
+            previous = str(old.fetchone()[0])
+            event = None
+            if previous != name:
+                conn.execute("UPDATE features SET name = ? WHERE spec_id = ?", (name, spec_id))
+                event = self._log(conn, spec_id, "overseer", "feature_renamed",
+                                  f"feature {spec_id} renamed: {previous} -> {name}",
+                                  metadata={"name": name, "previous_name": previous})  # fmt: skip
         feature = self.get_feature(spec_id)
         assert feature is not None
         return feature, event
@@ -612,12 +675,13 @@ class SQLiteStore:
 
     def task_states(self, spec_id: str) -> list[TaskState]:
         rows = self._read(
-            "SELECT f.spec_id, ts.task_id, ts.status, a.role, ts.commit_hash, ts.updated_at "
+            "SELECT f.spec_id, ts.task_id, ts.status, a.role, ts.commit_hash, ts.updated_at, "
+            "ts.reopened "
             "FROM task_state ts JOIN features f ON f.id = ts.feature_id "
             "JOIN agents a ON a.id = ts.agent_id WHERE f.spec_id = ? ORDER BY ts.task_id",
             (spec_id,),
         )
-        return [TaskState(*r) for r in rows]
+        return [TaskState(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
 
     # -- conflicts -------------------------------------------------------------------
     def add_conflict(
@@ -973,41 +1037,45 @@ class SQLiteStore:
     def record_sync(
         self, spec_id: str, role: str, branch: str, head: str, commits: Sequence[SyncCommit]
     ) -> list[Event]:
-        """Log the commits' task events and move the branch's cursor, in one transaction."""
+        """Log the commits' task events and move the branch's cursor, in one transaction.
+
+        What a commit says now counts, once: for a change (patch id) seen before -- a
+        rebased or amended commit -- only the actions its message has now and did not
+        have then are considered; and an action is logged only when it changes the
+        state this branch gives the task (a squash that repeats ``T001 done`` logs
+        nothing). Every action considered is remembered for the change, logged or not.
+        """
         events: list[Event] = []
         with self._write() as conn:
             feature_id, agent_id = self._agent_ids(conn, spec_id, role)
             for commit in commits:
-                seen = conn.execute(
-                    "SELECT 1 FROM synced_commits WHERE feature_id = ? AND branch = ? "
-                    "AND patch_id = ?",
-                    (feature_id, branch, commit.patch_id),
-                ).fetchone()
-                if seen:  # another sync of the same branch got there first
-                    continue
-                for task_id, action, reason in commit.actions:
-                    metadata: dict[str, Any] = {"branch": branch, "source": "sync-status"}
-                    if reason:
-                        metadata["reason"] = reason
-                    event = self._insert_event(
-                        conn, feature_id, agent_id,
-                        NewEvent(spec_id, role, f"task_{action}", commit.subject, task_id,
-                                 commit.commit, metadata),
-                    )  # fmt: skip
-                    events.append(event)
-                    if action == "blocked":
-                        conn.execute(
-                            "INSERT INTO blockers (feature_id, agent_id, blocker_type, "
-                            "description, task_id) VALUES (?, ?, 'dependency', ?, ?)",
-                            (feature_id, agent_id, reason or commit.subject, task_id),
-                        )
-                        conn.execute("UPDATE agents SET status = 'blocked' WHERE id = ?",
-                                     (agent_id,))  # fmt: skip
+                said = {
+                    (str(r[0]), str(r[1]))
+                    for r in conn.execute(
+                        "SELECT task_id, action FROM synced_actions WHERE feature_id = ? "
+                        "AND branch = ? AND patch_id = ?",
+                        (feature_id, branch, commit.patch_id),
+                    )
+                }
                 conn.execute(
-                    "INSERT INTO synced_commits (feature_id, branch, patch_id, commit_hash) "
-                    "VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO synced_commits (feature_id, branch, patch_id, "
+                    "commit_hash) VALUES (?, ?, ?, ?)",
                     (feature_id, branch, commit.patch_id, commit.commit),
                 )
+                for task_id, action, reason in commit.actions:
+                    if (task_id, action) in said:
+                        continue
+                    said.add((task_id, action))
+                    event = self._sync_action(conn, feature_id, agent_id, spec_id, role, branch,
+                                              commit, (task_id, action, reason))  # fmt: skip
+                    if event is not None:
+                        events.append(event)
+                    conn.execute(
+                        "INSERT INTO synced_actions (feature_id, branch, patch_id, task_id, "
+                        "action, event_id) VALUES (?, ?, ?, ?, ?, ?)",
+                        (feature_id, branch, commit.patch_id, task_id, action,
+                         event.id if event is not None else None),
+                    )  # fmt: skip
             conn.execute(
                 "INSERT INTO sync_cursors (branch, feature_id, commit_hash) VALUES (?, ?, ?) "
                 "ON CONFLICT (branch) DO UPDATE SET commit_hash = excluded.commit_hash, "
@@ -1015,6 +1083,39 @@ class SQLiteStore:
                 (branch, feature_id, head),
             )
         return events
+
+    def _sync_action(
+        self,
+        conn: sqlite3.Connection,
+        feature_id: int,
+        agent_id: int,
+        spec_id: str,
+        role: str,
+        branch: str,
+        commit: SyncCommit,
+        action: tuple[str, str, str | None],
+    ) -> Event | None:
+        """Log one action of a synced commit if it changes the branch's state of the task."""
+        task_id, kind, reason = action
+        event_type = f"task_{kind}"
+        mine = self._task_events(conn, feature_id, task_id, agent_id)
+        if not changes_state(mine, TaskEvent(_NEXT_ID, agent_id, event_type)):
+            return None
+        metadata: dict[str, Any] = {"branch": branch, "source": "sync-status"}
+        if reason:
+            metadata["reason"] = reason
+        event = self._insert_event(
+            conn, feature_id, agent_id,
+            NewEvent(spec_id, role, event_type, commit.subject, task_id, commit.commit, metadata),
+        )  # fmt: skip
+        if kind == "blocked":
+            conn.execute(
+                "INSERT INTO blockers (feature_id, agent_id, blocker_type, description, "
+                "task_id) VALUES (?, ?, 'dependency', ?, ?)",
+                (feature_id, agent_id, reason or commit.subject, task_id),
+            )
+            conn.execute("UPDATE agents SET status = 'blocked' WHERE id = ?", (agent_id,))
+        return event
 
     # -- conflict scans --------------------------------------------------------------
     def record_scan(
@@ -1128,18 +1229,30 @@ class SQLiteStore:
                 NewEvent(spec_id, role, "pr_merged", f"PR #{label} merged: {head} -> {base}",
                          metadata={"pull_request_id": pr_id, "pr_number": number}),
             ))  # fmt: skip
-            tasks = conn.execute(
-                "SELECT task_id, commit_hash FROM task_state WHERE feature_id = ? "
-                "AND agent_id = ? AND status = 'completed' ORDER BY task_id",
-                (feature_id, agent_id),
-            ).fetchall()
-            for task_id, commit in tasks:
+            for task_id, commit in self._completed_by(conn, feature_id, agent_id):
                 events.append(self._insert_event(
                     conn, feature_id, agent_id,
                     NewEvent(spec_id, role, "task_merged", f"{task_id} merged in PR #{label}",
                              task_id, commit, {"pull_request_id": pr_id}),
                 ))  # fmt: skip
         return self._pull_request(pr_id), events
+
+    def _completed_by(
+        self, conn: sqlite3.Connection, feature_id: int, agent_id: int
+    ) -> list[tuple[str, str | None]]:
+        """(task id, commit) of the tasks that this agent's own events leave completed."""
+        rows = conn.execute(
+            "SELECT DISTINCT task_id FROM task_events WHERE feature_id = ? AND agent_id = ? "
+            f"AND task_id IS NOT NULL AND task_id <> '' AND event_type IN ({_STATE_MARKS}) "
+            "ORDER BY task_id",
+            (feature_id, agent_id, *STATE_EVENTS),
+        ).fetchall()
+        done = []
+        for (task_id,) in rows:
+            state = source_state(self._task_events(conn, feature_id, task_id, agent_id))
+            if state is not None and state.status == "completed":
+                done.append((str(task_id), state.event.commit_hash))
+        return done
 
     def get_pull_request(self, pr_id: int) -> PullRequest | None:
         rows = self._read(f"{_PR_SQL} WHERE p.id = ?", (pr_id,))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from claude_orchestrator.errors import StoreError
+from claude_orchestrator.models import SyncCommit
 from claude_orchestrator.plugins.sqlite_schema import SCHEMA_VERSION
 from claude_orchestrator.plugins.sqlite_store import SQLiteStore
 
@@ -168,3 +169,341 @@ def test_newer_schema_is_refused_naming_the_writer(cli: Run, tmp_path: Path) -> 
         assert "written by claude-orchestrator 9.4.0" in result.err
         assert "upgrade it" in result.err
     assert db.read_bytes() == before
+
+
+# A store at schema version 3 (task state decided by a SQL trigger, last event wins),
+# as claude-orchestrator wrote it before task state moved to Python: iterdump() of a
+# store where impl-data synced "T001: model", "T001 done", "T001: tweak" (patch ids
+# p1-p3) and impl-api synced "T002 done" (q1), then logged "T002: follow-up" by hand.
+VERSION_3 = """
+CREATE TABLE agent_activity (
+    agent_id INTEGER PRIMARY KEY REFERENCES agents(id),
+    events INTEGER NOT NULL DEFAULT 0,
+    last_event_id INTEGER,
+    last_event_type TEXT,
+    last_event_at DATETIME
+);
+INSERT INTO "agent_activity" VALUES(1,1,1,'feature_created','2026-12-01T12:27:39.411Z');
+INSERT INTO "agent_activity" VALUES(2,3,4,'task_started','2026-12-01T12:27:39.411Z');
+INSERT INTO "agent_activity" VALUES(3,2,6,'task_started','2026-12-01T12:27:39.412Z');
+CREATE TABLE agents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    role TEXT NOT NULL,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    branch_name TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+INSERT INTO "agents" VALUES(1,'overseer',1,'feature/003-reading-goals/overseer',
+  'active','2026-12-01T12:27:39.411Z');
+INSERT INTO "agents" VALUES(2,'implementor-data',1,'feature/003-reading-goals/impl-data',
+  'active','2026-12-01T12:27:39.411Z');
+INSERT INTO "agents" VALUES(3,'implementor-api',1,'feature/003-reading-goals/impl-api',
+  'active','2026-12-01T12:27:39.411Z');
+CREATE TABLE blockers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    blocker_type TEXT NOT NULL,
+    description TEXT NOT NULL,
+    blocking_agent_id INTEGER REFERENCES agents(id),
+    status TEXT NOT NULL DEFAULT 'active',
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    resolved_at DATETIME,
+    resolution_notes TEXT,
+    task_id TEXT
+);
+CREATE TABLE conflicts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    conflicting_files TEXT NOT NULL,
+    severity TEXT NOT NULL DEFAULT 'warning',
+    resolved BOOLEAN DEFAULT FALSE,
+    resolution_notes TEXT,
+    detected_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    resolved_at DATETIME
+, branch TEXT, other_branch TEXT, other_agent_id INTEGER REFERENCES agents(id),
+   fingerprint TEXT);
+CREATE TABLE features (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    spec_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    overseer_branch TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'in-progress',
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    completed_at DATETIME
+);
+INSERT INTO "features" VALUES(1,'003-reading-goals','Reading goals',
+  'feature/003-reading-goals/overseer','in-progress','2026-12-01T12:27:39.411Z',
+  NULL);
+CREATE TABLE pull_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    pr_number INTEGER,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'draft',
+    base_branch TEXT NOT NULL,
+    head_branch TEXT NOT NULL,
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    merged_at DATETIME,
+    url TEXT
+);
+CREATE TABLE schema_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT INTO "schema_meta" VALUES('written_by','0.1.0');
+CREATE TABLE sync_cursors (
+    branch TEXT PRIMARY KEY,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    commit_hash TEXT NOT NULL,
+    updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+INSERT INTO "sync_cursors" VALUES('feature/003-reading-goals/impl-data',
+  1,'c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2','2026-12-01T12:27:39.411Z');
+INSERT INTO "sync_cursors" VALUES('feature/003-reading-goals/impl-api',
+  1,'d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1','2026-12-01T12:27:39.411Z');
+CREATE TABLE synced_commits (
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    branch TEXT NOT NULL,
+    patch_id TEXT NOT NULL,
+    commit_hash TEXT NOT NULL,
+    PRIMARY KEY (feature_id, branch, patch_id)
+);
+INSERT INTO "synced_commits" VALUES(1,'feature/003-reading-goals/impl-data',
+  'p1','c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1');
+INSERT INTO "synced_commits" VALUES(1,'feature/003-reading-goals/impl-data',
+  'p2','c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2');
+INSERT INTO "synced_commits" VALUES(1,'feature/003-reading-goals/impl-data',
+  'p3','c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3');
+INSERT INTO "synced_commits" VALUES(1,'feature/003-reading-goals/impl-api',
+  'q1','d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1');
+CREATE TABLE task_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    event_type TEXT NOT NULL,
+    task_id TEXT,
+    commit_hash TEXT,
+    message TEXT NOT NULL,
+    metadata TEXT,
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+INSERT INTO "task_events" VALUES(1,1,1,'feature_created',NULL,
+  NULL,
+  'feature 003-reading-goals created: Readi' ||
+  'ng goals (agents: overseer, implementor-' ||
+  'data, implementor-api)'
+  ,
+  '{"name": "Reading goals", "overseer_branch": "feature/003-reading-goals/overseer"}',
+  '2026-12-01T12:27:39.411Z');
+INSERT INTO "task_events" VALUES(2,1,2,'task_started','T001',
+  'c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1','T001: model',
+  '{"branch": "feature/003-reading-goals/im' ||
+  'pl-data", "source": "sync-status"}'
+  ,
+  '2026-12-01T12:27:39.411Z');
+INSERT INTO "task_events" VALUES(3,1,2,'task_completed','T001',
+  'c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2','T001 done',
+  '{"branch": "feature/003-reading-goals/im' ||
+  'pl-data", "source": "sync-status"}'
+  ,
+  '2026-12-01T12:27:39.411Z');
+INSERT INTO "task_events" VALUES(4,1,2,'task_started','T001',
+  'c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3','T001: tweak',
+  '{"branch": "feature/003-reading-goals/im' ||
+  'pl-data", "source": "sync-status"}'
+  ,
+  '2026-12-01T12:27:39.411Z');
+INSERT INTO "task_events" VALUES(5,1,3,'task_completed','T002',
+  'd1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1','T002 done',
+  '{"branch": "feature/003-reading-goals/im' ||
+  'pl-api", "source": "sync-status"}'
+  ,
+  '2026-12-01T12:27:39.411Z');
+INSERT INTO "task_events" VALUES(6,1,3,'task_started','T002',
+  NULL,'T002: follow-up',NULL,'2026-12-01T12:27:39.412Z');
+CREATE TABLE task_state (
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    task_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    commit_hash TEXT,
+    last_event_id INTEGER NOT NULL,
+    updated_at DATETIME NOT NULL,
+    PRIMARY KEY (feature_id, task_id)
+);
+INSERT INTO "task_state" VALUES(1,'T001','in-progress',2,'c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3',
+  4,'2026-12-01T12:27:39.411Z');
+INSERT INTO "task_state" VALUES(1,'T002','in-progress',3,NULL,6,'2026-12-01T12:27:39.412Z');
+CREATE TABLE test_results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    feature_id INTEGER NOT NULL REFERENCES features(id),
+    agent_id INTEGER REFERENCES agents(id),
+    test_type TEXT NOT NULL,
+    commit_hash TEXT,
+    status TEXT NOT NULL,
+    tests_total INTEGER,
+    tests_passed INTEGER,
+    tests_failed INTEGER,
+    duration_ms INTEGER,
+    logs_url TEXT,
+    created_at DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    tests_skipped INTEGER
+);
+CREATE UNIQUE INDEX idx_agents_feature_role ON agents(feature_id, role);
+CREATE INDEX idx_task_events_feature_id ON task_events(feature_id, id);
+CREATE INDEX idx_task_events_agent ON task_events(agent_id, id);
+CREATE INDEX idx_pull_requests_agent ON pull_requests(agent_id, status);
+CREATE INDEX idx_conflicts_agent ON conflicts(agent_id, resolved);
+CREATE INDEX idx_conflicts_feature ON conflicts(feature_id, resolved);
+CREATE INDEX idx_blockers_agent ON blockers(agent_id, status);
+CREATE INDEX idx_blockers_feature ON blockers(feature_id, status);
+CREATE INDEX idx_test_results_feature ON test_results(feature_id, id);
+CREATE INDEX idx_task_state_agent ON task_state(agent_id, status);
+CREATE INDEX idx_conflicts_pair ON conflicts(feature_id, branch, other_branch, resolved);
+CREATE INDEX idx_conflicts_other_agent ON conflicts(other_agent_id, resolved);
+CREATE TRIGGER task_events_no_update BEFORE UPDATE ON task_events
+BEGIN
+    SELECT RAISE(ABORT, 'task_events is append-only: events cannot be changed');
+END;
+CREATE TRIGGER task_events_no_delete BEFORE DELETE ON task_events
+BEGIN
+    SELECT RAISE(ABORT, 'task_events is append-only: events cannot be deleted');
+END;
+CREATE TRIGGER task_events_activity AFTER INSERT ON task_events
+BEGIN
+    INSERT INTO agent_activity (agent_id, events, last_event_id, last_event_type, last_event_at)
+    VALUES (NEW.agent_id, 1, NEW.id, NEW.event_type, NEW.created_at)
+    ON CONFLICT (agent_id) DO UPDATE SET
+        events = events + 1,
+        last_event_id = NEW.id,
+        last_event_type = NEW.event_type,
+        last_event_at = NEW.created_at;
+END;
+CREATE TRIGGER task_events_task_state AFTER INSERT ON task_events
+WHEN NEW.task_id IS NOT NULL AND NEW.task_id <> ''
+    AND NEW.event_type IN ('task_started', 'task_completed', 'task_blocked', 'task_merged')
+BEGIN
+    INSERT INTO task_state (feature_id, task_id, status, agent_id, commit_hash,
+                            last_event_id, updated_at)
+    VALUES (NEW.feature_id, NEW.task_id,
+            CASE NEW.event_type WHEN 'task_started' THEN 'in-progress'
+                                WHEN 'task_completed' THEN 'completed'
+                                WHEN 'task_merged' THEN 'merged'
+                                ELSE 'blocked' END,
+            NEW.agent_id, NEW.commit_hash, NEW.id, NEW.created_at)
+    ON CONFLICT (feature_id, task_id) DO UPDATE SET
+        status = excluded.status,
+        agent_id = excluded.agent_id,
+        commit_hash = excluded.commit_hash,
+        last_event_id = excluded.last_event_id,
+        updated_at = excluded.updated_at;
+END;
+CREATE VIEW v_feature_status AS
+SELECT
+    f.spec_id,
+    f.name,
+    f.status AS feature_status,
+    a.role,
+    a.branch_name,
+    a.status AS agent_status,
+    COALESCE(act.events, 0) AS events,
+    act.last_event_type,
+    act.last_event_at,
+    (SELECT COUNT(*) FROM task_state ts
+      WHERE ts.agent_id = a.id AND ts.status = 'in-progress') AS tasks_in_progress,
+    (SELECT COUNT(*) FROM task_state ts
+      WHERE ts.agent_id = a.id AND ts.status IN ('completed', 'merged')) AS tasks_completed,
+    (SELECT COUNT(*) FROM task_state ts
+      WHERE ts.agent_id = a.id AND ts.status = 'blocked') AS tasks_blocked,
+    (SELECT COUNT(*) FROM pull_requests pr WHERE pr.agent_id = a.id) AS prs_count,
+    (SELECT COUNT(*) FROM pull_requests pr
+      WHERE pr.agent_id = a.id AND pr.status = 'merged') AS prs_merged,
+    (SELECT COUNT(*) FROM conflicts c
+      WHERE (c.agent_id = a.id OR c.other_agent_id = a.id) AND NOT c.resolved)
+      AS active_conflicts,
+    (SELECT COUNT(*) FROM blockers b
+      WHERE b.agent_id = a.id AND b.status = 'active') AS active_blockers,
+    (SELECT COUNT(*) FROM task_state ts
+      WHERE ts.agent_id = a.id AND ts.status = 'merged') AS tasks_merged
+FROM features f
+LEFT JOIN agents a ON a.feature_id = f.id
+LEFT JOIN agent_activity act ON act.agent_id = a.id;
+CREATE VIEW v_recent_events AS
+SELECT
+    te.id,
+    f.spec_id,
+    a.role,
+    te.event_type,
+    te.task_id,
+    te.commit_hash,
+    te.message,
+    te.metadata,
+    te.created_at
+FROM task_events te
+JOIN features f ON te.feature_id = f.id
+JOIN agents a ON te.agent_id = a.id
+ORDER BY te.id DESC
+LIMIT 100;
+CREATE VIEW v_test_summary AS
+SELECT
+    f.spec_id,
+    a.role,
+    tr.test_type,
+    tr.status,
+    tr.commit_hash,
+    tr.tests_total,
+    tr.tests_passed,
+    tr.tests_failed,
+    tr.tests_skipped,
+    tr.created_at
+FROM test_results tr
+JOIN features f ON tr.feature_id = f.id
+LEFT JOIN agents a ON tr.agent_id = a.id
+ORDER BY tr.id DESC;
+DELETE FROM "sqlite_sequence";
+INSERT INTO "sqlite_sequence" VALUES('features',1);
+INSERT INTO "sqlite_sequence" VALUES('agents',3);
+INSERT INTO "sqlite_sequence" VALUES('task_events',6);
+
+PRAGMA user_version = 3;
+"""
+V3_DATA = "feature/003-reading-goals/impl-data"
+
+
+@pytest.fixture
+def version_3_db(tmp_path: Path) -> Path:
+    path = tmp_path / "events.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(VERSION_3)
+    conn.close()
+    return path
+
+
+def test_version_3_store_is_migrated_and_task_state_rederived(version_3_db: Path) -> None:
+    conn = sqlite3.connect(version_3_db)
+    before = dict(conn.execute("SELECT task_id, status FROM task_state").fetchall())
+    conn.close()
+    assert before == {"T001": "in-progress", "T002": "in-progress"}  # the old rule's answer
+    store = SQLiteStore(version_3_db)
+    info = store.initialize()
+    assert (info.migrated_from, info.schema_version) == (3, SCHEMA_VERSION)
+    assert info.counts is not None and info.counts["task_events"] == 6
+    states = {t.task_id: t.status for t in store.task_states("003-reading-goals")}
+    assert states == {"T001": "completed", "T002": "completed"}  # completion is sticky
+    # the commits synced before the migration are known, with what they said
+    again = [
+        SyncCommit("e1" * 20, "p2", "T001 done", [("T001", "completed", None)]),
+        SyncCommit("e2" * 20, "p3", "T001: tweak", [("T001", "started", None),
+                                                    ("T003", "completed", None)]),
+    ]  # fmt: skip
+    events = store.record_sync("003-reading-goals", "implementor-data", V3_DATA, "e2" * 20, again)
+    assert [(e.event_type, e.task_id) for e in events] == [("task_completed", "T003")]
+    store.close()
+    conn = sqlite3.connect(version_3_db)
+    triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    assert "task_events_task_state" not in triggers
+    conn.close()

@@ -59,3 +59,15 @@ def test_views_exist_and_answer(tmp_path: Path) -> None:
     assert conn.execute("SELECT test_type, status FROM v_test_summary").fetchall() == [
         ("e2e", "passed")
     ]
+
+
+def test_set_feature_name_logs_only_a_change(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "events.db")
+    store.initialize()
+    store.add_feature(SPEC, "003-reading-goals", AGENTS[0][1], AGENTS)
+    feature, event = store.set_feature_name(SPEC, "Reading Goals Tracker")
+    assert feature.name == "Reading Goals Tracker"
+    assert event is not None and event.event_type == "feature_renamed"
+    assert event.metadata == {"name": "Reading Goals Tracker", "previous_name": "003-reading-goals"}
+    assert store.set_feature_name(SPEC, "Reading Goals Tracker") == (feature, None)
+    store.close()

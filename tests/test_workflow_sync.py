@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import Run, git
 from .test_workflow_setup import SPEC, TASKS, commit, feature
 
@@ -127,3 +129,106 @@ def test_overseer_sync_reports_malformed_task_lines(cli: Run, feature: dict[str,
     assert result.code == 0, result
     assert "warning: tasks.md:6: malformed checkbox" in result.err
     assert tasks.read_text().endswith("- [y] T004 odd checkbox\n")  # left alone
+
+
+def overseer_boxes(cli: Run, feature: dict[str, Path]) -> dict[str, bool]:
+    from claude_orchestrator.tasks import parse_tasks
+
+    overseer = feature["overseer"]
+    assert cli("sync-status", cwd=overseer).code == 0
+    text = (overseer / f"specs/{SPEC}/tasks.md").read_text()
+    return {t.task_id: t.checked for t in parse_tasks(text).tasks}
+
+
+def boxes_after(cli: Run, feature: dict[str, Path], leaf: str, message: str) -> dict[str, bool]:
+    """Commit on ``leaf``, sync it, then sync the overseer: its checkboxes."""
+    path = f"src/{leaf}.py"
+    target = feature[leaf] / path
+    text = target.read_text() if target.exists() else ""
+    commit(feature[leaf], path, text + "x\n", message)
+    assert cli("sync-status", cwd=feature[leaf]).code == 0
+    return overseer_boxes(cli, feature)
+
+
+def test_completion_is_sticky_and_only_a_reopen_clears_it(
+    cli: Run, feature: dict[str, Path]
+) -> None:
+    """Issue 9 item 1: a later commit naming a done task does not un-tick it."""
+    steps = [
+        ("T003 done", True),
+        ("T003: tweak configuration structures", True),
+        ("T003 reopened: the config loader is wrong", False),
+        ("T003 was already done (restore tick)", True),
+    ]
+    for message, ticked in steps:
+        assert boxes_after(cli, feature, "impl-data", message)["T003"] is ticked, message
+    assert events(cli) == [("task_completed", "T003"), ("task_reopened", "T003"),
+                           ("task_completed", "T003")]  # fmt: skip
+
+
+def test_a_box_ticked_by_hand_is_never_cleared(cli: Run, feature: dict[str, Path]) -> None:
+    assert boxes_after(cli, feature, "impl-api", "T002: started")["T002"] is False
+    tasks = feature["overseer"] / f"specs/{SPEC}/tasks.md"
+    tasks.write_text(TASKS.replace("- [ ] T002", "- [x] T002"))
+    assert overseer_boxes(cli, feature)["T002"] is True  # in progress in the store: kept
+    assert boxes_after(cli, feature, "impl-api", "blocked T002: waiting")["T002"] is True
+    assert boxes_after(cli, feature, "impl-api", "reopen T002")["T002"] is False
+
+
+@pytest.mark.parametrize("order", [("impl-data", "impl-api"), ("impl-api", "impl-data")])
+def test_sync_order_does_not_matter(
+    cli: Run, feature: dict[str, Path], order: tuple[str, str]
+) -> None:
+    """Issue 9 item 2: done on one branch, a follow-up on another: ticked either way."""
+    commit(feature["impl-data"], "src/a.py", "a\n", "T001 done")
+    commit(feature["impl-api"], "src/b.py", "b\n", "T001: follow-up")
+    for leaf in order:
+        assert cli("sync-status", cwd=feature[leaf]).code == 0
+    assert overseer_boxes(cli, feature)["T001"] is True
+    report = cli("events", "export", SPEC, "--format", "json")
+    assert report.code == 0, report
+    states = {t["task_id"]: t["status"] for t in report.json()["tasks"]}
+    assert states["T001"] == "completed"
+
+
+def rewrite_sync(cli: Run, tree: Path, hooks: bool) -> None:
+    if not hooks:
+        assert cli("sync-status", cwd=tree).code == 0
+
+
+@pytest.mark.parametrize("hooks", [False, True], ids=["by-hand", "hooks"])
+def test_amend_counts_what_the_message_says_now(
+    cli: Run, repo: Path, feature: dict[str, Path], hooks: bool
+) -> None:
+    """Issue 9 item 25: amending a synced commit's message to add `T002 done` counts."""
+    if hooks:
+        assert cli("hooks", "install").code == 0
+    tree = feature["impl-api"]
+    commit(tree, "src/b.py", "b\n", "T002: api")
+    rewrite_sync(cli, tree, hooks)
+    git(tree, "commit", "-q", "--amend", "-m", "T002: api\n\nT002 done")
+    rewrite_sync(cli, tree, hooks)
+    git(tree, "commit", "-q", "--amend", "-m", "T002: api\n\nT002 done, see T001")
+    rewrite_sync(cli, tree, hooks)
+    assert events(cli) == [("task_started", "T002"), ("task_completed", "T002")]
+    if hooks:
+        assert cli("doctor", "--json").code in (0, 1)
+        assert not (repo / ".git" / "orchestrator" / "hook-errors.log").exists()
+
+
+@pytest.mark.parametrize("hooks", [False, True], ids=["by-hand", "hooks"])
+def test_squash_does_not_count_a_completion_twice(
+    cli: Run, feature: dict[str, Path], hooks: bool
+) -> None:
+    """Issue 9 item 25: `reset --soft` + commit of synced commits records nothing again."""
+    if hooks:
+        assert cli("hooks", "install").code == 0
+    tree = feature["impl-data"]
+    commit(tree, "src/a.py", "a\n", "T001: start")
+    commit(tree, "src/a.py", "b\n", "T001 done")
+    rewrite_sync(cli, tree, hooks)
+    git(tree, "reset", "-q", "--soft", "HEAD~2")
+    git(tree, "commit", "-q", "-m", "T001 done\n\nSquashed: T001: start, T001 done; T002 done")
+    rewrite_sync(cli, tree, hooks)
+    assert events(cli) == [("task_started", "T001"), ("task_completed", "T001"),
+                           ("task_completed", "T002")]  # fmt: skip
