@@ -288,7 +288,12 @@ class Orchestrator:
         overseer_branch: str | None = None,
         areas: Sequence[str] | None = None,
     ) -> Feature:
-        """Register a feature with its overseer and one implementor per area."""
+        """Register a feature with its overseer and one implementor per area.
+
+        Idempotent: for a feature registered already with the same branches (as
+        ``init-feature`` registers it) it sets the name and adds missing agents; a
+        different overseer or agent branch raises AlreadyExistsError.
+        """
         spec_id = v.check_spec_id(spec_id)
         name = v.check_message(name, "feature name")
         area_list = v.check_areas(areas) if areas is not None else self.config.areas
@@ -299,8 +304,46 @@ class Orchestrator:
         ]
         store = self.store
         self.check_plugins()
-        feature, event = store.add_feature(spec_id, name, branch, agents)
-        self.notify(event)
+        from .errors import AlreadyExistsError
+
+        existing = store.get_feature(spec_id)
+        if existing is None:
+            try:
+                feature, event = store.add_feature(spec_id, name, branch, agents)
+            except AlreadyExistsError:  # another process registered it meanwhile
+                existing = store.get_feature(spec_id)
+                if existing is None:
+                    raise
+            else:
+                self.notify(event)
+                return feature
+        return self._register_again(existing, name, agents)
+
+    def _register_again(
+        self, existing: Feature, name: str, agents: Sequence[tuple[str, str]]
+    ) -> Feature:
+        """``add-feature`` for a feature that is registered already (``init-feature`` did
+        it): the same overseer branch is fine -- set the name and add missing agents;
+        a different branch for the overseer or an agent is refused, nothing written."""
+        from .errors import AlreadyExistsError
+
+        spec_id = existing.spec_id
+        have = {a.role: a.branch_name for a in self.store.list_agents(spec_id)}
+        wanted = dict(agents)
+        clash = [(r, b) for r, b in agents if r in have and have[r] != b]
+        if existing.overseer_branch != wanted["overseer"] or clash:
+            role, branch = clash[0] if clash else ("overseer", wanted["overseer"])
+            registered = existing.overseer_branch if role == "overseer" else have[role]
+            raise AlreadyExistsError(
+                f"feature {spec_id} is already in the event store, with {role} on "
+                f"{registered}, not {branch}: see `claude-orchestrator events status {spec_id}`"
+            )
+        feature, event = self.store.set_feature_name(spec_id, name)
+        if event is not None:
+            self.notify(event)
+        for role, branch in agents:
+            if role not in have:
+                self.add_agent(spec_id, role, branch)
         return feature
 
     def add_agent(self, spec_id: str, role: str, branch: str | None = None) -> Agent:

@@ -161,6 +161,36 @@ def test_add_feature_with_areas_and_branch(cli: Run, initialized: Path) -> None:
     assert agents[0]["branch_name"] == "feature/004-x/lead"
 
 
+def test_add_feature_after_init_feature_sets_the_name(cli: Run, repo: Path) -> None:
+    """Issue 9 item 14: the seed's Quick Start order (init-feature, then add-feature)."""
+    assert cli("init-feature", SPEC).code == 0
+    result = cli("events", "add-feature", SPEC, "Reading Goals Tracker", "--json")
+    assert result.code == 0, result
+    assert result.json()["feature"]["name"] == "Reading Goals Tracker"
+    assert len(result.json()["agents"]) == 4  # overseer and the three default areas
+    again = cli("events", "add-feature", SPEC, "Reading Goals Tracker", "--areas", "data,docs")
+    assert again.code == 0, again
+    roles = [r["role"] for r in cli("events", "status", SPEC, "--json").json()]
+    assert "implementor-docs" in roles and len(roles) == 5
+    renames = [e for e in cli("events", "recent", "50", "--json").json()
+               if e["event_type"] == "feature_renamed"]  # fmt: skip
+    assert [e["metadata"]["name"] for e in renames] == ["Reading Goals Tracker"]
+
+
+def test_add_feature_refuses_other_branches_and_writes_nothing(
+    cli: Run, initialized: Path, store_db: Path
+) -> None:
+    assert cli("events", "add-agent", SPEC, "implementor-docs", "feature/x/docs").code == 0
+    before = digest(store_db)
+    result = cli("events", "add-feature", SPEC, "New name", "--areas", "data,docs")
+    assert result.code == 2, result
+    assert "with implementor-docs on feature/x/docs, not feature/003-reading-goals/impl-docs" in (
+        result.err
+    )
+    assert len(result.err.strip().splitlines()) == 1 and result.err.startswith("error: ")
+    assert digest(store_db) == before
+
+
 @pytest.mark.parametrize("fmt", ["markdown", "csv", "json"])
 def test_export_formats(cli: Run, initialized: Path, tmp_path: Path, fmt: str) -> None:
     cli("events", "log-event", SPEC, "implementor-data", "task_completed", "done", "T001")
@@ -280,7 +310,10 @@ BAD_INPUTS = [
         ["events", "record-test", SPEC, "overseer", "unit", "failed", "--passed", "-1"],
         "invalid passed count",
     ),
-    (["events", "add-feature", SPEC, "again"], "already in the event store"),
+    (
+        ["events", "add-feature", SPEC, "again", f"feature/{SPEC}/lead"],
+        "already in the event store, with overseer on feature/003-reading-goals/overseer",
+    ),
     (["events", "add-feature", "005-y", "Y", "--areas", "Data"], "invalid area"),
     (["events", "add-feature", "005-y", "Y", "--areas", "a,a"], "named twice"),
     (["events", "add-feature", "005-y", "Y", "bad..branch"], "invalid branch name"),
