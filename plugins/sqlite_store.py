@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -190,13 +191,39 @@ class SQLiteStore:
                     "choose another place with --db or CLAUDE_ORCHESTRATOR_DB"
                 ) from None
         with self._errors():
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            if create or self._writable():
+                conn = self._open(str(self.path))
+            else:
+                conn = self._open_read_only()
             # WAL with synchronous=NORMAL: a commit survives a crash of any process; a power
             # loss may roll back the newest transactions, never corrupt or half-apply one.
             conn.execute("PRAGMA synchronous=NORMAL")
         self._conn = conn
+        return conn
+
+    def _open(self, target: str, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(
+            target, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False,
+            uri=uri,
+        )  # fmt: skip
+
+    def _writable(self) -> bool:
+        return os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A reader who may not write the store (another user, a read-only mount): open it
+        read-only, so reads work and a write fails with the read-only error. Where SQLite
+        cannot create the WAL's index beside the file and no WAL is there, the file is
+        all there is: open it as immutable."""
+        uri = self.path.resolve().as_uri() + "?mode=ro"
+        conn = self._open(uri, uri=True)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            if self.path.with_name(self.path.name + "-wal").exists():
+                raise
+            conn = self._open(uri + "&immutable=1", uri=True)
         return conn
 
     @contextlib.contextmanager
@@ -210,9 +237,11 @@ class SQLiteStore:
             text = str(exc)
             if "readonly" in text or "read-only" in text or "unable to open" in text:
                 raise StoreError(
-                    f"the event store {self.path} is read-only ({text}): make the file and its "
-                    f"directory writable (SQLite writes {self.path.name}-wal beside it), or "
-                    "point --db at a writable file"
+                    f"the event store {self.path} is read-only ({text}): an agent under the "
+                    "Claude Code sandbox cannot write .git/ from the main checkout -- give each "
+                    "agent its own worktree (`claude-orchestrator init-feature <spec-id> "
+                    "--worktrees`); otherwise make the file and its directory writable (SQLite "
+                    f"writes {self.path.name}-wal beside it), or point --db at a writable file"
                 ) from None
             if "locked" in text or "busy" in text:
                 raise StoreError(

@@ -373,16 +373,12 @@ def test_other_sqlite_database_is_refused(cli: Run, tmp_path: Path) -> None:
 
 
 def test_read_only_database(cli: Run, initialized: Path, store_db: Path, tmp_path: Path) -> None:
-    """A store the user cannot write: a clear error, exit 2, nothing changed."""
-    import shutil
+    """A store the user cannot write: a clear error, exit 2, nothing changed (reads:
+    test_store_readonly.py)."""
+    from .test_store_readonly import checkpointed_copy
 
-    ro_dir = tmp_path / "ro"
-    ro_dir.mkdir()
-    db = ro_dir / "events.db"
-    shutil.copy(store_db, db)
-    conn = sqlite3.connect(db)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
+    db = checkpointed_copy(store_db, tmp_path / "ro")
+    ro_dir = db.parent
     before = db.read_bytes()
     with read_only(db, ro_dir):
         result = cli("events", "log-event", SPEC, "overseer", "status_update", "x", "--db", str(db))
