@@ -78,7 +78,11 @@ def init_feature(
         v.check_branch(branch)
     plan: dict[str, Path] = {}
     existing_trees: dict[str, Path] = vcs.worktrees()
-    registered = {e.branch: e for e in vcs.worktree_entries() if e.branch in wanted}
+    entries = vcs.worktree_entries()
+    registered = {e.branch: e for e in entries if e.branch in wanted}
+    # an add killed before it set the worktree's branch: only its `.git` file is there
+    unborn = {e.path: e for e in entries if e.branch is None and e.interrupted
+              and not e.missing and [p.name for p in e.path.iterdir()] == [".git"]}  # fmt: skip
     if worktrees:
         root = _worktree_root(orch)
         for branch in wanted:
@@ -94,6 +98,8 @@ def init_feature(
             if branch in existing_trees and not missing:
                 continue
             path = root / spec_id / branch.rsplit("/", 1)[1]
+            if path.resolve() in unborn:
+                vcs.discard_worktree(unborn[path.resolve()])
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
                 raise ValidationError(
                     f"cannot create a worktree for {branch} at {path}: it exists and is not "

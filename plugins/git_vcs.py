@@ -313,6 +313,14 @@ class GitVCS:
             self.run("worktree", "unlock", str(entry.path))
         self.run("worktree", "prune")
 
+    def discard_worktree(self, entry: WorktreeEntry) -> None:
+        """Remove a worktree an interrupted ``git worktree add`` left before its checkout
+        began (locked "initializing", no branch yet, nothing in it but ``.git``)."""
+        if not entry.interrupted or entry.branch is not None:
+            raise GitError(f"the worktree at {entry.path} is not an interrupted one")
+        self.run("worktree", "unlock", str(entry.path))
+        self.run("worktree", "remove", "--force", str(entry.path))
+
     def finish_worktree(self, entry: WorktreeEntry) -> list[str]:
         """Finish the checkout of a worktree an interrupted ``git worktree add`` left
         (locked "initializing"); returns the files restored.

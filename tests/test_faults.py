@@ -16,6 +16,7 @@ integrity_check`` must say ``ok``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -39,13 +40,9 @@ def die(*args, **kwargs):
         os.killpg(0, signal.SIGKILL)
     return real(*args, **kwargs)
 setattr(target, name, die)
-from claude_orchestrator.cli import run
-sys.exit(run(sys.argv[4:]))
+from claude_orchestrator.__main__ import main
+sys.exit(main(sys.argv[4:]))
 """
-
-
-class Killed(Exception):
-    """The process finished before the kill point was reached."""
 
 
 def run_killed_at(
@@ -90,3 +87,263 @@ def run_grouped(cwd: Path, *args: str, env: dict[str, str] | None = None) -> int
     proc = subprocess.run([CLI, *args], cwd=cwd, env=env or clean_env(), capture_output=True,
                           start_new_session=True, timeout=120, check=False)  # fmt: skip
     return proc.returncode
+
+
+# -- the suite ---------------------------------------------------------------------------
+import shutil  # noqa: E402
+import sqlite3  # noqa: E402
+import tempfile  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+from .conftest import Run, git  # noqa: E402
+from .test_conflicts import edit_line, shared  # noqa: E402
+from .test_workflow_setup import SPEC, TASKS, commit, feature  # noqa: E402
+
+__all__ = ["feature", "shared"]
+#: every n-th call of these is a kill point: each git process started, each rename of a
+#: temporary file onto its target
+POINTS = (("subprocess", "run"), ("os", "replace"))
+#: fixed delays (seconds) for the timed kills, after the interpreter has started
+DELAYS = (0.15, 0.2, 0.25, 0.35, 0.45, 0.6, 0.8)
+
+
+def debris(trees: list[Path], pid: int) -> list[str]:
+    """Temporary files and scratch directories the process ``pid`` left."""
+    mark = f"-{pid}-"
+    found = [str(p) for tree in trees for p in tree.rglob("*.tmp") if mark in p.name]
+    for place in ("/dev/shm", tempfile.gettempdir()):
+        if os.path.isdir(place):
+            found += [e.path for e in os.scandir(place)
+                      if e.name.startswith("claude-orchestrator-") and mark in e.name]  # fmt: skip
+    return found
+
+
+def integrity(repo: Path) -> str:
+    with sqlite3.connect(repo / ".git" / "orchestrator" / "events.db") as conn:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+class Tally:
+    def __init__(self, command: str) -> None:
+        self.command, self.kills, self.completed = command, 0, 0
+
+    def report(self) -> None:
+        print(f"faults: {self.command}: {self.kills} kills survived "
+              f"({self.completed} runs reached the end)")  # fmt: skip
+
+
+def kill_everywhere(
+    cwd: Path,
+    command: tuple[str, ...] | Callable[[], tuple[str, ...]],
+    *,
+    reset: Callable[[], None],
+    check: Callable[[list[int]], None],
+    tally: Tally,
+    stride: int = 1,
+) -> None:
+    """Kill ``command`` (its arguments, or what returns them after ``reset``) at every
+    ``stride``-th point of each kind and after each delay; after each kill (and ``reset``
+    before it) the re-run's state is ``check``ed."""
+
+    def args() -> tuple[str, ...]:
+        return command() if callable(command) else command
+
+    for module, name in POINTS:
+        count = 1
+        while True:
+            reset()
+            proc = subprocess.Popen(
+                [sys.executable, "-c", KILL_AT_CALL, module, name, str(count), *args()],
+                cwd=cwd, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+            if proc.wait(timeout=120) != -signal.SIGKILL:
+                tally.completed += 1
+                break
+            tally.kills += 1
+            check([proc.pid])
+            count += stride
+    for delay in DELAYS:
+        reset()
+        if run_killed_after(cwd, delay, *args()) is None:
+            tally.kills += 1
+        else:
+            tally.completed += 1
+        check([])
+
+
+def test_detect_conflicts_survives_kills(cli: Run, repo: Path, shared: dict[str, Path]) -> None:
+    edit_line(shared["impl-data"], 3, "data's line", "T001: data edits models")
+    edit_line(shared["impl-api"], 3, "api's line", "T002: api edits models")
+    first = cli("detect-conflicts", "--json")
+    assert first.code == 1, first
+    expected = first.json()
+    trees = [repo, *shared.values()]
+
+    def check(pids: list[int]) -> None:
+        again = cli("detect-conflicts", "--json")
+        assert again.code == 1, again
+        assert [f["conflicts"] for f in again.json()["features"]] == [
+            f["conflicts"] for f in expected["features"]
+        ]
+        assert integrity(repo) == "ok"
+        rows = (
+            sqlite3.connect(repo / ".git/orchestrator/events.db")
+            .execute("SELECT count(*) FROM conflicts WHERE resolved_at IS NULL")
+            .fetchone()[0]
+        )
+        assert rows == 1
+        for pid in pids:
+            assert debris(trees, pid) == []
+
+    tally = Tally("detect-conflicts")
+    kill_everywhere(repo, ("detect-conflicts",), reset=lambda: None, check=check, tally=tally)
+    tally.report()
+    assert tally.kills >= 10
+
+
+def test_generate_survives_kills(cli: Run, repo: Path) -> None:
+    assert cli("init").code == 0
+    assert cli("generate").code == 0
+    manifest = repo / ".orchestrator-generated.json"
+    generated = [manifest, *(repo / p for p in json.loads(manifest.read_text())["files"])]
+    expected = {p: p.read_bytes() for p in generated}
+
+    def reset() -> None:
+        for path in generated:
+            path.unlink(missing_ok=True)
+
+    def check(pids: list[int]) -> None:
+        result = cli("generate")
+        assert result.code == 0, result
+        assert {p: p.read_bytes() for p in generated} == expected
+        for pid in pids:
+            assert debris([repo], pid) == []
+
+    tally = Tally("generate")
+    kill_everywhere(repo, ("generate",), reset=reset, check=check, tally=tally)
+    tally.report()
+    assert tally.kills >= 8
+
+
+def test_sync_status_writing_tasks_md_survives_kills(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    overseer = feature["overseer"]
+    commit(feature["impl-data"], "src/a.py", "a = 1\n", "T001 done")
+    assert cli("sync-status", cwd=feature["impl-data"]).code == 0
+    tasks = overseer / "specs" / SPEC / "tasks.md"
+    assert cli("sync-status", cwd=overseer).code == 0
+    expected = tasks.read_text()
+    assert "- [x] T001" in expected
+
+    def check(pids: list[int]) -> None:
+        result = cli("sync-status", cwd=overseer)
+        assert result.code == 0, result
+        assert tasks.read_text() == expected
+        assert git(overseer, "status", "--porcelain") == f"M specs/{SPEC}/tasks.md"  # stripped
+        assert integrity(repo) == "ok"
+        for pid in pids:
+            assert debris([overseer], pid) == []
+
+    tally = Tally("sync-status (tasks.md)")
+    kill_everywhere(overseer, ("sync-status",), reset=lambda: tasks.write_text(TASKS),
+                    check=check, tally=tally)  # fmt: skip
+    tally.report()
+    assert tally.kills >= 5
+
+
+def test_log_event_survives_kills(cli: Run, repo: Path, feature: dict[str, Path]) -> None:
+    tree = feature["impl-api"]
+    args = ("events", "log-event", SPEC, "implementor-api", "status_update", "working")
+
+    def check(pids: list[int]) -> None:
+        result = cli(*args, cwd=tree)
+        assert (result.code, result.err) == (0, ""), result
+        assert integrity(repo) == "ok"
+        state = (tree / "state" / "impl-api.md").read_text()
+        assert state.count("claude-orchestrator:begin") == 1 and "working" in state
+        assert git(tree, "status", "--porcelain") == ""
+        for pid in pids:
+            assert debris([tree, repo / ".git"], pid) == []
+
+    tally = Tally("log-event")
+    kill_everywhere(tree, args, reset=lambda: None, check=check, tally=tally)
+    tally.report()
+    assert tally.kills >= 2  # it starts no git and renames one state file
+
+
+def test_init_feature_with_worktrees_survives_kills(cli: Run, repo: Path) -> None:
+    for i in range(300):
+        (repo / f"f{i:03}.txt").write_text(f"{i}\n" * 10)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "files to check out")
+    assert cli("init").code == 0
+    worktrees = repo.parent / "repo-worktrees"
+
+    def reset() -> None:
+        shutil.rmtree(worktrees, ignore_errors=True)
+        git(repo, "worktree", "prune")
+        for line in git(repo, "worktree", "list", "--porcelain").splitlines():
+            if line.startswith("worktree ") and Path(line[9:]) != repo:
+                git(repo, "worktree", "unlock", line[9:])
+        git(repo, "worktree", "prune")
+
+    def check(pids: list[int]) -> None:
+        result = cli("init-feature", SPEC, "--worktrees", "--json")
+        assert result.code == 0, result
+        trees = [Path(p) for p, _ in result.json()["worktrees"].values()]
+        assert len(trees) == 4
+        for tree in trees:
+            assert git(tree, "status", "--porcelain") == "", tree
+            assert len(list(tree.glob("f*.txt"))) == 300
+        assert "locked" not in git(repo, "worktree", "list", "--porcelain")
+        assert integrity(repo) == "ok"
+        for pid in pids:
+            assert debris([repo, worktrees], pid) == []
+
+    tally = Tally("init-feature --worktrees")
+    kill_everywhere(repo, ("init-feature", SPEC, "--worktrees"), reset=reset, check=check,
+                    tally=tally)  # fmt: skip
+    tally.report()
+    assert tally.kills >= 10
+
+
+def test_merge_pr_survives_kills(cli: Run, repo: Path, feature: dict[str, Path]) -> None:
+    """Killed at every point, each time merging a new PR (a merged one stays merged)."""
+    overseer, tree = feature["overseer"], feature["impl-data"]
+    state = {"pr": 0, "round": 0}
+
+    def reset() -> None:
+        state["round"] += 1
+        for i in range(20):
+            commit(tree, f"src/r{state['round']}/m{i:02}.py", f"{i}\n" * 5, f"T001: part {i}")
+        result = cli("open-pr", "--json", cwd=tree)
+        assert result.code == 0, result
+        state["pr"] = int(result.json()["id"])
+
+    def check(pids: list[int]) -> None:
+        result = cli("merge-pr", str(state["pr"]), cwd=overseer)
+        if result.code == 2 and "already merged" in result.err:
+            pass  # the kill came after the store recorded it
+        else:
+            assert result.code == 0, result
+        assert git(overseer, "status", "--porcelain") == ""
+        assert git(repo, "merge-base", "--is-ancestor", f"feature/{SPEC}/impl-data",
+                   f"feature/{SPEC}/overseer") == ""  # fmt: skip
+        assert integrity(repo) == "ok"
+        assert ".tmp" not in git(overseer, "status", "--porcelain", "--untracked-files=all")
+        # a git-ignored state file's temporary goes at the next write of that file (an
+        # "already merged" re-run writes nothing)
+        assert cli("events", "log-event", SPEC, "overseer", "status_update", "next",
+                   cwd=overseer).code == 0  # fmt: skip
+        for pid in pids:
+            assert debris([overseer, repo / ".git"], pid) == []
+
+    tally = Tally("merge-pr (local forge)")
+    kill_everywhere(overseer, lambda: ("merge-pr", str(state["pr"])), reset=reset,
+                    check=check, tally=tally)  # fmt: skip
+    merges = git(repo, "log", "--merges", "--format=%s", f"feature/{SPEC}/overseer").splitlines()
+    assert len(merges) == len(set(merges)) == state["round"]  # each PR merged exactly once
+    tally.report()
+    assert tally.kills >= 10
