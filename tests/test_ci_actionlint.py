@@ -77,3 +77,10 @@ def test_actionlint_runs_shellcheck_and_knows_deprecated_runtimes(tmp_path: Path
     assert result.returncode == 1, result
     assert "SC2086" in result.stdout and "[shellcheck]" in result.stdout
     assert 'runtime "node20" is deprecated' in result.stdout
+
+
+def test_this_projects_own_workflows_have_no_actionlint_findings() -> None:
+    """The project's own CI follows the rules it generates for users."""
+    root = Path(__file__).resolve().parents[1]
+    lint = actionlint(root)
+    assert lint.returncode == 0 and lint.stdout == "", lint.stdout + lint.stderr
