@@ -25,6 +25,7 @@ BUILTIN_EVENT_TYPES = (
     "task_started",
     "task_completed",
     "task_blocked",
+    "task_reopened",
     "status_update",
     "pr_opened",
     "pr_merged",
