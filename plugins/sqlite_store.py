@@ -329,7 +329,7 @@ class SQLiteStore:
                 f"the event store {self.path} has schema version {version}, written by "
                 f"claude-orchestrator {self._written_by(conn)}; this claude-orchestrator "
                 f"({__version__}) reads versions up to {schema.SCHEMA_VERSION}: upgrade it "
-                "(pip install -U claude-orchestrator)"
+                "(pip install -U claude-orchestrator-toolkit)"
             )
 
     def _migrate(self) -> int | None:

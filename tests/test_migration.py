@@ -167,7 +167,7 @@ def test_newer_schema_is_refused_naming_the_writer(cli: Run, tmp_path: Path) -> 
         assert result.code == 2, result
         assert f"schema version {SCHEMA_VERSION + 1}" in result.err
         assert "written by claude-orchestrator 9.4.0" in result.err
-        assert "upgrade it" in result.err
+        assert "upgrade it (pip install -U claude-orchestrator-toolkit)" in result.err
     assert db.read_bytes() == before
 
 
