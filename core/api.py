@@ -27,6 +27,7 @@ from .models import (
     Conflict,
     Event,
     Feature,
+    FeatureRegistration,
     FeatureReport,
     NewEvent,
     StoreInfo,
@@ -288,11 +289,26 @@ class Orchestrator:
         overseer_branch: str | None = None,
         areas: Sequence[str] | None = None,
     ) -> Feature:
+        """Register a feature with its overseer and one implementor per area
+        (:meth:`register_feature`, which says what it did)."""
+        return self.register_feature(
+            spec_id, name, overseer_branch=overseer_branch, areas=areas
+        ).feature
+
+    def register_feature(
+        self,
+        spec_id: str,
+        name: str,
+        *,
+        overseer_branch: str | None = None,
+        areas: Sequence[str] | None = None,
+    ) -> FeatureRegistration:
         """Register a feature with its overseer and one implementor per area.
 
-        Idempotent: for a feature registered already with the same branches (as
-        ``init-feature`` registers it) it sets the name and adds missing agents; a
-        different overseer or agent branch raises AlreadyExistsError.
+        Idempotent: a feature registered already (as ``init-feature`` registers it) keeps
+        its agents and gets the name; only the areas given (``areas``) add agents, and
+        only the branches given are checked: a different overseer or agent branch raises
+        AlreadyExistsError, nothing written.
         """
         spec_id = v.check_spec_id(spec_id)
         name = v.check_message(name, "feature name")
@@ -316,35 +332,35 @@ class Orchestrator:
                     raise
             else:
                 self.notify(event)
-                return feature
-        return self._register_again(existing, name, agents)
+                return FeatureRegistration(feature, True, None, [])
+        # the defaults are what the feature has: check and add only what was given
+        given = (agents[:1] if overseer_branch else []) + (agents[1:] if areas is not None else [])
+        return self._register_again(existing, name, given)
 
     def _register_again(
         self, existing: Feature, name: str, agents: Sequence[tuple[str, str]]
-    ) -> Feature:
+    ) -> FeatureRegistration:
         """``add-feature`` for a feature that is registered already (``init-feature`` did
-        it): the same overseer branch is fine -- set the name and add missing agents;
+        it): the same branches are fine -- set the name and add the agents it lacks;
         a different branch for the overseer or an agent is refused, nothing written."""
         from .errors import AlreadyExistsError
 
         spec_id = existing.spec_id
         have = {a.role: a.branch_name for a in self.store.list_agents(spec_id)}
-        wanted = dict(agents)
+        have["overseer"] = existing.overseer_branch
         clash = [(r, b) for r, b in agents if r in have and have[r] != b]
-        if existing.overseer_branch != wanted["overseer"] or clash:
-            role, branch = clash[0] if clash else ("overseer", wanted["overseer"])
-            registered = existing.overseer_branch if role == "overseer" else have[role]
+        if clash:
+            role, branch = clash[0]
             raise AlreadyExistsError(
                 f"feature {spec_id} is already in the event store, with {role} on "
-                f"{registered}, not {branch}: see `claude-orchestrator events status {spec_id}`"
+                f"{have[role]}, not {branch}: see `claude-orchestrator events status {spec_id}`"
             )
         feature, event = self.store.set_feature_name(spec_id, name)
         if event is not None:
             self.notify(event)
-        for role, branch in agents:
-            if role not in have:
-                self.add_agent(spec_id, role, branch)
-        return feature
+        added = [self.add_agent(spec_id, r, b) for r, b in agents if r not in have]
+        previous = existing.name if existing.name != name else None
+        return FeatureRegistration(feature, False, previous, added)
 
     def add_agent(self, spec_id: str, role: str, branch: str | None = None) -> Agent:
         spec_id = v.check_spec_id(spec_id)

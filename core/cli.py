@@ -302,19 +302,29 @@ def _events_commands(events: typer.Typer) -> None:
         from .validate import split_list
 
         orch = _orch(db)
-        feature = orch.add_feature(
+        done = orch.register_feature(
             spec_id,
             name,
             overseer_branch=overseer_branch,
             areas=split_list(areas) if areas is not None else None,
         )
+        feature = done.feature
         agents = orch.store.list_agents(feature.spec_id)
+        if done.added:
+            text = f"feature {feature.spec_id} added with {len(agents)} agents: " + ", ".join(
+                a.role for a in agents
+            )
+        else:
+            verb = "set to" if done.previous_name is not None else "already"
+            text = f"feature {feature.spec_id} already registered: name {verb} {feature.name!r}"
+            if done.agents_added:
+                text += "; agents added: " + ", ".join(a.role for a in done.agents_added)
         _emit(
             as_json,
-            {"feature": feature, "agents": agents},
-            f"feature {feature.spec_id} added with {len(agents)} agents: "
-            + ", ".join(a.role for a in agents),
-        )
+            {"feature": feature, "agents": agents, "added": done.added,
+             "agents_added": done.agents_added},
+            text,
+        )  # fmt: skip
 
     @events.command("add-agent")
     def add_agent(

@@ -20,6 +20,18 @@ class Feature(NamedTuple):
     completed_at: str | None = None
 
 
+class FeatureRegistration(NamedTuple):
+    """What ``add-feature`` did: registered the feature, or set the name of one that was."""
+
+    feature: Feature
+    #: False: the feature was registered already (``init-feature``)
+    added: bool
+    #: the name before, when it was registered already with another name
+    previous_name: str | None
+    #: agents added to a feature that was registered already (only with ``--areas``)
+    agents_added: list[Agent]
+
+
 class Agent(NamedTuple):
     id: int
     spec_id: str

@@ -177,6 +177,26 @@ def test_add_feature_after_init_feature_sets_the_name(cli: Run, repo: Path) -> N
     assert [e["metadata"]["name"] for e in renames] == ["Reading Goals Tracker"]
 
 
+def test_add_feature_after_init_feature_keeps_its_areas(cli: Run, repo: Path) -> None:
+    """Review of item 14: the registered areas are the defaults, not the config's; the
+    output says the feature was there and what was done."""
+    assert cli("init-feature", "001-x", "--worktrees", "--implementors", "data,api").code == 0
+    result = cli("events", "add-feature", "001-x", "Reading Goals")
+    assert result.code == 0, result
+    assert result.out.strip() == "feature 001-x already registered: name set to 'Reading Goals'"
+    roles = sorted(r["role"] for r in cli("events", "status", "001-x", "--json").json())
+    assert roles == ["implementor-api", "implementor-data", "overseer"]
+    same = cli("events", "add-feature", "001-x", "Reading Goals")
+    assert same.out.strip() == "feature 001-x already registered: name already 'Reading Goals'"
+    more = cli("events", "add-feature", "001-x", "Goals", "--areas", "data,docs")
+    assert more.code == 0, more
+    assert more.out.strip() == (
+        "feature 001-x already registered: name set to 'Goals'; agents added: implementor-docs"
+    )
+    added = cli("events", "add-feature", "002-y", "Y", "--areas", "db")
+    assert added.out.strip() == "feature 002-y added with 2 agents: overseer, implementor-db"
+
+
 def test_add_feature_refuses_other_branches_and_writes_nothing(
     cli: Run, initialized: Path, store_db: Path
 ) -> None:
