@@ -16,7 +16,7 @@ from .guard_programs import Checker, Cwds, _deny, _parse
 from .shellparse import Word
 
 if TYPE_CHECKING:
-    from .guard import Walker
+    from .guard_walk import Walker
 
 MAX_TREE = 20_000  # files looked at below a directory a recursive write touches
 
@@ -545,7 +545,7 @@ def tool_outputs(name: str, *writes: str, rewrites_operands: bool = False) -> Ch
 
 
 def _inside_worktree(walker: Walker, word: Word, cwd: Path | None, name: str) -> None:
-    from .guard import _inside
+    from .guard_paths import _inside
 
     context = walker.context
     if not context.implementor:

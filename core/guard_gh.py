@@ -18,7 +18,7 @@ from .guard_programs import Cwds, _deny
 from .shellparse import Word
 
 if TYPE_CHECKING:
-    from .guard import Walker
+    from .guard_walk import Walker
 
 #: gh flags that take a value (wherever they stand, cobra parses flags anywhere)
 GH_VALUED = {"-R", "--repo", "-X", "--method", "-f", "--raw-field", "-F", "--field", "-H",

@@ -24,7 +24,8 @@ from .guard_programs import Cwds, _deny, _parse
 from .shellparse import Word
 
 if TYPE_CHECKING:
-    from .guard import Context, Walker
+    from .guard_context import Context
+    from .guard_walk import Walker
 
 # fmt: off
 GLOBAL_FLAGS = {"--no-pager", "-p", "--paginate", "-P", "--no-replace-objects",
@@ -65,7 +66,8 @@ def git(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
 
 def _git(walker: Walker, args: list[Word], cwd: Path | None, aliases: dict[str, str],
          depth: int) -> None:  # fmt: skip
-    from .guard import _inside, unanalysable
+    from .guard_context import unanalysable
+    from .guard_paths import _inside
 
     context = walker.context
     implementor = context.implementor

@@ -1,6 +1,6 @@
 """The programs the guard knows: how each reads its command line, and what it may do.
 
-:func:`run_program` is called for every simple command the :class:`~.guard.Walker`
+:func:`run_program` is called for every simple command the :class:`~.guard_walk.Walker`
 reaches. It resolves the program name (a path counts as the program ``PATH`` would
 find, or a virtualenv's), strips wrappers (``env``, ``timeout``, ``nice``, ``xargs`` ...)
 and dispatches to the program's checker. For an implementor a program without a checker
@@ -23,7 +23,7 @@ from .guard_options import Grammar, OptionError, Parsed, grammar, parse_args, va
 from .shellparse import Word
 
 if TYPE_CHECKING:
-    from .guard import Walker
+    from .guard_walk import Walker
 
 Cwds = frozenset[Path] | None
 Checker = Callable[["Walker", list[Word], "Path | None"], "Cwds | None"]
@@ -67,7 +67,7 @@ def risky_variable(name: str) -> bool:
 
 
 def _deny(reason: str) -> None:
-    from .guard import Deny
+    from .guard_context import Deny
 
     raise Deny(reason)
 
@@ -113,7 +113,7 @@ def check_variable(walker: Walker, name: str, *, exported: bool) -> None:
 # ---------------------------------------------------------------------- dispatch
 def run_program(walker: Walker, words: list[Word], cwd: Path | None,
                 env: dict[str, str]) -> Cwds | None:  # fmt: skip
-    from .guard import unanalysable
+    from .guard_context import unanalysable
 
     context = walker.context
     words = expand_args(walker, words, cwd)
@@ -219,7 +219,7 @@ def cd(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
 
 
 def _check_directory(walker: Walker, place: Path, target: str) -> None:
-    from .guard import _inside, temporary_dir
+    from .guard_paths import _inside, temporary_dir
 
     context = walker.context
     if not context.implementor:
@@ -337,7 +337,7 @@ SHELL_OPTIONS = {"errexit", "nounset", "pipefail", "xtrace", "verbose", "noclobb
 
 
 def shell(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
-    from .guard import unanalysable
+    from .guard_context import unanalysable
 
     parsed = _parse(walker, SHELL, args, "sh")
     for option in parsed.values("-o"):
@@ -365,7 +365,8 @@ def shell(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
 def _script_file(walker: Walker, word: Word, cwd: Path | None, what: str) -> None:
     """A script the project holds runs under the sandbox; the guard checks that it is a
     file in the worktree, not where its code writes."""
-    from .guard import _inside, unanalysable
+    from .guard_context import unanalysable
+    from .guard_paths import _inside
 
     context = walker.context
     if not context.implementor:
@@ -401,7 +402,7 @@ PERL = grammar("wWXTtcsU", "", [], [], dangerous=["e", "E", "i", "M", "m", "I", 
 def python(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
     """python [options] (-m module | -c code | script | -) [args]: options stop at the
     module, the code or the script, as CPython reads them (clusters such as ``-Ic``)."""
-    from .guard import unanalysable
+    from .guard_context import unanalysable
 
     context = walker.context
     if not context.implementor:
@@ -462,7 +463,7 @@ def python(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
 
 
 def _deno(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
-    from .guard import unanalysable
+    from .guard_context import unanalysable
 
     if (args and args[0].text in ("eval", "repl")) or not args:
         unanalysable(walker.context, "inline deno code")
@@ -474,7 +475,7 @@ def _deno(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
 
 def _interpreter(spec: Grammar, name: str) -> Checker:
     def check(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
-        from .guard import unanalysable
+        from .guard_context import unanalysable
 
         context = walker.context
         if not context.implementor:
@@ -610,7 +611,7 @@ def harmless(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
 
 def overseer_only(name: str) -> Checker:
     def check(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
-        from .guard import unanalysable
+        from .guard_context import unanalysable
 
         unanalysable(walker.context, f"`{name}`")
         return None
