@@ -34,11 +34,13 @@ SYNC_HOOKS = ("post-commit", "post-rewrite", "post-merge")
 REF_HOOKS = ("pre-push", "reference-transaction")
 HOOKS = SYNC_HOOKS + REF_HOOKS
 MARKER = "# claude-orchestrator hook"
-HOOK_VERSION = 1
+HOOK_VERSION = 2
 CHAINED_SUFFIX = ".pre-claude-orchestrator"
 LOG_NAME = "hook-errors.log"
 HOOK_BUDGET_SECONDS = 20.0
 ENV_HOOK_BUDGET = "CLAUDE_ORCHESTRATOR_HOOK_BUDGET"
+#: post-rewrite's first argument ("amend" or "rebase"), for the sync it runs
+ENV_REWRITE = "CLAUDE_ORCHESTRATOR_REWRITE"
 
 
 def hooks_dir(orch: Any) -> Path:
@@ -58,18 +60,24 @@ def script(hook: str, prefix: str = "feature", main: str = "main") -> str:
     if hook in REF_HOOKS:
         return _ref_script(hook, prefix.rstrip("/"), main)
     chained = f'"$hook_dir/{hook}{CHAINED_SUFFIX}"'
+    sync = f"{command_line()} sync-status --from-hook {hook}"
+    if hook == "post-rewrite":  # git's "<old> <new>" lines go to the chained hook and to us
+        read, run_chained = "input=$(cat)\n", f"printf '%s\\n' \"$input\" | {chained}"
+        sync = f'printf \'%s\\n\' "$input" | {ENV_REWRITE}="$1" {sync}'
+    else:
+        read, run_chained, sync = "", chained, f"{sync} </dev/null"
     return f"""#!/bin/sh
 {MARKER} v{HOOK_VERSION}: {hook}. Installed by `claude-orchestrator hooks install`;
 # `claude-orchestrator hooks uninstall` removes it and restores any hook it chained.
 hook_dir=$(dirname "$0")
-status=0
+{read}status=0
 if [ -x {chained} ]; then
-    {chained} "$@" || status=$?
+    {run_chained} "$@" || status=$?
 fi
 (
     unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX GIT_OBJECT_DIRECTORY \\
         GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_COMMON_DIR GIT_NAMESPACE
-    {command_line()} sync-status --from-hook {hook} </dev/null >/dev/null 2>&1
+    {sync} >/dev/null 2>&1
 ) || true
 exit $status
 """
@@ -264,6 +272,22 @@ def _time_budget(orch: Any, hook: str) -> Any:
             signal.signal(signal.SIGALRM, previous)
 
 
+def _rewrite_mapping() -> list[tuple[str, str]]:
+    """post-rewrite's standard input: one ``<old> <new> [extra]`` line per rewritten
+    commit (git gives it for amend and rebase); anything else is ignored."""
+    import re
+
+    if sys.stdin is None or sys.stdin.isatty():
+        return []
+    pairs = []
+    for line in sys.stdin.read(1 << 22).splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and all(re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", f)
+                                    for f in fields[:2]):  # fmt: skip
+            pairs.append((fields[0], fields[1]))
+    return pairs
+
+
 def sync_from_hook(orch: Any, hook: str) -> None:
     """What the installed hooks run: sync quietly, never fail or hang, record problems."""
     with _time_budget(orch, hook):
@@ -282,7 +306,8 @@ def _sync_from_hook(orch: Any, hook: str) -> None:
         branch = vcs.current_branch()
         if branch is None or parse_branch(orch.config.branch_prefix, branch) is None:
             return  # not a feature branch: nothing to sync, and not a failure
-        result = sync_status(orch)
+        rewritten = _rewrite_mapping() if hook == "post-rewrite" else []
+        result = sync_status(orch, rewritten=rewritten, how=os.environ.get(ENV_REWRITE, ""))
         for commit, task_id in result.unknown_tasks:
             record_failure(orch, hook, f"warning: {branch}: commit {commit[:12]} names "
                            f"{task_id}, which is not in the overseer's tasks.md")  # fmt: skip

@@ -100,6 +100,12 @@ class SyncCommit(NamedTuple):
     subject: str
     #: (task id, "started" | "completed" | "blocked", reason)
     actions: list[tuple[str, str, str | None]]
+    #: patch ids of the changes synced on the branch that this commit rewrote (its own
+    #: for a message-only amend; others from git's post-rewrite mapping): what they said
+    #: and this message no longer says is retracted
+    rewrites: tuple[str, ...] = ()
+    #: how it was rewritten, for the retraction's metadata ("amend", "rebase", "message")
+    how: str = ""
 
 
 class Blocker(NamedTuple):

@@ -199,6 +199,17 @@ class EventStore(Protocol):
     def known_patch_ids(self, spec_id: str, branch: str, patch_ids: Sequence[str]) -> set[str]:
         """Which of these patch ids were logged for the branch already."""
 
+    def synced_changes(
+        self,
+        spec_id: str,
+        branch: str,
+        *,
+        patch_ids: Sequence[str] = (),
+        commits: Sequence[str] = (),
+    ) -> list[tuple[str, str]]:
+        """(patch id, latest commit) of the changes synced on the branch whose patch id or
+        commit is one of these."""
+
     def record_sync(
         self, spec_id: str, role: str, branch: str, head: str, commits: Sequence[SyncCommit]
     ) -> list[Event]:

@@ -275,6 +275,9 @@ class TaskEvent(NamedTuple):
     event_type: str
     commit_hash: str | None = None
     created_at: str = ""
+    #: a retraction (a ``task_reopened`` that sync-status logs when a rewritten commit
+    #: no longer says what it said): the id of the event of the same source it takes back
+    retracts: int | None = None
 
 
 class DerivedState(NamedTuple):
@@ -292,10 +295,27 @@ def source_state(events: Iterable[TaskEvent]) -> DerivedState | None:
     Read in id order, which is the order of the branch's history: a completion is
     sticky (a later start or block does not undo it); a reopen undoes it and a new
     completion ends the reopen; merged stays merged until a reopen; a resolved
-    blocker makes a blocked task in progress again. None: nothing that moves a state.
+    blocker makes a blocked task in progress again. A retraction takes its event out
+    as if it had never been logged; a retracted completion that nothing else of the
+    source replaces clears the box as a reopen does. None: nothing that moves a state.
     """
+    ordered = sorted(events, key=lambda e: e.id)
+    retractions = [e for e in ordered if e.retracts is not None]
+    gone = {e.retracts for e in retractions}
+    kept = [e for e in ordered if e.id not in gone and e.retracts is None]
+    state = _replay(kept)
+    undone = [e for e in ordered if e.id in gone and e.event_type in ("task_completed",
+                                                                        "task_merged")]  # fmt: skip
+    if not undone or (state is not None and state.status in _DONE):
+        return state
+    if state is None:
+        return DerivedState("reopened", True, max(retractions, key=lambda e: e.id))
+    return state._replace(reopened=True)
+
+
+def _replay(events: Sequence[TaskEvent]) -> DerivedState | None:
     state: DerivedState | None = None
-    for event in sorted(events, key=lambda e: e.id):
+    for event in events:
         kind = event.event_type
         status = state.status if state is not None else None
         if kind == "task_merged" or (kind == "task_completed" and status not in _DONE):

@@ -8,6 +8,7 @@ configured VCS plugin and its bookkeeping through the store.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import validate as v
@@ -101,11 +102,23 @@ class SyncResult(NamedTuple):
     skipped: str | None = None
 
 
-def sync_status(orch: Any, *, branch: str | None = None) -> SyncResult:
+def sync_status(
+    orch: Any,
+    *,
+    branch: str | None = None,
+    rewritten: Sequence[tuple[str, str]] = (),
+    how: str = "",
+) -> SyncResult:
     """Log task events for the commits that are new on a feature branch since its last sync.
 
     Implementor branches: only events. Where the overseer branch is checked out, the
     feature's tasks.md also gets its checkboxes from the store.
+
+    A commit that rewrote a synced one counts what it says now, once: what the old one
+    said and the new message no longer says is retracted for this branch. Without
+    ``rewritten`` (git's post-rewrite ``(old, new)`` pairs, which the installed hook
+    passes) only a rewrite that kept the change (same patch id: an amend of the
+    message, a clean rebase or reword) is recognised; with it, a changed one too.
     """
     from .grammar import parse_commit_message
     from .tasks import parse_tasks
@@ -151,24 +164,30 @@ def sync_status(orch: Any, *, branch: str | None = None) -> SyncResult:
     commits = vcs.new_commits(head, exclude, first_parent=parsed.role == "overseer")
     patch_ids = vcs.patch_ids([c.commit for c in commits])
     known = store.known_patch_ids(parsed.spec_id, name, sorted(set(patch_ids.values())))
+    extra = _rewritten_commits(vcs, head, rewritten, {c.commit for c in commits})
+    patch_ids.update(vcs.patch_ids([c.commit for c in extra]))
+    rewrites = _rewrites(store, vcs, (parsed.spec_id, name, head), patch_ids, known,
+                         (rewritten, how))  # fmt: skip
     # Every commit goes to the store, rewritten ones (a known patch id) too: the store
     # logs what a commit's message says now and was not logged for that change before.
     to_record: list[SyncCommit] = []
     unknown: list[tuple[str, str]] = []
     duplicates = 0
     seen_now: set[str] = set()
-    for commit in commits:
+    for commit in [*commits, *extra]:
         patch_id = patch_ids[commit.commit]
-        rewritten = patch_id in known or patch_id in seen_now
-        duplicates += rewritten
+        again = patch_id in known or patch_id in seen_now
+        duplicates += again and commit not in extra
         seen_now.add(patch_id)
         actions = []
         for action in parse_commit_message(commit.message):
             if action.task_id in known_ids:
                 actions.append((action.task_id, action.action, action.reason))
-            elif not rewritten:
+            elif not again:
                 unknown.append((commit.commit, action.task_id))
-        to_record.append(SyncCommit(commit.commit, patch_id, commit.subject, actions))
+        replaced, kind = rewrites.get(commit.commit, ((), ""))
+        to_record.append(SyncCommit(commit.commit, patch_id, commit.subject, actions,
+                                    replaced, kind))  # fmt: skip
     events = store.record_sync(parsed.spec_id, parsed.role, name, head, to_record)
     if events:
         orch.notify(*events)
@@ -178,6 +197,51 @@ def sync_status(orch: Any, *, branch: str | None = None) -> SyncResult:
         updated, problems = update_tasks_file(orch, parsed.spec_id)
     return SyncResult(name, parsed.spec_id, parsed.role, len(commits), events, duplicates,
                       unknown, updated, problems)  # fmt: skip
+
+
+def _rewritten_commits(
+    vcs: Any, head: str, rewritten: Sequence[tuple[str, str]], listed: set[str]
+) -> list[Any]:
+    """The new commits of git's rewrite mapping that are on the branch but not among the
+    commits this sync reads (post-commit synced them already, before post-rewrite)."""
+    extra = []
+    for new in dict.fromkeys(new for _, new in rewritten):
+        if new not in listed and vcs.merge_base(new, head) == new:
+            extra += vcs.new_commits(new, [f"{new}^@"])
+    return extra
+
+
+def _rewrites(
+    store: Any,
+    vcs: Any,
+    where: tuple[str, str, str],
+    patch_ids: Mapping[str, str],
+    known: set[str],
+    mapping: tuple[Sequence[tuple[str, str]], str],
+) -> dict[str, tuple[tuple[str, ...], str]]:
+    """commit -> (patch ids of the synced changes it rewrote, how), for the commits of
+    ``patch_ids`` on the branch ``where`` = (spec id, branch, head).
+
+    Same patch id: the change synced before was last seen as another commit, which is no
+    longer in the branch's history (a commit that repeats a change still there is no
+    rewrite). Other patch ids: from git's mapping ``(old, new)`` pairs, the changes
+    synced as its old commits.
+    """
+    spec_id, branch, head = where
+    rewritten, how = mapping
+    found: dict[str, tuple[tuple[str, ...], str]] = {}
+    last = dict(store.synced_changes(spec_id, branch, patch_ids=sorted(known)))
+    for commit, patch_id in patch_ids.items():
+        old = last.get(patch_id)
+        if old is not None and old != commit and vcs.merge_base(old, head) != old:
+            found[commit] = ((patch_id,), how or "same change")
+    olds = {c: p for p, c in store.synced_changes(
+        spec_id, branch, commits=sorted({old for old, _ in rewritten}))}  # fmt: skip
+    for old, new in rewritten:
+        replaced = found.get(new, ((), ""))[0]
+        if old in olds and new in patch_ids and olds[old] not in replaced:
+            found[new] = ((*replaced, olds[old]), how or "rewrite")
+    return found
 
 
 def update_tasks_file(orch: Any, spec_id: str) -> tuple[list[str], list[str]]:

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from claude_orchestrator.errors import (
     AlreadyExistsError,
@@ -61,6 +61,22 @@ BUSY_TIMEOUT_S = 30.0
 _DERIVED_IN_PYTHON = 4
 _STATE_MARKS = ", ".join("?" * len(STATE_EVENTS))
 _NEXT_ID = 2**62  # sorts after every stored event: "an event appended now"
+#: the event a sync-status retraction (a rewritten commit no longer says it) takes back
+_RETRACTS = (
+    "CASE WHEN event_type = 'task_reopened' AND json_valid(metadata) "
+    "AND json_extract(metadata, '$.source') = 'sync-status' "
+    "THEN json_extract(metadata, '$.retracts') END"
+)
+
+
+class _Synced(NamedTuple):
+    """The branch a sync records for: its feature, its agent, their names."""
+
+    feature_id: int
+    agent_id: int
+    spec_id: str
+    role: str
+    branch: str
 
 
 @hookimpl(trylast=True)
@@ -449,14 +465,17 @@ class SQLiteStore:
         self, conn: sqlite3.Connection, feature_id: int, task_id: str, agent_id: int | None = None
     ) -> list[TaskEvent]:
         sql = (
-            "SELECT id, agent_id, event_type, commit_hash, created_at FROM task_events "
+            "SELECT id, agent_id, event_type, commit_hash, created_at, "
+            f"{_RETRACTS} FROM task_events "
             f"WHERE feature_id = ? AND task_id = ? AND event_type IN ({_STATE_MARKS})"
         )
         params: list[Any] = [feature_id, task_id, *STATE_EVENTS]
         if agent_id is not None:
             sql += " AND agent_id = ?"
             params.append(agent_id)
-        return [TaskEvent(*r) for r in conn.execute(sql + " ORDER BY id", params)]
+        rows = conn.execute(sql + " ORDER BY id", params)
+        return [TaskEvent(r[0], r[1], r[2], r[3], r[4], r[5] if isinstance(r[5], int) else None)
+                for r in rows]  # fmt: skip
 
     def _refresh_task_state(self, conn: sqlite3.Connection, feature_id: int, task_id: str) -> None:
         """Derive the task's state from all its events (in Python) and store it."""
@@ -1063,6 +1082,25 @@ class SQLiteStore:
             known.update(str(r[0]) for r in rows)
         return known
 
+    def synced_changes(
+        self,
+        spec_id: str,
+        branch: str,
+        *,
+        patch_ids: Sequence[str] = (),
+        commits: Sequence[str] = (),
+    ) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for column, values in (("patch_id", list(patch_ids)), ("commit_hash", list(commits))):
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found += [(str(r[0]), str(r[1])) for r in self._read(
+                    "SELECT s.patch_id, s.commit_hash FROM synced_commits s JOIN features f "
+                    f"ON f.id = s.feature_id WHERE f.spec_id = ? AND s.branch = ? AND s.{column} "
+                    f"IN ({marks}) ORDER BY s.patch_id", (spec_id, branch, *chunk))]  # fmt: skip
+        return sorted(set(found))
+
     def record_sync(
         self, spec_id: str, role: str, branch: str, head: str, commits: Sequence[SyncCommit]
     ) -> list[Event]:
@@ -1073,11 +1111,16 @@ class SQLiteStore:
         have then are considered; and an action is logged only when it changes the
         state this branch gives the task (a squash that repeats ``T001 done`` logs
         nothing). Every action considered is remembered for the change, logged or not.
+        A commit that rewrote synced changes (``SyncCommit.rewrites``) takes over what
+        they said and its message still says; the rest is retracted (:meth:`_rewrite`).
         """
         events: list[Event] = []
         with self._write() as conn:
             feature_id, agent_id = self._agent_ids(conn, spec_id, role)
+            where = _Synced(feature_id, agent_id, spec_id, role, branch)
             for commit in commits:
+                if commit.rewrites:
+                    events += self._rewrite(conn, where, commit)
                 said = {
                     (str(r[0]), str(r[1]))
                     for r in conn.execute(
@@ -1095,8 +1138,7 @@ class SQLiteStore:
                     if (task_id, action) in said:
                         continue
                     said.add((task_id, action))
-                    event = self._sync_action(conn, feature_id, agent_id, spec_id, role, branch,
-                                              commit, (task_id, action, reason))  # fmt: skip
+                    event = self._sync_action(conn, where, commit, (task_id, action, reason))
                     if event is not None:
                         events.append(event)
                     conn.execute(
@@ -1113,18 +1155,102 @@ class SQLiteStore:
             )
         return events
 
+    def _rewrite(
+        self,
+        conn: sqlite3.Connection,
+        where: _Synced,
+        commit: SyncCommit,
+    ) -> list[Event]:
+        """A commit rewrote synced changes of this branch: what they said that its message
+        still says becomes this change's (with the event that stands for it); what it no
+        longer says (a start counts as said while the message names the task) is
+        retracted -- a ``task_reopened`` whose metadata ``retracts`` names
+        the event, which the state derivation then leaves out (:func:`.tasks.source_state`).
+        Only this branch's events are touched: other branches' completions still count."""
+        feature_id, agent_id, spec_id, role, branch = where
+        marks = ", ".join("?" * len(commit.rewrites))
+        rows = conn.execute(
+            "SELECT sa.patch_id, sa.task_id, sa.action, sa.event_id, sc.commit_hash "
+            "FROM synced_actions sa LEFT JOIN synced_commits sc ON sc.feature_id = "
+            "sa.feature_id AND sc.branch = sa.branch AND sc.patch_id = sa.patch_id "
+            f"WHERE sa.feature_id = ? AND sa.branch = ? AND sa.patch_id IN ({marks}) "
+            "ORDER BY sa.event_id IS NULL, sa.event_id",
+            (feature_id, branch, *commit.rewrites),
+        ).fetchall()
+        now = {(task_id, action) for task_id, action, _ in commit.actions}
+        # a start is still said by any other action the message has for the task
+        now |= {(task_id, "started") for task_id, _ in now}
+        key = "feature_id = ? AND branch = ? AND patch_id = ? AND task_id = ? AND action = ?"
+        events: list[Event] = []
+        for patch_id, task_id, action, event_id, old_commit in rows:
+            conn.execute(f"DELETE FROM synced_actions WHERE {key}",
+                         (feature_id, branch, patch_id, task_id, action))  # fmt: skip
+            if (task_id, action) in now:  # still said: this change's now, event and all
+                conn.execute(
+                    "INSERT INTO synced_actions (feature_id, branch, patch_id, task_id, action, "
+                    "event_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "event_id = coalesce(synced_actions.event_id, excluded.event_id)",
+                    (feature_id, branch, commit.patch_id, task_id, action, event_id),
+                )
+                continue
+            if event_id is None:
+                continue
+            metadata = {"branch": branch, "source": "sync-status", "retracts": int(event_id),
+                        "retracted": f"task_{action}", "rewrite": commit.how or "rewrite",
+                        "old_commit": old_commit, "new_commit": commit.commit}  # fmt: skip
+            events.append(self._insert_event(conn, feature_id, agent_id, NewEvent(
+                spec_id, role, "task_reopened",
+                f"{task_id} {action} retracted: {str(old_commit)[:12]} was rewritten as "
+                f"{commit.commit[:12]}, whose message no longer says it",
+                task_id, commit.commit, metadata,
+            )))  # fmt: skip
+            events += self._still_said(conn, where, task_id)
+        conn.execute(
+            "UPDATE synced_commits SET commit_hash = ? WHERE feature_id = ? AND branch = ? "
+            "AND patch_id = ?",
+            (commit.commit, feature_id, branch, commit.patch_id),
+        )
+        return events
+
+    def _still_said(
+        self,
+        conn: sqlite3.Connection,
+        where: _Synced,
+        task_id: str,
+    ) -> list[Event]:
+        """After a retraction: log what other synced commits of the branch say about the
+        task and was not logged because the retracted event had said it already."""
+        feature_id, branch = where.feature_id, where.branch
+        rows = conn.execute(
+            "SELECT sa.patch_id, sa.action, sc.commit_hash FROM synced_actions sa "
+            "JOIN synced_commits sc ON sc.feature_id = sa.feature_id AND sc.branch = sa.branch "
+            "AND sc.patch_id = sa.patch_id WHERE sa.feature_id = ? AND sa.branch = ? "
+            "AND sa.task_id = ? AND sa.event_id IS NULL ORDER BY sa.rowid",
+            (feature_id, branch, task_id),
+        ).fetchall()
+        events = []
+        for patch_id, action, commit_hash in rows:
+            subject = f"{task_id} {action}: still said by {str(commit_hash)[:12]} after a rewrite"
+            still = SyncCommit(str(commit_hash), str(patch_id), subject, [])
+            event = self._sync_action(conn, where, still, (task_id, str(action), None))
+            if event is not None:
+                events.append(event)
+                conn.execute(
+                    "UPDATE synced_actions SET event_id = ? WHERE feature_id = ? AND branch = ? "
+                    "AND patch_id = ? AND task_id = ? AND action = ?",
+                    (event.id, feature_id, branch, patch_id, task_id, action),
+                )
+        return events
+
     def _sync_action(
         self,
         conn: sqlite3.Connection,
-        feature_id: int,
-        agent_id: int,
-        spec_id: str,
-        role: str,
-        branch: str,
+        where: _Synced,
         commit: SyncCommit,
         action: tuple[str, str, str | None],
     ) -> Event | None:
         """Log one action of a synced commit if it changes the branch's state of the task."""
+        feature_id, agent_id, spec_id, role, branch = where
         task_id, kind, reason = action
         event_type = f"task_{kind}"
         mine = self._task_events(conn, feature_id, task_id, agent_id)
