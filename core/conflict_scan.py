@@ -38,23 +38,54 @@ class UncomparedPair(NamedTuple):
     error: str
 
 
+def _split(prefix: str, branch: str) -> tuple[str, str] | None:
+    """``(spec id, leaf)`` of ``<prefix>/<spec>/<leaf>``, whatever the spec id and leaf
+    hold (the leaf may have a '/'); None for a name outside any branch group."""
+    start = prefix.rstrip("/") + "/"
+    spec_id, _, leaf = branch[len(start) :].partition("/")
+    if not branch.startswith(start) or not spec_id or not leaf:
+        return None
+    return spec_id, leaf
+
+
+def _is_role_leaf(leaf: str) -> bool:
+    return leaf == "overseer" or (leaf.startswith("impl-") and leaf != "impl-")
+
+
 def _scan_role(prefix: str, branch: str) -> BranchRole | None:
-    """Like :func:`parse_branch`, but ``impl-<anything>`` counts: a branch named against
-    the area rule (``impl-1``, ``impl-fix_views``) is still somebody's work, and its
-    conflicts are real. Its role (``implementor-1``) can never be registered."""
+    """Like :func:`parse_branch`, but an ``overseer`` or ``impl-<anything>`` branch whose
+    spec id or area breaks the naming rule (``001-X``, ``JIRA-12``, ``impl-1``,
+    ``impl-fix_views``) counts: it is still somebody's work, and its conflicts are real.
+    Its role can never be registered. A '/' after the leaf (``impl-api/v2``) does not
+    count: that is no agent's branch."""
     parsed = parse_branch(prefix, branch)
     if parsed is not None:
         return parsed
-    start = prefix.rstrip("/") + "/"
-    spec_id, _, leaf = branch[len(start) :].partition("/")
-    if not branch.startswith(start) or not leaf.startswith("impl-") or leaf == "impl-":
+    split = _split(prefix, branch)
+    if split is None or "/" in split[1] or not _is_role_leaf(split[1]):
         return None
-    try:
-        v.check_spec_id(spec_id)
-    except ValidationError:
-        return None
+    spec_id, leaf = split
+    if leaf == "overseer":
+        return BranchRole(spec_id, "overseer", None)
     area = leaf[len("impl-") :]
     return BranchRole(spec_id, v.role_for_area(area), area)
+
+
+def _spec_problem(spec_id: str) -> str | None:
+    """Why ``spec_id`` breaks the naming rule; None when it keeps it."""
+    try:
+        v.check_spec_id(spec_id)
+    except ValidationError as exc:
+        return str(exc)
+    return None
+
+
+def _area_breaks_rule(leaf: str) -> bool:
+    try:
+        v.check_area(leaf.removeprefix("impl-"))
+    except ValidationError:
+        return True
+    return False
 
 
 def bad_area_rule(prefix: str) -> str:
@@ -65,10 +96,48 @@ def bad_area_rule(prefix: str) -> str:
     )
 
 
+def bad_spec_rule(prefix: str) -> str:
+    """The naming rule a branch group breaks when its spec id is not valid."""
+    return (
+        f"{prefix}/<spec-id>/... with <spec-id> in lowercase letters, digits, '.' and '-', "
+        "starting and ending with a letter or digit, no '..'"
+    )
+
+
+class Misnamed(NamedTuple):
+    """Branches of the feature namespace that break the naming rule."""
+
+    #: ``impl-<area>`` with an area against the rule: scanned, never registered
+    area: list[str]
+    #: overseer or implementor branches of a spec id against the rule: scanned, never
+    #: registered
+    spec: list[str]
+    #: a '/' after ``overseer`` or ``impl-<area>`` (``impl-api/v2``): not scanned
+    deeper: list[str]
+
+
+def misnamed(vcs: Any, prefix: str) -> Misnamed:
+    """The branches (local or remote-tracking) that break the naming rule, by how."""
+    area: list[str] = []
+    spec: list[str] = []
+    deeper: list[str] = []
+    for branch in sorted(vcs.list_branches(f"{prefix}/**", remotes=True)):
+        split = _split(prefix, branch)
+        if split is None or not _is_role_leaf(split[1]):
+            continue
+        spec_id, leaf = split
+        if "/" in leaf:
+            deeper.append(branch)
+        elif _spec_problem(spec_id):
+            spec.append(branch)
+        elif leaf != "overseer" and _area_breaks_rule(leaf):
+            area.append(branch)
+    return Misnamed(area, spec, deeper)
+
+
 def misnamed_branches(vcs: Any, prefix: str) -> list[str]:
-    """``impl-`` branches (local or remote-tracking) whose area breaks the naming rule."""
-    found = vcs.list_branches(f"{prefix}/*/impl-*", remotes=True)
-    return sorted(b for b in found if parse_branch(prefix, b) is None and _scan_role(prefix, b))
+    """Every branch :func:`misnamed` finds, in one sorted list."""
+    return sorted(name for names in misnamed(vcs, prefix) for name in names)
 
 
 class _Branches(NamedTuple):
@@ -80,19 +149,51 @@ class _Branches(NamedTuple):
     skipped: list[str]
     #: implementor branches scanned although their area breaks the naming rule
     misnamed: list[str]
+    #: what to say about remote-tracking tips chosen among remotes that disagree
+    remote_notes: list[str] = []  # noqa: RUF012 - a NamedTuple default, never mutated
+    #: names in ``skipped`` with a '/' after ``overseer`` or ``impl-<area>``
+    deeper: list[str] = []  # noqa: RUF012
 
 
-def _feature_branches(vcs: Any, prefix: str, spec_id: str) -> _Branches:
-    pattern = f"{prefix}/{spec_id}/*"
-    every = vcs.list_branches(pattern, remotes=True)
-    local = set(vcs.list_branches(pattern))
-    tips = {b: c for b, c in every.items() if _scan_role(prefix, b) is not None}
+class _Tip(NamedTuple):
+    commit: str
+    #: the remote the tip comes from ("" when not known); None for a local branch
+    remote: str | None
+    others: tuple[tuple[str, str], ...]
+
+
+def _listing(vcs: Any, pattern: str) -> dict[str, Any]:
+    """Branch -> tip (commit, remote or None, other remotes' tips) for ``pattern``."""
+    tips = getattr(vcs, "branch_tips", None)
+    if tips is not None:
+        return dict(tips(pattern, remotes=True))
+    local = vcs.list_branches(pattern)  # a VCS plugin without branch_tips
+    return {b: _Tip(c, None if b in local else "", ())
+            for b, c in vcs.list_branches(pattern, remotes=True).items()}  # fmt: skip
+
+
+def _feature_branches(listing: dict[str, Any], prefix: str, spec_id: str) -> _Branches:
+    """The branches of one group, out of a :func:`_listing` of the feature namespace."""
+    every = {b: t for b, t in listing.items() if (_split(prefix, b) or ("",))[0] == spec_id}
+    tips = {b: t.commit for b, t in every.items() if _scan_role(prefix, b) is not None}
+    skipped = sorted(b for b in every if b not in tips)
+    notes = []
+    for name in sorted(tips):
+        tip = every[name]
+        if tip.remote and tip.others:
+            others = ", ".join(f"{r}: {c[:12]}" for r, c in tip.others)
+            notes.append(f"remotes disagree on {name}: using {tip.remote}'s {tip.commit[:12]} "
+                         f"(checkout.defaultRemote, else origin, else an upstream's remote); "
+                         f"other tips: {others}")  # fmt: skip
     return _Branches(
         tips,
-        set(tips) - local,
-        sorted(b for b in every if b not in tips),
-        sorted(b for b in tips if parse_branch(prefix, b) is None),
-    )
+        {b for b in tips if every[b].remote is not None},
+        skipped,
+        sorted(b for b in tips if b.rsplit("/", 1)[1] != "overseer"
+               and _area_breaks_rule(b.rsplit("/", 1)[1])),
+        notes,
+        [b for b in skipped if _is_role_leaf((_split(prefix, b) or ("", ""))[1].split("/")[0])],
+    )  # fmt: skip
 
 
 def _check_history(vcs: Any, pairs: Sequence[tuple[str, str]]) -> None:
@@ -128,8 +229,16 @@ def check_conflicts(orch: Any, *, branch: str | None = None) -> list[PairResult]
     vcs = orch.vcs()
     name, parsed = _branch_to_check(orch, branch)
     prefix = config.branch_prefix
-    branches = _feature_branches(vcs, prefix, parsed.spec_id).tips
-    head = branches.get(name) or vcs.resolve("HEAD")
+    branches = _feature_branches(_listing(vcs, f"{prefix}/{parsed.spec_id}/**"), prefix,
+                                 parsed.spec_id).tips  # fmt: skip
+    head = branches.get(name)
+    if head is None and branch is not None and branch != vcs.current_branch():
+        raise ValidationError(
+            f"branch {branch} does not exist (locally or as a remote-tracking branch): "
+            f"check the name (`git branch -a --list '{prefix}/{parsed.spec_id}/*'`), or "
+            "fetch it"
+        )
+    head = head or vcs.resolve("HEAD")
     overseer = config.overseer_branch(parsed.spec_id)
     if overseer not in branches:
         raise ValidationError(
@@ -249,27 +358,34 @@ def detect_conflicts(orch: Any) -> list[FeatureScan]:
     vcs = require_git(orch)
     prefix = config.branch_prefix
     store = orch.store_plugin()
-    specs: list[str]
+    listing = _listing(vcs, f"{prefix}/**")
+    groups = _groups(listing, prefix)
+    specs: list[str] = []
     recorded: set[str] = set()
+    not_in_store: list[str] = []
     if store.exists():
-        features = [f for f in store.list_features() if f.status == "in-progress"]
-        specs = [f.spec_id for f in features]
+        features = store.list_features()
+        specs = [f.spec_id for f in features if f.status == "in-progress"]
         recorded = set(specs)
-    else:
-        specs = []
-    if not specs:
-        found_branches = vcs.list_branches(f"{prefix}/*/*", remotes=True)
-        groups = {_scan_role(prefix, b) for b in found_branches}
-        specs = sorted({g.spec_id for g in groups if g is not None})
+        known = {f.spec_id for f in features}
+        # a group whose spec id breaks the rule can never be registered: scanned anyway
+        specs += [g for g in groups if g not in known and _spec_problem(g)]
+        not_in_store = [g for g in groups if g not in known and not _spec_problem(g)]
+    if not recorded:
+        specs, not_in_store = groups, []
     plan: dict[str, list[tuple[str, str, str, str]]] = {}  # spec -> (a, b, commit_a, commit_b)
     notes: dict[str, list[str]] = {}
     attributes: dict[str, str | None] = {}
     for spec_id in specs:
-        found = _feature_branches(vcs, prefix, spec_id)
+        found = _feature_branches(listing, prefix, spec_id)
         branches = found.tips
         overseer = config.overseer_branch(spec_id)
         impls = sorted(b for b in branches if b != overseer)
         said = notes.setdefault(spec_id, [])
+        if _spec_problem(spec_id):
+            said.append(f"the spec id {spec_id!r} breaks the rule {bad_spec_rule(prefix)}: "
+                        "scanned, but it cannot be registered, so nothing is recorded: rename "
+                        "the branches (`git branch -m OLD NEW`)")  # fmt: skip
         pairs: list[tuple[str, str, str, str]] = []
         if not branches:
             said.append(
@@ -285,11 +401,18 @@ def detect_conflicts(orch: Any) -> list[FeatureScan]:
         for i, a in enumerate(impls):
             for b in impls[i + 1 :]:
                 pairs.append((a, b, branches[a], branches[b]))
+        said += found.remote_notes
         if found.misnamed:
             said.append(f"scanned {', '.join(found.misnamed)} although the name breaks the "
                         f"rule {bad_area_rule(prefix)}: rename it (`git branch -m`)")  # fmt: skip
-        if found.skipped:
-            said.append(f"skipped {', '.join(found.skipped)}: not an overseer or "
+        if found.deeper:
+            said.append(f"skipped {', '.join(found.deeper)}: a '/' after the overseer or "
+                        f"impl-<area> name (scans read {prefix}/<spec-id>/overseer and "
+                        f"{prefix}/<spec-id>/impl-<area> only): rename it "
+                        "(`git branch -m`)")  # fmt: skip
+        other = [b for b in found.skipped if b not in found.deeper]
+        if other:
+            said.append(f"skipped {', '.join(other)}: not an overseer or "
                         "impl-<area> branch")  # fmt: skip
         plan[spec_id] = pairs
         attributes[spec_id] = branches.get(overseer)
@@ -362,6 +485,21 @@ def detect_conflicts(orch: Any) -> list[FeatureScan]:
                 all_events += events
         scans.append(FeatureScan(spec_id, len(pairs), found_now, opened, resolved, saved,
                                  "; ".join(said) or None, said, uncompared))  # fmt: skip
+    for spec_id in not_in_store:
+        note = (f"branch group {spec_id} is not registered: not scanned; register it with "
+                f"`claude-orchestrator events add-feature {spec_id} NAME`")  # fmt: skip
+        scans.append(FeatureScan(spec_id, 0, [], 0, 0, False, note, [note]))
     if all_events:
         orch.notify(*all_events)
     return scans
+
+
+def _groups(listing: dict[str, Any], prefix: str) -> list[str]:
+    """The spec ids of the branch groups that hold an overseer or ``impl-`` branch (or a
+    name below one), whatever the spec id."""
+    found = set()
+    for branch in listing:
+        split = _split(prefix, branch)
+        if split is not None and _is_role_leaf(split[1].split("/")[0]):
+            found.add(split[0])
+    return sorted(found)

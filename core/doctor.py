@@ -83,18 +83,31 @@ def run_checks(orch: Any) -> list[Check]:
 
 
 def _branch_names(vcs: Any, prefix: str) -> Check:
-    """Implementor branches whose area breaks the naming rule (scanned, never registered)."""
-    from .conflict_scan import bad_area_rule, misnamed_branches
+    """Feature branches whose names break the naming rule: an area or spec id against it
+    (scanned, never registered), or a '/' after the leaf (not scanned)."""
+    from .conflict_scan import bad_area_rule, bad_spec_rule, misnamed
 
     try:
-        bad = misnamed_branches(vcs, prefix)
+        bad = misnamed(vcs, prefix)
     except OrchestratorError as exc:
         return Check("branch names", False, str(exc))
-    if not bad:
-        return Check("branch names", True, f"every {prefix}/*/impl-* branch names a valid area")
-    return Check("branch names", False, f"{', '.join(bad)}: the name breaks the rule "
-                 f"{bad_area_rule(prefix)}; conflict scans include them, but no agent can be "
-                 "registered for them: rename them (`git branch -m OLD NEW`)")  # fmt: skip
+    problems = []
+    if bad.area:
+        problems.append(f"{', '.join(bad.area)}: the name breaks the rule "
+                        f"{bad_area_rule(prefix)}; conflict scans include them, but no agent "
+                        "can be registered for them")  # fmt: skip
+    if bad.spec:
+        problems.append(f"{', '.join(bad.spec)}: the spec id breaks the rule "
+                        f"{bad_spec_rule(prefix)}; conflict scans include them, but the "
+                        "feature cannot be registered")  # fmt: skip
+    if bad.deeper:
+        problems.append(f"{', '.join(bad.deeper)}: a '/' after the overseer or impl-<area> "
+                        "name; conflict scans skip them")  # fmt: skip
+    if not problems:
+        return Check("branch names", True, f"every {prefix}/*/ overseer and impl-* branch "
+                     "keeps the naming rule")  # fmt: skip
+    return Check("branch names", False, "; ".join(problems) + ": rename them "
+                 "(`git branch -m OLD NEW`)")  # fmt: skip
 
 
 class _Tree(NamedTuple):

@@ -71,6 +71,14 @@ class WorktreeEntry(NamedTuple):
         return self.locked == WORKTREE_ADD_LOCK
 
 
+class BranchTip(NamedTuple):
+    commit: str
+    #: the remote the tip comes from; None for a local branch
+    remote: str | None
+    #: (remote, commit) of the other remotes whose branch of that name is elsewhere
+    others: tuple[tuple[str, str], ...]
+
+
 class MergeResult(NamedTuple):
     """The outcome of merging two commits in memory.
 
@@ -186,7 +194,7 @@ class GitVCS:
 
     def operation_in_progress(self) -> str | None:
         """'rebase', 'merge', 'cherry-pick' or 'revert' while one is under way."""
-        git_dir = Path(self.run("rev-parse", "--absolute-git-dir").stdout.strip())
+        git_dir = Path(self.run("rev-parse", "--absolute-git-dir").stdout.removesuffix("\n"))
         for name, marker in (("rebase", "rebase-merge"), ("rebase", "rebase-apply"),
                              ("merge", "MERGE_HEAD"), ("cherry-pick", "CHERRY_PICK_HEAD"),
                              ("revert", "REVERT_HEAD")):  # fmt: skip
@@ -198,24 +206,70 @@ class GitVCS:
         """Branch -> commit for local branches matching a glob like ``feature/*``.
 
         With ``remotes``, remote-tracking branches (``origin/feature/...``) are listed
-        too, under their name without the remote, when no local branch has that name.
+        too, under their name without the remote, when no local branch has that name
+        (which remote's, when several have it: see :meth:`branch_tips`).
+        """
+        return {
+            name: tip.commit for name, tip in self.branch_tips(pattern, remotes=remotes).items()
+        }
+
+    def branch_tips(self, pattern: str, *, remotes: bool = False) -> dict[str, BranchTip]:
+        """Like :meth:`list_branches`, with where each tip comes from.
+
+        A local branch wins. Among remotes, the one ``checkout.defaultRemote`` names,
+        then ``origin``, then one that is some local branch's upstream, then the first
+        by name; the others' different tips are in ``others``.
         """
         refs = [f"refs/heads/{pattern}"]
-        if remotes:
+        rank = self._remote_preference() if remotes else {}
+        if remotes:  # a remote's name may hold '/', which '*' does not match
+            refs += [f"refs/remotes/{r}/{pattern}" for r in rank if "/" in r]
             refs.append(f"refs/remotes/*/{pattern}")
         out = self.run("for-each-ref", "--format=%(objectname) %(refname)", *refs).stdout
-        found: dict[str, str] = {}
-        remote: dict[str, str] = {}
+        found: dict[str, BranchTip] = {}
+        remote: dict[str, dict[str, str]] = {}  # name -> remote -> commit
         for line in out.splitlines():
             commit, ref = line.split(" ", 1)
             if ref.startswith("refs/heads/"):
-                found[ref[len("refs/heads/") :]] = commit
+                found[ref[len("refs/heads/") :]] = BranchTip(commit, None, ())
             elif ref.startswith("refs/remotes/"):
-                name = ref[len("refs/remotes/") :].split("/", 1)[1]
-                remote.setdefault(name, commit)
-        for name, commit in remote.items():
-            found.setdefault(name, commit)
+                rest = ref[len("refs/remotes/") :]
+                # the longest configured remote name that fits
+                names = (r for r in sorted(rank, key=len, reverse=True) if rest.startswith(f"{r}/"))
+                owner = next(names, rest.split("/")[0])
+                remote.setdefault(rest[len(owner) + 1 :], {})[owner] = commit
+        if remote:
+            for name, tips in remote.items():
+                if name in found:
+                    continue
+                chosen = min(tips, key=lambda r: (rank.get(r, 3), r))
+                others = tuple((r, c) for r, c in sorted(tips.items()) if c != tips[chosen])
+                found[name] = BranchTip(tips[chosen], chosen, others)
         return found
+
+    def _remote_preference(self) -> dict[str, int]:
+        """Configured remote -> rank (lower wins): 0 ``checkout.defaultRemote``,
+        1 ``origin``, 2 a local branch's upstream, 3 the rest."""
+        proc = self.run("config", "-z", "--get-regexp",
+                        r"^(checkout\.defaultremote|remote\..*\.(url|fetch)|branch\..*\.remote)$",
+                        check=False)  # fmt: skip
+        default: str | None = None
+        configured: set[str] = set()
+        upstreams: set[str] = set()
+        for entry in filter(None, proc.stdout.split("\0")):
+            key, _, value = entry.partition("\n")
+            if key == "checkout.defaultremote":
+                default = value
+            elif key.startswith("remote."):
+                configured.add(key[len("remote.") :].rsplit(".", 1)[0])
+            else:
+                upstreams.add(value)
+        ranks = {r: 3 for r in configured}
+        ranks.update({r: 2 for r in upstreams if r != "."})
+        ranks["origin"] = 1
+        if default:
+            ranks[default] = 0
+        return ranks
 
     def create_branch(self, name: str, start_point: str) -> bool:
         """Create ``name`` at ``start_point`` unless it exists (never moves a branch)."""
@@ -236,10 +290,10 @@ class GitVCS:
         """
         if self.common_dir is not None and (self.common_dir / "HEAD").is_file():
             return self._worktrees_from_files(self.common_dir)
-        out = self.run("worktree", "list", "--porcelain").stdout
+        out = self.run("worktree", "list", "--porcelain", "-z").stdout
         result: dict[str, Path] = {}
         path: Path | None = None
-        for line in out.splitlines():
+        for line in out.split("\0"):
             if line.startswith("worktree "):
                 path = Path(line[len("worktree ") :])
             elif line.startswith("branch refs/heads/") and path is not None:
@@ -282,11 +336,11 @@ class GitVCS:
 
     def worktree_entries(self) -> list[WorktreeEntry]:
         """Every worktree git has registered, with its lock and whether it is missing."""
-        out = self.run("worktree", "list", "--porcelain").stdout
+        out = self.run("worktree", "list", "--porcelain", "-z").stdout
         entries: list[WorktreeEntry] = []
-        for block in out.split("\n\n"):
+        for block in out.split("\0\0"):
             fields: dict[str, str] = {}
-            for line in block.splitlines():
+            for line in block.split("\0"):
                 key, _, value = line.partition(" ")
                 fields[key] = value
             if "worktree" not in fields:
@@ -332,7 +386,9 @@ class GitVCS:
         nothing touched.
         """
         path = entry.path
-        admin = Path(self.run("-C", str(path), "rev-parse", "--absolute-git-dir").stdout.strip())
+        admin = Path(
+            self.run("-C", str(path), "rev-parse", "--absolute-git-dir").stdout.removesuffix("\n")
+        )
         restored: list[str] = []
         if not (admin / "index").exists():
             (admin / "index.lock").unlink(missing_ok=True)  # the killed checkout's
@@ -410,16 +466,31 @@ class GitVCS:
         return result
 
     def files_by_commit(self, base: str, tip: str) -> list[tuple[str, str, list[str]]]:
-        """(commit, subject, changed files) for each commit in ``base..tip``, newest first."""
-        out = self.run("log", "--format=%x1e%H%x00%s", "--name-only", "--no-renames",
+        """(commit, subject, changed files) for each commit in ``base..tip``, newest first.
+
+        Read with ``-z``: file names come raw, as merge-tree gives them (not quoted by
+        ``core.quotePath``), whatever characters they hold.
+        """
+        # -z: "\0<commit>\0<subject>\0" then "\n<name>\0<name>\0..." per commit; no
+        # name is empty, so an empty field ends a commit's names
+        out = self.run("log", "-z", "--format=%x00%H%x00%s", "--name-only", "--no-renames",
                        f"{base}..{tip}", "--").stdout  # fmt: skip
+        fields = out.split("\0")
         result = []
-        for record in out.split("\x1e"):
-            if not record.strip():
+        index = 0
+        while index + 1 < len(fields):
+            if fields[index] == "":
+                index += 1
                 continue
-            head, _, names = record.partition("\n")
-            commit, _, subject = head.partition("\x00")
-            result.append((commit, subject, [n for n in names.splitlines() if n]))
+            commit, subject = fields[index], fields[index + 1]
+            index += 2
+            names = []
+            while index < len(fields) and fields[index] != "":
+                names.append(fields[index])
+                index += 1
+            if names:
+                names[0] = names[0].removeprefix("\n")
+            result.append((commit, subject, names))
         return result
 
     def renames(self, base: str, tip: str) -> list[tuple[str, str]]:
@@ -448,7 +519,7 @@ class GitVCS:
     def _scratch_objects(self) -> Iterator[dict[str, str]]:
         import shutil
 
-        objects = Path(self.run("rev-parse", "--git-path", "objects").stdout.strip())
+        objects = Path(self.run("rev-parse", "--git-path", "objects").stdout.removesuffix("\n"))
         if not objects.is_absolute():
             objects = (self.root / objects).resolve()
         # Merges write thousands of small objects that are thrown away: on a RAM-backed
@@ -496,7 +567,7 @@ class GitVCS:
         """
         import shutil
 
-        git_dir = self.run("rev-parse", "--absolute-git-dir").stdout.strip()
+        git_dir = self.run("rev-parse", "--absolute-git-dir").stdout.removesuffix("\n")
         scratch = Path(make_tagged_dir(SCRATCH_ATTRIBUTES))
         try:
             for path, blob in files if files is not None else self._attribute_files(commit):
@@ -600,14 +671,13 @@ class GitVCS:
 
     def _merge_one(self, pair: tuple[str, str], cwd: str, env: Mapping[str, str]) -> MergeResult:
         a, b = pair
-        proc = self.run("-C", cwd, "merge-tree", "--write-tree", "--name-only", "--no-messages",
-                        a, b, env=env, check=False)  # fmt: skip
-        lines = proc.stdout.splitlines()
-        if proc.returncode not in (0, 1) or not lines or not re.fullmatch(r"[0-9a-f]{40,64}",
-                                                                            lines[0]):  # fmt: skip
+        proc = self.run("-C", cwd, "merge-tree", "--write-tree", "-z", "--name-only",
+                        "--no-messages", a, b, env=env, check=False)  # fmt: skip
+        fields = proc.stdout.split("\0")
+        if proc.returncode not in (0, 1) or not re.fullmatch(r"[0-9a-f]{40,64}", fields[0]):
             detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             return MergeResult(False, [], detail.removeprefix("fatal: "))
-        return MergeResult(proc.returncode == 1, sorted(set(lines[1:])))
+        return MergeResult(proc.returncode == 1, sorted({f for f in fields[1:] if f}))
 
 
 def _die_with_parent() -> Callable[[], None] | None:
@@ -633,6 +703,6 @@ def merge_jobs(pairs: int) -> int:
 
 
 __all__ = [
-    "CommitInfo", "GitError", "GitVCS", "MergeResult", "WorktreeEntry", "merge_jobs",
+    "BranchTip", "CommitInfo", "GitError", "GitVCS", "MergeResult", "WorktreeEntry", "merge_jobs",
     "parse_version",
 ]  # fmt: skip
