@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .guard_checker import Checker, _deny, _parse
 from .guard_options import Grammar, Parsed, grammar, value_word
-from .guard_programs import Checker, Cwds, _deny, _parse
+from .guard_walk import Cwds
 from .shellparse import Word
 
 if TYPE_CHECKING:

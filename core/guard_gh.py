@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .guard_programs import Cwds, _deny
+from .guard_checker import _deny
+from .guard_walk import Cwds
 from .shellparse import Word
 
 if TYPE_CHECKING:

@@ -17,10 +17,11 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .guard_checker import _deny, _parse
 from .guard_git_grammars import SUBCOMMANDS
 from .guard_git_refs import _refspec_dst
 from .guard_options import grammar
-from .guard_programs import Cwds, _deny, _parse
+from .guard_walk import Cwds
 from .shellparse import Word
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .guard_checker import _deny
 from .guard_options import Parsed, value_word
-from .guard_programs import _deny
 from .shellparse import Word
 
 if TYPE_CHECKING:

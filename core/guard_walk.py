@@ -102,7 +102,7 @@ class Walker:
     def _compound(self, node: Compound, cwds: Cwds) -> tuple[Cwds, Cwds]:
         self._redirects(node.redirects, cwds)
         if node.name is not None:
-            from .guard_programs import _name, check_variable
+            from .guard_checker import _name, check_variable
 
             check_variable(self, _name(self, node.name, "for"), exported=False)
         for word in node.words:
@@ -146,7 +146,7 @@ class Walker:
         self._redirects(cmd.redirects, cwds, words=cmd.words)
         names = [w.text.partition("=")[0].removesuffix("+") for w in cmd.assignments]
         if not cmd.words:
-            from .guard_programs import check_variable
+            from .guard_checker import check_variable
 
             for name in names:
                 check_variable(self, name, exported=False)
@@ -159,7 +159,7 @@ class Walker:
     def check_env(self, name: str) -> None:
         """An environment variable a command gets: implementors may not set one that
         changes which program runs or what it loads, reads as configuration or writes."""
-        from .guard_programs import risky_variable
+        from .guard_checker import risky_variable
 
         context = self.context
         if not context.implementor or name in context.env or name.startswith("LC_"):
