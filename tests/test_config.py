@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from claude_orchestrator import __version__
 from claude_orchestrator.config import (
     DEFAULTS,
+    DISTRIBUTION,
     TEMPLATE,
     load_config,
     parse_text,
@@ -30,11 +33,63 @@ def write(repo: Path, text: str) -> Path:
     return path
 
 
+#: A commented-out key: ``# key: value`` (one space after ``#``) at the indentation of the
+#: keys of the mapping it sits in. Only names the schema allows there count, so prose
+#: such as ``# Unset: ...`` or ``# worktree: agents start ...`` is not read as a key.
+COMMENTED_KEY = re.compile(r"^(?P<indent> *)# (?P<key>[a-z_]+): (?P<value>.*)$")
+KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[a-z_]+):")
+
+
+def commented_keys(template: str) -> dict[tuple[str, ...], str]:
+    """Key path -> the value text of every key the template shows commented out."""
+    found: dict[tuple[str, ...], str] = {}
+    stack: list[tuple[int, str]] = []  # (indent, key) of the mappings around a line
+    for line in template.splitlines():
+        match = KEY_LINE.match(line) or COMMENTED_KEY.match(line)
+        if match is None:
+            continue
+        indent = len(match["indent"])
+        parents = [key for level, key in stack if level < indent]
+        if match.re is KEY_LINE:
+            stack = [(level, key) for level, key in stack if level < indent]
+            stack.append((indent, match["key"]))
+            continue
+        schema: dict[str, object] = SCHEMA
+        for key in parents:
+            schema = schema["properties"][key]  # type: ignore[index, assignment]
+        if match["key"] in schema.get("properties", {}):  # type: ignore[operator]
+            found[(*parents, match["key"])] = match["value"]
+    return found
+
+
+def test_commented_keys_are_the_schema_keys_of_comment_lines() -> None:
+    text = (
+        "ci:\n  # Unset: the version that runs it\n  # tool: name==X.Y.Z\n  setup: x\n"
+        "  #  build: indented prose\n  # e.g. python -m build\n"
+        "guard:\n  # worktree: agents start ...\n  # mode: strict\n# colour: red\n"
+    )
+    assert commented_keys(text) == {("ci", "tool"): "name==X.Y.Z", ("guard", "mode"): "strict"}
+
+
 def test_template_is_valid_and_equals_defaults(tmp_path: Path) -> None:
+    """DEFAULTS and TEMPLATE agree on every key and value, read without merging.
+
+    A key whose default is computed when the tool runs (ci.tool: this release) is shown
+    commented out; with its placeholder X.Y.Z read as this version it is the default.
+    """
     document, positions = parse_text(TEMPLATE, tmp_path / "orchestrator.yaml")
+    written = json.loads(json.dumps(document))  # plain data, nothing filled in
+    commented = commented_keys(TEMPLATE)
+    assert commented == {("ci", "tool"): f"{DISTRIBUTION}==X.Y.Z"}
+    for (*parents, key), value in commented.items():
+        node = written
+        for parent in parents:
+            node = node[parent]
+        assert key not in node, f"{key} is both set and commented out"
+        node[key] = parse_text(f"v: {value}\n", Path("v"))[0]["v"].replace("X.Y.Z", __version__)
+    assert written == DEFAULTS
     config = validate_data(document, tmp_path / "orchestrator.yaml", positions)
-    assert config.data == DEFAULTS | {"plugins": config.data["plugins"]}
-    assert config.data["plugins"]["store"] == "sqlite"
+    assert config.data == DEFAULTS
     assert config.areas == ["data", "api", "ui"]
 
 
