@@ -1,9 +1,9 @@
 """The JSON Schema of ``orchestrator.yaml`` (``claude-orchestrator config schema``).
 
 Structure only: types, known keys, formats. Checks that need more than one value (an
-area's paths name a configured area) or the installed plugins live in
-:mod:`claude_orchestrator.config`. Every pattern has a ``description`` that says what a
-good value looks like; validation errors quote it.
+area's paths name a configured area) live in :mod:`claude_orchestrator.config_parse`,
+those that need the installed plugins in :mod:`claude_orchestrator.api`. Every pattern
+has a ``description`` that says what a good value looks like; validation errors quote it.
 """
 
 from __future__ import annotations
