@@ -1,21 +1,23 @@
 """What every program checker of the guard shares: the :data:`Checker` type, refusing
 (:func:`_deny`), parsing options by a grammar (:func:`_parse`), variables an implementor
-may not set, and scripts that must be files in the worktree."""
+may not set, scripts that must be files in the worktree, and writes and removals of
+paths (a removed directory: everything below it)."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .guard_options import Grammar, OptionError, Parsed, parse_args
+from .guard_options import Grammar, OptionError, Parsed, parse_args, value_word
 from .guard_walk import Cwds
 from .shellparse import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker
+
 Checker = Callable[["Walker", list[Word], "Path | None"], "Cwds | None"]
 
 #: variables that the shell itself acts on, never an implementor's to set
@@ -137,3 +139,40 @@ def _script_file(walker: Walker, word: Word, cwd: Path | None, what: str) -> Non
 
 def harmless(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
     return None
+
+
+# ---------------------------------------------------------------------- writes
+MAX_TREE = 20_000  # files looked at below a directory a recursive write touches
+
+
+_w = value_word
+
+
+def _write(walker: Walker, cwd: Path | None, word: Word | str, how: str) -> None:
+    walker.write(cwd, word if isinstance(word, Word) else _w(word), how)
+
+
+def _remove(walker: Walker, cwd: Path | None, word: Word, how: str, *, tree: bool) -> None:
+    """A path that is removed or replaced itself (not followed if it is a link), and with
+    ``tree`` everything below it."""
+    for name in walker.paths(word, cwd, how):
+        if cwd is None and not name.startswith("/"):
+            walker.write(None, _w(name), how)
+            continue
+        joined = name if name.startswith("/") else os.path.join(str(cwd), name)
+        walker.write(cwd, _w(name), how, follow=name.endswith("/"))
+        if tree:
+            for below in _tree(joined):  # rm -r removes links, it does not follow them
+                walker.write(None, _w(below), how, follow=False)
+
+
+def _tree(path: str) -> Iterator[str]:
+    if os.path.islink(path) or not os.path.isdir(path):
+        return
+    count = 0
+    for base, dirs, files in os.walk(path):
+        for name in dirs + files:
+            count += 1
+            if count > MAX_TREE:
+                _deny(f"{path} holds more than {MAX_TREE} files: too many to check")
+            yield os.path.join(base, name)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .guard_checker import _deny
+from .guard_checker import _deny, _remove, _tree
 from .guard_options import Parsed, value_word
 from .shellparse import Word
 
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 def _literal_pathspecs(walker: Walker, words: list[Word], cwd: Path | None, what: str,
                        *, remove: bool = False) -> None:  # fmt: skip
-    from .guard_files import _remove
-
     for word in words:
         text = word.text
         if word.dynamic or text.startswith(":") or re.search(r"[*?\[]", text):
@@ -30,8 +28,6 @@ def _literal_pathspecs(walker: Walker, words: list[Word], cwd: Path | None, what
             _remove(walker, cwd, word, what, tree=True)
         else:
             walker.write(cwd, word, what)
-            from .guard_files import _tree
-
             base = str(cwd) if cwd else str(walker.context.root)
             for below in _tree(os.path.join(base, text)):  # git replaces links, not targets
                 walker.write(None, Word(below, False, below), what, follow=False)

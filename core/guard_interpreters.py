@@ -131,7 +131,7 @@ def _interpreter(spec: Grammar, name: str) -> Checker:
 
 
 def _pytest_module(walker: Walker, args: list[Word], cwd: Path | None) -> Cwds | None:
-    from .guard_files import pytest
+    from .guard_tools import pytest
 
     return pytest(walker, args, cwd)
 
