@@ -33,7 +33,8 @@ from typing import Any, NamedTuple
 from .guard_context import Context, Deny
 from .guard_walk import Walker
 from .pathmatch import compile_patterns
-from .shellparse import ShellSyntaxError, parse
+from .shellparse import parse
+from .shellparse_lex import ShellSyntaxError
 
 
 class Decision(NamedTuple):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .guard_checker import _deny, _name, _parse, _script_file, check_variable
 from .guard_options import grammar
 from .guard_walk import Cwds
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker

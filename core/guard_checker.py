@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .guard_options import Grammar, OptionError, Parsed, parse_args, value_word
 from .guard_walk import Cwds
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .pathmatch import compile_patterns
-from .shellparse import ShellSyntaxError, Simple, parse
+from .shellparse import Simple, parse
+from .shellparse_lex import ShellSyntaxError
 
 PROTECTED_FILES = ("state/overseer.md", ".claude/", ".github/workflows/", "orchestrator.yaml",
                    ".git", ".githooks/", ".orchestrator-generated.json")  # fmt: skip

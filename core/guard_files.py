@@ -14,7 +14,7 @@ from .guard_checker import Checker, _deny, _parse, _remove, _tree, _w, _write
 from .guard_options import Grammar, Parsed, grammar
 from .guard_tools import awk, pytest, sed, tool_outputs
 from .guard_walk import Cwds
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .guard_checker import _deny
 from .guard_walk import Cwds
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker

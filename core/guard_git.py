@@ -22,7 +22,7 @@ from .guard_git_grammars import SUBCOMMANDS
 from .guard_git_refs import _refspec_dst
 from .guard_options import grammar
 from .guard_walk import Cwds
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_context import Context

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .guard_checker import _deny, _remove, _tree
 from .guard_options import Parsed, value_word
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker

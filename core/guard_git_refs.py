@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .guard_checker import _deny
 from .guard_git_paths import _literal_pathspecs
 from .guard_options import Parsed, value_word
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_context import Context

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .guard_checker import Checker, _deny, _script_file, harmless
 from .guard_options import Grammar, OptionError, grammar, parse_args
 from .guard_walk import Cwds
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from .shellparse import Word
+from .shellparse_lex import Word
 
 #: marks an option value that holds an expansion: whoever uses it as a path or a name
 #: must refuse it (the guard cannot know it)

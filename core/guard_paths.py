@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .guard_context import Deny
-from .shellparse import ANY_ESCAPE
+from .shellparse_lex import ANY_ESCAPE
 
 if TYPE_CHECKING:
     from .guard_context import Context

@@ -37,7 +37,7 @@ from .guard_checker import Checker, _deny, _parse, expand_args, harmless
 from .guard_interpreters import NODE, PERL, PHP, RUBY, _deno, _interpreter, pip, python
 from .guard_options import Grammar, grammar, value_word
 from .guard_walk import Cwds
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .guard_checker import Checker, _deny, _parse, _remove, _w, _write
 from .guard_options import grammar
 from .guard_walk import Cwds
-from .shellparse import Word
+from .shellparse_lex import Word
 
 if TYPE_CHECKING:
     from .guard_walk import Walker

@@ -19,13 +19,11 @@ from .shellparse import (
     Pipeline,
     Redirect,
     Sequence,
-    ShellSyntaxError,
     Simple,
     Subshell,
-    Word,
-    heredoc_expansions,
     parse,
 )
+from .shellparse_lex import ShellSyntaxError, Word, heredoc_expansions
 
 SAFE_WRITE_TARGETS = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "/dev/fd/1",
                       "/dev/fd/2")  # fmt: skip
