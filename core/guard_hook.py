@@ -20,12 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .guard_log import SPOOL, log_decision, redact
+from .guard_log import log_decision
+from .guard_redact import redact
+from .guard_spool import SPOOL
 
 SETTINGS_VARIABLE = "CLAUDE_ORCHESTRATOR_SETTINGS"  # agent_settings.SETTINGS_VARIABLE
 SETTINGS_VALUE = "agent-settings"
 
-__all__ = ["SPOOL", "main", "redact", "run"]  # redact and SPOOL: moved to guard_log
+__all__ = ["SPOOL", "main", "redact", "run"]  # redact and SPOOL: moved to guard_redact, guard_spool
 
 MAX_INPUT = 8 << 20  # a 1 MiB command and its JSON escaping fit
 

@@ -22,17 +22,18 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from claude_orchestrator import guard_log, hookimpl
+from claude_orchestrator import guard_drain as guard_log
+from claude_orchestrator import hookimpl
 from claude_orchestrator.config import default_config
 from claude_orchestrator.errors import StoreError
-from claude_orchestrator.guard_log import (
+from claude_orchestrator.guard_drain import drain
+from claude_orchestrator.guard_log import log_decision
+from claude_orchestrator.guard_redact import redact
+from claude_orchestrator.guard_spool import (
     MAX_ATTEMPTS,
     REJECTED,
     SPOOL,
     decision_record,
-    drain,
-    log_decision,
-    redact,
     rejected_records,
     spool_record,
 )
@@ -153,7 +154,7 @@ ADVERSARIAL = {
 }
 REDACT_ONE = """
 import sys
-from claude_orchestrator.guard_log import redact
+from claude_orchestrator.guard_redact import redact
 N = 1 << 20
 text = eval(sys.argv[1])
 assert len(text) > N // 2
@@ -470,7 +471,7 @@ def test_rejections_are_reported_as_an_event(tmp_path: Path, state: tuple[Path, 
 DRAINER = """
 import sys, time
 from pathlib import Path
-from claude_orchestrator import guard_log
+from claude_orchestrator import guard_drain as guard_log
 from claude_orchestrator.plugins.sqlite_store import SQLiteStore
 
 point, nth, seen = sys.argv[3], int(sys.argv[4]), []
@@ -569,7 +570,7 @@ def test_a_live_drainer_keeps_its_claim(state: tuple[Path, Path]) -> None:
 WRITER = """
 import sys, time
 from pathlib import Path
-from claude_orchestrator.guard_log import decision_record, spool_record
+from claude_orchestrator.guard_spool import decision_record, spool_record
 
 class Verdict:
     allowed, reason = True, ""
@@ -584,7 +585,7 @@ for n in range(int(sys.argv[2])):
 LOOPING_DRAINER = """
 import sys, time
 from pathlib import Path
-from claude_orchestrator.guard_log import drain
+from claude_orchestrator.guard_drain import drain
 from claude_orchestrator.plugins.sqlite_store import SQLiteStore
 
 store = SQLiteStore(sys.argv[1], busy_timeout=0.005)
