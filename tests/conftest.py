@@ -4,13 +4,15 @@ plugin registry per test."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +52,14 @@ def git(cwd: Path, *args: str) -> str:
 
 
 class Result:
-    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
-        self.code = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code = code
+        self.out = out
+        self.err = err
+
+    @classmethod
+    def of(cls, proc: subprocess.CompletedProcess[str]) -> Result:
+        return cls(proc.returncode, proc.stdout, proc.stderr)
 
     def json(self) -> Any:
         return json.loads(self.out)
@@ -81,10 +87,71 @@ def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "repo")
 
 
+class _Text(io.StringIO):
+    """A captured stream that looks like a terminal-less text file (as a pipe is)."""
+
+    encoding = "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+
+#: arguments that need a process of their own: the hook path ends the process when its
+#: time budget runs out; run-tests hands its standard streams to the test runners
+_OWN_PROCESS = {"--from-hook", "run-tests"}
+
+
+def _own_process(args: Sequence[str], env: dict[str, str]) -> bool:
+    """Whether a call must be a process of its own: see ``_OWN_PROCESS``, and an
+    environment that changes how Python starts (``PYTHONPATH`` for a plugin to find)."""
+    started = {k: v for k, v in os.environ.items() if k.startswith("PYTHON")}
+    wanted = {k: v for k, v in env.items() if k.startswith("PYTHON")}
+    return bool(_OWN_PROCESS.intersection(args)) or started != wanted
+
+
+def run_in_process(
+    args: Sequence[str], cwd: Path, env: dict[str, str], stdin: str | None = None
+) -> Result:
+    """Run ``claude-orchestrator ARGS`` in this process: the same entry point as the console
+    script (``__main__.main``), with the environment, working directory and standard
+    streams of a process of its own, restored afterwards."""
+    from claude_orchestrator.__main__ import main
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved = sys.stdin, sys.stdout, sys.stderr
+    out, err = _Text(), _Text()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin or ""), out, err
+    try:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        gc.collect()  # close what the command opened, as an exit would (SQLite checkpoints)
+        sys.stdin, sys.stdout, sys.stderr = saved
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def run_process(
+    args: Sequence[str], cwd: Path, env: dict[str, str], stdin: str | None = None
+) -> Result:
+    """Run the installed console script as a process of its own."""
+    assert CLI, "the claude-orchestrator console script is not installed"
+    proc = subprocess.run([CLI, *args], cwd=cwd, env=env, input=stdin, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    return Result.of(proc)
+
+
 @pytest.fixture
 def cli(repo: Path) -> Run:
-    """Run the installed console script in ``repo`` (or ``cwd=``)."""
-    assert CLI, "the claude-orchestrator console script is not installed"
+    """Run ``claude-orchestrator`` in ``repo`` (or ``cwd=``): in-process (a process start
+    costs more than most commands), except where a process of its own is the point."""
 
     def run(
         *args: str,
@@ -92,16 +159,24 @@ def cli(repo: Path) -> Run:
         env: dict[str, str] | None = None,
         stdin: str | None = None,
     ) -> Result:
-        proc = subprocess.run(
-            [CLI, *args],
-            cwd=cwd or repo,
-            env=env or clean_env(),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return Result(proc)
+        env = env or clean_env()
+        runner = run_process if _own_process(args, env) else run_in_process
+        return runner(args, cwd or repo, env, stdin)
+
+    return run
+
+
+@pytest.fixture
+def cli_process(repo: Path) -> Run:
+    """Like ``cli``, always as a process of its own (the console script itself)."""
+
+    def run(
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> Result:
+        return run_process(args, cwd or repo, env or clean_env(), stdin)
 
     return run
 

@@ -31,6 +31,12 @@ def checkpointed_copy(store_db: Path, directory: Path) -> Path:
 
 
 @pytest.fixture
+def cli(cli_process: Run) -> Run:
+    """Each reader a process of its own, as beside the tests' writer connections."""
+    return cli_process
+
+
+@pytest.fixture
 def ro_copy(initialized: Path, store_db: Path, tmp_path: Path, cli: Run) -> Path:
     """A copy of a store with one logged event."""
     assert cli("events", "log-event", SPEC, "overseer", "task_completed", "done", "T001").code == 0
