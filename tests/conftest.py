@@ -17,9 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from claude_orchestrator import Orchestrator
 from claude_orchestrator.manager import PluginRegistry
+
+#: No per-example deadline: many examples run git or SQLite, whose time depends on the
+#: machine's load, and a deadline would make them flaky without testing anything.
+settings.register_profile("claude-orchestrator", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "claude-orchestrator"))
 
 BIN = Path(sys.executable).parent
 CLI = shutil.which("claude-orchestrator", path=str(BIN)) or shutil.which("claude-orchestrator")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import string
 import subprocess
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from claude_orchestrator import validate as v
@@ -79,13 +78,26 @@ def test_bad_spec_ids_are_rejected(bad: str) -> None:
         v.check_spec_id(bad)
 
 
-@given(st.text(max_size=30))
-def test_roles(value: str) -> None:
-    try:
-        role = v.check_role(value)
-    except ValidationError:
-        return
-    assert role == "overseer" or re.fullmatch(r"implementor-[a-z][a-z0-9-]*", role)
+good_areas = st.from_regex(r"\A[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,5}){0,2}\Z")
+
+
+@given(good_areas)
+def test_roles_of_valid_areas_are_accepted(area: str) -> None:
+    assert v.check_role(f"implementor-{area}") == f"implementor-{area}"
+    assert v.check_role("overseer") == "overseer"
+
+
+@given(st.one_of(
+    good_areas.map(lambda a: f"implementor-{a.upper()}" if a.upper() != a else f"impl-{a}"),
+    good_areas.map(lambda a: f"implementor-{a}-"), good_areas.map(lambda a: f"implementor--{a}"),
+    good_areas.map(lambda a: f"implementor-{a} "), good_areas.map(lambda a: f"{a}"),
+    st.just("implementor-"), st.just("Overseer"), st.just("implementor-" + "a" * 41),
+    good_areas.map(lambda a: f"implementor-1{a}"),
+))  # fmt: skip
+def test_roles_that_break_the_rule_are_refused(value: str) -> None:
+    assume(value != "overseer")
+    with pytest.raises(ValidationError, match="invalid role"):
+        v.check_role(value)
 
 
 # Path segments: plain names, which are kept, and "." or "" (as in "a/./b", "a//b"),
@@ -151,13 +163,20 @@ def test_counts_fit_sqlite_integers(value: int) -> None:
             v.check_count(value, "total")
 
 
-@given(st.text(max_size=30))
-def test_metadata_must_be_an_object(text: str) -> None:
-    try:
-        data = v.check_metadata(text)
-    except ValidationError:
-        return
-    assert data is None or isinstance(data, dict)
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8)
+json_objects = st.dictionaries(st.text(max_size=5), json_scalars, max_size=4)
+json_non_objects = json_scalars | st.lists(json_scalars, max_size=3)
+
+
+@given(json_objects)
+def test_metadata_objects_are_accepted(value: dict[str, object]) -> None:
+    assert v.check_metadata(json.dumps(value)) == value
+
+
+@given(json_non_objects.filter(lambda x: x is not None and x != ""))
+def test_metadata_must_be_an_object(value: object) -> None:
+    with pytest.raises(ValidationError, match="metadata must be a JSON object"):
+        v.check_metadata(json.dumps(value))
 
 
 json_values = st.recursive(
