@@ -33,8 +33,6 @@ BUILTIN_EVENT_TYPES = (
     "conflict_resolved",
 )
 FEATURE_STATUSES = ("in-progress", "completed", "archived")
-AGENT_STATUSES = ("active", "blocked", "completed")
-PR_STATUSES = ("draft", "open", "approved", "merged", "closed")
 SEVERITIES = ("warning", "critical")
 TEST_TYPES = ("unit", "integration", "e2e", "lint")
 TEST_STATUSES = ("passed", "failed", "skipped")
