@@ -1,0 +1,190 @@
+"""The SQLite store's rows: the queries that read them back as models, the lookups by
+spec id and role, and appending an event (which keeps the ``task_state`` summary
+current with the domain's :func:`~claude_orchestrator.domain_tasks.derive_task_state`).
+
+Everything here runs on a connection inside the caller's transaction.
+"""
+
+# SQL here is composed from module constants only; every value is a bound parameter.
+# ruff: noqa: S608
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from claude_orchestrator.domain_tasks import STATE_EVENTS, TaskEvent, derive_task_state
+from claude_orchestrator.errors import NotFoundError
+from claude_orchestrator.models import Conflict, Event, NewEvent
+
+STATE_MARKS = ", ".join("?" * len(STATE_EVENTS))
+#: the event a sync-status retraction (a rewritten commit no longer says it) takes back
+_RETRACTS = (
+    "CASE WHEN event_type = 'task_reopened' AND json_valid(metadata) "
+    "AND json_extract(metadata, '$.source') = 'sync-status' "
+    "THEN json_extract(metadata, '$.retracts') END"
+)
+NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+FEATURE_COLS = "id, spec_id, name, overseer_branch, status, created_at, completed_at"
+AGENT_SQL = (
+    "SELECT a.id, f.spec_id, a.role, a.branch_name, a.status, a.created_at "
+    "FROM agents a JOIN features f ON f.id = a.feature_id"
+)
+EVENT_SQL = (
+    "SELECT te.id, f.spec_id, a.role, te.event_type, te.message, te.task_id, "
+    "te.commit_hash, te.metadata, te.created_at "
+    "FROM task_events te JOIN features f ON f.id = te.feature_id "
+    "JOIN agents a ON a.id = te.agent_id"
+)
+CONFLICT_SQL = (
+    "SELECT c.id, f.spec_id, a.role, c.conflicting_files, c.severity, c.resolved, "
+    "c.resolution_notes, c.detected_at, c.resolved_at, c.branch, c.other_branch, oa.role "
+    "FROM conflicts c JOIN features f ON f.id = c.feature_id JOIN agents a ON a.id = c.agent_id "
+    "LEFT JOIN agents oa ON oa.id = c.other_agent_id"
+)
+BLOCKER_SQL = (
+    "SELECT b.id, f.spec_id, a.role, b.blocker_type, b.description, ba.role, b.status, "
+    "b.created_at, b.resolved_at, b.resolution_notes "
+    "FROM blockers b JOIN features f ON f.id = b.feature_id JOIN agents a ON a.id = b.agent_id "
+    "LEFT JOIN agents ba ON ba.id = b.blocking_agent_id"
+)
+TEST_SQL = (
+    "SELECT t.id, f.spec_id, a.role, t.test_type, t.status, t.commit_hash, t.tests_total, "
+    "t.tests_passed, t.tests_failed, t.tests_skipped, t.duration_ms, t.logs_url, t.created_at "
+    "FROM test_results t JOIN features f ON f.id = t.feature_id "
+    "LEFT JOIN agents a ON a.id = t.agent_id"
+)
+PR_SQL = (
+    "SELECT p.id, f.spec_id, a.role, p.pr_number, p.title, p.status, p.base_branch, "
+    "p.head_branch, p.url, p.created_at, p.merged_at "
+    "FROM pull_requests p JOIN features f ON f.id = p.feature_id "
+    "JOIN agents a ON a.id = p.agent_id"
+)
+ROLE_ORDER = "(a.role <> 'overseer'), a.role"
+
+
+def event(row: Sequence[Any]) -> Event:
+    metadata = json.loads(row[7]) if row[7] else None
+    return Event(
+        id=row[0],
+        spec_id=row[1],
+        role=row[2],
+        event_type=row[3],
+        message=row[4],
+        task_id=row[5] or None,
+        commit_hash=row[6] or None,
+        metadata=metadata,
+        created_at=row[8],
+    )
+
+
+def conflict(row: Sequence[Any]) -> Conflict:
+    try:
+        files = json.loads(row[3])
+    except ValueError:  # rows written by the original tool may hold plain text
+        files = [row[3]]
+    if not isinstance(files, list):
+        files = [str(files)]
+    return Conflict(
+        row[0], row[1], row[2], [str(f) for f in files], row[4], bool(row[5]), *row[6:12]
+    )
+
+
+# -- lookups -------------------------------------------------------------------------------
+def feature_id(conn: sqlite3.Connection, spec_id: str) -> int:
+    row = conn.execute("SELECT id FROM features WHERE spec_id = ?", (spec_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(
+            f"Feature not found in event store: {spec_id}. Add it with: "
+            f'claude-orchestrator events add-feature {spec_id} "<name>"'
+        )
+    return int(row[0])
+
+
+def agent_ids(conn: sqlite3.Connection, spec_id: str, role: str) -> tuple[int, int]:
+    """(feature id, agent id) of a role of a feature."""
+    row = conn.execute(
+        "SELECT f.id, a.id FROM features f LEFT JOIN agents a "
+        "ON a.feature_id = f.id AND a.role = ? WHERE f.spec_id = ?",
+        (role, spec_id),
+    ).fetchone()
+    if row is None:
+        feature_id(conn, spec_id)  # raises the feature-not-found error
+    if row[1] is None:
+        raise NotFoundError(
+            f"Agent not found: {role} is not registered for {spec_id}. Register it with: "
+            f"claude-orchestrator events add-agent {spec_id} {role}"
+        )
+    return int(row[0]), int(row[1])
+
+
+# -- events and the task-state summary -----------------------------------------------------
+def task_events(
+    conn: sqlite3.Connection, feature: int, task_id: str, agent_id: int | None = None
+) -> list[TaskEvent]:
+    """A task's state events (one agent's, or all), as the domain reads them."""
+    sql = (
+        f"SELECT id, agent_id, event_type, commit_hash, created_at, {_RETRACTS} "
+        f"FROM task_events WHERE feature_id = ? AND task_id = ? AND event_type IN ({STATE_MARKS})"
+    )
+    params: list[Any] = [feature, task_id, *STATE_EVENTS]
+    if agent_id is not None:
+        sql += " AND agent_id = ?"
+        params.append(agent_id)
+    rows = conn.execute(sql + " ORDER BY id", params)
+    return [TaskEvent(r[0], r[1], r[2], r[3], r[4], r[5] if isinstance(r[5], int) else None)
+            for r in rows]  # fmt: skip
+
+
+def refresh_task_state(conn: sqlite3.Connection, feature: int, task_id: str) -> None:
+    """Derive the task's state from all its events (the domain's rule) and store it."""
+    state = derive_task_state(task_events(conn, feature, task_id))
+    if state is None:
+        conn.execute(
+            "DELETE FROM task_state WHERE feature_id = ? AND task_id = ?", (feature, task_id)
+        )
+        return
+    decided = state.event
+    conn.execute(
+        "INSERT INTO task_state (feature_id, task_id, status, agent_id, commit_hash, "
+        "last_event_id, updated_at, reopened) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (feature_id, task_id) DO UPDATE SET status = excluded.status, "
+        "agent_id = excluded.agent_id, commit_hash = excluded.commit_hash, "
+        "last_event_id = excluded.last_event_id, updated_at = excluded.updated_at, "
+        "reopened = excluded.reopened",
+        (feature, task_id, state.status, decided.source, decided.commit_hash or None,
+         decided.id, decided.created_at, int(state.reopened)),
+    )  # fmt: skip
+
+
+def rebuild_task_states(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM task_state")
+    tasks = conn.execute(
+        "SELECT DISTINCT feature_id, task_id FROM task_events WHERE task_id IS NOT NULL "
+        f"AND task_id <> '' AND event_type IN ({STATE_MARKS}) ORDER BY feature_id, task_id",
+        STATE_EVENTS,
+    ).fetchall()
+    for feature, task_id in tasks:
+        refresh_task_state(conn, feature, task_id)
+
+
+def insert_event(conn: sqlite3.Connection, feature: int, agent_id: int, new: NewEvent) -> Event:
+    """Append an event (the domain worded it) and keep the task's state current."""
+    metadata = json.dumps(new.metadata, sort_keys=True) if new.metadata else None
+    row = conn.execute(
+        "INSERT INTO task_events (feature_id, agent_id, event_type, task_id, commit_hash, "
+        "message, metadata) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id, created_at",
+        (feature, agent_id, new.event_type, new.task_id, new.commit_hash, new.message, metadata),
+    ).fetchone()
+    if new.task_id and new.event_type in STATE_EVENTS:
+        refresh_task_state(conn, feature, new.task_id)
+    return Event(int(row[0]), new.spec_id, new.role, new.event_type, new.message, new.task_id,
+                 new.commit_hash, new.metadata, row[1])  # fmt: skip
+
+
+def log(conn: sqlite3.Connection, new: NewEvent) -> Event:
+    """Append an event for the agent it names."""
+    feature, agent_id = agent_ids(conn, new.spec_id, new.role)
+    return insert_event(conn, feature, agent_id, new)
