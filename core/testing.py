@@ -267,6 +267,49 @@ class StoreContract:
         assert again == []  # the same patches are never logged twice
         assert feature_store.list_blockers(SPEC)[0].description == "y"
 
+    def test_synced_changes_by_patch_id_and_by_commit(self, feature_store: EventStore) -> None:
+        branch = AGENTS[1][1]
+        commits = [
+            SyncCommit("a" * 40, "p1", "T001: x", [("T001", "started", None)]),
+            SyncCommit("b" * 40, "p2", "T002 done", [("T002", "completed", None)]),
+        ]
+        feature_store.record_sync(SPEC, "implementor-data", branch, "b" * 40, commits)
+        changes = feature_store.synced_changes
+        assert changes(SPEC, branch, patch_ids=["p2", "p9"]) == [("p2", "b" * 40)]
+        assert changes(SPEC, branch, commits=["a" * 40, "f" * 40]) == [("p1", "a" * 40)]
+        both = changes(SPEC, branch, patch_ids=["p2"], commits=["a" * 40, "b" * 40])
+        assert both == [("p1", "a" * 40), ("p2", "b" * 40)]
+        assert changes(SPEC, AGENTS[2][1], patch_ids=["p1", "p2"]) == []
+        assert changes(SPEC, branch) == []
+
+    def test_record_sync_rewrite_carries_and_retracts(self, feature_store: EventStore) -> None:
+        branch, role = AGENTS[1][1], "implementor-data"
+        said = [("T001", "completed", None), ("T002", "completed", None)]
+        first = feature_store.record_sync(
+            SPEC, role, branch, "a" * 40, [SyncCommit("a" * 40, "p1", "T001, T002 done", said)]
+        )
+        assert [(e.event_type, e.task_id) for e in first] == [
+            ("task_completed", "T001"), ("task_completed", "T002"),
+        ]  # fmt: skip
+        amended = SyncCommit("c" * 40, "p1b", "T001 done", [("T001", "completed", None)],
+                             rewrites=("p1",), how="amend")  # fmt: skip
+        events = feature_store.record_sync(SPEC, role, branch, "c" * 40, [amended])
+        assert [(e.event_type, e.task_id) for e in events] == [("task_reopened", "T002")]
+        assert events[0].message == (
+            f"T002 completed retracted: {'a' * 12} was rewritten as {'c' * 12}, "
+            "whose message no longer says it"
+        )
+        assert events[0].metadata == {
+            "branch": branch, "source": "sync-status", "retracts": first[1].id,
+            "retracted": "task_completed", "rewrite": "amend", "old_commit": "a" * 40,
+            "new_commit": "c" * 40,
+        }  # fmt: skip
+        states = {t.task_id: (t.status, t.reopened) for t in feature_store.task_states(SPEC)}
+        assert states == {"T001": ("completed", False), "T002": ("reopened", True)}
+        assert feature_store.synced_changes(SPEC, branch, commits=["c" * 40]) == [("p1b", "c" * 40)]
+        # the carried completion is the amended change's now: syncing it again logs nothing
+        assert feature_store.record_sync(SPEC, role, branch, "c" * 40, [amended]) == []
+
     def test_record_scan_records_once_and_resolves(self, feature_store: EventStore) -> None:
         data, api = AGENTS[1][1], AGENTS[2][1]
         found = [FoundConflict("implementor-data", data, "implementor-api", api, ["a.py"],
