@@ -284,7 +284,10 @@ class StoreContract:
 
     def test_record_sync_rewrite_carries_and_retracts(self, feature_store: EventStore) -> None:
         branch, role = AGENTS[1][1], "implementor-data"
-        said = [("T001", "completed", None), ("T002", "completed", None)]
+        said: list[tuple[str, str, str | None]] = [
+            ("T001", "completed", None),
+            ("T002", "completed", None),
+        ]
         first = feature_store.record_sync(
             SPEC, role, branch, "a" * 40, [SyncCommit("a" * 40, "p1", "T001, T002 done", said)]
         )
