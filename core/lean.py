@@ -1,33 +1,120 @@
-"""A lean entry for the commands git hooks run on every commit.
+"""The hook-path commands, declared once, and a lean entry that runs them.
 
-Typer and its dependencies cost ~60 ms to import; a post-commit hook that logs an
-event should cost little more than Python's own start-up. This module parses the
-arguments of those commands with a few lines of code and calls the *same* library
-methods as the Typer commands. Anything it does not recognise — ``--help``, an unknown
-option, a wrong number of arguments — is handed to the Typer CLI, so usage errors and
-help text have one source.
+Git hooks run ``events log-event`` and ``sync-status`` on every commit, and Claude Code
+runs ``guard`` before every tool call. Typer and its dependencies cost ~60 ms to import;
+those calls should cost little more than Python's own start-up. So each of these
+commands is declared here once, as plain data (:data:`LOG_EVENT`, :data:`SYNC_STATUS`,
+:data:`GUARD`): its arguments, options and help text. The Typer CLI builds its commands
+from the same declarations (:func:`claude_orchestrator.cli.common.hook_command`), and
+both entries run the same function (:func:`log_event`, :func:`sync_status`), so the two
+cannot drift. This module parses simple argument lists itself; anything it does not
+recognise — ``--help``, an unknown option, a wrong number of arguments — is handed to
+the Typer CLI, so usage errors and help text have one source.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from .boundary import guarded
 
+DB_HELP = (
+    "Event store file (default: <git common dir>/orchestrator/events.db; "
+    "env CLAUDE_ORCHESTRATOR_DB)."
+)
+JSON_HELP = "Print one JSON document."
+BRANCH_HELP = "Feature branch (default: the checked-out one)."
+SPEC_HELP = "Spec id, e.g. 003-reading-goals."
+ROLE_HELP = "overseer or implementor-<area>, e.g. implementor-data."
 
-class Parsed:
-    def __init__(self) -> None:
-        self.positional: list[str] = []
-        self.options: dict[str, str] = {}
-        self.flags: set[str] = set()
+
+class Param(NamedTuple):
+    """One argument (``flag`` None) or option of a hook-path command."""
+
+    name: str  # the Python name, e.g. ``task_id`` (Typer's metavar TASK_ID)
+    help: str | None = None
+    flag: str | None = None
+    required: bool = False
+    kind: str = "str"  # "str", "path" (a file) or "bool" (a flag without a value)
 
 
-def parse(
-    args: Sequence[str], *, minimum: int, maximum: int, options: set[str], flags: set[str]
-) -> Parsed | None:
-    """Parse ``args``; None means "not simple enough: let Typer handle it"."""
-    result = Parsed()
+class HookCommand(NamedTuple):
+    """A command on the hook path: where it sits, its help text and its parameters."""
+
+    path: tuple[str, ...]
+    help: str
+    params: tuple[Param, ...]
+
+    def arguments(self) -> list[Param]:
+        return [p for p in self.params if p.flag is None]
+
+    def options(self) -> list[Param]:
+        return [p for p in self.params if p.flag is not None]
+
+
+DB = Param("db", DB_HELP, "--db", kind="path")
+JSON = Param("as_json", JSON_HELP, "--json", kind="bool")
+
+LOG_EVENT = HookCommand(
+    ("events", "log-event"),
+    """Append an event; prints nothing on success (it runs from git hooks).
+
+    \b
+    Example:
+      claude-orchestrator events log-event 003-reading-goals implementor-data \\
+        task_completed "Migrations done" T001 abc1234
+    """,
+    (
+        Param("spec_id", SPEC_HELP, required=True),
+        Param("role", ROLE_HELP, required=True),
+        Param("event_type", "task_started, task_completed, ... or a custom type.", required=True),
+        Param("message", "What happened.", required=True),
+        Param("task_id", "Task id, e.g. T001."),
+        Param("commit", "Commit id."),
+        Param("metadata", "Extra data as a JSON object.", "--metadata"),
+        DB,
+        JSON,
+    ),
+)
+SYNC_STATUS = HookCommand(
+    ("sync-status",),
+    """Turn the branch's new commits into task events (and, on the overseer, tasks.md).
+
+    \b
+    Example:
+      claude-orchestrator sync-status --json
+    """,
+    (
+        Param("branch", BRANCH_HELP, "--branch"),
+        Param("from_hook", "Run as the named git hook: quiet, never fails.", "--from-hook"),
+        DB,
+        JSON,
+    ),
+)
+GUARD = HookCommand(
+    ("guard",),
+    """Claude Code PreToolUse hook: read the tool call (JSON) on stdin, block what the
+    role may not do (exit 2 with the reason), allow the rest (exit 0, silent).
+
+    The generated permission files register it; it fails closed.
+
+    \b
+    Example:
+      echo '{"tool_name": "Bash", "tool_input": {"command": "git merge main"}}' \\
+        | claude-orchestrator guard --role implementor
+    """,
+    (Param("role", "implementor or overseer.", "--role", required=True),),
+)
+
+
+def parse(command: HookCommand, args: Sequence[str]) -> dict[str, Any] | None:
+    """Parse ``args`` for ``command`` into its parameters' values (the names Typer passes);
+    None means "not simple enough: let Typer handle it"."""
+    by_flag = {p.flag: p for p in command.options()}
+    values: dict[str, Any] = {p.name: (False if p.kind == "bool" else None) for p in command.params}
+    positional: list[str] = []
     items = list(args)
     index = 0
     only_positional = False
@@ -35,85 +122,91 @@ def parse(
         item = items[index]
         index += 1
         if only_positional or not item.startswith("-") or item == "-":
-            result.positional.append(item)
+            positional.append(item)
             continue
         if item == "--":
             only_positional = True
             continue
         name, sep, value = item.partition("=")
-        if name in flags and not sep:
-            result.flags.add(name)
-        elif name in options:
-            if not sep:
-                if index >= len(items):
-                    return None
-                value = items[index]
-                index += 1
-            result.options[name] = value
-        else:
+        option = by_flag.get(name)
+        if option is None or (option.kind == "bool" and sep):
             return None
-    if not minimum <= len(result.positional) <= maximum:
+        if option.kind == "bool":
+            values[option.name] = True
+            continue
+        if not sep:
+            if index >= len(items):
+                return None
+            value = items[index]
+            index += 1
+        values[option.name] = value
+    arguments = command.arguments()
+    if not sum(p.required for p in arguments) <= len(positional) <= len(arguments):
         return None
-    return result
-
-
-def _log_event(args: Sequence[str]) -> int | None:
-    parsed = parse(args, minimum=4, maximum=6, options={"--metadata", "--db"}, flags={"--json"})
-    if parsed is None:
+    if any(p.required and values[p.name] is None for p in command.options()):
         return None
-
-    def call() -> int:
-        from .api import Orchestrator
-
-        spec_id, role, event_type, message, *rest = parsed.positional
-        task_id = rest[0] if rest else None
-        commit = rest[1] if len(rest) > 1 else None
-        with Orchestrator(db=parsed.options.get("--db")) as orch:
-            event = orch.log_event(
-                spec_id,
-                role,
-                event_type,
-                message,
-                task_id,
-                commit,
-                parsed.options.get("--metadata"),
-            )
-        if "--json" in parsed.flags:
-            from .render import to_json
-
-            sys.stdout.write(to_json(event) + "\n")
-        return 0
-
-    return guarded(call)
+    values.update(zip((p.name for p in arguments), positional, strict=False))
+    return values
 
 
-def _sync_status(args: Sequence[str]) -> int | None:
-    parsed = parse(args, minimum=0, maximum=0, options={"--branch", "--from-hook", "--db"},
-                   flags={"--json"})  # fmt: skip
-    if parsed is None:
-        return None
+def log_event(values: Mapping[str, Any]) -> int:
+    """``events log-event``: append the event; print it only with --json."""
+    from .api import Orchestrator
 
-    def call() -> int:
-        from .api import Orchestrator
+    with Orchestrator(db=values["db"]) as orch:
+        event = orch.log_event(
+            values["spec_id"],
+            values["role"],
+            values["event_type"],
+            values["message"],
+            values["task_id"],
+            values["commit"],
+            values["metadata"],
+        )
+    if values["as_json"]:
+        from .render import to_json
 
-        with Orchestrator(db=parsed.options.get("--db")) as orch:
-            hook = parsed.options.get("--from-hook")
-            if hook is not None:
-                from .hooks import sync_from_hook
-
-                sync_from_hook(orch, hook)
-                return 0
-            from .render import render_sync
-            from .workflow import sync_status
-
-            result = sync_status(orch, branch=parsed.options.get("--branch"))
-            sys.stdout.write(render_sync(result, "--json" in parsed.flags) + "\n")
-        return 0
-
-    return guarded(call)
+        sys.stdout.write(to_json(event) + "\n")
+    return 0
 
 
-def _guard(args: Sequence[str]) -> int | None:
+def sync_status(values: Mapping[str, Any]) -> int:
+    """``sync-status``: read new commits into events; as a git hook, quiet and never failing."""
+    from .api import Orchestrator
+
+    with Orchestrator(db=values["db"]) as orch:
+        hook = values["from_hook"]
+        if hook is not None:
+            from .hooks import sync_from_hook
+
+            sync_from_hook(orch, hook)
+            return 0
+        from .render import render_sync, sync_warnings
+        from .workflow import sync_status as run
+
+        result = run(orch, branch=values["branch"])
+        for warning in sync_warnings(result):
+            print(warning, file=sys.stderr)
+        sys.stdout.write(render_sync(result, values["as_json"]) + "\n")
+    return 0
+
+
+def guard(values: Mapping[str, Any]) -> int:
+    """``guard --role ROLE``: the PreToolUse hook answers on its own protocol."""
+    from .guard_hook import main
+
+    return main(["--role", values["role"]])
+
+
+RUNS: dict[HookCommand, Callable[[Mapping[str, Any]], int]] = {
+    LOG_EVENT: log_event,
+    SYNC_STATUS: sync_status,
+    GUARD: guard,
+}
+
+
+def _run_guard(args: Sequence[str]) -> int | None:
+    # the hook protocol parses its own arguments and fails closed on bad ones
     if any(a in ("-h", "--help") for a in args):
         return None
     from .guard_hook import main
@@ -121,16 +214,20 @@ def _guard(args: Sequence[str]) -> int | None:
     return main(list(args))
 
 
-COMMANDS: dict[tuple[str, ...], Callable[[Sequence[str]], int | None]] = {
-    ("guard",): _guard,
-    ("events", "log-event"): _log_event,
-    ("sync-status",): _sync_status,
-}
+def _guarded_run(run: Callable[[Mapping[str, Any]], int], values: Mapping[str, Any]) -> int:
+    return guarded(lambda: run(values))
 
 
 def try_run(args: Sequence[str]) -> int | None:
     """Run ``args`` on the lean path if it handles them; None otherwise."""
-    for prefix, handler in COMMANDS.items():
-        if tuple(args[: len(prefix)]) == prefix:
-            return handler(args[len(prefix) :])
+    for command, run in RUNS.items():
+        prefix = command.path
+        if tuple(args[: len(prefix)]) != prefix:
+            continue
+        if command is GUARD:
+            return _run_guard(args[len(prefix) :])
+        values = parse(command, args[len(prefix) :])
+        if values is None:
+            return None
+        return _guarded_run(run, values)
     return None

@@ -283,15 +283,17 @@ def _report_markdown(report: FeatureReport, title: str | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render_sync(result: Any, as_json: bool) -> str:
-    """sync-status's output; warnings about unknown task ids go to stderr first."""
-    import sys
+def sync_warnings(result: Any) -> list[str]:
+    """sync-status's warnings (the CLI prints them to stderr before the result)."""
+    return [
+        f"warning: commit {commit[:12]} names {task_id}, which is not in the "
+        "overseer's tasks.md: not logged"
+        for commit, task_id in result.unknown_tasks
+    ] + [f"warning: {problem}" for problem in result.problems]
 
-    for commit, task_id in result.unknown_tasks:
-        print(f"warning: commit {commit[:12]} names {task_id}, which is not in the "
-              "overseer's tasks.md: not logged", file=sys.stderr)  # fmt: skip
-    for problem in result.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+
+def render_sync(result: Any, as_json: bool) -> str:
+    """sync-status's output (its warnings: :func:`sync_warnings`)."""
     if as_json:
         return to_json(result)
     done = ", ".join(f"{e.task_id} {e.event_type.removeprefix('task_')}" for e in result.events)

@@ -1,0 +1,118 @@
+"""The command line: a thin Typer layer over :class:`~claude_orchestrator.api.Orchestrator`.
+
+Each command parses its arguments, calls one library method and prints the result
+(the text comes from :mod:`.render`). Commands live in one module per group:
+:mod:`.project` (init, plugins, generate, agent-settings, doctor), :mod:`.config`,
+:mod:`.events` and :mod:`.tracking` (the ``events`` group), :mod:`.workflow`,
+:mod:`.prs` and :mod:`.hooks`. The hook-path commands (``events log-event``,
+``sync-status``, ``guard``) are declared once in :mod:`..lean`, which runs them without
+importing Typer. Errors are turned into exit codes in one place, :func:`run`:
+
+* 0 success; 1 the check ran and found something; 2 bad input, usage, or missing set-up;
+* 3 an internal error (a bug): the traceback goes to a log file whose path is printed;
+* 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import click
+import typer
+
+from .. import __version__
+from ..boundary import guarded
+from . import config, events, hooks, project, prs, tracking, workflow
+from .common import out
+
+
+def _group(help_text: str) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
+def make_app() -> typer.Typer:
+    """Build the CLI (a factory: nothing is registered at import time)."""
+    app = typer.Typer(
+        name="claude-orchestrator",
+        help="Coordinate an overseer and several implementor agents on one feature.\n\n"
+        "Run `claude-orchestrator COMMAND --help` for a command's options and an example.",
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    events_app = _group(
+        "The event store: features, agents, events, conflicts, blockers, test results."
+    )
+    config_app = _group("Read, check and change orchestrator.yaml.")
+    hooks_app = _group("Git hooks that run sync-status after commits.")
+    app.add_typer(events_app, name="events")
+    app.add_typer(config_app, name="config")
+    app.add_typer(hooks_app, name="hooks")
+
+    @app.callback(invoke_without_command=True)
+    def _root(
+        version: Annotated[
+            bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)
+        ] = False,
+    ) -> None:
+        if version:
+            out(f"claude-orchestrator {__version__}")
+            raise typer.Exit(0)
+
+    # the order here is the order of `--help`
+    project.register_setup(app)
+    config.register(config_app)
+    events.register(events_app)
+    tracking.register(events_app)
+    events.register_export(events_app)
+    workflow.register(app)
+    project.register_generate(app)
+    workflow.register_tests(app)
+    prs.register(app)
+    hooks.register_guard(app)
+    project.register_agent(app)
+    hooks.register(hooks_app)
+    return app
+
+
+# ---------------------------------------------------------------------- boundary
+def _usage_message(exc: click.UsageError) -> str:
+    """A usage error as one line, like every other bad input (not Click's usage block)."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    if isinstance(exc, click.NoSuchOption) and exc.option_name[1:2].isdigit():
+        message += " (a negative number is read as an option: put `--` before it)"
+    elif isinstance(exc, click.NoSuchOption):
+        message += " (put `--` before a value that starts with '-')"
+    command = exc.ctx.command_path if exc.ctx is not None else "claude-orchestrator"
+    return f"{message}: see `{command} --help`"
+
+
+def run(args: Sequence[str]) -> int:
+    """Run the CLI with ``args``; errors become exit codes in :mod:`..boundary`."""
+
+    def call() -> int:
+        command = typer.main.get_command(make_app())
+        try:
+            result = command.main(
+                args=list(args), prog_name="claude-orchestrator", standalone_mode=False
+            )
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # the help text is the answer to a bare group name
+            return exc.exit_code
+        except click.UsageError as exc:
+            print(f"error: {_usage_message(exc)}", file=sys.stderr)
+            return 2
+        except click.ClickException as exc:
+            exc.show()
+            return exc.exit_code
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.Abort:
+            raise KeyboardInterrupt from None
+        return result if isinstance(result, int) else 0
+
+    return guarded(call)

@@ -1,0 +1,75 @@
+"""What every command module shares: the common parameters, output, the library handle,
+and :func:`hook_command`, which builds a Typer command from a hook-path declaration."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..api import Orchestrator
+from ..lean import BRANCH_HELP, DB_HELP, JSON_HELP, ROLE_HELP, SPEC_HELP, HookCommand, Param
+from ..render import to_json
+
+DbOption = Annotated[Path | None, typer.Option("--db", help=DB_HELP, show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
+BranchOption = Annotated[str | None, typer.Option("--branch", help=BRANCH_HELP, show_default=False)]
+SpecArg = Annotated[str, typer.Argument(help=SPEC_HELP, show_default=False)]
+RoleArg = Annotated[str, typer.Argument(help=ROLE_HELP)]
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def emit(as_json: bool, value: Any, text: str) -> None:
+    out(to_json(value) if as_json else text)
+
+
+def orch(db: Path | None = None) -> Orchestrator:
+    return Orchestrator(db=db)
+
+
+def _annotation(param: Param) -> Any:
+    kind: Any = Path if param.kind == "path" else str
+    if param.kind == "bool":
+        return Annotated[bool, typer.Option(param.flag, help=param.help)]
+    if param.flag is None:
+        info: Any = typer.Argument(help=param.help, show_default=False)
+    else:
+        info = typer.Option(param.flag, help=param.help, show_default=False)
+    return Annotated[kind if param.required else kind | None, info]
+
+
+def _default(param: Param) -> Any:
+    if param.required:
+        return inspect.Parameter.empty
+    return False if param.kind == "bool" else None
+
+
+def hook_command(
+    app: typer.Typer, spec: HookCommand, run: Callable[[Mapping[str, Any]], int]
+) -> None:
+    """Register ``spec`` (declared in :mod:`..lean`) on ``app``: the same parameters, help
+    text and function as the lean entry, so the two cannot drift."""
+
+    def command(**values: Any) -> None:
+        code = run(values)
+        if code:
+            raise typer.Exit(code)
+
+    parameters = [
+        inspect.Parameter(
+            p.name, inspect.Parameter.KEYWORD_ONLY, default=_default(p), annotation=_annotation(p)
+        )
+        for p in spec.params
+    ]
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__doc__ = spec.help
+    command.__name__ = spec.path[-1].replace("-", "_")
+    app.command(spec.path[-1])(command)

@@ -1,0 +1,188 @@
+"""``events``: features, agents and events in the store (conflicts, blockers and test
+results: :mod:`.tracking`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import lean
+from ..render import render_events, render_status
+from . import render
+from .common import DbOption, JsonOption, RoleArg, SpecArg, emit, hook_command, orch, out
+
+
+def register(events: typer.Typer) -> None:
+    @events.command("path")
+    def path_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Print where the event store is (for sqlite3 or datasette).
+
+        \b
+        Example:
+          sqlite3 "$(claude-orchestrator events path)" 'select * from v_feature_status'
+        """
+        where = orch(db).store_path
+        emit(as_json, {"path": str(where), "exists": where.is_file()}, str(where))
+
+    @events.command("init")
+    def init_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Create the event store, or migrate an older one; safe to run again.
+
+        \b
+        Example:
+          claude-orchestrator events init
+        """
+        info = orch(db).init_store()
+        emit(as_json, info, render.store_line(info))
+
+    @events.command("info")
+    def info_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Show the store's location, schema version and row counts.
+
+        \b
+        Example:
+          claude-orchestrator events info --json
+        """
+        info = orch(db).store_info()
+        emit(as_json, info, render.store_info(info))
+
+    @events.command("add-feature")
+    def add_feature(
+        spec_id: SpecArg,
+        name: Annotated[str, typer.Argument(help="A human-readable name.")],
+        overseer_branch: Annotated[
+            str | None,
+            typer.Argument(help="Default: <prefix>/<spec-id>/overseer.", show_default=False),
+        ] = None,
+        areas: Annotated[
+            str | None,
+            typer.Option(
+                help="Implementor areas, comma-separated (default: from config).",
+                show_default=False,
+            ),
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Register a feature with its overseer and one implementor per area.
+
+        \b
+        Example:
+          claude-orchestrator events add-feature 003-reading-goals "Reading goals"
+        """
+        from ..validate import split_list
+
+        library = orch(db)
+        done = library.register_feature(
+            spec_id,
+            name,
+            overseer_branch=overseer_branch,
+            areas=split_list(areas) if areas is not None else None,
+        )
+        # two calls until FeatureRegistration carries the agents (an api.py change)
+        agents = library.store.list_agents(done.feature.spec_id)
+        emit(
+            as_json,
+            {"feature": done.feature, "agents": agents, "added": done.added,
+             "agents_added": done.agents_added},
+            render.feature_added(done, agents),
+        )  # fmt: skip
+
+    @events.command("add-agent")
+    def add_agent(
+        spec_id: SpecArg,
+        role: RoleArg,
+        branch: Annotated[
+            str | None, typer.Argument(help="Default: from the naming scheme.", show_default=False)
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Register one more agent for a feature.
+
+        \b
+        Example:
+          claude-orchestrator events add-agent 003-reading-goals implementor-docs
+        """
+        agent = orch(db).add_agent(spec_id, role, branch)
+        emit(as_json, agent, f"{agent.role} registered for {agent.spec_id} on {agent.branch_name}")
+
+    @events.command("set-feature-status")
+    def set_feature_status(
+        spec_id: SpecArg,
+        status: Annotated[str, typer.Argument(help="in-progress, completed or archived.")],
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Mark a feature in-progress, completed or archived.
+
+        \b
+        Example:
+          claude-orchestrator events set-feature-status 003-reading-goals completed
+        """
+        feature = orch(db).set_feature_status(spec_id, status)
+        emit(as_json, feature, f"{feature.spec_id} is {feature.status}")
+
+    hook_command(events, lean.LOG_EVENT, lean.log_event)
+
+    @events.command("recent")
+    def recent(
+        limit: Annotated[int, typer.Argument(help="How many events.")] = 20,
+        spec: Annotated[
+            str | None, typer.Option("--spec", help="Only this feature.", show_default=False)
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Show the newest events, newest first.
+
+        \b
+        Example:
+          claude-orchestrator events recent 10 --spec 003-reading-goals
+        """
+        found = orch(db).recent(limit, spec)
+        emit(as_json, found, render_events(found))
+
+    @events.command("status")
+    def status(
+        spec_id: Annotated[
+            str | None, typer.Argument(help="Only this feature.", show_default=False)
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Show each feature's agents with task, PR, conflict and blocker counts.
+
+        \b
+        Example:
+          claude-orchestrator events status 003-reading-goals
+        """
+        rows = orch(db).status(spec_id)
+        emit(as_json, rows, render_status(rows))
+
+
+def register_export(events: typer.Typer) -> None:
+    @events.command("export")
+    def export(
+        spec_id: SpecArg,
+        output: Annotated[
+            Path | None,
+            typer.Argument(help="File to write (default: standard output).", show_default=False),
+        ] = None,
+        fmt: Annotated[str, typer.Option("--format", help="markdown, csv or json.")] = "markdown",
+        db: DbOption = None,
+    ) -> None:
+        """Export a feature's state report as markdown, CSV (its events) or JSON.
+
+        \b
+        Example:
+          claude-orchestrator events export 003-reading-goals report.md
+        """
+        text = orch(db).export(spec_id, fmt, output)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            out(f"exported {spec_id} to {output}")
