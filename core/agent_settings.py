@@ -86,8 +86,7 @@ def build(orch: Any, *, write: bool = True) -> AgentSettings:
         _make_loose(orch, common, protected)
         deny += [f"/{common}/{ref}" for ref in protected]
         deny += [f"/{common}/{name}" for name in ("packed-refs", "refs/tags", "hooks", "config")]
-        hooks = orch.vcs().run("rev-parse", "--path-format=absolute", "--git-path", "hooks")
-        hooks_dir = Path(os.path.realpath(hooks.stdout.strip() or common / "hooks"))
+        hooks_dir = Path(os.path.realpath(orch.vcs().hooks_dir()))
         if hooks_dir.is_dir():
             deny.append(f"/{hooks_dir}")  # core.hooksPath may point elsewhere
         sandbox["filesystem"]["denyWrite"] = sorted(dict.fromkeys(deny))
@@ -108,12 +107,10 @@ def _protected_refs(orch: Any, own: str) -> list[str]:
     config = orch.config
     prefix = config.branch_prefix.rstrip("/") + "/"
     mains = {"main", "master", config.main_branch}
-    proc = orch.vcs().run("for-each-ref", "--format=%(refname)", "refs/heads/")
     refs = []
-    for ref in proc.stdout.split():
-        name = ref[len("refs/heads/") :]
+    for name in orch.vcs().local_branches():
         if name != own and (name in mains or name.startswith(prefix)):
-            refs.append(ref)
+            refs.append(f"refs/heads/{name}")
     return sorted(refs)
 
 
@@ -143,7 +140,7 @@ def _make_loose(orch: Any, common: Path, refs: list[str]) -> None:
         loose = common / ref
         if loose.exists():
             continue
-        sha = vcs.run("rev-parse", "--verify", "-q", ref, check=False).stdout.strip()
+        sha = vcs.resolve(ref)
         if sha:
             _write_ref(loose, sha)
     packed = common / "packed-refs"

@@ -9,6 +9,8 @@ from typing import Any, NamedTuple
 from . import validate as v
 from .errors import NotFoundError, ValidationError
 from .models import Event, FoundConflict
+from .models_vcs import BranchTip
+from .protocols_vcs import VCS
 from .workflow import BranchRole, _current_feature_branch, parse_branch, require_git
 
 
@@ -155,24 +157,12 @@ class _Branches(NamedTuple):
     deeper: list[str] = []  # noqa: RUF012
 
 
-class _Tip(NamedTuple):
-    commit: str
-    #: the remote the tip comes from ("" when not known); None for a local branch
-    remote: str | None
-    others: tuple[tuple[str, str], ...]
-
-
-def _listing(vcs: Any, pattern: str) -> dict[str, Any]:
+def _listing(vcs: VCS, pattern: str) -> dict[str, BranchTip]:
     """Branch -> tip (commit, remote or None, other remotes' tips) for ``pattern``."""
-    tips = getattr(vcs, "branch_tips", None)
-    if tips is not None:
-        return dict(tips(pattern, remotes=True))
-    local = vcs.list_branches(pattern)  # a VCS plugin without branch_tips
-    return {b: _Tip(c, None if b in local else "", ())
-            for b, c in vcs.list_branches(pattern, remotes=True).items()}  # fmt: skip
+    return vcs.branch_tips(pattern, remotes=True)
 
 
-def _feature_branches(listing: dict[str, Any], prefix: str, spec_id: str) -> _Branches:
+def _feature_branches(listing: dict[str, BranchTip], prefix: str, spec_id: str) -> _Branches:
     """The branches of one group, out of a :func:`_listing` of the feature namespace."""
     every = {b: t for b, t in listing.items() if (_split(prefix, b) or ("",))[0] == spec_id}
     tips = {b: t.commit for b, t in every.items() if _scan_role(prefix, b) is not None}

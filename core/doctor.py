@@ -6,6 +6,7 @@ import shutil
 from typing import Any, NamedTuple
 
 from .errors import OrchestratorError
+from .protocols_vcs import VCS
 
 
 class Check(NamedTuple):
@@ -82,7 +83,7 @@ def run_checks(orch: Any) -> list[Check]:
     return checks
 
 
-def _branch_names(vcs: Any, prefix: str) -> Check:
+def _branch_names(vcs: VCS, prefix: str) -> Check:
     """Feature branches whose names break the naming rule: an area or spec id against it
     (scanned, never registered), or a '/' after the leaf (not scanned)."""
     from .conflict_scan import bad_area_rule, bad_spec_rule, misnamed
@@ -116,20 +117,12 @@ class _Tree(NamedTuple):
     prunable: bool
 
 
-def _tree_list(vcs: Any) -> list[_Tree]:
-    """``git worktree list --porcelain``: the main working tree first."""
-    trees: list[_Tree] = []
-    for block in vcs.run("worktree", "list", "--porcelain", "-z").stdout.split("\0\0"):
-        fields = dict(f.partition(" ")[::2] for f in block.split("\0") if f)
-        if "worktree" not in fields:
-            continue
-        branch = fields.get("branch", "")
-        trees.append(_Tree(fields["worktree"], branch.removeprefix("refs/heads/") or None,
-                           "prunable" in fields))  # fmt: skip
-    return trees
+def _tree_list(vcs: VCS) -> list[_Tree]:
+    """The registered worktrees, the main working tree first."""
+    return [_Tree(str(e.path), e.branch, e.prunable) for e in vcs.worktree_entries()]
 
 
-def _worktrees(orch: Any, vcs: Any) -> Check:
+def _worktrees(orch: Any, vcs: VCS) -> Check:
     """Every agent of an in-progress feature works in a worktree that exists; implementors
     (sandboxed) in one of their own, not in the main checkout, whose ``.git/`` (and so
     the event store) Claude Code's sandbox keeps read-only."""

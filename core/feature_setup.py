@@ -11,6 +11,7 @@ from .errors import ValidationError, refuse_implementor
 from .workflow import require_git
 
 EXCLUDE_LINE = "/state/"
+EXCLUDE_COMMENT = "claude-orchestrator state files (views of the store)"
 
 
 class InitFeatureResult(NamedTuple):
@@ -158,21 +159,6 @@ def _finish_worktrees(vcs: Any, registered: dict[str, Any], plan: dict[str, Path
 
 
 def ignore_state_dir(orch: Any) -> bool:
-    """Add ``/state/`` to ``info/exclude`` (shared by all worktrees); True if added."""
-    common = orch.location.common_dir
-    if common is None:
-        return False
-    exclude = common / "info" / "exclude"
-    exclude.parent.mkdir(parents=True, exist_ok=True)
-    text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-    if EXCLUDE_LINE in text.splitlines():
-        return False
-    from .fsutil import atomic_write_text
-
-    separator = "" if not text or text.endswith("\n") else "\n"
-    atomic_write_text(
-        exclude,
-        text + separator + "# claude-orchestrator state files (views of the store)\n"
-        + EXCLUDE_LINE + "\n",
-    )  # fmt: skip
-    return True
+    """Ignore ``/state/`` in every worktree (git: ``info/exclude``); True if added."""
+    added: bool = orch.vcs().ignore_path(EXCLUDE_LINE, EXCLUDE_COMMENT)
+    return added

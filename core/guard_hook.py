@@ -55,10 +55,8 @@ def _overseer_config(vcs: Any, overseer: str, cache_dir: Path) -> Any:
     none (never the agent's working copy, which it could edit)."""
     from .config import Config, parse_text, validate_data
 
-    proc = vcs.run("rev-parse", "--verify", "-q", f"refs/heads/{overseer}:orchestrator.yaml",
-                   check=False)  # fmt: skip
-    blob = proc.stdout.strip()
-    if proc.returncode != 0 or not blob:
+    blob = vcs.blob_id(f"refs/heads/{overseer}", "orchestrator.yaml")
+    if blob is None:
         return None
     cache = cache_dir / f"config-{blob}.json"
     try:
@@ -67,7 +65,7 @@ def _overseer_config(vcs: Any, overseer: str, cache_dir: Path) -> Any:
             return Config(cached["data"], None, {})
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    text = vcs.run("cat-file", "blob", blob).stdout
+    text = vcs.read_blob(blob)
     path = Path("orchestrator.yaml")
     document, positions = parse_text(text, path)
     config = validate_data(document, path, positions)

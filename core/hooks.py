@@ -1,14 +1,10 @@
-"""Git hooks that keep the store current: ``hooks install`` / ``hooks uninstall``.
+"""Repository hooks that keep the store current: ``hooks install`` / ``hooks uninstall``.
 
-The hooks (post-commit, post-rewrite, post-merge) run ``sync-status --from-hook``:
+The VCS plugin writes the hooks where its tool runs them (for git:
+:mod:`claude_orchestrator.plugins.git_hooks`, which chains hooks that were there
+before). The sync hooks (post-commit, post-rewrite, post-merge) run
+``sync-status --from-hook``, which is this module's :func:`sync_from_hook`:
 
-* they chain with a hook that was there before (it is moved aside to
-  ``<name>.pre-claude-orchestrator`` and run first, with the same arguments and input;
-  its exit status is what git sees), and ``uninstall`` puts it back;
-* they live where git looks for hooks — ``core.hooksPath`` if set, else the common
-  ``hooks`` directory shared by every worktree;
-* they call this installation by absolute path (agents' shells differ) and clear the
-  variables git exports to hooks (``GIT_DIR``, ``GIT_INDEX_FILE`` ...) before it runs git;
 * they never block or fail a commit: ``--from-hook`` stays quiet, skips while a rebase,
   merge or cherry-pick is under way (post-rewrite and post-merge catch up afterwards),
   and records failures in ``<git common dir>/orchestrator/hook-errors.log``, which
@@ -25,29 +21,15 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from .fsutil import atomic_write_text
+from .models_vcs import HookSettings, HookState
 
-SYNC_HOOKS = ("post-commit", "post-rewrite", "post-merge")
-#: the second line of role enforcement, for any agent (not only Claude Code)
-REF_HOOKS = ("pre-push", "reference-transaction")
-HOOKS = SYNC_HOOKS + REF_HOOKS
-MARKER = "# claude-orchestrator hook"
-HOOK_VERSION = 2
-CHAINED_SUFFIX = ".pre-claude-orchestrator"
 LOG_NAME = "hook-errors.log"
 HOOK_BUDGET_SECONDS = 20.0
 ENV_HOOK_BUDGET = "CLAUDE_ORCHESTRATOR_HOOK_BUDGET"
-#: post-rewrite's first argument ("amend" or "rebase"), for the sync it runs
+#: post-rewrite's first argument ("amend" or "rebase"), which the hook passes to the sync
 ENV_REWRITE = "CLAUDE_ORCHESTRATOR_REWRITE"
-
-
-def hooks_dir(orch: Any) -> Path:
-    vcs = orch.vcs()
-    out = vcs.run("rev-parse", "--git-path", "hooks").stdout.strip()
-    path = Path(out)
-    return path if path.is_absolute() else (orch.location.root / path).resolve()
 
 
 def command_line() -> str:
@@ -55,110 +37,18 @@ def command_line() -> str:
     return f"{shlex.quote(sys.executable)} -m claude_orchestrator"
 
 
-def script(hook: str, prefix: str = "feature", main: str = "main") -> str:
-    """The hook's content (ref hooks embed the branch naming from the config)."""
-    if hook in REF_HOOKS:
-        return _ref_script(hook, prefix.rstrip("/"), main)
-    chained = f'"$hook_dir/{hook}{CHAINED_SUFFIX}"'
-    sync = f"{command_line()} sync-status --from-hook {hook}"
-    if hook == "post-rewrite":  # git's "<old> <new>" lines go to the chained hook and to us
-        read, run_chained = "input=$(cat)\n", f"printf '%s\\n' \"$input\" | {chained}"
-        sync = f'printf \'%s\\n\' "$input" | {ENV_REWRITE}="$1" {sync}'
-    else:
-        read, run_chained, sync = "", chained, f"{sync} </dev/null"
-    return f"""#!/bin/sh
-{MARKER} v{HOOK_VERSION}: {hook}. Installed by `claude-orchestrator hooks install`;
-# `claude-orchestrator hooks uninstall` removes it and restores any hook it chained.
-hook_dir=$(dirname "$0")
-{read}status=0
-if [ -x {chained} ]; then
-    {run_chained} "$@" || status=$?
-fi
-(
-    unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX GIT_OBJECT_DIRECTORY \\
-        GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_COMMON_DIR GIT_NAMESPACE
-    {sync} >/dev/null 2>&1
-) || true
-exit $status
-"""
+def settings(orch: Any) -> HookSettings:
+    """What the VCS writes into the hooks: this installation and the branch naming."""
+    return HookSettings(command_line(), orch.config.branch_prefix, orch.config.main_branch)
 
 
-def _ref_script(hook: str, prefix: str, main: str) -> str:
-    """pre-push refuses pushes to protected refs from an implementor branch;
-    reference-transaction refuses local updates of the main branch, the overseer branch
-    and sibling branches from an implementor's worktree (worktrees share refs, so a
-    local `git branch -f` would otherwise move them). POSIX sh: it runs on every ref
-    update, so it does not start Python."""
-    chained = f'"$hook_dir/{hook}{CHAINED_SUFFIX}"'
-    qprefix = shlex.quote(prefix + "/")
-    qmain = shlex.quote(main)
-    if hook == "pre-push":
-        check = """    [ -n "$remote_ref" ] || continue
-    case "$remote_ref" in refs/heads/*) ;; *) continue ;; esac
-    name=${remote_ref#refs/heads/}"""
-        verb = "push to"
-        gate = ""
-    else:
-        check = """    [ -n "$ref" ] || continue
-    case "$ref" in refs/heads/*) ;; *) continue ;; esac
-    # creating a branch is fine (git reports an unchecked old value as zeros too, so ask)
-    git rev-parse -q --verify "$ref" >/dev/null || continue
-    name=${ref#refs/heads/}"""
-        verb = "move"
-        gate = '[ "$1" = prepared ] || exit 0\n'
-    fields = "local_ref local_oid remote_ref remote_oid" if hook == "pre-push" else "old new ref"
-    return f"""#!/bin/sh
-{MARKER} v{HOOK_VERSION}: {hook}. Installed by `claude-orchestrator hooks install`;
-# `claude-orchestrator hooks uninstall` removes it and restores any hook it chained.
-hook_dir=$(dirname "$0")
-input=$(cat)
-if [ -x {chained} ]; then
-    printf '%s\\n' "$input" | {chained} "$@" || exit $?
-fi
-{gate}prefix={qprefix}
-main={qmain}
-branch=$(git symbolic-ref --short -q HEAD) || exit 0
-case "$branch" in "$prefix"*/impl-*) ;; *) exit 0 ;; esac
-printf '%s\\n' "$input" | while read -r {fields}; do
-{check}
-    [ "$name" = "$branch" ] && continue
-    case "$name" in
-        main|master|"$main"|"$prefix"*)
-            echo "claude-orchestrator: implementors may not {verb} $name (from $branch)" >&2
-            exit 1 ;;
-    esac
-done
-"""
-
-
-class HookState(NamedTuple):
-    hook: str
-    path: str
-    installed: bool
-    current: bool
-    chained: bool
-
-
-def _is_ours(path: Path) -> bool:
-    try:
-        return MARKER in path.read_text(encoding="utf-8", errors="replace")[:400]
-    except OSError:
-        return False
-
-
-def _script_for(orch: Any, hook: str) -> str:
-    return script(hook, orch.config.branch_prefix, orch.config.main_branch)
+def hooks_dir(orch: Any) -> Path:
+    path: Path = orch.vcs().hooks_dir()
+    return path
 
 
 def status(orch: Any) -> list[HookState]:
-    directory = hooks_dir(orch)
-    states = []
-    for hook in HOOKS:
-        path = directory / hook
-        ours = path.is_file() and _is_ours(path)
-        current = ours and path.read_text(encoding="utf-8") == _script_for(orch, hook)
-        states.append(HookState(hook, str(path), ours, current,
-                                (directory / f"{hook}{CHAINED_SUFFIX}").exists()))  # fmt: skip
+    states: list[HookState] = orch.vcs().hook_status(settings(orch))
     return states
 
 
@@ -169,23 +59,8 @@ def install(orch: Any) -> list[HookState]:
 
     refuse_implementor("hooks install")
     refuse_bare(orch.location)  # no commits are made there: nothing to sync
-    directory = hooks_dir(orch)
-    directory.mkdir(parents=True, exist_ok=True)
-    for hook in HOOKS:
-        path = directory / hook
-        chained = directory / f"{hook}{CHAINED_SUFFIX}"
-        if path.exists() and not _is_ours(path):
-            if chained.exists():
-                from .errors import ValidationError
-
-                raise ValidationError(
-                    f"both {path} and {chained} exist and neither is ours: merge them by "
-                    "hand, then run `claude-orchestrator hooks install` again"
-                )
-            os.replace(path, chained)
-        atomic_write_text(path, _script_for(orch, hook))
-        path.chmod(0o755)
-    return status(orch)
+    states: list[HookState] = orch.vcs().install_hooks(settings(orch))
+    return states
 
 
 def uninstall(orch: Any) -> list[HookState]:
@@ -193,15 +68,8 @@ def uninstall(orch: Any) -> list[HookState]:
     from .errors import refuse_implementor
 
     refuse_implementor("hooks uninstall")
-    directory = hooks_dir(orch)
-    for hook in HOOKS:
-        path = directory / hook
-        chained = directory / f"{hook}{CHAINED_SUFFIX}"
-        if path.exists() and _is_ours(path):
-            path.unlink()
-            if chained.exists():
-                os.replace(chained, path)
-    return status(orch)
+    states: list[HookState] = orch.vcs().uninstall_hooks(settings(orch))
+    return states
 
 
 def log_path(orch: Any) -> Path:

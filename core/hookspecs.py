@@ -69,6 +69,21 @@ def register_ci(register: Register) -> None:
     """
 
 
+# ---------------------------------------------------------------------------- forge
+@hookspec
+def register_forges(register: Register) -> None:
+    """Offer forges (:class:`~claude_orchestrator.protocols_vcs.Forge`).
+
+    A forge is where pull requests are opened and merged.
+    ``forge.type`` in the config names the one ``open-pr`` and ``merge-pr`` use; the
+    built-in ``local`` and ``github`` are plugins like any other.
+
+    :param register: callback that records a factory under a name.
+
+    .. versionadded:: 0.2
+    """
+
+
 # ------------------------------------------------------------------------- notifier
 @hookspec
 def register_notifiers(register: Register) -> None:

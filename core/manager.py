@@ -42,6 +42,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "claude_orchestrator.plugins.git_vcs",
     "claude_orchestrator.plugins.markdown_notifier",
     "claude_orchestrator.plugins.github_actions_ci",
+    "claude_orchestrator.plugins.forge_local",
+    "claude_orchestrator.plugins.forge_github",
 )
 
 #: plugin kind -> the hook through which plugins offer implementations of it
@@ -50,6 +52,7 @@ KIND_HOOKS: dict[str, str] = {
     "store": "register_stores",
     "ci": "register_ci",
     "notifier": "register_notifiers",
+    "forge": "register_forges",
 }
 
 

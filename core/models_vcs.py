@@ -1,0 +1,80 @@
+"""What a :class:`~claude_orchestrator.protocols_vcs.VCS` returns: commits, merges,
+branch tips, worktrees and hooks, as plain NamedTuples (no git in them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+#: the lock reason ``git worktree add`` leaves while it checks out (LC_ALL=C)
+WORKTREE_ADD_LOCK = "initializing"
+
+
+class CommitInfo(NamedTuple):
+    commit: str
+    subject: str
+    message: str
+
+
+class WorktreeEntry(NamedTuple):
+    path: Path
+    branch: str | None
+    #: the lock's reason ("" without one); None when the worktree is not locked
+    locked: str | None
+    #: its directory is gone (deleted by hand)
+    missing: bool
+    #: the VCS would unregister it when asked to prune (gone, and not locked)
+    prunable: bool = False
+
+    @property
+    def interrupted(self) -> bool:
+        """Left locked by a ``git worktree add`` that did not finish (it was killed)."""
+        return self.locked == WORKTREE_ADD_LOCK
+
+
+class BranchTip(NamedTuple):
+    commit: str
+    #: the remote the tip comes from; None for a local branch
+    remote: str | None
+    #: (remote, commit) of the other remotes whose branch of that name is elsewhere
+    others: tuple[tuple[str, str], ...]
+
+
+class MergeResult(NamedTuple):
+    """The outcome of merging two commits in memory.
+
+    ``conflicted`` follows git's status, not the file list: a few directory-rename
+    conflicts list no file at all.
+    """
+
+    conflicted: bool
+    files: list[str]
+    #: why git could not merge the pair at all (e.g. unrelated histories); None when it did
+    error: str | None = None
+
+
+class HookSettings(NamedTuple):
+    """What the installed repository hooks need to know.
+
+    :param command: how a hook calls this installation (``python -m claude_orchestrator``).
+    :param branch_prefix: the feature branches' prefix (``feature``).
+    :param main_branch: the main branch (``main``).
+    """
+
+    command: str
+    branch_prefix: str
+    main_branch: str
+
+
+class HookState(NamedTuple):
+    hook: str
+    path: str
+    installed: bool
+    current: bool
+    chained: bool
+
+
+__all__ = [
+    "WORKTREE_ADD_LOCK", "BranchTip", "CommitInfo", "HookSettings", "HookState", "MergeResult",
+    "WorktreeEntry",
+]  # fmt: skip
