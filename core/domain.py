@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .errors import AlreadyExistsError, NotFoundError, ValidationError
 from .models import FoundConflict, NewEvent, SyncCommit
 
 OVERSEER = "overseer"
@@ -274,3 +275,58 @@ def still_said(task_id: str, action: str, commit_hash: str, patch_id: str) -> Sy
     """The commit that, after a retraction, logs what another synced change still says."""
     subject = f"{task_id} {action}: still said by {commit_hash[:12]} after a rewrite"
     return SyncCommit(commit_hash, patch_id, subject, [])
+
+
+# -- what a store says when a change is refused ------------------------------------------
+def feature_not_found(spec_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"Feature not found in event store: {spec_id}. Add it with: "
+        f'claude-orchestrator events add-feature {spec_id} "<name>"'
+    )
+
+
+def agent_not_found(spec_id: str, role: str) -> NotFoundError:
+    return NotFoundError(
+        f"Agent not found: {role} is not registered for {spec_id}. Register it with: "
+        f"claude-orchestrator events add-agent {spec_id} {role}"
+    )
+
+
+def feature_exists(spec_id: str) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        f"feature {spec_id} is already in the event store: see "
+        f"`claude-orchestrator events status {spec_id}`"
+    )
+
+
+def agent_exists(spec_id: str, role: str) -> AlreadyExistsError:
+    return AlreadyExistsError(f"agent {role} is already registered for {spec_id}")
+
+
+def conflict_not_found(conflict_id: int) -> NotFoundError:
+    return NotFoundError(
+        f"no conflict with id {conflict_id}: list them with `claude-orchestrator events conflicts`"
+    )
+
+
+def conflict_already_resolved(conflict_id: int) -> ValidationError:
+    return ValidationError(f"conflict {conflict_id} is already resolved")
+
+
+def blocker_not_found(blocker_id: int) -> NotFoundError:
+    return NotFoundError(
+        f"no blocker with id {blocker_id}: list them with `claude-orchestrator events blockers`"
+    )
+
+
+def blocker_already_resolved(blocker_id: int) -> ValidationError:
+    return ValidationError(f"blocker {blocker_id} is already resolved")
+
+
+def pull_request_not_found(pr_id: int, *, merging: bool = False) -> NotFoundError:
+    if merging:
+        return NotFoundError(
+            f"no pull request #{pr_id}: list them with `claude-orchestrator events "
+            "status` or `claude-orchestrator prs`"
+        )
+    return NotFoundError(f"no pull request with id {pr_id}")

@@ -1,7 +1,7 @@
 """The domain rules of a task's state, from its events (pure: no I/O).
 
-Every store derives a task's state with :func:`derive_task_state` (SQLite keeps the
-result in its ``task_state`` table); sync-status logs an action only when
+Every store derives a task's state with :func:`derive_task_state` (the built-in store
+keeps the result in a summary table); sync-status logs an action only when
 :func:`changes_state` says it moves the branch's state; the overseer's checkboxes
 follow :func:`checkbox_states`.
 """

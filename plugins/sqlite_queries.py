@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from claude_orchestrator.errors import NotFoundError
+from claude_orchestrator import domain
 from claude_orchestrator.models import (
     Agent,
     AgentStatus,
@@ -84,10 +84,7 @@ class SQLiteQueries(SQLiteConnection):
     def _conflict(self, conflict_id: int) -> Conflict:
         rows = self._read(f"{sr.CONFLICT_SQL} WHERE c.id = ?", (conflict_id,))
         if not rows:
-            raise NotFoundError(
-                f"no conflict with id {conflict_id}: list them with "
-                "`claude-orchestrator events conflicts`"
-            )
+            raise domain.conflict_not_found(conflict_id)
         return sr.conflict(rows[0])
 
     def list_conflicts(
@@ -107,10 +104,7 @@ class SQLiteQueries(SQLiteConnection):
     def _blocker(self, blocker_id: int) -> Blocker:
         rows = self._read(f"{sr.BLOCKER_SQL} WHERE b.id = ?", (blocker_id,))
         if not rows:
-            raise NotFoundError(
-                f"no blocker with id {blocker_id}: list them with "
-                "`claude-orchestrator events blockers`"
-            )
+            raise domain.blocker_not_found(blocker_id)
         return Blocker(*rows[0])
 
     def list_blockers(
@@ -137,7 +131,7 @@ class SQLiteQueries(SQLiteConnection):
     def _pull_request(self, pr_id: int) -> PullRequest:
         rows = self._read(f"{sr.PR_SQL} WHERE p.id = ?", (pr_id,))
         if not rows:
-            raise NotFoundError(f"no pull request with id {pr_id}")
+            raise domain.pull_request_not_found(pr_id)
         return PullRequest(*rows[0])
 
     def list_pull_requests(self, spec_id: str | None = None) -> list[PullRequest]:

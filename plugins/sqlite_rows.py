@@ -14,8 +14,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from claude_orchestrator import domain
 from claude_orchestrator.domain_tasks import STATE_EVENTS, TaskEvent, derive_task_state
-from claude_orchestrator.errors import NotFoundError
 from claude_orchestrator.models import Conflict, Event, NewEvent
 
 STATE_MARKS = ", ".join("?" * len(STATE_EVENTS))
@@ -96,10 +96,7 @@ def conflict(row: Sequence[Any]) -> Conflict:
 def feature_id(conn: sqlite3.Connection, spec_id: str) -> int:
     row = conn.execute("SELECT id FROM features WHERE spec_id = ?", (spec_id,)).fetchone()
     if row is None:
-        raise NotFoundError(
-            f"Feature not found in event store: {spec_id}. Add it with: "
-            f'claude-orchestrator events add-feature {spec_id} "<name>"'
-        )
+        raise domain.feature_not_found(spec_id)
     return int(row[0])
 
 
@@ -113,10 +110,7 @@ def agent_ids(conn: sqlite3.Connection, spec_id: str, role: str) -> tuple[int, i
     if row is None:
         feature_id(conn, spec_id)  # raises the feature-not-found error
     if row[1] is None:
-        raise NotFoundError(
-            f"Agent not found: {role} is not registered for {spec_id}. Register it with: "
-            f"claude-orchestrator events add-agent {spec_id} {role}"
-        )
+        raise domain.agent_not_found(spec_id, role)
     return int(row[0]), int(row[1])
 
 

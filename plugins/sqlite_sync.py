@@ -18,7 +18,6 @@ from typing import NamedTuple
 from claude_orchestrator import domain
 from claude_orchestrator import domain_rules as rules
 from claude_orchestrator.domain_tasks import STATE_EVENTS
-from claude_orchestrator.errors import NotFoundError
 from claude_orchestrator.models import Conflict, Event, FoundConflict, PullRequest, SyncCommit
 
 from . import sqlite_rows as sr
@@ -244,10 +243,7 @@ class SQLiteSync(SQLiteWrites):
                 (pr_id,),
             ).fetchone()
             if row is None:
-                raise NotFoundError(
-                    f"no pull request #{pr_id}: list them with `claude-orchestrator events "
-                    "status` or `claude-orchestrator prs`"
-                )
+                raise domain.pull_request_not_found(pr_id, merging=True)
             spec_id, role, feature_id, agent_id, number, status, head, base = row
             rules.check_mergeable(pr_id, status)
             conn.execute(

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from claude_orchestrator import domain
 from claude_orchestrator import domain_rules as rules
-from claude_orchestrator.errors import AlreadyExistsError, NotFoundError, ValidationError
 from claude_orchestrator.models import (
     Agent,
     Blocker,
@@ -39,10 +38,7 @@ class SQLiteWrites(SQLiteQueries):
         rules.check_agents(role for role, _ in agents)
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM features WHERE spec_id = ?", (spec_id,)).fetchone():
-                raise AlreadyExistsError(
-                    f"feature {spec_id} is already in the event store: see "
-                    f"`claude-orchestrator events status {spec_id}`"
-                )
+                raise domain.feature_exists(spec_id)
             feature_id = conn.execute(
                 "INSERT INTO features (spec_id, name, overseer_branch) VALUES (?, ?, ?) "
                 "RETURNING id",
@@ -90,7 +86,7 @@ class SQLiteWrites(SQLiteQueries):
                 "SELECT 1 FROM agents WHERE feature_id = ? AND role = ?", (feature_id, role)
             ).fetchone()
             if exists:
-                raise AlreadyExistsError(f"agent {role} is already registered for {spec_id}")
+                raise domain.agent_exists(spec_id, role)
             conn.execute(
                 "INSERT INTO agents (role, feature_id, branch_name) VALUES (?, ?, ?)",
                 (role, feature_id, branch_name),
@@ -130,12 +126,9 @@ class SQLiteWrites(SQLiteQueries):
                 (conflict_id,),
             ).fetchone()
             if row is None:
-                raise NotFoundError(
-                    f"no conflict with id {conflict_id}: list them with "
-                    "`claude-orchestrator events conflicts`"
-                )
+                raise domain.conflict_not_found(conflict_id)
             if row[0]:
-                raise ValidationError(f"conflict {conflict_id} is already resolved")
+                raise domain.conflict_already_resolved(conflict_id)
             self._close_conflict(conn, conflict_id, notes)
             event = sr.insert_event(
                 conn, row[3], row[4], domain.conflict_resolved(row[1], row[2], conflict_id, notes)
@@ -185,12 +178,9 @@ class SQLiteWrites(SQLiteQueries):
                 (blocker_id,),
             ).fetchone()
             if row is None:
-                raise NotFoundError(
-                    f"no blocker with id {blocker_id}: list them with "
-                    "`claude-orchestrator events blockers`"
-                )
+                raise domain.blocker_not_found(blocker_id)
             if row[0] == "resolved":
-                raise ValidationError(f"blocker {blocker_id} is already resolved")
+                raise domain.blocker_already_resolved(blocker_id)
             conn.execute(
                 "UPDATE blockers SET status = 'resolved', resolution_notes = ?, "
                 f"resolved_at = {sr.NOW} WHERE id = ?",
@@ -271,7 +261,7 @@ class SQLiteWrites(SQLiteQueries):
                 (pr_id,),
             ).fetchone()
             if row is None:
-                raise NotFoundError(f"no pull request with id {pr_id}")
+                raise domain.pull_request_not_found(pr_id)
             conn.execute(
                 "UPDATE pull_requests SET status = ?, merged_at = CASE WHEN ? = 'merged' "
                 f"THEN {sr.NOW} ELSE merged_at END WHERE id = ?",

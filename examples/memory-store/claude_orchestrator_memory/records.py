@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from claude_orchestrator import domain
 from claude_orchestrator import domain_rules as rules
-from claude_orchestrator.errors import AlreadyExistsError, NotFoundError, ValidationError
 from claude_orchestrator.models import (
     Agent,
     AgentStatus,
@@ -58,10 +57,7 @@ class Records(Base):
         rules.check_agents(role for role, _ in agents)
         with self._write() as t:
             if spec_id in t.features:
-                raise AlreadyExistsError(
-                    f"feature {spec_id} is already in the event store: see "
-                    f"`claude-orchestrator events status {spec_id}`"
-                )
+                raise domain.feature_exists(spec_id)
             t.features[spec_id] = Feature(
                 t.next_id("feature"), spec_id, name, overseer_branch, "in-progress", now()
             )
@@ -107,7 +103,7 @@ class Records(Base):
         with self._write() as t:
             self._feature_of(t, spec_id)
             if role in t.agents[spec_id]:
-                raise AlreadyExistsError(f"agent {role} is already registered for {spec_id}")
+                raise domain.agent_exists(spec_id, role)
             agent = self._new_agent(t, spec_id, role, branch_name)
             return agent, self._append(t, domain.agent_registered(spec_id, role, branch_name))
 
@@ -164,17 +160,14 @@ class Records(Base):
     def _open_conflict(self, t: Tables, conflict_id: int) -> Conflict:
         conflict = t.conflicts.get(conflict_id)
         if conflict is None:
-            raise NotFoundError(
-                f"no conflict with id {conflict_id}: list them with "
-                "`claude-orchestrator events conflicts`"
-            )
+            raise domain.conflict_not_found(conflict_id)
         return conflict
 
     def resolve_conflict(self, conflict_id: int, notes: str) -> tuple[Conflict, Event]:
         with self._write() as t:
             conflict = self._open_conflict(t, conflict_id)
             if conflict.resolved:
-                raise ValidationError(f"conflict {conflict_id} is already resolved")
+                raise domain.conflict_already_resolved(conflict_id)
             closed = self._close_conflict(t, conflict, notes)
             new = domain.conflict_resolved(conflict.spec_id, conflict.role, conflict_id, notes)
             return closed, self._append(t, new)
@@ -229,12 +222,9 @@ class Records(Base):
         with self._write() as t:
             blocker = t.blockers.get(blocker_id)
             if blocker is None:
-                raise NotFoundError(
-                    f"no blocker with id {blocker_id}: list them with "
-                    "`claude-orchestrator events blockers`"
-                )
+                raise domain.blocker_not_found(blocker_id)
             if blocker.status == "resolved":
-                raise ValidationError(f"blocker {blocker_id} is already resolved")
+                raise domain.blocker_already_resolved(blocker_id)
             done = blocker._replace(status="resolved", resolution_notes=notes, resolved_at=now())
             t.blockers[blocker_id] = done
             agent = self._agent_of(t, blocker.spec_id, blocker.role)
@@ -313,7 +303,7 @@ class Records(Base):
     def _pr(self, t: Tables, pr_id: int) -> PullRequest:
         pr = t.pull_requests.get(pr_id)
         if pr is None:
-            raise NotFoundError(f"no pull request with id {pr_id}")
+            raise domain.pull_request_not_found(pr_id)
         return pr
 
     def set_pull_request_status(self, pr_id: int, status: str) -> tuple[PullRequest, Event]:

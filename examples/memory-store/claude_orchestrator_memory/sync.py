@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 from claude_orchestrator import domain
 from claude_orchestrator import domain_rules as rules
-from claude_orchestrator.errors import NotFoundError
 from claude_orchestrator.models import (
     Agent,
     Conflict,
@@ -170,10 +169,7 @@ class Sync(Records):
         with self._write() as t:
             pr = t.pull_requests.get(pr_id)
             if pr is None:
-                raise NotFoundError(
-                    f"no pull request #{pr_id}: list them with `claude-orchestrator events "
-                    "status` or `claude-orchestrator prs`"
-                )
+                raise domain.pull_request_not_found(pr_id, merging=True)
             rules.check_mergeable(pr_id, pr.status)
             merged = pr._replace(status="merged", merged_at=now())
             t.pull_requests[pr_id] = merged

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from claude_orchestrator import domain
 from claude_orchestrator import domain_rules as rules
 from claude_orchestrator.domain_tasks import TaskEvent
-from claude_orchestrator.errors import NotFoundError, NotInitializedError
+from claude_orchestrator.errors import NotInitializedError
 from claude_orchestrator.models import (
     Agent,
     Blocker,
@@ -105,20 +106,14 @@ class Base:
     def _feature_of(tables: Tables, spec_id: str) -> Feature:
         feature = tables.features.get(spec_id)
         if feature is None:
-            raise NotFoundError(
-                f"Feature not found in event store: {spec_id}. Add it with: "
-                f'claude-orchestrator events add-feature {spec_id} "<name>"'
-            )
+            raise domain.feature_not_found(spec_id)
         return feature
 
     def _agent_of(self, tables: Tables, spec_id: str, role: str) -> Agent:
         self._feature_of(tables, spec_id)
         agent = tables.agents[spec_id].get(role)
         if agent is None:
-            raise NotFoundError(
-                f"Agent not found: {role} is not registered for {spec_id}. Register it with: "
-                f"claude-orchestrator events add-agent {spec_id} {role}"
-            )
+            raise domain.agent_not_found(spec_id, role)
         return agent
 
     def _append(self, tables: Tables, new: NewEvent) -> Event:
