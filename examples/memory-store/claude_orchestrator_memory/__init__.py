@@ -10,11 +10,15 @@ log the same events for the same operations. Choose it in orchestrator.yaml::
     plugins:
       store: memory
 
-Nothing persists: the records live as long as the process (use it from the library --
-``Orchestrator`` -- in tests and notebooks; each CLI call would start empty).
+Nothing persists: the records live as long as the process. Within a process, every
+``Orchestrator`` whose store path is the same (each worktree of one repository) gets
+the same store, so use it from the library -- tests, notebooks; each CLI call, a
+process of its own, would start empty.
 """
 
 from __future__ import annotations
+
+import threading
 
 from claude_orchestrator import hookimpl
 from claude_orchestrator.protocols import PluginContext, Register
@@ -30,7 +34,14 @@ class MemoryStore(Sync):
 
     @classmethod
     def from_context(cls, context: PluginContext) -> MemoryStore:
-        return cls(f"memory:{context.store_path}")
+        """The process's store for this store path (one per repository)."""
+        location = f"memory:{context.store_path}"
+        with _SHARED_LOCK:
+            return _SHARED.setdefault(location, cls(location))
+
+
+_SHARED: dict[str, MemoryStore] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 @hookimpl
