@@ -118,7 +118,7 @@ class Misnamed(NamedTuple):
     deeper: list[str]
 
 
-def misnamed(vcs: Any, prefix: str) -> Misnamed:
+def misnamed(vcs: VCS, prefix: str) -> Misnamed:
     """The branches (local or remote-tracking) that break the naming rule, by how."""
     area: list[str] = []
     spec: list[str] = []
@@ -137,7 +137,7 @@ def misnamed(vcs: Any, prefix: str) -> Misnamed:
     return Misnamed(area, spec, deeper)
 
 
-def misnamed_branches(vcs: Any, prefix: str) -> list[str]:
+def misnamed_branches(vcs: VCS, prefix: str) -> list[str]:
     """Every branch :func:`misnamed` finds, in one sorted list."""
     return sorted(name for names in misnamed(vcs, prefix) for name in names)
 
@@ -186,7 +186,7 @@ def _feature_branches(listing: dict[str, BranchTip], prefix: str, spec_id: str) 
     )  # fmt: skip
 
 
-def _check_history(vcs: Any, pairs: Sequence[tuple[str, str]]) -> None:
+def _check_history(vcs: VCS, pairs: Sequence[tuple[str, str]]) -> None:
     if vcs.is_shallow():
         for a, b in pairs:
             if vcs.merge_base(a, b) is None:
@@ -229,6 +229,10 @@ def check_conflicts(orch: Any, *, branch: str | None = None) -> list[PairResult]
             "fetch it"
         )
     head = head or vcs.resolve("HEAD")
+    if head is None:
+        raise ValidationError(
+            f"{name} has no commits yet: commit your work on it, then run check-conflicts again"
+        )
     overseer = config.overseer_branch(parsed.spec_id)
     if overseer not in branches:
         raise ValidationError(
@@ -255,7 +259,7 @@ def check_conflicts(orch: Any, *, branch: str | None = None) -> list[PairResult]
     return results
 
 
-def _attribute(vcs: Any, ours: str, theirs: str, files: Sequence[str]) -> list[FileTouch]:
+def _attribute(vcs: VCS, ours: str, theirs: str, files: Sequence[str]) -> list[FileTouch]:
     """The commits on each side that touched each conflicting file, following renames:
     a file one side renamed (or moved with its directory) has another name on the other
     side, and the commits there touched that name."""
@@ -484,7 +488,7 @@ def detect_conflicts(orch: Any) -> list[FeatureScan]:
     return scans
 
 
-def _groups(listing: dict[str, Any], prefix: str) -> list[str]:
+def _groups(listing: dict[str, BranchTip], prefix: str) -> list[str]:
     """The spec ids of the branch groups that hold an overseer or ``impl-`` branch (or a
     name below one), whatever the spec id."""
     found = set()

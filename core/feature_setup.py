@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 from . import validate as v
 from .errors import ValidationError, refuse_implementor
+from .models_vcs import WorktreeEntry
+from .protocols_vcs import VCS
 from .workflow import require_git
 
 EXCLUDE_LINE = "/state/"
@@ -80,7 +82,7 @@ def init_feature(
     plan: dict[str, Path] = {}
     existing_trees: dict[str, Path] = vcs.worktrees()
     entries = vcs.worktree_entries()
-    registered = {e.branch: e for e in entries if e.branch in wanted}
+    registered = {e.branch: e for e in entries if e.branch is not None and e.branch in wanted}
     # an add killed before it set the worktree's branch: only its `.git` file is there
     unborn = {e.path: e for e in entries if e.branch is None and e.interrupted
               and not e.missing and [p.name for p in e.path.iterdir()] == [".git"]}  # fmt: skip
@@ -144,7 +146,9 @@ def init_feature(
     )  # fmt: skip
 
 
-def _finish_worktrees(vcs: Any, registered: dict[str, Any], plan: dict[str, Path]) -> list[str]:
+def _finish_worktrees(
+    vcs: VCS, registered: dict[str, WorktreeEntry], plan: dict[str, Path]
+) -> list[str]:
     """What a killed init-feature (or a hand) left: a worktree whose checkout was
     interrupted is finished; one whose directory was deleted is unregistered, to be
     created again (it is in ``plan``). Returns the branches whose worktree was repaired."""

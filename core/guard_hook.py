@@ -18,11 +18,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .guard_log import log_decision
 from .guard_redact import redact
 from .guard_spool import SPOOL
+
+if TYPE_CHECKING:
+    from .protocols_vcs import VCS
 
 SETTINGS_VARIABLE = "CLAUDE_ORCHESTRATOR_SETTINGS"  # agent_settings.SETTINGS_VARIABLE
 SETTINGS_VALUE = "agent-settings"
@@ -50,7 +53,7 @@ def trusted_cache_dir() -> Path:
     return Path(base) / "claude-orchestrator" / "guard"
 
 
-def _overseer_config(vcs: Any, overseer: str, cache_dir: Path) -> Any:
+def _overseer_config(vcs: VCS, overseer: str, cache_dir: Path) -> Any:
     """The config committed on the overseer branch, cached by blob id; None when there is
     none (never the agent's working copy, which it could edit)."""
     from .config import Config, parse_text, validate_data
@@ -77,7 +80,7 @@ def _overseer_config(vcs: Any, overseer: str, cache_dir: Path) -> Any:
     return config
 
 
-def _rules(role: str, vcs: Any, location: Any, branch: str) -> tuple[Any, str | None]:
+def _rules(role: str, vcs: VCS, location: Any, branch: str) -> tuple[Any, str | None]:
     """(the config whose rules apply, the agent's branch) — or raises OrchestratorError.
 
     The branch prefix that names the overseer branch is itself configuration: a prefix
