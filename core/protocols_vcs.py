@@ -122,6 +122,10 @@ class VCS(Protocol):
     def files_by_commit(self, base: str, tip: str) -> list[tuple[str, str, list[str]]]:
         """(commit, subject, changed files) for each commit in ``base..tip``."""
 
+    def commit_files(self, commit: str) -> list[str]:
+        """The files ``commit`` changes, sorted (a merge: against each parent; a root
+        commit: every file in it); [] for an unknown commit."""
+
     def renames(self, base: str, tip: str) -> list[tuple[str, str]]:
         """(old path, new path) of each file renamed between ``base`` and ``tip``."""
 

@@ -88,6 +88,7 @@ class VCSContract:
         assert blob is not None and vcs.read_blob(blob) == "x = 2\n"
         assert vcs.blob_id(first, "src/a.py") != blob and vcs.blob_id(main, "src/a.py") is None
         assert "src/a.py" in vcs.tracked_files()
+        assert vcs.commit_files(second) == ["src/a.py"] and vcs.commit_files("f" * 40) == []
 
     def test_in_memory_merges(self, vcs: VCS, history: History) -> None:
         ours = history.commit("ours", "f.txt", "ours\n", "ours")

@@ -242,6 +242,11 @@ class GitVCS(GitWorktrees, GitMergeTree, GitMerge, GitHooks):
             result.append((commit, subject, names))
         return result
 
+    def commit_files(self, commit: str) -> list[str]:
+        out = self.run("diff-tree", "--no-commit-id", "--name-only", "-r", "-m", "--root",
+                       commit, check=False).stdout  # fmt: skip
+        return sorted({path for path in out.split("\n") if path})
+
     def renames(self, base: str, tip: str) -> list[tuple[str, str]]:
         """(old path, new path) of each file renamed between ``base`` and ``tip``, by git's
         rename detection (the same a merge of ``tip`` uses)."""
