@@ -61,11 +61,20 @@ class PluginContext(NamedTuple):
 class EventStore(Protocol):
     """The append-only record of features, agents, events, PRs, conflicts, tests, blockers.
 
+    A store persists and queries; it does not decide. What every event says (type,
+    message, metadata) comes from :mod:`claude_orchestrator.domain`, and every rule --
+    a task's state, the blocked agent, which tasks a merge merges, how a scan
+    reconciles, what a synced commit logs or a rewrite retracts, the status summary --
+    from :mod:`claude_orchestrator.domain_rules` and
+    :mod:`claude_orchestrator.domain_tasks`, so two stores behave the same (the
+    examples/memory-store plugin is a second implementation).
+
     Implementations must make every write a transaction, must let several processes
-    write at once, and must refuse to update or delete appended events. Methods that
-    append an event as part of a change (``add_conflict`` logs ``conflict_detected``)
-    do both in one transaction and return the event, so notifiers can be told.
-    Unknown features or agents raise :class:`~claude_orchestrator.errors.NotFoundError`.
+    (or, for an in-process store, threads) write at once, and must refuse to update or
+    delete appended events. Methods that append an event as part of a change
+    (``add_conflict`` logs ``conflict_detected``) do both in one transaction and return
+    the event, so notifiers can be told. Unknown features or agents raise
+    :class:`~claude_orchestrator.errors.NotFoundError` (worded by the domain).
     """
 
     location: str
@@ -91,16 +100,21 @@ class EventStore(Protocol):
     def set_feature_name(self, spec_id: str, name: str) -> tuple[Feature, Event | None]:
         """Rename a feature; logs ``feature_renamed`` (returned) unless the name is the same."""
 
-    def get_feature(self, spec_id: str) -> Feature | None: ...
+    def get_feature(self, spec_id: str) -> Feature | None:
+        """The feature, or None."""
 
-    def list_features(self) -> list[Feature]: ...
+    def list_features(self) -> list[Feature]:
+        """Every feature, ordered by spec id."""
 
-    def set_feature_status(self, spec_id: str, status: str) -> tuple[Feature, Event]: ...
+    def set_feature_status(self, spec_id: str, status: str) -> tuple[Feature, Event]:
+        """Set a feature's status (``completed`` also sets ``completed_at``); logs
+        ``status_update``."""
 
     def add_agent(self, spec_id: str, role: str, branch_name: str) -> tuple[Agent, Event]:
         """Register one more agent; raises AlreadyExistsError if the role exists."""
 
-    def list_agents(self, spec_id: str) -> list[Agent]: ...
+    def list_agents(self, spec_id: str) -> list[Agent]:
+        """A feature's agents, overseer first, then by role (none for an unknown feature)."""
 
     # events
     def append_event(self, event: NewEvent) -> Event:
@@ -121,14 +135,16 @@ class EventStore(Protocol):
     # conflicts
     def add_conflict(
         self, spec_id: str, role: str, files: Sequence[str], severity: str
-    ) -> tuple[Conflict, Event]: ...
+    ) -> tuple[Conflict, Event]:
+        """Record a conflict by hand; logs ``conflict_detected``."""
 
     def resolve_conflict(self, conflict_id: int, notes: str) -> tuple[Conflict, Event]:
         """Mark a conflict resolved; NotFoundError if no such id, ValidationError if resolved."""
 
     def list_conflicts(
         self, spec_id: str | None = None, include_resolved: bool = False
-    ) -> list[Conflict]: ...
+    ) -> list[Conflict]:
+        """Open conflicts (all, with ``include_resolved``), oldest first."""
 
     # blockers
     def add_blocker(
@@ -139,13 +155,17 @@ class EventStore(Protocol):
         description: str,
         blocking_role: str | None = None,
         task_id: str | None = None,
-    ) -> tuple[Blocker, Event]: ...
+    ) -> tuple[Blocker, Event]:
+        """Open a blocker; the agent becomes ``blocked``; logs ``task_blocked``."""
 
-    def resolve_blocker(self, blocker_id: int, notes: str) -> tuple[Blocker, Event]: ...
+    def resolve_blocker(self, blocker_id: int, notes: str) -> tuple[Blocker, Event]:
+        """Resolve a blocker; the agent is active again when none of its blockers is
+        open; logs ``blocker_resolved``. NotFoundError, or ValidationError if resolved."""
 
     def list_blockers(
         self, spec_id: str | None = None, include_resolved: bool = False
-    ) -> list[Blocker]: ...
+    ) -> list[Blocker]:
+        """Active blockers (all, with ``include_resolved``), oldest first."""
 
     # test results
     def record_test(
@@ -162,11 +182,11 @@ class EventStore(Protocol):
         skipped: int | None = None,
         duration_ms: int | None = None,
         logs_url: str | None = None,
-    ) -> tuple[TestResult, Event]: ...
+    ) -> tuple[TestResult, Event]:
+        """Record a test run; logs ``test_result``."""
 
-    def list_test_results(
-        self, spec_id: str | None = None, limit: int = 50
-    ) -> list[TestResult]: ...
+    def list_test_results(self, spec_id: str | None = None, limit: int = 50) -> list[TestResult]:
+        """The newest ``limit`` test results, newest first."""
 
     # pull requests
     def record_pull_request(
@@ -180,13 +200,17 @@ class EventStore(Protocol):
         pr_number: int | None = None,
         status: str = "open",
         url: str | None = None,
-    ) -> tuple[PullRequest, Event]: ...
+    ) -> tuple[PullRequest, Event]:
+        """Record an opened pull request; logs ``pr_opened``."""
 
-    def set_pull_request_status(self, pr_id: int, status: str) -> tuple[PullRequest, Event]: ...
+    def set_pull_request_status(self, pr_id: int, status: str) -> tuple[PullRequest, Event]:
+        """Set a PR's status; logs ``pr_merged`` for ``merged``, else ``status_update``."""
 
-    def list_pull_requests(self, spec_id: str | None = None) -> list[PullRequest]: ...
+    def list_pull_requests(self, spec_id: str | None = None) -> list[PullRequest]:
+        """Pull requests, oldest first."""
 
-    def get_pull_request(self, pr_id: int) -> PullRequest | None: ...
+    def get_pull_request(self, pr_id: int) -> PullRequest | None:
+        """The pull request, or None."""
 
     def merge_pull_request(self, pr_id: int) -> tuple[PullRequest, list[Event]]:
         """Mark a PR merged: ``pr_merged``, and ``task_merged`` for each task its author
