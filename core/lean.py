@@ -109,12 +109,18 @@ GUARD = HookCommand(
 )
 
 
-def parse(command: HookCommand, args: Sequence[str]) -> dict[str, Any] | None:
-    """Parse ``args`` for ``command`` into its parameters' values (the names Typer passes);
-    None means "not simple enough: let Typer handle it"."""
-    by_flag = {p.flag: p for p in command.options()}
-    values: dict[str, Any] = {p.name: (False if p.kind == "bool" else None) for p in command.params}
-    positional: list[str] = []
+class Parsed:
+    def __init__(self) -> None:
+        self.positional: list[str] = []
+        self.options: dict[str, str] = {}
+        self.flags: set[str] = set()
+
+
+def parse(
+    args: Sequence[str], *, minimum: int, maximum: int, options: set[str], flags: set[str]
+) -> Parsed | None:
+    """Parse ``args``; None means "not simple enough: let Typer handle it"."""
+    result = Parsed()
     items = list(args)
     index = 0
     only_positional = False
@@ -122,30 +128,47 @@ def parse(command: HookCommand, args: Sequence[str]) -> dict[str, Any] | None:
         item = items[index]
         index += 1
         if only_positional or not item.startswith("-") or item == "-":
-            positional.append(item)
+            result.positional.append(item)
             continue
         if item == "--":
             only_positional = True
             continue
         name, sep, value = item.partition("=")
-        option = by_flag.get(name)
-        if option is None or (option.kind == "bool" and sep):
+        if name in flags and not sep:
+            result.flags.add(name)
+        elif name in options:
+            if not sep:
+                if index >= len(items):
+                    return None
+                value = items[index]
+                index += 1
+            result.options[name] = value
+        else:
             return None
-        if option.kind == "bool":
-            values[option.name] = True
-            continue
-        if not sep:
-            if index >= len(items):
-                return None
-            value = items[index]
-            index += 1
-        values[option.name] = value
-    arguments = command.arguments()
-    if not sum(p.required for p in arguments) <= len(positional) <= len(arguments):
+    if not minimum <= len(result.positional) <= maximum:
         return None
-    if any(p.required and values[p.name] is None for p in command.options()):
+    return result
+
+
+def read_args(command: HookCommand, args: Sequence[str]) -> dict[str, Any] | None:
+    """``args`` parsed for ``command``, as its parameters' values (the names Typer passes);
+    None means "not simple enough: let Typer handle it"."""
+    arguments, options = command.arguments(), command.options()
+    parsed = parse(
+        args,
+        minimum=sum(p.required for p in arguments),
+        maximum=len(arguments),
+        options={p.flag for p in options if p.flag is not None and p.kind != "bool"},
+        flags={p.flag for p in options if p.flag is not None and p.kind == "bool"},
+    )
+    if parsed is None or any(p.required and p.flag not in parsed.options for p in options):
         return None
-    values.update(zip((p.name for p in arguments), positional, strict=False))
+    values: dict[str, Any] = {p.name: None for p in arguments}
+    values.update(zip((p.name for p in arguments), parsed.positional, strict=False))
+    for p in options:
+        values[p.name] = (
+            p.flag in parsed.flags if p.kind == "bool" else parsed.options.get(p.flag or "")
+        )
     return values
 
 
@@ -226,7 +249,7 @@ def try_run(args: Sequence[str]) -> int | None:
             continue
         if command is GUARD:
             return _run_guard(args[len(prefix) :])
-        values = parse(command, args[len(prefix) :])
+        values = read_args(command, args[len(prefix) :])
         if values is None:
             return None
         return _guarded_run(run, values)

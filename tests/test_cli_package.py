@@ -92,7 +92,7 @@ def test_the_lean_parser_reads_what_typer_reads(
     spec: lean.HookCommand, data: st.DataObject
 ) -> None:
     args = data.draw(valid_args(spec))
-    parsed = lean.parse(spec, args)
+    parsed = lean.read_args(spec, args)
     assert parsed is not None, args
     assert parsed == _click_values(spec, args)
 
@@ -112,7 +112,7 @@ def test_what_the_lean_parser_accepts_typer_reads_the_same(
 ) -> None:
     """Anything else is handed to Typer, so an accepted list must mean the same there."""
     args = data.draw(st.lists(tokens(spec), max_size=9))
-    parsed = lean.parse(spec, args)
+    parsed = lean.read_args(spec, args)
     if parsed is not None:
         assert parsed == _click_values(spec, args)
 
