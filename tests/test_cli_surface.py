@@ -131,7 +131,13 @@ def test_every_hookspec_is_documented_and_tested() -> None:
         for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
         if hasattr(fn, "claude_orchestrator_spec")
     ]
-    assert sorted(specs) == ["register_ci", "register_notifiers", "register_stores", "register_vcs"]
+    assert sorted(specs) == [
+        "register_ci",
+        "register_forges",
+        "register_notifiers",
+        "register_stores",
+        "register_vcs",
+    ]
     for name in specs:
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         params = inspect.signature(getattr(hookspecs, name)).parameters
@@ -139,7 +145,7 @@ def test_every_hookspec_is_documented_and_tested() -> None:
         for param in params:
             assert f":param {param}:" in doc, (name, param)
         assert "versionadded" in doc
-    for name in ("register_ci", "register_notifiers", "register_stores"):
+    for name in ("register_ci", "register_forges", "register_notifiers", "register_stores"):
         assert f"def {name}(" in tests, f"no test implements {name}"
 
 
