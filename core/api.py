@@ -390,12 +390,9 @@ class Orchestrator:
         spec_id = v.check_spec_id(spec_id)
         found = self.store.get_feature(spec_id)
         if found is None:
-            from .errors import NotFoundError
+            from .domain import feature_not_found
 
-            raise NotFoundError(
-                f"Feature not found in event store: {spec_id}. Add it with: "
-                f'claude-orchestrator events add-feature {spec_id} "<name>"'
-            )
+            raise feature_not_found(spec_id)
         return found
 
     # -- events ----------------------------------------------------------------------
