@@ -45,10 +45,7 @@ def documents(orch: Any) -> dict[str, Any]:
 
 def tracked_files(orch: Any) -> list[str]:
     """The files git tracks here (for the sandbox's literal denyWrite paths)."""
-    proc = orch.vcs().run("ls-files", "-z", check=False)
-    if proc.returncode != 0:
-        return []
-    return sorted(name for name in proc.stdout.split("\0") if name)
+    return sorted(orch.vcs().tracked_files())
 
 
 def generate(orch: Any, *, check: bool = False, show_diff: bool = False,

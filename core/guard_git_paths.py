@@ -169,9 +169,7 @@ def replay(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
         overseer = f"refs/heads/{context.overseer_branch}" if context.overseer_branch else None
         if sub == "cherry-pick" and overseer and vcs.is_ancestor(sha, overseer):
             continue
-        changed = vcs.run("diff-tree", "--no-commit-id", "--name-only", "-r", "-m", "--root",
-                          sha, check=False).stdout.split("\n")  # fmt: skip
-        for path in sorted({p for p in changed if p}):
+        for path in vcs.commit_files(sha):
             walker.write(context.root, Word(path, False, path), f"git {sub} {text}")
 
 

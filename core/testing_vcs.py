@@ -90,6 +90,19 @@ class VCSContract:
         assert "src/a.py" in vcs.tracked_files()
         assert vcs.commit_files(second) == ["src/a.py"] and vcs.commit_files("f" * 40) == []
 
+    def test_file_names_come_back_as_stored(self, vcs: VCS, history: History) -> None:
+        """Names git would quote or split (non-ASCII, space, tab, newline) stay whole."""
+        names = ["café.txt", "a b.txt", "tab\there.txt", "new\nline.txt"]
+        tip = ""
+        for name in names:
+            tip = history.commit("names", name, "x\n", f"add {name!r}")
+        assert set(names) <= set(vcs.tracked_files())
+        assert vcs.commit_files(tip) == [names[-1]]
+        main = vcs.resolve("main")
+        assert main is not None
+        touched = {f for _, _, files in vcs.files_by_commit(main, tip) for f in files}
+        assert set(names) <= touched
+
     def test_in_memory_merges(self, vcs: VCS, history: History) -> None:
         ours = history.commit("ours", "f.txt", "ours\n", "ours")
         history.checkout("main")

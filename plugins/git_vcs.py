@@ -243,9 +243,9 @@ class GitVCS(GitWorktrees, GitMergeTree, GitMerge, GitHooks):
         return result
 
     def commit_files(self, commit: str) -> list[str]:
-        out = self.run("diff-tree", "--no-commit-id", "--name-only", "-r", "-m", "--root",
-                       commit, check=False).stdout  # fmt: skip
-        return sorted({path for path in out.split("\n") if path})
+        out = self.run("diff-tree", "-z", "--no-commit-id", "--name-only", "-r", "-m",
+                       "--root", commit, check=False).stdout  # fmt: skip
+        return sorted({path for path in out.split("\0") if path})
 
     def renames(self, base: str, tip: str) -> list[tuple[str, str]]:
         """(old path, new path) of each file renamed between ``base`` and ``tip``, by git's
