@@ -34,6 +34,7 @@ from .models import (
     TestResult,
 )
 from .protocols import EventStore, Notifier, PluginContext
+from .protocols_vcs import VCS
 
 
 class Orchestrator:
@@ -59,7 +60,7 @@ class Orchestrator:
         self._env = os.environ if env is None else env
         self._registry = registry
         self._store: EventStore | None = None
-        self._vcs: Any = None
+        self._vcs: VCS | None = None
         self._notifiers: list[tuple[str, Notifier]] | None = None
         #: problems that did not stop the operation (a notifier failed...)
         self.warnings: list[str] = []
@@ -122,7 +123,7 @@ class Orchestrator:
                 f"{type(exc).__name__}: {exc}"
             ) from None
 
-    def vcs(self) -> Any:
+    def vcs(self) -> VCS:
         """The configured VCS plugin (``plugins.vcs``)."""
         if self._vcs is None:
             name = self.config.vcs_plugin

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
+from .protocols_vcs import VCS, Forge  # noqa: F401 - re-exported: the protocols in one place
+
 if TYPE_CHECKING:
     from .config import Config
     from .models import (
@@ -32,8 +34,6 @@ if TYPE_CHECKING:
         TaskState,
         TestResult,
     )
-
-KINDS = ("vcs", "store", "ci", "notifier")
 
 
 class PluginContext(NamedTuple):
@@ -247,75 +247,6 @@ class EventStore(Protocol):
         """Reconcile a scan with the open conflicts: (opened, resolved, events)."""
 
 
-# ------------------------------------------------------------------------------ vcs
-@runtime_checkable
-class VCS(Protocol):
-    """Version control: branches, worktrees, commits and in-memory merges.
-
-    Errors the user must fix raise :class:`~claude_orchestrator.errors.OrchestratorError`
-    subclasses with a one-line message.
-    """
-
-    def has_commits(self) -> bool: ...
-
-    def is_bare(self) -> bool: ...
-
-    def is_shallow(self) -> bool: ...
-
-    def current_branch(self) -> str | None:
-        """The checked-out branch, or None when HEAD is detached."""
-
-    def resolve(self, ref: str) -> str | None:
-        """The commit id ``ref`` names, or None."""
-
-    def branch_exists(self, name: str) -> bool: ...
-
-    def create_branch(self, name: str, start_point: str) -> bool:
-        """Create ``name`` at ``start_point`` unless it exists (never moves it)."""
-
-    def list_branches(self, pattern: str, *, remotes: bool = False) -> dict[str, str]:
-        """Branch name -> commit id for branches matching a glob like ``feature/*``."""
-
-    def worktrees(self) -> dict[str, Path]:
-        """Checked-out branch -> worktree path."""
-
-    def add_worktree(self, path: Path, branch: str) -> None: ...
-
-    def operation_in_progress(self) -> str | None:
-        """'rebase', 'merge', 'cherry-pick' or 'revert' while one is under way."""
-
-    def show_file(self, ref: str, path: str) -> str | None:
-        """A file's content at ``ref``, or None when it does not exist there."""
-
-    def new_commits(self, tip: str, exclude: Sequence[str], *, first_parent: bool = False) -> Any:
-        """Non-merge commits reachable from ``tip`` and from none of ``exclude``, oldest
-        first, each with ``commit``, ``subject`` and ``message``."""
-
-    def patch_ids(self, commits: Sequence[str]) -> dict[str, str]:
-        """commit -> a content id that survives a rebase (``git patch-id --stable``)."""
-
-    def files_by_commit(self, base: str, tip: str) -> list[tuple[str, str, list[str]]]:
-        """(commit, subject, changed files) for each commit in ``base..tip``."""
-
-    def merge_base(self, a: str, b: str) -> str | None: ...
-
-    def merge_conflicts(
-        self,
-        pairs: Sequence[tuple[str, str]],
-        *,
-        jobs: int | None = None,
-        attributes_from: str | None = None,
-    ) -> Any:
-        """(a, b) -> result with ``conflicted``, ``files`` and ``error`` (set when git
-        cannot merge the pair, e.g. unrelated histories), merging in memory only.
-
-        :param jobs: merge processes (default: one per core, at most 8).
-        :param attributes_from: the commit whose ``.gitattributes`` every merge uses
-            (default: each pair's first commit).
-        """
-
-
-# ------------------------------------------------------------------------------- ci
 @runtime_checkable
 class CI(Protocol):
     """A CI system: generates its workflow files from the config."""
