@@ -55,14 +55,13 @@ def generate(orch: Any, *, check: bool = False, show_diff: bool = False,
     :raises DriftError: a generated file was edited by hand and ``force`` is not set;
         nothing is written then.
     """
-    from .config import load_config
+    from .config_check import check_config
     from .generators import writer
 
     if not check:
         refuse_implementor("generate")
 
-    orch.__dict__["config"] = load_config(orch.config_path, required=True)
-    orch.check_plugins()
+    check_config(orch)  # a real orchestrator.yaml, valid, its plugins installed
     root = orch.location.root
     docs = documents(orch)
     states = writer.plan(root, docs)

@@ -14,12 +14,24 @@ Subclass a contract and provide its fixture; pytest collects the inherited tests
 
 The built-in implementations run these same suites (see the project's ``tests/``).
 This module imports pytest; import it from tests only.
+
+It is also a pytest plugin (entry point ``pytest11``), so a plugin's own tests get two
+fixtures without a conftest::
+
+    def test_my_notifier_is_found(pm, register_plugin):
+        register_plugin(my_plugin_module, "mine")
+        assert pm.get("notifier", "mine").plugin == "mine"
+
+``pm`` is a fresh :class:`~claude_orchestrator.manager.PluginRegistry` with the built-in
+plugins and no entry points; ``register_plugin(plugin, name)`` registers a module or
+object with hook implementations in it, as an installed plugin would be.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,7 +39,26 @@ from .errors import AlreadyExistsError, NotFoundError, OrchestratorError, Valida
 from .models import Event, FoundConflict, NewEvent, SyncCommit
 from .protocols import EventStore, Notifier
 
+if TYPE_CHECKING:
+    from .manager import PluginRegistry
+
 SPEC = "001-contract"
+
+
+@pytest.fixture
+def pm() -> PluginRegistry:
+    """A fresh plugin registry: the built-in plugins, no entry points."""
+    from .manager import PluginRegistry
+
+    return PluginRegistry(entrypoints=False)
+
+
+@pytest.fixture
+def register_plugin(pm: PluginRegistry) -> Callable[..., None]:
+    """``register_plugin(plugin, name, version=None)``: add a plugin to ``pm``."""
+    return pm.register
+
+
 AGENTS = [
     ("overseer", "feature/001-contract/overseer"),
     ("implementor-data", "feature/001-contract/impl-data"),
