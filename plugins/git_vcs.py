@@ -167,11 +167,11 @@ class GitVCS(GitWorktrees, GitMergeTree, GitMerge, GitHooks):
         """Create ``name`` at ``start_point`` unless it exists (never moves a branch)."""
         import git  # GitPython, imported only where branches are created
 
-        repo = git.Repo(self.root)
-        if name in [head.name for head in repo.heads]:
-            return False
-        repo.create_head(name, start_point)
-        return True
+        with git.Repo(self.root) as repo:  # closed: no git cat-file process outlives it
+            if name in [head.name for head in repo.heads]:
+                return False
+            repo.create_head(name, start_point)
+            return True
 
     def show_file(self, ref: str, path: str) -> str | None:
         proc = self.run("show", f"{ref}:{path}", check=False)
