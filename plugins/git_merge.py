@@ -91,10 +91,12 @@ class GitMerge(GitBase):
         if merging is not None and merging != head:
             marker.unlink(missing_ok=True)  # the user's merge, started after ours was undone
             return False
+        lock = git_dir / "index.lock"
+        if lock.exists() and lock.stat().st_mtime >= marker.stat().st_mtime - 1:
+            # the killed git's (it died with merge-pr), also when it was killed after
+            # writing the commit but before it let go of the index
+            lock.unlink()
         if self._head() == base:
-            lock = git_dir / "index.lock"
-            if lock.exists() and lock.stat().st_mtime >= marker.stat().st_mtime - 1:
-                lock.unlink()  # the killed git's (it died with merge-pr)
             self._roll_back(base, head)
         if merging is not None:  # ours: remove git's merge state, as `git merge --quit` does
             for name in MERGE_STATE:
