@@ -49,6 +49,18 @@ def status_after_resolve(status: str, open_blockers: int) -> str:
     return ACTIVE if status == BLOCKED and open_blockers == 0 else status
 
 
+def check_cursor_move(consumer: str, expected: int | None, new: int) -> None:
+    """A delivery cursor is a consumer's, starts at an event id (0 or more) and never
+    moves back: ``new`` below ``expected`` is refused before the store is read."""
+    if not consumer:
+        raise ValidationError("a delivery cursor needs a consumer: the notifier's name")
+    if new < 0 or (expected is not None and new < expected):
+        raise ValidationError(
+            f"the delivery cursor of {consumer} cannot move to event {new}: it moves "
+            f"forward only, from {expected if expected is not None else 'none'}"
+        )
+
+
 def check_mergeable(pr_id: int, status: str) -> None:
     if status in ("merged", "closed"):
         raise ValidationError(f"pull request #{pr_id} is already {status}")

@@ -62,6 +62,16 @@ class SQLiteQueries(SQLiteConnection):
         )
         return [sr.event(r) for r in rows]
 
+    def events_since(self, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        rows = self._read(
+            f"{sr.EVENT_SQL} WHERE te.id > ? ORDER BY te.id LIMIT ?", (after_id, max(limit, 0))
+        )
+        return [sr.event(r) for r in rows]
+
+    def delivery_cursor(self, consumer: str) -> int | None:
+        rows = self._read("SELECT event_id FROM delivery_cursors WHERE consumer = ?", (consumer,))
+        return int(rows[0][0]) if rows else None
+
     def feature_status(self, spec_id: str | None = None) -> list[AgentStatus]:
         sql = "SELECT * FROM v_feature_status"
         params: tuple[Any, ...] = ()

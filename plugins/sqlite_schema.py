@@ -9,7 +9,7 @@ at their latest definition. Everything runs inside the caller's transaction.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Tables as the original defined them, plus what version 1 added. ``IF NOT EXISTS``
 # lets the migration from version 0 create only what is missing.
@@ -210,6 +210,15 @@ FROM synced_commits s JOIN task_events te
  AND CASE WHEN json_valid(te.metadata) THEN json_extract(te.metadata, '$.branch') END = s.branch
 WHERE te.event_type IN ('task_started', 'task_completed', 'task_blocked', 'task_reopened',
                         'task_merged');
+""",
+    5: """
+-- The outbox: how far each consumer of the committed events (a notifier that delivers
+-- elsewhere) has had them delivered, moved by compare-and-set.
+CREATE TABLE delivery_cursors (
+    consumer TEXT PRIMARY KEY,
+    event_id INTEGER NOT NULL,
+    updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 """,
 }
 

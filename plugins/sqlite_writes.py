@@ -100,6 +100,22 @@ class SQLiteWrites(SQLiteQueries):
         with self._write() as conn:
             return sr.log(conn, event)
 
+    def move_delivery_cursor(self, consumer: str, expected: int | None, new: int) -> bool:
+        rules.check_cursor_move(consumer, expected, new)
+        with self._write() as conn:  # BEGIN IMMEDIATE: no other process between read and set
+            row = conn.execute(
+                "SELECT event_id FROM delivery_cursors WHERE consumer = ?", (consumer,)
+            ).fetchone()
+            if (int(row[0]) if row else None) != expected:
+                return False
+            conn.execute(
+                "INSERT INTO delivery_cursors (consumer, event_id) VALUES (?, ?) "
+                "ON CONFLICT (consumer) DO UPDATE SET event_id = excluded.event_id, "
+                f"updated_at = {sr.NOW}",
+                (consumer, new),
+            )
+        return True
+
     # -- conflicts -------------------------------------------------------------------
     def add_conflict(
         self, spec_id: str, role: str, files: Sequence[str], severity: str

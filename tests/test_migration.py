@@ -507,3 +507,30 @@ def test_version_3_store_is_migrated_and_task_state_rederived(version_3_db: Path
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
     assert "task_events_task_state" not in triggers
     conn.close()
+
+
+def test_version_4_store_gets_the_delivery_cursors(tmp_path: Path) -> None:
+    """Version 5 adds the outbox's delivery cursors to a store that had none."""
+    db = tmp_path / "events.db"
+    store = SQLiteStore(db)
+    store.initialize()
+    store.add_feature("003-reading-goals", "Reading goals", "feature/x/overseer",
+                      [("overseer", "feature/x/overseer")])  # fmt: skip
+    store.close()
+    conn = sqlite3.connect(db)  # the store as version 4 left it: no delivery_cursors
+    conn.execute("DROP TABLE delivery_cursors")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(db)
+    info = store.initialize()
+    assert (info.migrated_from, info.schema_version) == (4, SCHEMA_VERSION)
+    assert [e.event_type for e in store.events_since()] == ["feature_created"]
+    assert store.delivery_cursor("webhook") is None
+    assert store.move_delivery_cursor("webhook", None, 1)
+    store.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT consumer, event_id FROM delivery_cursors").fetchall() == [
+        ("webhook", 1)
+    ]
+    conn.close()

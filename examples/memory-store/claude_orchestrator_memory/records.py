@@ -127,6 +127,22 @@ class Records(Base):
             mine = [e for e in t.events if e.spec_id == spec_id and e.id > after_id]
             return mine[: max(limit, 0)]
 
+    def events_since(self, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        with self._read() as t:
+            return [e for e in t.events if e.id > after_id][: max(limit, 0)]
+
+    def delivery_cursor(self, consumer: str) -> int | None:
+        with self._read() as t:
+            return t.delivery.get(consumer)
+
+    def move_delivery_cursor(self, consumer: str, expected: int | None, new: int) -> bool:
+        rules.check_cursor_move(consumer, expected, new)
+        with self._write() as t:
+            if t.delivery.get(consumer) != expected:
+                return False
+            t.delivery[consumer] = new
+            return True
+
     def feature_status(self, spec_id: str | None = None) -> list[AgentStatus]:
         with self._read() as t:
             specs = sorted(t.features) if spec_id is None else [spec_id] * (spec_id in t.features)

@@ -56,6 +56,8 @@ class Tables:
     synced: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
     #: spec id -> what each synced change said, in the order it was recorded
     actions: dict[str, dict[ActionKey, int | None]] = field(default_factory=dict)
+    #: consumer -> the id of the last event delivered to it
+    delivery: dict[str, int] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
