@@ -18,11 +18,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import validate as v
 from .errors import ValidationError
+
+if TYPE_CHECKING:
+    from .api import Orchestrator
 
 DEFAULT_TYPES = {"implementor": ("unit", "lint"), "overseer": ("integration", "e2e")}
 ENV_JUNIT = "CLAUDE_ORCHESTRATOR_JUNIT"
@@ -95,15 +99,17 @@ def _argv(command: str, junit: Path) -> list[str]:
     return argv
 
 
-def run_tests(orch: Any, *, role: str | None = None, test_type: str | None = None,
+def run_tests(orch: Orchestrator, *, role: str | None = None, test_type: str | None = None,
               branch: str | None = None, output_to_stderr: bool = False,
+              progress: Callable[[str], None] | None = None,
               ) -> tuple[str, str, list[TestRun]]:  # fmt: skip
     """Run and record the role's tests; returns (spec id, role, runs).
 
     A command that cannot run (not configured, runner not installed) does not stop the
     others: it comes back as a run with status :data:`NOT_RUN` and an ``error``, and is
     not recorded. With ``output_to_stderr`` the runners' standard output goes to stderr
-    (for ``--json``).
+    (for ``--json``). ``progress`` is told ``==> TYPE: COMMAND`` just before each command
+    starts (the library prints nothing itself).
     """
     from .workflow import _current_feature_branch
 
@@ -129,13 +135,13 @@ def run_tests(orch: Any, *, role: str | None = None, test_type: str | None = Non
         problem = _cannot_run(orch, kind, t, command)
         if problem is None:
             runs.append(_run_one(orch, parsed.spec_id, parsed.role, t, command, commit,
-                                 output_to_stderr))  # fmt: skip
+                                 output_to_stderr, progress))  # fmt: skip
         else:
             runs.append(_not_run(t, command, problem))
     return parsed.spec_id, parsed.role, runs
 
 
-def _cannot_run(orch: Any, kind: str, test_type: str, command: str) -> str | None:
+def _cannot_run(orch: Orchestrator, kind: str, test_type: str, command: str) -> str | None:
     """Why ``command`` cannot run, or None."""
     if not command.strip():
         return (
@@ -162,13 +168,15 @@ def _not_run(test_type: str, command: str, error: str) -> TestRun:
     return TestRun(test_type, command, -1, NOT_RUN, None, None, None, None, 0, False, error)
 
 
-def _run_one(orch: Any, spec_id: str, role: str, test_type: str, command: str,
-             commit: str | None, output_to_stderr: bool) -> TestRun:  # fmt: skip
+def _run_one(orch: Orchestrator, spec_id: str, role: str, test_type: str, command: str,
+             commit: str | None, output_to_stderr: bool,
+             progress: Callable[[str], None] | None) -> TestRun:  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="claude-orchestrator-junit-") as tmp:
         junit = Path(tmp) / "junit.xml"
         argv = _argv(command, junit)
         env = dict(os.environ, **{ENV_JUNIT: str(junit)})
-        print(f"==> {test_type}: {command}", file=sys.stderr, flush=True)
+        if progress is not None:
+            progress(f"==> {test_type}: {command}")
         start = time.monotonic()
         try:
             sys.stdout.flush()

@@ -26,6 +26,11 @@ def out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def to_stderr(text: str) -> None:
+    """A progress line, on standard error at once (the tests' own output follows it)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def emit(as_json: bool, value: Any, text: str) -> None:
     out(to_json(value) if as_json else text)
 

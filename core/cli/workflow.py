@@ -10,7 +10,16 @@ import typer
 from .. import lean
 from ..render import to_json
 from . import render
-from .common import BranchOption, DbOption, JsonOption, SpecArg, hook_command, orch, out
+from .common import (
+    BranchOption,
+    DbOption,
+    JsonOption,
+    SpecArg,
+    hook_command,
+    orch,
+    out,
+    to_stderr,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -89,7 +98,9 @@ def register(app: typer.Typer) -> None:
         Example:
           */30 * * * * cd /repo && claude-orchestrator detect-conflicts
         """
-        scans = conflict_scan.detect_conflicts(orch(db))
+        # progress on a terminal only: cron mails whatever a job prints
+        progress = to_stderr if sys.stderr.isatty() else None
+        scans = conflict_scan.detect_conflicts(orch(db), progress=progress)
         found = [c for s in scans for c in s.conflicts]
         text = to_json({"conflicts": bool(found), "features": scans}) if as_json else (
             render.detect_conflicts(scans))  # fmt: skip
@@ -128,7 +139,7 @@ def register_tests(app: typer.Typer) -> None:
         from ..testrun import run_tests as run
 
         spec_id, role_name, runs = run(orch(db), role=role, test_type=test_type, branch=branch,
-                                       output_to_stderr=as_json)  # fmt: skip
+                                       output_to_stderr=as_json, progress=to_stderr)  # fmt: skip
         if as_json:
             out(to_json({"spec_id": spec_id, "role": role_name, "runs": runs}))
         else:
