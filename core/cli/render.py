@@ -7,13 +7,31 @@ command prints it. JSON output is :func:`..render.to_json` of the same value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..labels import pr_label
 from ..render import table
 
+if TYPE_CHECKING:
+    from ..conflict_scan import FeatureScan, PairResult
+    from ..doctor import Check
+    from ..feature_setup import InitFeatureResult
+    from ..generate import GenerateResult
+    from ..manager import PluginInfo
+    from ..models import (
+        Agent,
+        Blocker,
+        Conflict,
+        FeatureRegistration,
+        PullRequest,
+        StoreInfo,
+        TestResult,
+    )
+    from ..models_vcs import HookState
+    from ..testrun import TestRun
 
-def store_line(info: Any) -> str:
+
+def store_line(info: StoreInfo) -> str:
     if info.created:
         return f"created event store {info.location} (schema v{info.schema_version})"
     if info.migrated_from is not None:
@@ -24,13 +42,13 @@ def store_line(info: Any) -> str:
     return f"event store {info.location} is ready (schema v{info.schema_version})"
 
 
-def store_info(info: Any) -> str:
+def store_info(info: StoreInfo) -> str:
     counts = ", ".join(f"{k} {n}" for k, n in (info.counts or {}).items())
     written = f"schema v{info.schema_version} (written by {info.written_by})"
     return f"{info.location}\n{written}\n{counts}"
 
 
-def plugins(infos: Sequence[Any]) -> str:
+def plugins(infos: Sequence[PluginInfo]) -> str:
     rows = [
         [
             i.name,
@@ -45,7 +63,7 @@ def plugins(infos: Sequence[Any]) -> str:
     return table(("name", "version", "source", "implements", "hooks", "status"), rows)
 
 
-def feature_added(done: Any, agents: Sequence[Any]) -> str:
+def feature_added(done: FeatureRegistration, agents: Sequence[Agent]) -> str:
     feature = done.feature
     if done.added:
         roles = ", ".join(a.role for a in agents)
@@ -57,7 +75,7 @@ def feature_added(done: Any, agents: Sequence[Any]) -> str:
     return text
 
 
-def conflicts(found: Sequence[Any]) -> str:
+def conflicts(found: Sequence[Conflict]) -> str:
     if not found:
         return "No open conflicts."
     rows = [
@@ -68,7 +86,7 @@ def conflicts(found: Sequence[Any]) -> str:
     return table(("id", "spec", "role", "severity", "state", "files"), rows)
 
 
-def blockers(found: Sequence[Any]) -> str:
+def blockers(found: Sequence[Blocker]) -> str:
     if not found:
         return "No active blockers."
     rows = [
@@ -82,7 +100,7 @@ TEST_HEADERS = ("id", "spec", "role", "type", "status", "passed", "failed", "ski
                 "commit", "when")  # fmt: skip
 
 
-def test_results(found: Sequence[Any]) -> str:
+def test_results(found: Sequence[TestResult]) -> str:
     if not found:
         return "No test results yet."
     rows = [
@@ -93,7 +111,7 @@ def test_results(found: Sequence[Any]) -> str:
     return table(TEST_HEADERS, rows)
 
 
-def init_feature(result: Any) -> str:
+def init_feature(result: InitFeatureResult) -> str:
     lines = [
         f"feature {result.spec_id}"
         + (" registered" if result.feature_created else " (already registered)")
@@ -111,7 +129,7 @@ def init_feature(result: Any) -> str:
     return "\n".join(lines)
 
 
-def check_conflicts(results: Sequence[Any]) -> str:
+def check_conflicts(results: Sequence[PairResult]) -> str:
     lines = []
     for r in results:
         if r.error:
@@ -131,7 +149,7 @@ def check_conflicts(results: Sequence[Any]) -> str:
     return "\n".join(lines) if lines else "no sibling branches to check"
 
 
-def detect_conflicts(scans: Sequence[Any]) -> str:
+def detect_conflicts(scans: Sequence[FeatureScan]) -> str:
     """One line per conflict and note; empty when nothing was found (cron stays quiet)."""
     lines = []
     for scan in scans:
@@ -142,7 +160,7 @@ def detect_conflicts(scans: Sequence[Any]) -> str:
     return "\n".join(lines)
 
 
-def hook_states(states: Sequence[Any]) -> str:
+def hook_states(states: Sequence[HookState]) -> str:
     return "\n".join(
         f"{s.hook}: {'installed' if s.installed else 'not installed'}"
         + (" (chains the previous hook)" if s.chained else "")
@@ -151,7 +169,7 @@ def hook_states(states: Sequence[Any]) -> str:
     )
 
 
-def generated(result: Any, check: bool) -> list[str]:
+def generated(result: GenerateResult, check: bool) -> list[str]:
     """generate's lines after its diff: what is stale (--check) or what was written."""
     if check:
         lines = [f"{f['state']}: {f['path']}" for f in result.files if f["state"] != "ok"]
@@ -160,7 +178,7 @@ def generated(result: Any, check: bool) -> list[str]:
     return lines or [f"{len(result.files)} generated files are up to date"]
 
 
-def test_runs(runs: Sequence[Any]) -> list[str]:
+def test_runs(runs: Sequence[TestRun]) -> list[str]:
     """run-tests's summary lines (to stderr: stdout carries the tests' own output)."""
     lines = []
     for r in runs:
@@ -172,12 +190,12 @@ def test_runs(runs: Sequence[Any]) -> list[str]:
     return lines
 
 
-def pr_opened(pr: Any) -> str:
+def pr_opened(pr: PullRequest) -> str:
     return (f"PR #{pr_label(pr.id, pr.pr_number)} opened: {pr.head_branch} -> "
             f"{pr.base_branch}" + (f" {pr.url}" if pr.url else ""))  # fmt: skip
 
 
-def prs(found: Sequence[Any]) -> str:
+def prs(found: Sequence[PullRequest]) -> str:
     if not found:
         return "No pull requests."
     rows = [[pr_label(p.id, p.pr_number), p.spec_id, p.role, p.status, p.head_branch, p.title]
@@ -185,5 +203,5 @@ def prs(found: Sequence[Any]) -> str:
     return table(("#", "spec", "role", "status", "head", "title"), rows)
 
 
-def doctor(checks: Sequence[Any]) -> str:
+def doctor(checks: Sequence[Check]) -> str:
     return "\n".join(f"{'ok ' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in checks)
