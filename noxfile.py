@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -29,6 +31,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the installed package (core/, plugins/, generators/)."""
     # A regular (not editable) install: mypy does not follow editable-install finders.
+    _forget_build()
     session.install(".", "mypy>=1.10", "types-jsonschema", "pytest")
     session.run("mypy", "-p", "claude_orchestrator")
 
@@ -36,6 +39,13 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: print a table and write BENCHMARKS.md (not timed tests)."""
+    _forget_build()
     session.install(".")  # a regular install, as users get it: no editable-import finder
     session.run("python", "tests/benchmarks/bench_events.py", *session.posargs)
     session.run("python", "tests/benchmarks/bench_git.py")  # appends to BENCHMARKS.md
+
+
+def _forget_build() -> None:
+    """setuptools reuses ``build/lib``: a module deleted or renamed in the tree would
+    still be installed from there (and type-checked) without this."""
+    shutil.rmtree("build", ignore_errors=True)

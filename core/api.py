@@ -8,18 +8,12 @@ event after the store has committed it.
 
 from __future__ import annotations
 
-import errno
-import os
-import sys
-from collections.abc import Mapping, Sequence
-from functools import cached_property
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import validate as v
-from .config import Config, load_config
-from .errors import NotInitializedError, OrchestratorError, PluginError, ValidationError
-from .location import ENV_DB, Location, discover
+from .errors import ValidationError
 from .models import (
     Agent,
     AgentStatus,
@@ -33,11 +27,10 @@ from .models import (
     StoreInfo,
     TestResult,
 )
-from .protocols import EventStore, Notifier, PluginContext
-from .protocols_vcs import VCS
+from .wiring import Wiring
 
 
-class Orchestrator:
+class Orchestrator(Wiring):
     """Operations on one repository's coordination state.
 
     :param cwd: the directory to work from (default: the current directory).
@@ -45,204 +38,9 @@ class Orchestrator:
     :param registry: a prepared :class:`~claude_orchestrator.manager.PluginRegistry`
         (tests pass one with extra plugins); built on first use otherwise.
     :param env: environment to read overrides from (default ``os.environ``).
+    :param on_warning: called with each warning (``warning: ...``) as it happens; the
+        library itself never prints. Warnings are also kept in :attr:`warnings`.
     """
-
-    def __init__(
-        self,
-        cwd: Path | str | None = None,
-        *,
-        db: Path | str | None = None,
-        registry: Any = None,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        self._cwd = cwd
-        self._db = db
-        self._env = os.environ if env is None else env
-        self._registry = registry
-        self._store: EventStore | None = None
-        self._vcs: VCS | None = None
-        self._notifiers: list[tuple[str, Notifier]] | None = None
-        #: problems that did not stop the operation (a notifier failed...)
-        self.warnings: list[str] = []
-
-    # -- wiring ----------------------------------------------------------------------
-    @cached_property
-    def location(self) -> Location:
-        return discover(self._cwd, self._env)
-
-    @property
-    def config_path(self) -> Path:
-        return self.location.config_path(self._env)
-
-    @cached_property
-    def config(self) -> Config:
-        cache_dir = self.location.state_dir / "cache"
-        return load_config(self.config_path, cache_dir=cache_dir)
-
-    @property
-    def registry(self) -> Any:
-        if self._registry is None:
-            from .manager import PluginRegistry
-
-            self._registry = PluginRegistry(env=self._env)
-        return self._registry
-
-    @cached_property
-    def store_path(self) -> Path:
-        override = self._db if self._db is not None else self._env.get(ENV_DB)
-        if override is not None and (self._db is not None or override):
-            where = "--db path" if self._db is not None else f"{ENV_DB} path"
-            return (self.location.cwd / Path(v.check_local_path(override, where))).resolve()
-        configured = self.config.store_path
-        if configured:
-            return (self.location.root / configured).resolve()
-        return self.location.default_store_path()
-
-    def _context(self, name: str) -> PluginContext:
-        return PluginContext(
-            config=self.config,
-            root=self.location.root,
-            common_dir=self.location.common_dir,
-            store_path=self.store_path,
-            options=self.config.plugin_options(name),
-            orchestrator=self,
-        )
-
-    def _build(self, kind: str, name: str, dotted: str) -> Any:
-        try:
-            impl = self.registry.get(kind, name)
-        except PluginError as exc:
-            raise self.config.error(dotted, str(exc)) from None
-        try:
-            return impl.factory(self._context(name))
-        except OrchestratorError:
-            raise
-        except Exception as exc:
-            raise PluginError(
-                f"{kind} plugin {name!r} (from {impl.plugin}) failed to start: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
-
-    def vcs(self) -> VCS:
-        """The configured VCS plugin (``plugins.vcs``)."""
-        if self._vcs is None:
-            name = self.config.vcs_plugin
-            if name is None:
-                raise self.config.error(
-                    "plugins.vcs", "no VCS plugin configured: set it, e.g. `vcs: git`"
-                )
-            self._vcs = self._build("vcs", name, "plugins.vcs")
-        return self._vcs
-
-    def ci(self) -> Any:
-        """The configured CI plugin (``plugins.ci``)."""
-        name = self.config.ci_plugin
-        if name is None:
-            raise self.config.error(
-                "plugins.ci", "no CI plugin configured: set it, e.g. `ci: github-actions`"
-            )
-        return self._build("ci", name, "plugins.ci")
-
-    def store_plugin(self) -> EventStore:
-        """The configured store, not yet opened (it may not exist)."""
-        if self._store is None:
-            self._store = self._build("store", self.config.store_plugin, "plugins.store")
-        return self._store
-
-    @property
-    def store(self) -> EventStore:
-        """The configured store; raises NotInitializedError if it was never created."""
-        store = self.store_plugin()
-        if not store.exists():
-            raise NotInitializedError(
-                f"Event store not initialized: {store.location} does not exist. "
-                "Run: claude-orchestrator events init"
-            )
-        return store
-
-    def notifiers(self) -> list[tuple[str, Notifier]]:
-        if self._notifiers is None:
-            built = []
-            for index, name in enumerate(self.config.notifiers):
-                built.append((name, self._build("notifier", name, f"plugins.notifiers[{index}]")))
-            self._notifiers = built
-        return self._notifiers
-
-    def notify(self, *events: Event) -> None:
-        """Give events to every configured notifier, then let each flush once.
-
-        A notifier's failure becomes a warning on stderr: the events are stored already.
-        """
-        for name, notifier in self.notifiers():
-            try:
-                for event in events:
-                    notifier.notify(event)
-                flush = getattr(notifier, "flush", None)
-                if flush is not None:
-                    flush()
-            except Exception as exc:
-                ids = ", ".join(str(e.id) for e in events)
-                message = f"notifier {name!r} failed on event {ids}: {type(exc).__name__}: {exc}"
-                self.warnings.append(message)
-                print(f"warning: {message}", file=sys.stderr)
-
-    def refresh_state_files(self, spec_id: str) -> list[Path]:
-        """Rewrite the state files of a feature in the worktrees that have its branches.
-
-        :return: the files that changed.
-        """
-        from .render import render_state
-        from .statefiles import STATE_DIR, state_file_name, write_state_file
-
-        if not self.location.in_git or self.config.vcs_plugin is None:
-            return []  # no worktrees, so no agent has a state file here
-        worktrees = self.vcs().worktrees()
-        agents = [a for a in self.store.list_agents(spec_id) if a.branch_name in worktrees]
-        if not agents:
-            return []
-        report = self.report(spec_id)
-        lock_dir = self.location.state_dir / "locks"
-        written = []
-        for agent in agents:
-            tree = worktrees.get(agent.branch_name)
-            if tree is None:
-                continue
-            path = tree / STATE_DIR / state_file_name(agent.role)
-            try:
-                changed = write_state_file(path, render_state(report, agent.role), lock_dir)
-            except OSError as exc:
-                # Another agent's worktree is read-only to a sandboxed implementor: that
-                # agent's own next command (its hooks run sync-status) refreshes its view.
-                if Path(os.path.realpath(tree)) == Path(os.path.realpath(self.location.root)):
-                    raise
-                if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
-                    raise
-                continue
-            if changed:
-                written.append(path)
-        return written
-
-    def check_plugins(self) -> None:
-        """Build the configured store and notifiers now, and look up the configured VCS and
-        CI plugins, so that a bad name fails before anything is written."""
-        self.store_plugin()
-        self.notifiers()
-        for kind, name in (("vcs", self.config.vcs_plugin), ("ci", self.config.ci_plugin)):
-            if name is not None:
-                try:
-                    self.registry.get(kind, name)
-                except PluginError as exc:
-                    raise self.config.error(f"plugins.{kind}", str(exc)) from None
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-
-    def __enter__(self) -> Orchestrator:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- set-up ----------------------------------------------------------------------
     def init(self, areas: Sequence[str] | None = None) -> tuple[bool, StoreInfo]:
@@ -564,19 +362,9 @@ class Orchestrator:
     # -- reports ---------------------------------------------------------------------
     def report(self, spec_id: str, events: int = 20) -> FeatureReport:
         """Everything the state report of a feature shows (``events export``)."""
-        feature = self.feature(spec_id)
-        store = self.store
-        return FeatureReport(
-            feature=feature,
-            agents=store.list_agents(spec_id),
-            status=store.feature_status(spec_id),
-            tasks=store.task_states(spec_id),
-            events=store.recent_events(v.check_limit(events), spec_id),
-            conflicts=store.list_conflicts(spec_id, include_resolved=False),
-            blockers=store.list_blockers(spec_id, include_resolved=False),
-            tests=store.list_test_results(spec_id, 10),
-            pull_requests=store.list_pull_requests(spec_id),
-        )
+        from .reports import build_report
+
+        return build_report(self.store, v.check_spec_id(spec_id), events)
 
     def export(self, spec_id: str, fmt: str = "markdown", output: Path | str | None = None) -> str:
         """Render a feature's report; write it atomically to ``output`` when given."""

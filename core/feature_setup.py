@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import validate as v
 from .errors import ValidationError, refuse_implementor
 from .models_vcs import WorktreeEntry
 from .protocols_vcs import VCS
 from .workflow import require_git
+
+if TYPE_CHECKING:
+    from .api import Orchestrator
 
 EXCLUDE_LINE = "/state/"
 EXCLUDE_COMMENT = "claude-orchestrator state files (views of the store)"
@@ -29,7 +32,7 @@ class InitFeatureResult(NamedTuple):
     repaired: list[str] = []  # noqa: RUF012 - a NamedTuple default, never mutated
 
 
-def _worktree_root(orch: Any) -> Path:
+def _worktree_root(orch: Orchestrator) -> Path:
     root: Path = orch.location.root
     text = orch.config.worktrees_dir.replace("{repo}", root.name)
     path = Path(text)
@@ -37,7 +40,7 @@ def _worktree_root(orch: Any) -> Path:
 
 
 def init_feature(
-    orch: Any,
+    orch: Orchestrator,
     spec_id: str,
     *,
     areas: Sequence[str] | None = None,
@@ -54,6 +57,7 @@ def init_feature(
     deleted by hand is unregistered and created again.
     """
     refuse_implementor("init-feature")
+    already_written = len(orch.written)
     spec_id = v.check_spec_id(spec_id)
     area_list = v.check_areas(areas) if areas is not None else orch.config.areas
     title = v.check_message(name, "feature name") if name else spec_id
@@ -116,6 +120,10 @@ def init_feature(
     status: dict[str, str] = {}
     status[overseer] = "created" if vcs.create_branch(overseer, base_commit) else "exists"
     overseer_tip = vcs.resolve(f"refs/heads/{overseer}")
+    if overseer_tip is None:  # deleted by another process since create_branch
+        raise ValidationError(
+            f"branch {overseer} was deleted while init-feature ran: run init-feature again"
+        )
     for branch in wanted[1:]:
         status[branch] = "created" if vcs.create_branch(branch, overseer_tip) else "exists"
     trees: dict[str, tuple[str, bool]] = {
@@ -139,9 +147,10 @@ def init_feature(
             if role not in have:
                 orch.add_agent(spec_id, role)
                 agents_added.append(role)
-    written = orch.refresh_state_files(spec_id)
+    orch.notify(changed=[spec_id])  # the worktrees made now get their state files
+    written = list(dict.fromkeys(str(p) for p in orch.written[already_written:]))
     return InitFeatureResult(
-        spec_id, status, trees, feature_created, agents_added, [str(p) for p in written],
+        spec_id, status, trees, feature_created, agents_added, written,
         repaired,
     )  # fmt: skip
 
@@ -162,7 +171,7 @@ def _finish_worktrees(
     return repaired
 
 
-def ignore_state_dir(orch: Any) -> bool:
+def ignore_state_dir(orch: Orchestrator) -> bool:
     """Ignore ``/state/`` in every worktree (git: ``info/exclude``); True if added."""
     added: bool = orch.vcs().ignore_path(EXCLUDE_LINE, EXCLUDE_COMMENT)
     return added

@@ -85,7 +85,8 @@ def open_store(
     :param registry: a prepared registry (tests); a fresh one otherwise. Only built-in
         plugins are imported unless the config names another store.
     """
-    from .protocols import PluginContext
+    from .errors import PluginError
+    from .protocols import EventStore, PluginContext
 
     env = os.environ if env is None else env
     if registry is None:
@@ -102,7 +103,9 @@ def open_store(
         store_path=store_path(location, config, env),
         options=options,
     )
-    store: EventStore = impl.factory(context)
+    store = impl.factory(context)
+    if not isinstance(store, EventStore):
+        raise PluginError(f"store plugin {name!r} (from {impl.plugin}) built no event store")
     return store
 
 

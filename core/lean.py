@@ -176,7 +176,7 @@ def log_event(values: Mapping[str, Any]) -> int:
     """``events log-event``: append the event; print it only with --json."""
     from .api import Orchestrator
 
-    with Orchestrator(db=values["db"]) as orch:
+    with Orchestrator(db=values["db"], on_warning=_warn) as orch:
         event = orch.log_event(
             values["spec_id"],
             values["role"],
@@ -193,11 +193,15 @@ def log_event(values: Mapping[str, Any]) -> int:
     return 0
 
 
+def _warn(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
 def sync_status(values: Mapping[str, Any]) -> int:
     """``sync-status``: read new commits into events; as a git hook, quiet and never failing."""
     from .api import Orchestrator
 
-    with Orchestrator(db=values["db"]) as orch:
+    with Orchestrator(db=values["db"], on_warning=_warn) as orch:
         hook = values["from_hook"]
         if hook is not None:
             from .hooks import sync_from_hook

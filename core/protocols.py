@@ -36,6 +36,27 @@ if TYPE_CHECKING:
     )
 
 
+class Services(Protocol):
+    """What a plugin may use of the process that builds it: the configured store and
+    VCS, each built on first use (a notifier that renders state reads the store; the
+    ``local`` forge merges with the VCS). Plugins get ports, never the library: a
+    notifier does not call back into an operation."""
+
+    @property
+    def in_repository(self) -> bool:
+        """True inside a repository whose config names a VCS plugin."""
+
+    @property
+    def state_dir(self) -> Path:
+        """The directory shared by every worktree for locks and caches."""
+
+    def store(self) -> EventStore:
+        """The configured store (NotInitializedError if it was never created)."""
+
+    def vcs(self) -> VCS:
+        """The configured VCS (ConfigError when ``plugins.vcs`` names none)."""
+
+
 class PluginContext(NamedTuple):
     """What a factory gets to build an implementation.
 
@@ -44,8 +65,8 @@ class PluginContext(NamedTuple):
     :param common_dir: git's common directory, shared by all worktrees (None outside git).
     :param store_path: where the event store lives (``events path``).
     :param options: this implementation's section of ``plugins.options`` in the config.
-    :param orchestrator: the :class:`~claude_orchestrator.api.Orchestrator` building the
-        plugin, for plugins that need the store or the VCS (notifiers rendering state).
+    :param services: the process's store and VCS (:class:`Services`), for plugins that
+        need them; None where a plugin is built outside an operation (the guard's log).
     """
 
     config: Config
@@ -53,7 +74,7 @@ class PluginContext(NamedTuple):
     common_dir: Path | None
     store_path: Path
     options: Mapping[str, Any] = {}
-    orchestrator: Any = None
+    services: Services | None = None
 
 
 # ---------------------------------------------------------------------------- store
@@ -125,6 +146,15 @@ class EventStore(Protocol):
 
     def events_after(self, spec_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
         """Events of a feature with ``id > after_id``, oldest first."""
+
+    def events_since(self, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        """Events of every feature with ``id > after_id``, oldest first (the outbox)."""
+
+    def delivery_cursor(self, consumer: str) -> int | None:
+        """The last event id delivered to ``consumer``, or None if it never moved."""
+
+    def move_delivery_cursor(self, consumer: str, expected: int | None, new: int) -> bool:
+        """Compare-and-set ``consumer``'s cursor from ``expected`` to ``new``."""
 
     def feature_status(self, spec_id: str | None = None) -> list[AgentStatus]:
         """One row per agent (or per feature without agents), ordered by spec and role."""
@@ -258,21 +288,43 @@ class CI(Protocol):
 
 
 # ------------------------------------------------------------------------- notifier
+#: ``Notifier.delivery`` values: told in the operation, or later from the outbox.
+INLINE = "inline"
+OUTBOX = "outbox"
+
+
 @runtime_checkable
 class Notifier(Protocol):
-    """Receives every event after it has been stored.
+    """Receives every event after the store has committed it.
 
-    A notifier must not raise for an event it does not care about; an exception is
-    reported as a warning and never undoes the stored event. A notifier may also have a
-    ``flush()`` method: the library calls it once after each operation's events, so a
-    notifier can do its work once per operation instead of once per event.
+    A notifier must not raise for an event it does not care about. It says how it wants
+    its events with an optional ``delivery`` attribute:
+
+    - ``"inline"`` (the default): told during the operation that stored the events, once
+      the transaction has committed. For local, fast work (the ``markdown`` state files).
+      An exception becomes a warning and never undoes the stored events; they are not
+      offered again.
+    - ``"outbox"``: never told during an operation, so a hook never waits on a network.
+      ``claude-orchestrator notify flush`` (started in the background after an operation
+      that stored events, or run by hand or by cron) reads the committed events after the
+      notifier's cursor in the store, tells the notifier, and moves the cursor only when
+      ``notify`` and ``flush`` returned: a failure, or a process killed mid-delivery,
+      leaves the events to be delivered again (at least once; the event id is the
+      idempotency key).
+
+    Optional methods: ``flush()`` is called once after each batch of events, so a notifier
+    can do its work once per operation; it may return the local files it wrote (reported
+    by commands such as ``init-feature --json``). ``changed(spec_id)`` tells an inline
+    notifier that a feature changed outside the store (``init-feature`` made worktrees),
+    so views of it must be refreshed even without a new event.
     """
 
     def notify(self, event: Event) -> None: ...
 
 
-#: A factory turns a context into an implementation of one kind.
-Factory = Callable[[PluginContext], Any]
+#: A factory turns a context into an implementation of one kind; the library checks the
+#: result against the kind's protocol.
+Factory = Callable[[PluginContext], object]
 
 
 class Register(Protocol):

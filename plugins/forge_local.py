@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from claude_orchestrator.errors import ValidationError
+from claude_orchestrator.errors import ConfigError, ValidationError
 from claude_orchestrator.hookspecs import hookimpl
 from claude_orchestrator.models import PullRequest
 from claude_orchestrator.protocols import PluginContext, Register
@@ -31,7 +31,9 @@ class LocalForge:
 
     @classmethod
     def from_context(cls, context: PluginContext) -> LocalForge:
-        return cls(context.orchestrator.vcs)
+        if context.services is None:
+            raise ConfigError("the local forge needs the repository's VCS")
+        return cls(context.services.vcs)
 
     def open(self, *, base: str, head: str, title: str, body: str, draft: bool) -> Opened:
         return Opened(None, None)

@@ -24,7 +24,7 @@ import typer
 
 from .. import __version__
 from ..boundary import guarded
-from . import config, events, hooks, project, prs, tracking, workflow
+from . import config, events, hooks, notify, project, prs, tracking, workflow
 from .common import out
 
 
@@ -49,9 +49,11 @@ def make_app() -> typer.Typer:
     )
     config_app = _group("Read, check and change orchestrator.yaml.")
     hooks_app = _group("Git hooks that run sync-status after commits.")
+    notify_app = _group("Deliver stored events to the outbox notifiers (webhooks, chat).")
     app.add_typer(events_app, name="events")
     app.add_typer(config_app, name="config")
     app.add_typer(hooks_app, name="hooks")
+    app.add_typer(notify_app, name="notify")
 
     @app.callback(invoke_without_command=True)
     def _root(
@@ -76,6 +78,7 @@ def make_app() -> typer.Typer:
     hooks.register_guard(app)
     project.register_agent(app)
     hooks.register(hooks_app)
+    notify.register(notify_app)
     return app
 
 

@@ -35,8 +35,13 @@ def emit(as_json: bool, value: Any, text: str) -> None:
     out(to_json(value) if as_json else text)
 
 
+def warn(text: str) -> None:
+    """A warning from the library (``warning: ...``), on standard error as it happens."""
+    print(text, file=sys.stderr)
+
+
 def orch(db: Path | None = None) -> Orchestrator:
-    return Orchestrator(db=db)
+    return Orchestrator(db=db, on_warning=warn)
 
 
 def _annotation(param: Param) -> Any:

@@ -1,0 +1,295 @@
+"""How an :class:`~claude_orchestrator.api.Orchestrator` is wired: the directory it is
+bound to, its config, the plugin registry, the implementations the config names, and the
+one event flow.
+
+The event flow: an operation commits its events in one store transaction, then
+:meth:`Wiring.notify` hands them to the *inline* notifiers (local and fast: the
+``markdown`` state files) and, when *outbox* notifiers are configured, starts a delivery
+in the background (:mod:`~claude_orchestrator.outbox`), so no command waits on a network.
+The library never prints: a notifier's failure is a warning kept in
+:attr:`Wiring.warnings` and given to the ``on_warning`` callback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Self, TypeVar
+
+from . import validate as v
+from .config import Config, load_config
+from .errors import NotInitializedError, OrchestratorError, PluginError
+from .location import ENV_DB, Location, discover
+from .models import Event
+from .protocols import CI, OUTBOX, EventStore, Notifier, PluginContext
+from .protocols_vcs import VCS, Forge
+
+if TYPE_CHECKING:
+    from .manager import PluginRegistry
+
+T = TypeVar("T")
+
+#: what each plugin kind's implementation must satisfy
+KIND_PROTOCOLS: dict[str, type] = {
+    "store": EventStore,
+    "vcs": VCS,
+    "ci": CI,
+    "notifier": Notifier,
+    "forge": Forge,
+}
+
+
+class _Services:
+    """:class:`~claude_orchestrator.protocols.Services` over a wiring: the ports only."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        self._wiring = wiring
+
+    @property
+    def in_repository(self) -> bool:
+        wiring = self._wiring
+        return wiring.location.in_git and wiring.config.vcs_plugin is not None
+
+    @property
+    def state_dir(self) -> Path:
+        return self._wiring.location.state_dir
+
+    def store(self) -> EventStore:
+        return self._wiring.store
+
+    def vcs(self) -> VCS:
+        return self._wiring.vcs()
+
+
+class Wiring:
+    """The plumbing shared by every operation (see :class:`~claude_orchestrator.api.Orchestrator`
+    for the parameters)."""
+
+    def __init__(
+        self,
+        cwd: Path | str | None = None,
+        *,
+        db: Path | str | None = None,
+        registry: PluginRegistry | None = None,
+        env: Mapping[str, str] | None = None,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        self._cwd = cwd
+        self._db = db
+        self._env = os.environ if env is None else env
+        self._registry = registry
+        self._on_warning = on_warning
+        self._store: EventStore | None = None
+        self._vcs: VCS | None = None
+        self._notifiers: list[tuple[str, Notifier]] | None = None
+        #: problems that did not stop the operation (a notifier failed...)
+        self.warnings: list[str] = []
+        #: local files the inline notifiers wrote during this object's operations
+        self.written: list[Path] = []
+
+    # -- where and what ----------------------------------------------------------------
+    @cached_property
+    def location(self) -> Location:
+        return discover(self._cwd, self._env)
+
+    @property
+    def config_path(self) -> Path:
+        return self.location.config_path(self._env)
+
+    @cached_property
+    def config(self) -> Config:
+        cache_dir = self.location.state_dir / "cache"
+        return load_config(self.config_path, cache_dir=cache_dir)
+
+    @property
+    def registry(self) -> PluginRegistry:
+        if self._registry is None:
+            from .manager import PluginRegistry
+
+            self._registry = PluginRegistry(env=self._env)
+        return self._registry
+
+    @cached_property
+    def store_path(self) -> Path:
+        override = self._db if self._db is not None else self._env.get(ENV_DB)
+        if override is not None and (self._db is not None or override):
+            where = "--db path" if self._db is not None else f"{ENV_DB} path"
+            return (self.location.cwd / Path(v.check_local_path(override, where))).resolve()
+        configured = self.config.store_path
+        if configured:
+            return (self.location.root / configured).resolve()
+        return self.location.default_store_path()
+
+    # -- building plugins ----------------------------------------------------------------
+    def _context(self, name: str) -> PluginContext:
+        return PluginContext(
+            config=self.config,
+            root=self.location.root,
+            common_dir=self.location.common_dir,
+            store_path=self.store_path,
+            options=self.config.plugin_options(name),
+            services=_Services(self),
+        )
+
+    def _build(self, kind: str, name: str, dotted: str) -> object:
+        """The implementation ``name`` of ``kind``, checked against the kind's protocol."""
+        return self._make(kind, name, dotted, KIND_PROTOCOLS[kind])
+
+    def _make(self, kind: str, name: str, dotted: str, protocol: type[T]) -> T:
+        try:
+            impl = self.registry.get(kind, name)
+        except PluginError as exc:
+            raise self.config.error(dotted, str(exc)) from None
+        try:
+            built = impl.factory(self._context(name))
+        except OrchestratorError:
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"{kind} plugin {name!r} (from {impl.plugin}) failed to start: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        if not isinstance(built, protocol):
+            raise PluginError(
+                f"{kind} plugin {name!r} (from {impl.plugin}) built a "
+                f"{type(built).__name__}, which lacks what a {kind} must have (see "
+                f"claude_orchestrator.protocols.{protocol.__name__}): fix or remove the plugin"
+            )
+        return built
+
+    def vcs(self) -> VCS:
+        """The configured VCS plugin (``plugins.vcs``)."""
+        if self._vcs is None:
+            name = self.config.vcs_plugin
+            if name is None:
+                raise self.config.error(
+                    "plugins.vcs", "no VCS plugin configured: set it, e.g. `vcs: git`"
+                )
+            self._vcs = self._make("vcs", name, "plugins.vcs", VCS)  # type: ignore[type-abstract]
+        return self._vcs
+
+    def ci(self) -> CI:
+        """The configured CI plugin (``plugins.ci``)."""
+        name = self.config.ci_plugin
+        if name is None:
+            raise self.config.error(
+                "plugins.ci", "no CI plugin configured: set it, e.g. `ci: github-actions`"
+            )
+        return self._make("ci", name, "plugins.ci", CI)  # type: ignore[type-abstract]
+
+    def forge(self) -> Forge:
+        """The configured forge (``forge.type``), where pull requests are opened and merged."""
+        name = self.config.forge["type"]
+        return self._make("forge", name, "forge.type", Forge)  # type: ignore[type-abstract]
+
+    def store_plugin(self) -> EventStore:
+        """The configured store, not yet opened (it may not exist)."""
+        if self._store is None:
+            self._store = self._make(
+                "store",
+                self.config.store_plugin,
+                "plugins.store",
+                EventStore,  # type: ignore[type-abstract]
+            )
+        return self._store
+
+    @property
+    def store(self) -> EventStore:
+        """The configured store; raises NotInitializedError if it was never created."""
+        store = self.store_plugin()
+        if not store.exists():
+            raise NotInitializedError(
+                f"Event store not initialized: {store.location} does not exist. "
+                "Run: claude-orchestrator events init"
+            )
+        return store
+
+    def notifiers(self) -> list[tuple[str, Notifier]]:
+        """The configured notifiers (``plugins.notifiers``), built once."""
+        if self._notifiers is None:
+            built = []
+            for index, name in enumerate(self.config.notifiers):
+                dotted = f"plugins.notifiers[{index}]"
+                built.append((name, self._make("notifier", name, dotted, Notifier)))  # type: ignore[type-abstract]
+            self._notifiers = built
+        return self._notifiers
+
+    def check_plugins(self) -> None:
+        """Build the configured store and notifiers now, and look up the configured VCS and
+        CI plugins, so that a bad name fails before anything is written."""
+        self.store_plugin()
+        self.notifiers()
+        for kind, name in (("vcs", self.config.vcs_plugin), ("ci", self.config.ci_plugin)):
+            if name is not None:
+                try:
+                    self.registry.get(kind, name)
+                except PluginError as exc:
+                    raise self.config.error(f"plugins.{kind}", str(exc)) from None
+
+    # -- the event flow ------------------------------------------------------------------
+    def warn(self, message: str) -> None:
+        """Keep a warning and give it to the ``on_warning`` callback (the CLI prints it)."""
+        self.warnings.append(message)
+        if self._on_warning is not None:
+            self._on_warning(f"warning: {message}")
+
+    def notify(self, *events: Event, changed: Sequence[str] = ()) -> list[Path]:
+        """Hand committed events to the notifiers: the inline ones now (each told every
+        event, then flushed once), the outbox ones by a background delivery.
+
+        :param changed: features that changed outside the store (worktrees made), for
+            notifiers that keep views of them.
+        :return: the local files the inline notifiers wrote.
+        """
+        written: list[Path] = []
+        outbox = False
+        for name, notifier in self.notifiers():
+            if getattr(notifier, "delivery", None) == OUTBOX:
+                outbox = outbox or bool(events)
+                if events:
+                    self._owe(name, min(e.id for e in events))
+                continue
+            try:
+                written += self._tell(notifier, events, changed)
+            except Exception as exc:
+                ids = ", ".join(str(e.id) for e in events) or "(none)"
+                self.warn(f"notifier {name!r} failed on event {ids}: {type(exc).__name__}: {exc}")
+        self.written += written
+        if outbox:
+            from .outbox import start_delivery
+
+            start_delivery(self.location, self.store_path, self._env)
+        return written
+
+    def _owe(self, name: str, first_id: int) -> None:
+        from .outbox import start_cursor
+
+        try:
+            start_cursor(self.store, name, first_id)
+        except OrchestratorError as exc:
+            self.warn(f"notifier {name!r}: cannot start its delivery cursor: {exc}")
+
+    @staticmethod
+    def _tell(notifier: Notifier, events: Sequence[Event], changed: Sequence[str]) -> list[Path]:
+        for event in events:
+            notifier.notify(event)
+        note_change = getattr(notifier, "changed", None)
+        if note_change is not None:
+            for spec_id in changed:
+                note_change(spec_id)
+        flush = getattr(notifier, "flush", None)
+        result = flush() if flush is not None else None
+        return [Path(p) for p in result] if result else []
+
+    # -- lifetime ------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
