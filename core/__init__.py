@@ -15,7 +15,7 @@ matters because git hooks run this tool on every commit.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Orchestrator", "__version__", "hookimpl", "hookspec"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in ("hookimpl", "hookspec"):
         from . import hookspecs
 

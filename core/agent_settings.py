@@ -26,10 +26,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ValidationError
 from .fsutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from .api import Orchestrator
 
 #: set (through the settings' ``env``) for every command and hook of an agent started with
 #: these settings; ``guard.mode: strict`` requires it
@@ -59,7 +62,7 @@ def _absolute(path: str, base: Path) -> str:
     return "/" + os.path.normpath(os.path.join(str(base), path))
 
 
-def build(orch: Any, *, write: bool = True) -> AgentSettings:
+def build(orch: Orchestrator, *, write: bool = True) -> AgentSettings:
     """The settings for the agent whose worktree ``orch`` runs in.
 
     :raises ValidationError: outside a feature branch's worktree.
@@ -102,7 +105,7 @@ def _key(root: Path) -> str:
     return f"{root.name}-{hashlib.sha256(str(root).encode()).hexdigest()[:12]}"
 
 
-def _protected_refs(orch: Any, own: str) -> list[str]:
+def _protected_refs(orch: Orchestrator, own: str) -> list[str]:
     """Every local branch but the agent's own that others rely on."""
     config = orch.config
     prefix = config.branch_prefix.rstrip("/") + "/"
@@ -133,7 +136,7 @@ def _write_ref(loose: Path, sha: str) -> None:
         os.replace(lock, loose)
 
 
-def _make_loose(orch: Any, common: Path, refs: list[str]) -> None:
+def _make_loose(orch: Orchestrator, common: Path, refs: list[str]) -> None:
     """Give each protected ref a loose file and make sure ``packed-refs`` exists."""
     vcs = orch.vcs()
     for ref in refs:

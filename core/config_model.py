@@ -13,7 +13,7 @@ from .errors import ConfigError
 Position = tuple[int, int]
 
 
-def _dotted(path: tuple[Any, ...]) -> str:
+def _dotted(path: tuple[str | int, ...]) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))

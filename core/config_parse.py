@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config_defaults import DEFAULTS
 from .config_model import Config, Position, _dotted, _merge, _plain
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError as SchemaError
+    from ruamel.yaml import YAML
 
 #: Bounds on what a config file may be: far above any real one, far below what would
 #: hang a git hook. YAML aliases share one node, so a few lines can stand for billions
@@ -22,7 +26,7 @@ MAX_CONFIG_VALUES = 100_000
 MAX_CONFIG_DEPTH = 50
 
 
-def _yaml() -> Any:
+def _yaml() -> YAML:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
@@ -30,7 +34,7 @@ def _yaml() -> Any:
     return yaml
 
 
-def _positions(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[str, Position]]:
+def _positions(node: object, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str, Position]]:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if isinstance(node, CommentedMap):
@@ -113,7 +117,7 @@ def _flow_depth(text: str) -> int:
     return deepest
 
 
-def _check_size(document: Any, path: Path) -> None:
+def _check_size(document: object, path: Path) -> None:
     """Refuse documents too deep or too large once aliases are expanded (iteratively:
     this must not recurse, and it stops counting at the limit)."""
     stack = [(document, 1)]
@@ -134,7 +138,7 @@ def _check_size(document: Any, path: Path) -> None:
             stack.extend((child, depth + 1) for child in node)
 
 
-def _type_name(value: Any) -> str:
+def _type_name(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -150,7 +154,7 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _schema_message(error: Any) -> tuple[str, str]:
+def _schema_message(error: SchemaError) -> tuple[str, str]:
     """(dotted key to point at, message) for a jsonschema ValidationError."""
     path = tuple(error.absolute_path)
     dotted = _dotted(path)
@@ -183,7 +187,7 @@ def _schema_message(error: Any) -> tuple[str, str]:
     return dotted, f"{prefix}{error.message}"
 
 
-def validate_data(document: Any, path: Path, positions: dict[str, Position]) -> Config:
+def validate_data(document: object, path: Path, positions: dict[str, Position]) -> Config:
     """Check a parsed document against the schema and the cross-field rules."""
     from jsonschema import Draft202012Validator
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import OrchestratorError
 from .protocols_vcs import VCS
+
+if TYPE_CHECKING:
+    from .api import Orchestrator
 
 
 class Check(NamedTuple):
@@ -15,7 +18,7 @@ class Check(NamedTuple):
     detail: str
 
 
-def run_checks(orch: Any) -> list[Check]:
+def run_checks(orch: Orchestrator) -> list[Check]:
     from . import hooks
 
     checks: list[Check] = []
@@ -122,7 +125,7 @@ def _tree_list(vcs: VCS) -> list[_Tree]:
     return [_Tree(str(e.path), e.branch, e.prunable) for e in vcs.worktree_entries()]
 
 
-def _worktrees(orch: Any, vcs: VCS) -> Check:
+def _worktrees(orch: Orchestrator, vcs: VCS) -> Check:
     """Every agent of an in-progress feature works in a worktree that exists; implementors
     (sandboxed) in one of their own, not in the main checkout, whose ``.git/`` (and so
     the event store) Claude Code's sandbox keeps read-only."""

@@ -9,9 +9,12 @@ puts them on disk.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import OrchestratorError, refuse_implementor
+
+if TYPE_CHECKING:
+    from .api import Orchestrator
 
 
 class DriftError(OrchestratorError):
@@ -27,14 +30,14 @@ class GenerateResult(NamedTuple):
     diff: str | None
 
 
-def documents(orch: Any) -> dict[str, Any]:
+def documents(orch: Orchestrator) -> dict[str, object]:
     """Every generated document, by repository-relative path (pure: config -> data)."""
     from .generators.claude_permissions import permission_files
     from .generators.runbooks import agents_md, claude_md_section
     from .generators.writer import Fenced
 
     config = orch.config
-    docs: dict[str, Any] = {}
+    docs: dict[str, object] = {}
     if config.ci_plugin is not None:
         docs.update(orch.ci().generate())
     docs.update(permission_files(config, tracked_files(orch)))
@@ -43,12 +46,12 @@ def documents(orch: Any) -> dict[str, Any]:
     return docs
 
 
-def tracked_files(orch: Any) -> list[str]:
+def tracked_files(orch: Orchestrator) -> list[str]:
     """The files git tracks here (for the sandbox's literal denyWrite paths)."""
     return sorted(orch.vcs().tracked_files())
 
 
-def generate(orch: Any, *, check: bool = False, show_diff: bool = False,
+def generate(orch: Orchestrator, *, check: bool = False, show_diff: bool = False,
              force: bool = False) -> GenerateResult:  # fmt: skip
     """Write (or with ``check`` only compare) the generated files.
 

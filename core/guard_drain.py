@@ -301,7 +301,7 @@ class _Drain:
 
     def resolve(self, claim: _Claim) -> None:
         """Mark stored the pending records a dead drainer stored without saying so."""
-        wanted: dict[str, tuple[Any, ...]] = {}
+        wanted: dict[str, tuple[object, ...]] = {}  # from JSON: checked before use
         for record_id, record in claim.pending():
             with contextlib.suppress(KeyError, TypeError):
                 new = _event(record_id, record)

@@ -18,7 +18,7 @@ import posixpath
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .guard_builtins import (
     cd,
@@ -40,6 +40,7 @@ from .guard_walk import Cwds
 from .shellparse_lex import Word
 
 if TYPE_CHECKING:
+    from .guard_context import Context
     from .guard_walk import Walker
 
 
@@ -85,7 +86,7 @@ def run_program(walker: Walker, words: list[Word], cwd: Path | None,
     return checker(walker, words[1:], cwd)
 
 
-def _allowed_by_config(context: Any, words: list[Word], *, exact: bool = False) -> bool:
+def _allowed_by_config(context: Context, words: list[Word], *, exact: bool = False) -> bool:
     """``guard.allow`` and the configured test commands: a simple command equal to an
     entry, or (for programs the guard does not know) starting with one; no computed word."""
     if any(w.dynamic for w in words):

@@ -20,10 +20,14 @@ import contextlib
 import os
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .models_vcs import HookSettings, HookState
+
+if TYPE_CHECKING:
+    from .api import Orchestrator
 
 LOG_NAME = "hook-errors.log"
 HOOK_BUDGET_SECONDS = 20.0
@@ -37,46 +41,42 @@ def command_line() -> str:
     return f"{shlex.quote(sys.executable)} -m claude_orchestrator"
 
 
-def settings(orch: Any) -> HookSettings:
+def settings(orch: Orchestrator) -> HookSettings:
     """What the VCS writes into the hooks: this installation and the branch naming."""
     return HookSettings(command_line(), orch.config.branch_prefix, orch.config.main_branch)
 
 
-def hooks_dir(orch: Any) -> Path:
-    path: Path = orch.vcs().hooks_dir()
-    return path
+def hooks_dir(orch: Orchestrator) -> Path:
+    return orch.vcs().hooks_dir()
 
 
-def status(orch: Any) -> list[HookState]:
-    states: list[HookState] = orch.vcs().hook_status(settings(orch))
-    return states
+def status(orch: Orchestrator) -> list[HookState]:
+    return orch.vcs().hook_status(settings(orch))
 
 
-def install(orch: Any) -> list[HookState]:
+def install(orch: Orchestrator) -> list[HookState]:
     """Install (or update) the hooks; an existing foreign hook is chained, not replaced."""
     from .errors import refuse_implementor
     from .workflow import refuse_bare
 
     refuse_implementor("hooks install")
     refuse_bare(orch.location)  # no commits are made there: nothing to sync
-    states: list[HookState] = orch.vcs().install_hooks(settings(orch))
-    return states
+    return orch.vcs().install_hooks(settings(orch))
 
 
-def uninstall(orch: Any) -> list[HookState]:
+def uninstall(orch: Orchestrator) -> list[HookState]:
     """Remove exactly what ``install`` added and restore chained hooks."""
     from .errors import refuse_implementor
 
     refuse_implementor("hooks uninstall")
-    states: list[HookState] = orch.vcs().uninstall_hooks(settings(orch))
-    return states
+    return orch.vcs().uninstall_hooks(settings(orch))
 
 
-def log_path(orch: Any) -> Path:
+def log_path(orch: Orchestrator) -> Path:
     return Path(orch.location.state_dir) / LOG_NAME
 
 
-def record_failure(orch: Any, hook: str, message: str) -> None:
+def record_failure(orch: Orchestrator, hook: str, message: str) -> None:
     """Append one line to the hook error log (never raises)."""
     import time
 
@@ -92,7 +92,7 @@ def record_failure(orch: Any, hook: str, message: str) -> None:
             os.close(fd)
 
 
-def failures(orch: Any, limit: int = 20) -> list[str]:
+def failures(orch: Orchestrator, limit: int = 20) -> list[str]:
     try:
         lines = log_path(orch).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -109,7 +109,7 @@ def _budget() -> float:
 
 
 @contextlib.contextmanager
-def _time_budget(orch: Any, hook: str) -> Any:
+def _time_budget(orch: Orchestrator, hook: str) -> Iterator[None]:
     """Give up after the budget: log why and end the process (exit 0, the commit is
     made already). A timer thread does it while Python runs; SIGALRM's default action
     is the backstop for a thread stuck in C code that holds the interpreter."""
@@ -156,13 +156,13 @@ def _rewrite_mapping() -> list[tuple[str, str]]:
     return pairs
 
 
-def sync_from_hook(orch: Any, hook: str) -> None:
+def sync_from_hook(orch: Orchestrator, hook: str) -> None:
     """What the installed hooks run: sync quietly, never fail or hang, record problems."""
     with _time_budget(orch, hook):
         _sync_from_hook(orch, hook)
 
 
-def _sync_from_hook(orch: Any, hook: str) -> None:
+def _sync_from_hook(orch: Orchestrator, hook: str) -> None:
     from .errors import OrchestratorError
     from .workflow import parse_branch, sync_status
 

@@ -10,15 +10,18 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .models import AgentStatus, Event, FeatureReport
 
+if TYPE_CHECKING:
+    from .workflow import SyncResult
 
-def to_json(value: Any) -> str:
+
+def to_json(value: object) -> str:
     """One JSON document; records and lists of records become dicts."""
 
-    def convert(item: Any) -> Any:
+    def convert(item: object) -> object:
         if hasattr(item, "_asdict"):
             return {k: convert(v) for k, v in item._asdict().items()}
         if hasattr(item, "to_dict"):
@@ -32,7 +35,7 @@ def to_json(value: Any) -> str:
     return json.dumps(convert(value), indent=2, sort_keys=False, ensure_ascii=False)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A left-aligned text table; empty cells print as '-'."""
     cells = [[_cell(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
@@ -46,15 +49,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if value is None or value == "":
         return "-"
     text = str(value).replace("\n", " ")
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def esc(value: Any) -> str:
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    def esc(value: object) -> str:
         return _cell(value).replace("|", "\\|")
 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -76,7 +79,7 @@ STATUS_HEADERS = (
 )
 
 
-def status_rows(rows: Sequence[AgentStatus]) -> list[list[Any]]:
+def status_rows(rows: Sequence[AgentStatus]) -> list[list[object]]:
     return [
         [
             r.spec_id,
@@ -107,7 +110,7 @@ def render_status(rows: Sequence[AgentStatus]) -> str:
 EVENT_HEADERS = ("id", "time", "spec", "role", "type", "task", "commit", "message")
 
 
-def event_rows(events: Sequence[Event]) -> list[list[Any]]:
+def event_rows(events: Sequence[Event]) -> list[list[object]]:
     return [
         [
             e.id,
@@ -283,7 +286,7 @@ def _report_markdown(report: FeatureReport, title: str | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def sync_warnings(result: Any) -> list[str]:
+def sync_warnings(result: SyncResult) -> list[str]:
     """sync-status's warnings (the CLI prints them to stderr before the result)."""
     return [
         f"warning: commit {commit[:12]} names {task_id}, which is not in the "
@@ -292,7 +295,7 @@ def sync_warnings(result: Any) -> list[str]:
     ] + [f"warning: {problem}" for problem in result.problems]
 
 
-def render_sync(result: Any, as_json: bool) -> str:
+def render_sync(result: SyncResult, as_json: bool) -> str:
     """sync-status's output (its warnings: :func:`sync_warnings`)."""
     if as_json:
         return to_json(result)

@@ -9,11 +9,18 @@ configured VCS plugin and its bookkeeping through the store.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import validate as v
 from .errors import NotFoundError, ValidationError
 from .models import Event, SyncCommit
+
+if TYPE_CHECKING:
+    from .api import Orchestrator
+    from .location import Location
+    from .models_vcs import CommitInfo
+    from .protocols import EventStore
+    from .protocols_vcs import VCS
 
 
 # ------------------------------------------------------------------ branch names
@@ -52,7 +59,7 @@ def _not_a_feature_branch(prefix: str, branch: str) -> ValidationError:
     )
 
 
-def refuse_bare(location: Any) -> None:
+def refuse_bare(location: Location) -> None:
     """Refuse to work in a bare repository (there is no working tree to coordinate)."""
     cwd = location.cwd
     if not location.in_git and (cwd / "HEAD").is_file() and (cwd / "objects").is_dir():
@@ -62,7 +69,7 @@ def refuse_bare(location: Any) -> None:
         )
 
 
-def require_git(orch: Any) -> Any:
+def require_git(orch: Orchestrator) -> VCS:
     """The VCS plugin, after checking that we are inside a git working tree."""
     if not orch.location.in_git:
         refuse_bare(orch.location)
@@ -73,7 +80,7 @@ def require_git(orch: Any) -> Any:
     return orch.vcs()
 
 
-def _current_feature_branch(orch: Any, branch: str | None) -> tuple[str, BranchRole]:
+def _current_feature_branch(orch: Orchestrator, branch: str | None) -> tuple[str, BranchRole]:
     vcs = require_git(orch)
     name = branch or vcs.current_branch()
     if name is None:
@@ -103,7 +110,7 @@ class SyncResult(NamedTuple):
 
 
 def sync_status(
-    orch: Any,
+    orch: Orchestrator,
     *,
     branch: str | None = None,
     rewritten: Sequence[tuple[str, str]] = (),
@@ -200,8 +207,8 @@ def sync_status(
 
 
 def _rewritten_commits(
-    vcs: Any, head: str, rewritten: Sequence[tuple[str, str]], listed: set[str]
-) -> list[Any]:
+    vcs: VCS, head: str, rewritten: Sequence[tuple[str, str]], listed: set[str]
+) -> list[CommitInfo]:
     """The new commits of git's rewrite mapping that are on the branch but not among the
     commits this sync reads (post-commit synced them already, before post-rewrite)."""
     extra = []
@@ -212,8 +219,8 @@ def _rewritten_commits(
 
 
 def _rewrites(
-    store: Any,
-    vcs: Any,
+    store: EventStore,
+    vcs: VCS,
     where: tuple[str, str, str],
     patch_ids: Mapping[str, str],
     known: set[str],
@@ -244,7 +251,7 @@ def _rewrites(
     return found
 
 
-def update_tasks_file(orch: Any, spec_id: str) -> tuple[list[str], list[str]]:
+def update_tasks_file(orch: Orchestrator, spec_id: str) -> tuple[list[str], list[str]]:
     """Set the checkboxes of the overseer's tasks.md from the store.
 
     Completed and merged tasks are ticked; a task that was explicitly reopened (and

@@ -28,7 +28,7 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from claude_orchestrator.fsutil import atomic_write_text
 from claude_orchestrator.statefiles import replace_fenced
@@ -59,7 +59,7 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _literal_blocks(value: Any) -> Any:
+def _literal_blocks(value: object) -> object:
     """Multi-line strings (scripts) as ``|`` block scalars, so they stay readable."""
     from ruamel.yaml.scalarstring import LiteralScalarString
 
@@ -72,7 +72,7 @@ def _literal_blocks(value: Any) -> Any:
     return value
 
 
-def _yaml_text(document: Any) -> str:
+def _yaml_text(document: object) -> str:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
@@ -84,7 +84,7 @@ def _yaml_text(document: Any) -> str:
     return buffer.getvalue()
 
 
-def serialise(path: str, document: Any) -> str:
+def serialise(path: str, document: object) -> str:
     """The bytes (as text) a document is written as."""
     if isinstance(document, Fenced):
         return document.body.rstrip() + "\n"
@@ -150,13 +150,13 @@ def manifest_text(
     hashes: Mapping[str, str], pending: Mapping[str, Sequence[str]] | None = None
 ) -> str:
     files = {path: {"sha256": digest} for path, digest in sorted(hashes.items())}
-    data: dict[str, Any] = {"generator": "claude-orchestrator", "header": HEADER, "files": files}
+    data: dict[str, object] = {"generator": "claude-orchestrator", "header": HEADER, "files": files}
     if pending:
         data["pending"] = {path: sorted(set(h)) for path, h in sorted(pending.items())}
     return json.dumps(data, indent=2) + "\n"
 
 
-def plan(root: Path, documents: Mapping[str, Any]) -> list[FileState]:
+def plan(root: Path, documents: Mapping[str, object]) -> list[FileState]:
     """Compare what the documents would write with what is on disk."""
     manifest = load_manifest(root)
     states = []
@@ -216,7 +216,7 @@ def _record_pending(root: Path, states: list[FileState], *, force: bool) -> None
 
 
 def write(
-    root: Path, documents: Mapping[str, Any], states: list[FileState], *, force: bool
+    root: Path, documents: Mapping[str, object], states: list[FileState], *, force: bool
 ) -> list[str]:
     """Write what is missing or outdated (and, with ``force``, what was hand-edited);
     delete obsolete files; rewrite the manifest. Returns the paths changed.
