@@ -44,8 +44,9 @@ MAX_MESSAGE = 10_000
 #: Metadata is stored as JSON text; this bounds one event's row (messages: MAX_MESSAGE).
 MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_DEPTH = 32
-#: SQLite stores integers in 64 bits; a larger Python int cannot be bound at all.
-SQLITE_MAX_INT = 2**63 - 1
+#: Ids and counts are signed 64-bit integers in every store (the built-in SQLite binds
+#: nothing larger; PostgreSQL's bigint is the same size).
+MAX_ID = 2**63 - 1
 
 
 def _show(value: object) -> str:
@@ -175,9 +176,9 @@ def check_positive_id(value: int | str, what: str) -> int:
         number = int(value)
     except (TypeError, ValueError):
         number = 0
-    if not 0 < number <= SQLITE_MAX_INT or str(value).strip() not in (str(number), f"+{number}"):
+    if not 0 < number <= MAX_ID or str(value).strip() not in (str(number), f"+{number}"):
         raise ValidationError(
-            f"invalid {what} id {_show(value)}: give a positive whole number up to {SQLITE_MAX_INT}"
+            f"invalid {what} id {_show(value)}: give a positive whole number up to {MAX_ID}"
         )
     return number
 
@@ -185,9 +186,9 @@ def check_positive_id(value: int | str, what: str) -> int:
 def check_count(value: int | None, what: str) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= SQLITE_MAX_INT:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID:
         raise ValidationError(
-            f"invalid {what} {_show(value)}: give a whole number from 0 to {SQLITE_MAX_INT}"
+            f"invalid {what} {_show(value)}: give a whole number from 0 to {MAX_ID}"
         )
     return value
 
