@@ -28,13 +28,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .guard_context import Context, Deny
 from .guard_walk import Walker
 from .pathmatch import compile_patterns
 from .shellparse import parse
 from .shellparse_lex import ShellSyntaxError
+
+if TYPE_CHECKING:
+    from .config_model import Config
+    from .protocols_vcs import VCS
 
 
 class Decision(NamedTuple):
@@ -51,9 +55,13 @@ def matches(patterns: Iterable[str], relative: str) -> bool:
 
 
 # ---------------------------------------------------------------------- decisions
-def decide(payload: Any, *, role: str, root: Path, branch: str, config: Any,
-           vcs: Any = None) -> Decision:  # fmt: skip
-    """Allow or deny one tool call (never raises)."""
+def decide(payload: object, *, role: str, root: Path, branch: str, config: Config,
+           vcs: VCS | None = None) -> Decision:  # fmt: skip
+    """Allow or deny one tool call (never raises).
+
+    :param payload: the hook's JSON input, parsed.
+    :param vcs: the repository's VCS; by default the plugin ``config`` names.
+    """
     try:
         if not isinstance(payload, dict):
             raise Deny("malformed hook input: expected a JSON object")
@@ -62,9 +70,7 @@ def decide(payload: Any, *, role: str, root: Path, branch: str, config: Any,
         if not isinstance(tool, str) or not isinstance(tool_input, dict):
             raise Deny("malformed hook input: tool_name and tool_input are required")
         if vcs is None:
-            from .plugins.git_vcs import GitVCS
-
-            vcs = GitVCS(Path(root))
+            vcs = _configured_vcs(Path(root), config)
         context = Context(role=role, root=root, branch=branch, config=config, vcs=vcs)
         cwd_text = payload.get("cwd")
         cwd = Path(os.path.realpath(cwd_text)) if isinstance(cwd_text, str) and cwd_text \
@@ -86,6 +92,17 @@ def decide(payload: Any, *, role: str, root: Path, branch: str, config: Any,
         return Decision(False, "guard: the command is nested too deeply to check: denied")
     except Exception as exc:  # fail closed
         return Decision(False, f"guard internal error ({type(exc).__name__}: {exc}): denied")
+
+
+def _configured_vcs(root: Path, config: Config) -> VCS:
+    from .errors import OrchestratorError
+    from .guard_context import open_vcs
+    from .location import discover
+
+    try:
+        return open_vcs(discover(root, {}), config)
+    except OrchestratorError as exc:
+        raise Deny(f"cannot read the repository: {exc}") from None
 
 
 def check_shell(context: Context, command: str, cwd: Path) -> None:

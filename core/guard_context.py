@@ -1,15 +1,23 @@
 """Who is calling the guard: :class:`Context` (role, worktree, branch, the paths the role
-may write), and :class:`Deny`, the refusal every check raises."""
+may write), :class:`Deny`, the refusal every check raises, and :func:`open_vcs`, the
+configured VCS plugin through which the guard reads the repository."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .pathmatch import compile_patterns
 from .shellparse import Simple, parse
 from .shellparse_lex import ShellSyntaxError
+
+if TYPE_CHECKING:
+    from .config_model import Config
+    from .location import Location
+    from .manager import PluginRegistry
+    from .protocols_vcs import VCS
 
 PROTECTED_FILES = ("state/overseer.md", ".claude/", ".github/workflows/", "orchestrator.yaml",
                    ".git", ".githooks/", ".orchestrator-generated.json")  # fmt: skip
@@ -36,14 +44,16 @@ class Deny(Exception):
 class Context:
     """What the rules need to know about the agent making the call."""
 
-    def __init__(self, *, role: str, root: Path, branch: str, config: Any,
-                 vcs: Any = None) -> None:  # fmt: skip
+    def __init__(self, *, role: str, root: Path, branch: str, config: Config,
+                 vcs: VCS) -> None:  # fmt: skip
         from .workflow import parse_branch
 
         self.role = role
         self.root = Path(os.path.realpath(root))
         self.config = config
-        self.vcs = vcs
+        # Any, not VCS, until guard_checker._deny says it never returns (NoReturn): the git
+        # checks narrow vcs.resolve()'s None away by calling it.
+        self.vcs: Any = vcs
         if role not in ("implementor", "overseer"):
             raise Deny(f"unknown role {role!r}: the guard knows implementor and overseer")
         parsed = parse_branch(config.branch_prefix, branch)
@@ -91,7 +101,6 @@ class Context:
         """The git directory and every other worktree of this repository: never this
         agent's to write, wherever they are (also under /tmp)."""
         from .location import discover
-        from .plugins.git_vcs import GitVCS
 
         location = discover(self.root, {})
         self.git_dir = Path(os.path.realpath(location.git_dir)) if location.git_dir else None
@@ -99,8 +108,7 @@ class Context:
         if location.common_dir is not None:
             self.common_dir = Path(os.path.realpath(location.common_dir))
             places.append(self.common_dir)
-            trees = GitVCS._worktrees_from_files(location.common_dir).values()
-            places += [Path(os.path.realpath(t)) for t in trees]
+            places += [Path(os.path.realpath(t)) for t in self.vcs.worktrees().values()]
         if self.git_dir is not None:
             places.append(self.git_dir)
         return [p for p in places if p != self.root]
@@ -140,11 +148,55 @@ def _entry_words(entry: str) -> tuple[str, ...]:
     return tuple(entry.split())
 
 
-def _branch_exists(vcs: Any, name: str) -> bool:
+def _branch_exists(vcs: VCS, name: str) -> bool:
     try:
-        return vcs is not None and vcs.resolve(f"refs/heads/{name}") is not None
+        return vcs.branch_exists(name)
     except Exception:
         return False
+
+
+def open_vcs(
+    location: Location,
+    config: Config,
+    *,
+    env: Mapping[str, str] | None = None,
+    registry: PluginRegistry | None = None,
+) -> VCS:
+    """The VCS plugin ``config`` names (``plugins.vcs``), built through the registry as
+    :meth:`~claude_orchestrator.api.Orchestrator.vcs` builds it: the guard reads refs,
+    commits and worktrees only through the :class:`~.protocols_vcs.VCS` protocol.
+
+    :param config: the configuration the guard decides with (the overseer branch's).
+    :param registry: a prepared registry (shared with the decision log); a fresh one
+        otherwise. Only built-in plugins are imported unless the config names another VCS.
+    :raises OrchestratorError: no VCS is configured, or the one named is not installed.
+    """
+    from .errors import PluginError
+    from .guard_log import store_path
+    from .protocols import PluginContext
+    from .protocols_vcs import VCS
+
+    env = os.environ if env is None else env
+    name = config.vcs_plugin
+    if name is None:
+        raise config.error("plugins.vcs", "no VCS plugin configured: set it, e.g. `vcs: git`")
+    if registry is None:
+        from .manager import PluginRegistry
+
+        registry = PluginRegistry(env=env)
+    context = PluginContext(
+        config=config,
+        root=location.root,
+        common_dir=location.common_dir,
+        store_path=store_path(location, config, env),
+        options=config.plugin_options(name),
+    )
+    impl = registry.get("vcs", name)
+    vcs = impl.factory(context)
+    if not isinstance(vcs, VCS):
+        raise PluginError(f"vcs plugin {name!r} (from {impl.plugin}) built a "
+                          f"{type(vcs).__name__}, not a VCS: fix or remove the plugin")  # fmt: skip
+    return vcs
 
 
 def unanalysable(context: Context, what: str) -> None:

@@ -18,13 +18,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .guard_log import log_decision
 from .guard_redact import redact
 from .guard_spool import SPOOL
 
 if TYPE_CHECKING:
+    from .config_model import Config
+    from .location import Location
+    from .manager import PluginRegistry
     from .protocols_vcs import VCS
 
 SETTINGS_VARIABLE = "CLAUDE_ORCHESTRATOR_SETTINGS"  # agent_settings.SETTINGS_VARIABLE
@@ -53,7 +56,7 @@ def trusted_cache_dir() -> Path:
     return Path(base) / "claude-orchestrator" / "guard"
 
 
-def _overseer_config(vcs: VCS, overseer: str, cache_dir: Path) -> Any:
+def _overseer_config(vcs: VCS, overseer: str, cache_dir: Path) -> Config | None:
     """The config committed on the overseer branch, cached by blob id; None when there is
     none (never the agent's working copy, which it could edit)."""
     from .config import Config, parse_text, validate_data
@@ -80,7 +83,7 @@ def _overseer_config(vcs: VCS, overseer: str, cache_dir: Path) -> Any:
     return config
 
 
-def _rules(role: str, vcs: VCS, location: Any, branch: str) -> tuple[Any, str | None]:
+def _rules(role: str, vcs: VCS, location: Location, branch: str) -> tuple[Config, str | None]:
     """(the config whose rules apply, the agent's branch) — or raises OrchestratorError.
 
     The branch prefix that names the overseer branch is itself configuration: a prefix
@@ -114,6 +117,20 @@ def _rules(role: str, vcs: VCS, location: Any, branch: str) -> tuple[Any, str | 
     return default, None
 
 
+def _decision_vcs(
+    location: Location, config: Config, default: Config, vcs: VCS, registry: PluginRegistry
+) -> VCS:
+    """The VCS ``config`` names: ``vcs``, which read the config, when that is the one."""
+    from .guard_context import open_vcs
+
+    name = config.vcs_plugin
+    if name is None or name != default.vcs_plugin:
+        return open_vcs(location, config, registry=registry)  # raises for a missing plugin
+    if config.plugin_options(name) == default.plugin_options(name):
+        return vcs
+    return open_vcs(location, config, registry=registry)
+
+
 def run(role: str | None, stdin_text: str) -> tuple[int, str]:
     """(exit code, stderr line) for one hook call."""
     from .guard import Decision, decide
@@ -131,13 +148,19 @@ def run(role: str | None, stdin_text: str) -> tuple[int, str]:
         return 2, "claude-orchestrator guard: not in a git worktree: denied"
     from .config import default_config
     from .errors import OrchestratorError
-    from .plugins.git_vcs import GitVCS
+    from .guard_context import open_vcs
+    from .manager import PluginRegistry
     from .workflow import parse_branch
 
-    vcs = GitVCS(location.root, location.common_dir)
+    registry = PluginRegistry(env=os.environ)  # shared with the decision log
+    # The default VCS (a built-in name, which no installed plugin can take over) reads the
+    # config committed on the overseer branch; that config names the VCS to decide with.
+    default = default_config()
+    vcs = open_vcs(location, default, registry=registry)
     branch = _head_branch(location.git_dir) or "(detached HEAD)"
     try:
         config, agent_branch = _rules(role, vcs, location, branch)
+        vcs = _decision_vcs(location, config, default, vcs, registry)
     except OrchestratorError as exc:
         if role != "overseer":
             return 2, (f"the orchestrator.yaml committed on the overseer branch is invalid "
@@ -159,7 +182,8 @@ def run(role: str | None, stdin_text: str) -> tuple[int, str]:
         tool_input = payload.get("tool_input") or {}
         detail = str(tool_input.get("command") or tool_input.get("file_path")
                      or tool_input.get("notebook_path") or "")  # fmt: skip
-        log_decision(location, config, parsed.spec_id, parsed.role, tool, detail, decision)
+        log_decision(location, config, parsed.spec_id, parsed.role, tool, detail, decision,
+                     registry=registry)  # fmt: skip
     if decision.allowed:
         return 0, ""
     return 2, decision.reason

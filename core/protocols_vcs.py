@@ -90,7 +90,12 @@ class VCS(Protocol):
 
     # -- worktrees
     def worktrees(self) -> dict[str, Path]:
-        """Checked-out branch -> worktree path."""
+        """Checked-out branch -> worktree path, for every worktree of the repository (the
+        main working tree included).
+
+        The guard calls this on every tool call (the other worktrees are never the
+        agent's to write): keep it cheap; git's reads its administrative files.
+        """
 
     def worktree_entries(self) -> list[WorktreeEntry]:
         """Every registered worktree, the main one first, with its lock and whether its

@@ -155,7 +155,8 @@ class VCSContract:
         entries = vcs.worktree_entries()
         assert [e.branch for e in entries] == ["main", "side"]
         assert entries[1].path.resolve() == path.resolve() and not entries[1].missing
-        assert vcs.worktrees()["side"].resolve() == path.resolve()
+        trees = {branch: tree.resolve() for branch, tree in vcs.worktrees().items()}
+        assert trees == {"main": entries[0].path.resolve(), "side": path.resolve()}
         import shutil
 
         shutil.rmtree(path)
