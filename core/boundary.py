@@ -41,6 +41,31 @@ def _line(text: str) -> str:
     return text if len(text) <= 2000 else text[:1990] + "... (cut)"
 
 
+class PluginCrash(Exception):
+    """A plugin's command failed with an exception that is no
+    :class:`~claude_orchestrator.errors.OrchestratorError` (raised ``from`` it): a bug in
+    that plugin, reported as the plugin's, not ours."""
+
+    def __init__(self, plugin: str) -> None:
+        super().__init__(plugin)
+        self.plugin = plugin
+
+
+def _internal_error(exc: Exception) -> int:
+    whose, report = "", "please report it"
+    if isinstance(exc, PluginCrash) and isinstance(exc.__cause__, Exception):
+        whose = f" in plugin {exc.plugin!r}"
+        report = f"please report it to the authors of plugin {exc.plugin!r}"
+        exc = exc.__cause__
+    log = _crash_log(exc)
+    print(
+        f"internal error{whose}: {type(exc).__name__}: {_line(str(exc))} (traceback in {log}); "
+        f"{report}",
+        file=sys.stderr,
+    )
+    return INTERNAL_ERROR
+
+
 def guarded(call: Callable[[], int], *passthrough: type[BaseException]) -> int:
     """Run ``call`` and turn every exception (except ``passthrough``) into an exit code."""
     try:
@@ -56,10 +81,4 @@ def guarded(call: Callable[[], int], *passthrough: type[BaseException]) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        log = _crash_log(exc)
-        print(
-            f"internal error: {type(exc).__name__}: {_line(str(exc))} (traceback in {log}); "
-            "please report it",
-            file=sys.stderr,
-        )
-        return INTERNAL_ERROR
+        return _internal_error(exc)

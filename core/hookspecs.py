@@ -9,7 +9,8 @@ plugins are found through the ``claude_orchestrator`` entry-point group::
 
 Each plugin kind has one hook that *registers* implementations by name. The registry
 holds factories; nothing is built (and no heavy module imported) until the
-configuration selects a name. All hooks are called with keyword arguments only; an
+configuration selects a name. One more hook, :func:`register_commands`, adds commands
+to the command line. All hooks are called with keyword arguments only; an
 implementation may accept a subset of them.
 
 Built-in plugins mark their hooks ``trylast``; their names (``sqlite``, ...) are
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from .protocols import Register
 
 PROJECT_NAME = "claude_orchestrator"
@@ -95,4 +98,45 @@ def register_notifiers(register: Register) -> None:
     :param register: callback that records a factory under a name.
 
     .. versionadded:: 0.1
+    """
+
+
+# ------------------------------------------------------------------------- commands
+@hookspec
+def register_commands(cli: typer.Typer) -> None:
+    """Add commands or command groups to ``claude-orchestrator``.
+
+    ``cli`` is a :class:`typer.Typer` app of the plugin's own: each command added with
+    ``@cli.command()`` and each group added with ``cli.add_typer(sub, name=...)`` becomes
+    a top-level command of ``claude-orchestrator``, listed in its ``--help``::
+
+        @hookimpl
+        def register_commands(cli):
+            @cli.command("hello", help="Greet NAME.")
+            def hello(name: str) -> None:
+                print(f"hello {name}")
+
+    The hook is called only when its answer is needed: for the top-level ``--help``
+    listing, and when the command line names a command the built-ins do not have. A
+    built-in command (and so every git and Claude Code hook) never loads a third-party
+    plugin for it. Registering must stay cheap: build what a command needs (an
+    :class:`~claude_orchestrator.Orchestrator`, heavy imports) inside the command.
+
+    Built-in commands cannot be replaced: a command named like one (``init``, ``events``,
+    ...) is left out with a warning, and so is a name an earlier plugin (by plugin name)
+    added. A callback on ``cli`` itself is not used. An implementation that raises is
+    reported as a warning and its commands are left out; every other command works.
+
+    A plugin command's errors follow the CLI's rules: raise a
+    :class:`~claude_orchestrator.errors.OrchestratorError` (``ValidationError`` for bad
+    input), ``typer.BadParameter`` or ``click.ClickException`` and the user sees one line
+    ``error: ...`` and exit code 2 (an ``OrchestratorError``: its own code);
+    ``raise typer.Exit(1)`` when the check ran and found something. Any other exception
+    is the plugin's internal error: exit code 3, the traceback in a log file, and the
+    message names the plugin.
+
+    :param cli: the Typer app to add commands and command groups to.
+    :return: nothing; the results of all implementations are ignored.
+
+    .. versionadded:: 0.3
     """

@@ -4,7 +4,6 @@ and the CLI passes one that prints what users always saw (same text, stream, mom
 from __future__ import annotations
 
 import io
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -15,7 +14,8 @@ from claude_orchestrator import Orchestrator
 from claude_orchestrator.conflict_scan import detect_conflicts
 from claude_orchestrator.testrun import run_tests
 
-from .conftest import Run, clean_env, git
+from .conftest import Run, git
+from .plugin_helpers import like_a_process
 
 SPEC = "042-progress"
 PAIRS = 6  # three implementors: each with the overseer, and every two of them
@@ -84,12 +84,7 @@ def _main_on_terminal(repo: Path, args: list[str], monkeypatch: pytest.MonkeyPat
     """stderr of ``claude-orchestrator ARGS`` run in-process with stderr a terminal."""
     from claude_orchestrator.__main__ import main
 
-    env = clean_env()
-    for key in list(os.environ):
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(repo)
+    like_a_process(monkeypatch, repo)
     err = _Terminal()
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     monkeypatch.setattr(sys, "stderr", err)

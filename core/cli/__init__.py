@@ -6,10 +6,14 @@ Each command parses its arguments, calls one library method and prints the resul
 :mod:`.events` and :mod:`.tracking` (the ``events`` group), :mod:`.workflow`,
 :mod:`.prs` and :mod:`.hooks`. The hook-path commands (``events log-event``,
 ``sync-status``, ``guard``) are declared once in :mod:`..lean`, which runs them without
-importing Typer. Errors are turned into exit codes in one place, :func:`run`:
+importing Typer. Plugins add top-level commands through the ``register_commands`` hook
+(:mod:`.plugin_commands`); they are looked up only for the top-level help and for a
+command the built-ins do not have. Errors are turned into exit codes in one place,
+:func:`run`, for built-in and plugin commands alike:
 
 * 0 success; 1 the check ran and found something; 2 bad input, usage, or missing set-up;
-* 3 an internal error (a bug): the traceback goes to a log file whose path is printed;
+* 3 an internal error (a bug): the traceback goes to a log file whose path is printed,
+  and the message names the plugin when a plugin's command raised it;
 * 130 interrupted.
 """
 
@@ -17,15 +21,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
 
 from .. import __version__
-from ..boundary import guarded
+from ..boundary import PluginCrash, guarded
+from ..errors import OrchestratorError
 from . import config, events, hooks, notify, project, prs, tracking, workflow
 from .common import out
+from .plugin_commands import add_plugin_commands, wanted
+
+if TYPE_CHECKING:
+    from ..manager import PluginRegistry
 
 
 def _group(help_text: str) -> typer.Typer:
@@ -94,28 +103,60 @@ def _usage_message(exc: click.UsageError) -> str:
     return f"{message}: see `{command} --help`"
 
 
-def run(args: Sequence[str]) -> int:
-    """Run the CLI with ``args``; errors become exit codes in :mod:`..boundary`."""
+def _add_plugin_commands(
+    group: click.Group, args: Sequence[str], registry: PluginRegistry | None
+) -> str | None:
+    """Add the plugins' commands to ``group``; the plugin whose command ``args`` names, if
+    any. Without one (the help listing, a name nobody has) the problems are warned about."""
+    if registry is None:
+        from ..manager import PluginRegistry
+
+        registry = PluginRegistry()
+    added = add_plugin_commands(group, registry)
+    owner = added.owners.get(args[0]) if args else None
+    if owner is None:
+        for line in added.problems:
+            print(f"warning: {line}", file=sys.stderr)
+    return owner
+
+
+def run(args: Sequence[str], *, registry: PluginRegistry | None = None) -> int:
+    """Run the CLI with ``args``; errors become exit codes in :mod:`..boundary`.
+
+    :param registry: where plugin commands come from (``register_commands``); by default
+        the installed plugins, loaded only for the top-level help and for a command the
+        built-ins do not have.
+    """
+    args = list(args)
+    running: list[str] = []  # the plugin whose command runs, if it is one
 
     def call() -> int:
         command = typer.main.get_command(make_app())
+        assert isinstance(command, click.Group)
+        if wanted(args, command.commands):
+            owner = _add_plugin_commands(command, args, registry)
+            running.extend([owner] if owner else [])
         try:
-            result = command.main(
-                args=list(args), prog_name="claude-orchestrator", standalone_mode=False
-            )
+            result = command.main(args=args, prog_name="claude-orchestrator", standalone_mode=False)
         except click.exceptions.NoArgsIsHelpError as exc:
             exc.show()  # the help text is the answer to a bare group name
             return exc.exit_code
         except click.UsageError as exc:
             print(f"error: {_usage_message(exc)}", file=sys.stderr)
             return 2
-        except click.ClickException as exc:
-            exc.show()
-            return exc.exit_code
+        except click.ClickException as exc:  # a plugin's own "bad input" (click's idiom)
+            print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+            return 2
         except click.exceptions.Exit as exc:
             return exc.exit_code
         except click.Abort:
             raise KeyboardInterrupt from None
+        except (OrchestratorError, BrokenPipeError):
+            raise
+        except Exception as exc:
+            if running:
+                raise PluginCrash(running[0]) from exc
+            raise
         return result if isinstance(result, int) else 0
 
     return guarded(call)
