@@ -2,49 +2,55 @@
 
 Load order (fixed, and the same for every command):
 
-1. built-in plugins, in the order of :data:`BUILTIN_PLUGINS`, registered by module
-   name exactly as a third-party plugin would be;
-2. third-party plugins from the ``claude_orchestrator`` entry-point group, filtered by
-   the allow-list (:data:`ENV_ALLOW`) and block-list (:data:`ENV_BLOCK`) environment
-   variables. Scanning entry points costs ~40 ms, so it happens only when needed: when
-   the configuration names an implementation no loaded plugin offers, or when every
-   plugin is listed (``claude-orchestrator plugins``, error messages that list what is
-   installed);
+1. built-in plugins: this distribution's (``claude-orchestrator-toolkit``)
+   ``claude_orchestrator`` entry points, in name order, registered as third-party plugins
+   are and marked built-in. Only our own ``entry_points.txt`` is read, not every
+   installed distribution's: the guard builds a registry on every tool call;
+2. third-party plugins from that group, filtered by the allow-list (:data:`ENV_ALLOW`)
+   and block-list (:data:`ENV_BLOCK`) environment variables. The scan costs ~40 ms, so it
+   happens only when the configuration names an implementation no loaded plugin offers,
+   or when every plugin is listed (``claude-orchestrator plugins``, error messages). One
+   that fails to import is recorded in ``failures``. Never depend on their order;
 3. ``check_pending()``: a hook implementation without a matching spec is an error.
 
-A third-party plugin that fails to import is recorded by name in
-:attr:`PluginRegistry.failures` and skipped; commands that do not need it still work.
-Never depend on the order third-party plugins load in.
+Every ``register_*`` hook is called through pluggy (``pm.hook.<name>(register=...)``), so
+wrappers, ``pm.add_hookcall_monitoring`` and ``pm.trace`` work. ``register`` tells who
+called it from the frames (the one running a hook implementation's code; a wrapper is a
+generator with the same code object); a plugin whose hook raises is found in the
+traceback, recorded in ``failures`` and left out (``pm.subset_hook_caller``) of that kind.
+
+**Built-in names are reserved**: a third-party registration under a built-in's name
+(``sqlite``, ``git``, ...) is listed in ``shadowed``, not used. A config that says
+``sqlite`` must mean this package's store: installing a package must not silently
+replace the store every agent's hooks write to. A plugin offers a name of its own.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
-from collections.abc import Callable, Mapping
-from types import ModuleType
-from typing import Any, NamedTuple
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import CodeType, FrameType, ModuleType
+from typing import NamedTuple
 
 import pluggy
+from pluggy import HookImpl
 
-from . import hookspecs
+from . import __version__, hookspecs
+from .config_defaults import DISTRIBUTION
 from .errors import PluginError
-from .protocols import Factory
+from .protocols import Factory, Register
 
 ENTRY_POINT_GROUP = "claude_orchestrator"
 #: Comma-separated names of the only third-party plugins to load ("" loads none).
 ENV_ALLOW = "CLAUDE_ORCHESTRATOR_PLUGINS"
 #: Comma-separated names of third-party plugins not to load.
 ENV_BLOCK = "CLAUDE_ORCHESTRATOR_DISABLE_PLUGINS"
-
-BUILTIN_PLUGINS: tuple[str, ...] = (
-    "claude_orchestrator.plugins.sqlite_store",
-    "claude_orchestrator.plugins.git_vcs",
-    "claude_orchestrator.plugins.markdown_notifier",
-    "claude_orchestrator.plugins.github_actions_ci",
-    "claude_orchestrator.plugins.forge_local",
-    "claude_orchestrator.plugins.forge_github",
-)
+#: This release's metadata directory (its name is fixed by the wheel specification).
+DIST_INFO = f"{DISTRIBUTION.replace('-', '_')}-{__version__}.dist-info"
 
 #: plugin kind -> the hook through which plugins offer implementations of it
 KIND_HOOKS: dict[str, str] = {
@@ -54,6 +60,13 @@ KIND_HOOKS: dict[str, str] = {
     "notifier": "register_notifiers",
     "forge": "register_forges",
 }
+
+
+class EntryPoint(NamedTuple):
+    """One ``name = value`` line of an entry-point group (``value``: ``module[:attr]``)."""
+
+    name: str
+    value: str
 
 
 class Implementation(NamedTuple):
@@ -79,23 +92,66 @@ class PluginInfo:
         self.implementations: list[str] = []
         self.error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "builtin": self.builtin,
-            "module": self.module,
-            "kinds": self.kinds,
-            "hooks": self.hooks,
-            "implementations": self.implementations,
-            "error": self.error,
-        }
+    def to_dict(self) -> dict[str, object]:
+        keys = ("name", "version", "builtin", "module", "kinds", "hooks", "implementations")
+        return {key: getattr(self, key) for key in (*keys, "error")}
 
 
 def _names(value: str | None) -> set[str] | None:
-    if value is None:
-        return None
-    return {item.strip() for item in value.split(",") if item.strip()}
+    return None if value is None else {item.strip() for item in value.split(",") if item.strip()}
+
+
+def entry_points_in(text: str, group: str) -> list[EntryPoint]:
+    """The entries of ``[group]`` in an ``entry_points.txt``, read by the rules
+    :mod:`importlib.metadata` reads it by (stripped lines, ``#`` comments, ``=``)."""
+    found: list[EntryPoint] = []
+    section = None
+    for line in map(str.strip, text.splitlines()):
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+        elif line and not line.startswith("#") and section == group:
+            name, _, value = line.partition("=")
+            found.append(EntryPoint(name.strip(), value.strip()))
+    return found
+
+
+def builtin_entry_points(path: Sequence[str] | None = None) -> list[EntryPoint]:
+    """This distribution's ``claude_orchestrator`` entry points: the built-in plugins.
+
+    Looks for :data:`DIST_INFO` in each ``path`` entry (default ``sys.path``), first
+    found wins, as :mod:`importlib.metadata` does, but without importing it (~15 ms) or
+    listing other distributions; other layouts (zip files, eggs) fall back to it.
+    """
+    for entry in sys.path if path is None else path:
+        try:
+            with open(os.path.join(entry or ".", DIST_INFO, "entry_points.txt"), "rb") as file:
+                found = entry_points_in(file.read().decode("utf-8"), ENTRY_POINT_GROUP)
+                break
+        except OSError:
+            continue
+    else:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        try:
+            eps = distribution(DISTRIBUTION).entry_points.select(group=ENTRY_POINT_GROUP)
+            found = [EntryPoint(ep.name, ep.value) for ep in eps]
+        except PackageNotFoundError:
+            found = []
+    if not found:
+        raise PluginError(f"the installed {DISTRIBUTION} names no built-in plugins (its "
+                          "metadata predates them): reinstall it (pip install -e .)")  # fmt: skip
+    return found
+
+
+def _load(value: str) -> object:
+    """What an entry point's value names: a module, or an attribute of one."""
+    module_name, _, attribute = value.partition("[")[0].partition(":")
+    module: object = importlib.import_module(module_name.strip())
+    return functools.reduce(getattr, filter(None, attribute.strip().split(".")), module)
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
@@ -105,10 +161,74 @@ def make_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
+# -- which plugin is calling: hook implementations found by their frames --------------
+def _key(impl: HookImpl) -> tuple[CodeType, int] | None:
+    """What tells an implementation's frames apart: its code, and ``self`` for a method."""
+    code = getattr(impl.function, "__code__", None)
+    return None if code is None else (code, id(getattr(impl.function, "__self__", None)))
+
+
+def _owner(frames: Iterable[FrameType], impls: Sequence[HookImpl]) -> str | None:
+    """The plugin whose hook implementation runs in the first such frame (None: none)."""
+    owners: dict[CodeType, list[HookImpl]] = {}
+    for impl in impls:
+        if (key := _key(impl)) is not None:
+            owners.setdefault(key[0], []).append(impl)
+    for frame in frames:
+        if candidates := owners.get(code := frame.f_code):
+            if len(candidates) == 1:
+                return candidates[0].plugin_name
+            # instances of one class share the code: ``self`` tells them apart
+            this = frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
+            found = [i for i in candidates if getattr(i.function, "__self__", None) is this]
+            return found[0].plugin_name if this is not None and len(found) == 1 else None
+    return None
+
+
+def _stack(frame: FrameType | None) -> Iterator[FrameType]:
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def _runs(impls: Sequence[HookImpl]) -> list[list[HookImpl]]:
+    """The call order cut into runs whose frames tell every plugin apart: one run (the
+    whole call) unless plugins share a code object without a ``self`` to tell them
+    apart (closures made by one function), which then go to successive runs."""
+    runs: list[list[HookImpl]] = [[]]
+    for impl in impls:
+        keys = [_key(i) for i in runs[-1]]
+        if keys and (None in keys or (key := _key(impl)) is None or key in keys):
+            runs.append([])
+        runs[-1].append(impl)
+    return [run for run in runs if run]
+
+
+class _Registrar(Register):
+    """The ``register`` callback of one hook call: each registration belongs to the
+    plugin whose hook implementation is on the calling stack."""
+
+    def __init__(self, kind: str, hook: str, impls: Sequence[HookImpl]) -> None:
+        self.kind, self.hook, self.impls, self.open = kind, hook, impls, True
+        self.offered: list[Implementation] = []
+
+    def __call__(self, name: str, factory: Factory, *, description: str = "") -> None:
+        where = f"register({name!r}, ...) was called"
+        if not self.open:
+            raise PluginError(f"{where} after the {self.hook} hook returned: call it from "
+                              "the hook implementation")  # fmt: skip
+        only = self.impls[0].plugin_name if len(self.impls) == 1 else None
+        plugin = only or _owner(_stack(sys._getframe(1)), self.impls)
+        if plugin is None:
+            raise PluginError(f"{where} outside a {self.hook} hook implementation")
+        self.offered.append(Implementation(self.kind, name, factory, plugin, description))
+
+
 class PluginRegistry:
     """Typed access to the plugins and the implementations they register.
 
-    :param builtins: module names of built-in plugins (tests pass fewer or none).
+    :param builtins: module names to register as the built-in plugins instead of this
+        distribution's entry points (tests pass fewer or none).
     :param entrypoints: whether third-party plugins may be loaded from entry points.
     :param env: where the allow/block lists are read from (default ``os.environ``).
     """
@@ -116,7 +236,7 @@ class PluginRegistry:
     def __init__(
         self,
         *,
-        builtins: tuple[str, ...] = BUILTIN_PLUGINS,
+        builtins: Sequence[str] | None = None,
         entrypoints: bool = True,
         env: Mapping[str, str] | None = None,
     ) -> None:
@@ -129,24 +249,32 @@ class PluginRegistry:
         self.failures: dict[str, str] = {}
         self._impls: dict[str, dict[str, Implementation]] | None = None
         self.shadowed: list[Implementation] = []
-        for module_name in builtins:
-            module = importlib.import_module(module_name)
-            name = module_name.rsplit(".", 1)[-1]
-            self.pm.register(module, name=name)
-            self._builtin_names.add(name)
-            self._info[name] = PluginInfo(
-                name=name, version=_own_version(), builtin=True, module=module_name
-            )
+        modules = [EntryPoint(module.rsplit(".", 1)[-1], module) for module in builtins or ()]
+        for ep in builtin_entry_points() if builtins is None else modules:
+            self.pm.register(_load(ep.value), name=ep.name)
+            self._builtin_names.add(ep.name)
+            self._info[ep.name] = PluginInfo(ep.name, __version__, True, ep.value)
         self.pm.check_pending()
 
     # -- loading ---------------------------------------------------------------------
     def register(self, plugin: ModuleType | object, name: str, version: str | None = None) -> None:
         """Register a plugin object by hand (tests, embedding applications)."""
-        self.pm.register(plugin, name=name)
+        self.pm.register(self._hashable(plugin), name=name)
         self.pm.check_pending()
         module = getattr(plugin, "__name__", type(plugin).__module__)
         self._info[name] = PluginInfo(name=name, version=version, builtin=False, module=module)
         self._impls = None
+
+    def _hashable(self, plugin: object) -> object:
+        """``pm.subset_hook_caller`` puts plugins in a set: an unhashable plugin object
+        (a ``SimpleNamespace``) is registered as a module holding its hooks."""
+        if type(plugin).__hash__ is not None:
+            return plugin
+        hooks = ModuleType(f"hooks of {plugin!r}")
+        for name in dir(plugin):
+            if self.pm.parse_hookimpl_opts(plugin, name) is not None:
+                setattr(hooks, name, getattr(plugin, name))
+        return hooks
 
     def load_entrypoints(self) -> None:
         """Load third-party plugins once; failures are recorded, not raised."""
@@ -158,16 +286,15 @@ class PluginRegistry:
         allow = _names(self._env.get(ENV_ALLOW))
         block = _names(self._env.get(ENV_BLOCK)) or set()
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in self._info or (allow is not None and ep.name not in allow):
-                continue
-            if ep.name in block:
+            ours = ep.dist is not None and _normalised(ep.dist.name) == _normalised(DISTRIBUTION)
+            if ours or ep.name in self._info or ep.name in block:
+                continue  # (ours: the built-ins, registered already or left out by a test)
+            if allow is not None and ep.name not in allow:
                 continue
             version = ep.dist.version if ep.dist is not None else None
-            info = PluginInfo(name=ep.name, version=version, builtin=False, module=ep.value)
-            self._info[ep.name] = info
+            info = self._info[ep.name] = PluginInfo(ep.name, version, False, ep.value)
             try:
-                plugin = ep.load()
-                self.pm.register(plugin, name=ep.name)
+                self.pm.register(self._hashable(ep.load()), name=ep.name)
                 self.pm.check_pending()
             except Exception as exc:  # a broken plugin must not break other commands
                 if self.pm.has_plugin(ep.name):
@@ -178,44 +305,58 @@ class PluginRegistry:
 
     # -- implementations -------------------------------------------------------------
     def _collect(self) -> dict[str, dict[str, Implementation]]:
-        if self._impls is not None:
-            return self._impls
-        impls: dict[str, dict[str, Implementation]] = {kind: {} for kind in KIND_HOOKS}
-        self.shadowed = []
-        for kind, hook_name in KIND_HOOKS.items():
-            caller = getattr(self.pm.hook, hook_name)
-            for hookimpl in reversed(caller.get_hookimpls()):
-                # get_hookimpls() is in reverse call order; walk it in call order.
-                plugin_name = self.pm.get_name(hookimpl.plugin) or "?"
-                register = self._make_register(kind, plugin_name, impls)
-                arguments = {"register": register}
-                try:
-                    # Pass only the arguments the implementation asks for, as pluggy does.
-                    hookimpl.function(**{k: arguments[k] for k in hookimpl.argnames})
-                except Exception as exc:
-                    self.failures[plugin_name] = f"{hook_name} failed: {type(exc).__name__}: {exc}"
-                    info = self._info.get(plugin_name)
-                    if info is not None:
-                        info.error = self.failures[plugin_name]
-        self._impls = impls
-        return impls
+        if self._impls is None:
+            self.shadowed = []
+            self._impls = {kind: self._choose(self._offered(kind, hook))
+                           for kind, hook in KIND_HOOKS.items()}  # fmt: skip
+        return self._impls
 
-    def _make_register(
-        self, kind: str, plugin_name: str, impls: dict[str, dict[str, Implementation]]
-    ) -> Callable[..., None]:
-        def register(name: str, factory: Factory, *, description: str = "") -> None:
-            impl = Implementation(kind, name, factory, plugin_name, description)
-            existing = impls[kind].get(name)
-            if existing is None:
-                impls[kind][name] = impl
-            elif existing.plugin not in self._builtin_names and plugin_name in self._builtin_names:
-                # Built-in names are reserved: a third-party plugin cannot take them over.
+    def _offered(self, kind: str, hook: str) -> list[Implementation]:
+        """Every registration of one kind, in pluggy's call order."""
+        everyone = getattr(self.pm.hook, hook).get_hookimpls()  # in reverse call order
+        return [i for run in _runs(everyone[::-1]) for i in self._call(kind, hook, run, everyone)]
+
+    def _call(
+        self, kind: str, hook: str, run: list[HookImpl], everyone: list[HookImpl]
+    ) -> list[Implementation]:
+        """Call the hook for the plugins of ``run``; the one that raised (the innermost
+        hook implementation in the traceback) is recorded and the hook called again
+        without it. An error raised outside every plugin's frames (pluggy's: a wrapper
+        that did not yield) is pinned down by calling the plugins one at a time."""
+        while run:
+            registrar = _Registrar(kind, hook, run)
+            others = [i.plugin for i in everyone if i not in run]
+            try:
+                self.pm.subset_hook_caller(hook, others)(register=registrar)
+                return registrar.offered
+            except Exception as exc:
+                import traceback  # only when a plugin failed (it costs ~3 ms)
+
+                frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)][::-1]
+                plugin = run[0].plugin_name if len(run) == 1 else _owner(frames, run)
+                if plugin is None:
+                    return [i for one in run for i in self._call(kind, hook, [one], everyone)]
+                self.failures[plugin] = f"{hook} failed: {type(exc).__name__}: {exc}"
+                if (info := self._info.get(plugin)) is not None:
+                    info.error = self.failures[plugin]
+                run = [i for i in run if i.plugin_name != plugin]
+            finally:
+                registrar.open = False
+        return []
+
+    def _choose(self, offered: Iterable[Implementation]) -> dict[str, Implementation]:
+        """The first registration of a name wins, except that a built-in plugin takes
+        its names back: built-in names are reserved (see the module docstring)."""
+        chosen: dict[str, Implementation] = {}
+        for impl in offered:
+            if (existing := chosen.setdefault(impl.name, impl)) is impl:
+                continue
+            if existing.plugin not in self._builtin_names and impl.plugin in self._builtin_names:
                 self.shadowed.append(existing)
-                impls[kind][name] = impl
+                chosen[impl.name] = impl
             else:
                 self.shadowed.append(impl)
-
-        return register
+        return chosen
 
     def implementations(self, kind: str, *, everything: bool = False) -> dict[str, Implementation]:
         """Implementations of a kind by name; ``everything`` loads third-party plugins first."""
@@ -236,35 +377,24 @@ class PluginRegistry:
     def unknown_message(self, kind: str, name: str) -> str:
         installed = sorted(self.implementations(kind, everything=True))
         text = f"unknown {kind} {name!r} (installed: {', '.join(installed) or 'none'})"
-        broken = sorted(self.failures)
-        if broken:
-            text += (
-                f"; plugins that failed to load: {', '.join(broken)} "
-                "(see `claude-orchestrator plugins`)"
-            )
+        if broken := sorted(self.failures):
+            text += (f"; plugins that failed to load: {', '.join(broken)} "
+                     "(see `claude-orchestrator plugins`)")  # fmt: skip
         return text
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin, loaded or failed, with the hooks and implementations it offers."""
         self.load_entrypoints()
-        impls = self._collect()
         by_plugin: dict[str, list[Implementation]] = {}
-        for kind_impls in impls.values():
+        for kind_impls in self._collect().values():
             for impl in kind_impls.values():
                 by_plugin.setdefault(impl.plugin, []).append(impl)
         result = []
         for name, info in sorted(self._info.items(), key=lambda kv: (not kv[1].builtin, kv[0])):
-            plugin = self.pm.get_plugin(name)
-            if plugin is not None:
+            if (plugin := self.pm.get_plugin(name)) is not None:
                 info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
             offered = sorted(by_plugin.get(name, []), key=lambda i: (i.kind, i.name))
             info.kinds = sorted({i.kind for i in offered})
             info.implementations = [f"{i.kind}:{i.name}" for i in offered]
             result.append(info)
         return result
-
-
-def _own_version() -> str:
-    from . import __version__
-
-    return __version__
