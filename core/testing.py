@@ -37,9 +37,11 @@ import pytest
 from .errors import OrchestratorError
 from .models import Event
 from .protocols import Notifier
-from .testing_store import AGENTS, SPEC, StoreContract
+from .testing_store import AGENTS, SPEC, PortContract, StoreContract
 
-__all__ = ["AGENTS", "SPEC", "NotifierContract", "StoreContract", "pm", "register_plugin"]
+__all__ = [
+    "AGENTS", "SPEC", "NotifierContract", "PortContract", "StoreContract", "pm", "register_plugin",
+]  # fmt: skip
 
 if TYPE_CHECKING:
     from .manager import PluginRegistry

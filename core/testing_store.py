@@ -1,87 +1,59 @@
 """The store contract suite, shipped for store plugin authors (imports pytest).
 
 Subclass :class:`StoreContract` and provide its fixtures; pytest collects the inherited
-tests (see :mod:`claude_orchestrator.testing`, which re-exports it).
+tests (see :mod:`claude_orchestrator.testing`, which re-exports it). The port's own
+promises -- lifecycle, transactions, the queries of the event feed -- are checked by
+:class:`~claude_orchestrator.testing_port.PortContract`; the operations here run through
+:class:`~claude_orchestrator.store_service.Store`, as the library runs them.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
 
-from .errors import AlreadyExistsError, NotFoundError, NotInitializedError, ValidationError
+from .errors import AlreadyExistsError, NotFoundError, ValidationError
 from .models import Event, FoundConflict, NewEvent, SyncCommit
-from .protocols import EventStore
+from .store_service import Store
+from .testing_port import AGENTS, SPEC, PortContract
 
-SPEC = "001-contract"
-AGENTS = [
-    ("overseer", "feature/001-contract/overseer"),
-    ("implementor-data", "feature/001-contract/impl-data"),
-    ("implementor-api", "feature/001-contract/impl-api"),
-]
+__all__ = ["AGENTS", "SPEC", "PortContract", "StoreContract"]
 
 
-class StoreContract:
-    """Behaviour every :class:`~claude_orchestrator.protocols.EventStore` must have.
+class StoreContract(PortContract):
+    """Behaviour every store must have: its port (:class:`PortContract`), and every
+    operation of :class:`~claude_orchestrator.store_service.Store` over it.
 
-    Provide a ``store`` fixture returning an *initialized* store, and a
-    ``fresh_store`` fixture returning one that has not been initialized yet.
+    Provide a ``store`` fixture returning an *initialized* port, and a ``fresh_store``
+    fixture returning one that has not been initialized yet.
     """
 
     @pytest.fixture
-    def store(self) -> Any:  # pragma: no cover - subclasses provide it
-        pytest.fail("subclasses of this contract provide a `store` fixture")
-
-    @pytest.fixture
-    def fresh_store(self) -> Any:  # pragma: no cover - subclasses provide it
-        pytest.fail("subclasses of this contract provide a `fresh_store` fixture")
-
-    @pytest.fixture
-    def feature_store(self, store: EventStore) -> EventStore:
-        store.add_feature(SPEC, "Contract feature", AGENTS[0][1], AGENTS)
-        return store
-
-    # -- lifecycle -------------------------------------------------------------------
-    def test_satisfies_protocol(self, store: EventStore) -> None:
-        assert isinstance(store, EventStore)
-
-    def test_initialize_creates_and_is_idempotent(self, fresh_store: EventStore) -> None:
-        assert not fresh_store.exists()
-        first = fresh_store.initialize()
-        assert fresh_store.exists()
-        assert first.created
-        second = fresh_store.initialize()
-        assert not second.created
-        assert second.schema_version == first.schema_version
-
-    def test_info_counts_rows(self, feature_store: EventStore) -> None:
-        info = feature_store.info()
-        assert info.counts is not None
-        assert info.counts["features"] == 1
-        assert info.counts["agents"] == len(AGENTS)
+    def feature_store(self, service: Store) -> Store:
+        service.add_feature(SPEC, "Contract feature", AGENTS[0][1], AGENTS)
+        return service
 
     # -- features and agents ---------------------------------------------------------
-    def test_add_feature_registers_agents_and_logs(self, store: EventStore) -> None:
-        feature, event = store.add_feature(SPEC, "Contract feature", AGENTS[0][1], AGENTS)
+    def test_add_feature_registers_agents_and_logs(self, service: Store) -> None:
+        feature, event = service.add_feature(SPEC, "Contract feature", AGENTS[0][1], AGENTS)
         assert feature.spec_id == SPEC
         assert feature.status == "in-progress"
-        assert [a.role for a in store.list_agents(SPEC)] == [
+        assert [a.role for a in service.list_agents(SPEC)] == [
             "overseer",
             "implementor-api",
             "implementor-data",
         ]
         assert event.spec_id == SPEC and event.id > 0
-        assert store.get_feature(SPEC) == feature
-        assert store.get_feature("999-missing") is None
+        assert service.get_feature(SPEC) == feature
+        assert service.get_feature("999-missing") is None
 
-    def test_add_feature_twice_is_refused(self, feature_store: EventStore) -> None:
+    def test_add_feature_twice_is_refused(self, feature_store: Store) -> None:
         with pytest.raises(AlreadyExistsError):
             feature_store.add_feature(SPEC, "again", AGENTS[0][1], AGENTS)
         assert len(feature_store.list_features()) == 1
 
-    def test_add_agent(self, feature_store: EventStore) -> None:
+    def test_add_agent(self, feature_store: Store) -> None:
         agent, _ = feature_store.add_agent(SPEC, "implementor-ui", "feature/001-contract/impl-ui")
         assert agent.role == "implementor-ui"
         with pytest.raises(AlreadyExistsError):
@@ -89,7 +61,7 @@ class StoreContract:
         with pytest.raises(NotFoundError):
             feature_store.add_agent("404-none", "implementor-ui", "x")
 
-    def test_set_feature_status(self, feature_store: EventStore) -> None:
+    def test_set_feature_status(self, feature_store: Store) -> None:
         feature, event = feature_store.set_feature_status(SPEC, "completed")
         assert feature.status == "completed"
         assert feature.completed_at
@@ -101,7 +73,7 @@ class StoreContract:
             SPEC, "implementor-data", event_type, "did something", task, "abc1234", {"k": [1, 2]}
         )
 
-    def test_append_event_round_trips(self, feature_store: EventStore) -> None:
+    def test_append_event_round_trips(self, feature_store: Store) -> None:
         stored = feature_store.append_event(self._event())
         assert isinstance(stored, Event)
         assert (stored.spec_id, stored.role, stored.event_type) == (
@@ -112,7 +84,7 @@ class StoreContract:
         assert stored.metadata == {"k": [1, 2]}
         assert feature_store.recent_events(1)[0] == stored
 
-    def test_event_ids_increase_and_recent_is_newest_first(self, feature_store: EventStore) -> None:
+    def test_event_ids_increase_and_recent_is_newest_first(self, feature_store: Store) -> None:
         ids = [feature_store.append_event(self._event()).id for _ in range(5)]
         assert ids == sorted(ids) and len(set(ids)) == 5
         recent = feature_store.recent_events(3, SPEC)
@@ -120,13 +92,13 @@ class StoreContract:
         after = feature_store.events_after(SPEC, ids[1])
         assert [e.id for e in after] == ids[2:]
 
-    def test_unknown_feature_or_agent_is_not_found(self, feature_store: EventStore) -> None:
+    def test_unknown_feature_or_agent_is_not_found(self, feature_store: Store) -> None:
         with pytest.raises(NotFoundError, match="Feature not found"):
             feature_store.append_event(NewEvent("404-none", "overseer", "status_update", "x"))
         with pytest.raises(NotFoundError, match="implementor-zzz"):
             feature_store.append_event(NewEvent(SPEC, "implementor-zzz", "status_update", "x"))
 
-    def test_task_state_follows_latest_event(self, feature_store: EventStore) -> None:
+    def test_task_state_follows_latest_event(self, feature_store: Store) -> None:
         feature_store.append_event(self._event("task_started", "T001"))
         feature_store.append_event(self._event("task_started", "T002"))
         feature_store.append_event(self._event("task_completed", "T001"))
@@ -138,12 +110,12 @@ class StoreContract:
         assert rows["implementor-data"].last_event_type == "task_completed"
         assert rows["implementor-api"].events == 0
 
-    def test_status_lists_every_agent_overseer_first(self, feature_store: EventStore) -> None:
+    def test_status_lists_every_agent_overseer_first(self, feature_store: Store) -> None:
         rows = feature_store.feature_status()
         assert next(r.role for r in rows) == "overseer"
         assert {r.role for r in rows} == {role for role, _ in AGENTS}
 
-    def test_concurrent_appends_from_threads(self, feature_store: EventStore) -> None:
+    def test_concurrent_appends_from_threads(self, feature_store: Store) -> None:
         errors: list[BaseException] = []
 
         def work() -> None:
@@ -162,7 +134,7 @@ class StoreContract:
         assert len(feature_store.recent_events(1000, SPEC)) == 80 + 1  # + feature_created
 
     # -- conflicts -------------------------------------------------------------------
-    def test_conflict_lifecycle(self, feature_store: EventStore) -> None:
+    def test_conflict_lifecycle(self, feature_store: Store) -> None:
         conflict, event = feature_store.add_conflict(
             SPEC, "implementor-api", ["src/a.py", "src/b.py"], "critical"
         )
@@ -180,7 +152,7 @@ class StoreContract:
             feature_store.resolve_conflict(conflict.id + 100, "nope")
 
     # -- blockers --------------------------------------------------------------------
-    def test_blocker_lifecycle_sets_agent_status(self, feature_store: EventStore) -> None:
+    def test_blocker_lifecycle_sets_agent_status(self, feature_store: Store) -> None:
         blocker, event = feature_store.add_blocker(
             SPEC, "implementor-data", "dependency", "needs API", "implementor-api", "T002"
         )
@@ -198,7 +170,7 @@ class StoreContract:
             feature_store.resolve_blocker(blocker.id, "again")
 
     # -- tests and pull requests -----------------------------------------------------
-    def test_record_test(self, feature_store: EventStore) -> None:
+    def test_record_test(self, feature_store: Store) -> None:
         result, event = feature_store.record_test(
             SPEC,
             "implementor-data",
@@ -214,7 +186,7 @@ class StoreContract:
         assert event.commit_hash == "abc1234"
         assert feature_store.list_test_results(SPEC) == [result]
 
-    def test_pull_request_lifecycle(self, feature_store: EventStore) -> None:
+    def test_pull_request_lifecycle(self, feature_store: Store) -> None:
         pr, event = feature_store.record_pull_request(
             SPEC, "implementor-data", "Data layer", AGENTS[0][1], AGENTS[1][1], pr_number=7
         )
@@ -225,7 +197,7 @@ class StoreContract:
         rows = {r.role: r for r in feature_store.feature_status(SPEC)}
         assert (rows["implementor-data"].prs_count, rows["implementor-data"].prs_merged) == (1, 1)
 
-    def test_merge_pull_request_marks_tasks_merged(self, feature_store: EventStore) -> None:
+    def test_merge_pull_request_marks_tasks_merged(self, feature_store: Store) -> None:
         feature_store.append_event(self._event("task_completed", "T001"))
         pr, _ = feature_store.record_pull_request(
             SPEC, "implementor-data", "Data", AGENTS[0][1], AGENTS[1][1]
@@ -240,7 +212,7 @@ class StoreContract:
             feature_store.merge_pull_request(pr.id)
 
     # -- sync and scans --------------------------------------------------------------
-    def test_record_sync_moves_cursor_and_dedupes(self, feature_store: EventStore) -> None:
+    def test_record_sync_moves_cursor_and_dedupes(self, feature_store: Store) -> None:
         branch = AGENTS[1][1]
         assert feature_store.sync_cursor(branch) is None
         commits = [
@@ -255,7 +227,7 @@ class StoreContract:
         assert again == []  # the same patches are never logged twice
         assert feature_store.list_blockers(SPEC)[0].description == "y"
 
-    def test_synced_changes_by_patch_id_and_by_commit(self, feature_store: EventStore) -> None:
+    def test_synced_changes_by_patch_id_and_by_commit(self, feature_store: Store) -> None:
         branch = AGENTS[1][1]
         commits = [
             SyncCommit("a" * 40, "p1", "T001: x", [("T001", "started", None)]),
@@ -270,7 +242,7 @@ class StoreContract:
         assert changes(SPEC, AGENTS[2][1], patch_ids=["p1", "p2"]) == []
         assert changes(SPEC, branch) == []
 
-    def test_record_sync_rewrite_carries_and_retracts(self, feature_store: EventStore) -> None:
+    def test_record_sync_rewrite_carries_and_retracts(self, feature_store: Store) -> None:
         branch, role = AGENTS[1][1], "implementor-data"
         said: list[tuple[str, str, str | None]] = [
             ("T001", "completed", None),
@@ -301,7 +273,7 @@ class StoreContract:
         # the carried completion is the amended change's now: syncing it again logs nothing
         assert feature_store.record_sync(SPEC, role, branch, "c" * 40, [amended]) == []
 
-    def test_record_scan_records_once_and_resolves(self, feature_store: EventStore) -> None:
+    def test_record_scan_records_once_and_resolves(self, feature_store: Store) -> None:
         data, api = AGENTS[1][1], AGENTS[2][1]
         found = [FoundConflict("implementor-data", data, "implementor-api", api, ["a.py"],
                                "warning")]  # fmt: skip
@@ -313,62 +285,3 @@ class StoreContract:
         assert (opened, len(resolved)) == ([], 1)
         assert events[0].event_type == "conflict_resolved"
         assert feature_store.list_conflicts(SPEC) == []
-
-    # -- the event feed and delivery cursors (the outbox) ----------------------------
-    def test_events_since_reads_every_feature_oldest_first(self, feature_store: EventStore) -> None:
-        feed = feature_store
-        other = ("002-other", "Other", "feature/002-other/overseer")
-        feature_store.add_feature(*other, [("overseer", other[2])])
-        mine = feature_store.append_event(self._event("status_update", None))
-        theirs = feature_store.append_event(NewEvent(other[0], "overseer", "guard_denied", "no"))
-        every = feed.events_since()
-        assert [e.id for e in every] == sorted(e.id for e in every)
-        assert [e.event_type for e in every] == [
-            "feature_created", "feature_created", "status_update", "guard_denied",
-        ]  # fmt: skip
-        assert feed.events_since(mine.id - 1) == [mine, theirs]
-        assert feed.events_since(every[0].id, limit=2) == every[1:3]
-        assert feed.events_since(theirs.id) == []
-        assert feed.events_since(0, limit=0) == []
-
-    def test_delivery_cursor_is_a_compare_and_set(self, store: EventStore) -> None:
-        feed = store
-        assert feed.delivery_cursor("webhook") is None
-        assert feed.move_delivery_cursor("webhook", None, 5)
-        assert not feed.move_delivery_cursor("webhook", None, 6)  # it has a value now
-        assert not feed.move_delivery_cursor("webhook", 4, 6)
-        assert feed.delivery_cursor("webhook") == 5
-        assert feed.move_delivery_cursor("webhook", 5, 5)  # delivered nothing new
-        assert feed.move_delivery_cursor("webhook", 5, 9)
-        assert (feed.delivery_cursor("webhook"), feed.delivery_cursor("slack")) == (9, None)
-        for consumer, expected, new in (("webhook", 9, 8), ("webhook", None, -1), ("", None, 1)):
-            with pytest.raises(ValidationError):
-                feed.move_delivery_cursor(consumer, expected, new)
-        assert feed.delivery_cursor("webhook") == 9
-
-    def test_delivery_cursor_moves_once_per_race(self, store: EventStore) -> None:
-        """Threads moving one cursor by one each: every move that succeeded is counted."""
-        feed = store
-        moved: list[int] = []
-
-        def work() -> None:
-            for _ in range(25):
-                current = feed.delivery_cursor("race")
-                if feed.move_delivery_cursor("race", current, (current or 0) + 1):
-                    moved.append(1)
-
-        threads = [threading.Thread(target=work) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert feed.delivery_cursor("race") == len(moved) > 0
-
-    def test_the_feed_needs_an_initialized_store(self, fresh_store: EventStore) -> None:
-        feed = fresh_store
-        with pytest.raises(NotInitializedError):
-            feed.events_since()
-        with pytest.raises(NotInitializedError):
-            feed.delivery_cursor("webhook")
-        with pytest.raises(NotInitializedError):
-            feed.move_delivery_cursor("webhook", None, 1)

@@ -1,4 +1,6 @@
-"""The SQLite store's queries: everything it reads back (nothing here writes)."""
+"""The SQLite store's queries (:class:`~claude_orchestrator.protocols_store.StoreQueries`)
+and the summaries it keeps (:class:`~claude_orchestrator.protocols_store.StoreSummaries`):
+everything it reads back outside a transaction (nothing here writes)."""
 
 # SQL here is composed from module constants only; every value is a bound parameter.
 # ruff: noqa: S608
@@ -7,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from claude_orchestrator import domain
 from claude_orchestrator.models import (
     Agent,
     AgentStatus,
@@ -91,12 +92,6 @@ class SQLiteQueries(SQLiteConnection):
         )
         return [TaskState(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6])) for r in rows]
 
-    def _conflict(self, conflict_id: int) -> Conflict:
-        rows = self._read(f"{sr.CONFLICT_SQL} WHERE c.id = ?", (conflict_id,))
-        if not rows:
-            raise domain.conflict_not_found(conflict_id)
-        return sr.conflict(rows[0])
-
     def list_conflicts(
         self, spec_id: str | None = None, include_resolved: bool = False
     ) -> list[Conflict]:
@@ -111,12 +106,6 @@ class SQLiteQueries(SQLiteConnection):
         )
         return [sr.conflict(r) for r in self._read(sql, params)]
 
-    def _blocker(self, blocker_id: int) -> Blocker:
-        rows = self._read(f"{sr.BLOCKER_SQL} WHERE b.id = ?", (blocker_id,))
-        if not rows:
-            raise domain.blocker_not_found(blocker_id)
-        return Blocker(*rows[0])
-
     def list_blockers(
         self, spec_id: str | None = None, include_resolved: bool = False
     ) -> list[Blocker]:
@@ -127,7 +116,7 @@ class SQLiteQueries(SQLiteConnection):
         if not include_resolved:
             where.append("b.status = 'active'")
         sql = sr.BLOCKER_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY b.id"
-        return [Blocker(*r) for r in self._read(sql, params)]
+        return [sr.blocker(r) for r in self._read(sql, params)]
 
     def list_test_results(self, spec_id: str | None = None, limit: int = 50) -> list[TestResult]:
         if spec_id is None:
@@ -137,12 +126,6 @@ class SQLiteQueries(SQLiteConnection):
                 f"{sr.TEST_SQL} WHERE f.spec_id = ? ORDER BY t.id DESC LIMIT ?", (spec_id, limit)
             )
         return [TestResult(*r) for r in rows]
-
-    def _pull_request(self, pr_id: int) -> PullRequest:
-        rows = self._read(f"{sr.PR_SQL} WHERE p.id = ?", (pr_id,))
-        if not rows:
-            raise domain.pull_request_not_found(pr_id)
-        return PullRequest(*rows[0])
 
     def list_pull_requests(self, spec_id: str | None = None) -> list[PullRequest]:
         if spec_id is None:

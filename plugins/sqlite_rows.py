@@ -16,7 +16,7 @@ from typing import Any
 
 from claude_orchestrator import domain
 from claude_orchestrator.domain_tasks import STATE_EVENTS, TaskEvent, derive_task_state
-from claude_orchestrator.models import Conflict, Event, NewEvent
+from claude_orchestrator.models import Blocker, Conflict, Event, NewEvent
 
 STATE_MARKS = ", ".join("?" * len(STATE_EVENTS))
 #: the event a sync-status retraction (a rewritten commit no longer says it) takes back
@@ -44,9 +44,10 @@ CONFLICT_SQL = (
     "FROM conflicts c JOIN features f ON f.id = c.feature_id JOIN agents a ON a.id = c.agent_id "
     "LEFT JOIN agents oa ON oa.id = c.other_agent_id"
 )
+#: a blocker's columns, then the task it blocks (not in the model: see :func:`blocker`)
 BLOCKER_SQL = (
     "SELECT b.id, f.spec_id, a.role, b.blocker_type, b.description, ba.role, b.status, "
-    "b.created_at, b.resolved_at, b.resolution_notes "
+    "b.created_at, b.resolved_at, b.resolution_notes, b.task_id "
     "FROM blockers b JOIN features f ON f.id = b.feature_id JOIN agents a ON a.id = b.agent_id "
     "LEFT JOIN agents ba ON ba.id = b.blocking_agent_id"
 )
@@ -92,6 +93,10 @@ def conflict(row: Sequence[Any]) -> Conflict:
     )
 
 
+def blocker(row: Sequence[Any]) -> Blocker:
+    return Blocker(*row[:10])
+
+
 # -- lookups -------------------------------------------------------------------------------
 def feature_id(conn: sqlite3.Connection, spec_id: str) -> int:
     row = conn.execute("SELECT id FROM features WHERE spec_id = ?", (spec_id,)).fetchone()
@@ -115,19 +120,13 @@ def agent_ids(conn: sqlite3.Connection, spec_id: str, role: str) -> tuple[int, i
 
 
 # -- events and the task-state summary -----------------------------------------------------
-def task_events(
-    conn: sqlite3.Connection, feature: int, task_id: str, agent_id: int | None = None
-) -> list[TaskEvent]:
-    """A task's state events (one agent's, or all), as the domain reads them."""
+def task_events(conn: sqlite3.Connection, feature: int, task_id: str) -> list[TaskEvent]:
+    """A task's state events, as the domain's state derivation reads them."""
     sql = (
         f"SELECT id, agent_id, event_type, commit_hash, created_at, {_RETRACTS} "
         f"FROM task_events WHERE feature_id = ? AND task_id = ? AND event_type IN ({STATE_MARKS})"
     )
-    params: list[Any] = [feature, task_id, *STATE_EVENTS]
-    if agent_id is not None:
-        sql += " AND agent_id = ?"
-        params.append(agent_id)
-    rows = conn.execute(sql + " ORDER BY id", params)
+    rows = conn.execute(sql + " ORDER BY id", (feature, task_id, *STATE_EVENTS))
     return [TaskEvent(r[0], r[1], r[2], r[3], r[4], r[5] if isinstance(r[5], int) else None)
             for r in rows]  # fmt: skip
 
@@ -176,9 +175,3 @@ def insert_event(conn: sqlite3.Connection, feature: int, agent_id: int, new: New
         refresh_task_state(conn, feature, new.task_id)
     return Event(int(row[0]), new.spec_id, new.role, new.event_type, new.message, new.task_id,
                  new.commit_hash, new.metadata, row[1])  # fmt: skip
-
-
-def log(conn: sqlite3.Connection, new: NewEvent) -> Event:
-    """Append an event for the agent it names."""
-    feature, agent_id = agent_ids(conn, new.spec_id, new.role)
-    return insert_event(conn, feature, agent_id, new)

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_store import SQLitePort, SQLiteStore
 from claude_orchestrator.testing import AGENTS, SPEC, StoreContract
 
 
 class TestSQLiteStore(StoreContract):
     @pytest.fixture
-    def fresh_store(self, tmp_path: Path) -> Iterator[SQLiteStore]:
-        store = SQLiteStore(tmp_path / "sub" / "events.db")
+    def fresh_store(self, tmp_path: Path) -> Iterator[SQLitePort]:
+        store = SQLitePort(tmp_path / "sub" / "events.db")
         yield store
         store.close()
 
     @pytest.fixture
-    def store(self, fresh_store: SQLiteStore) -> SQLiteStore:
+    def store(self, fresh_store: SQLitePort) -> SQLitePort:
         fresh_store.initialize()
         return fresh_store
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from claude_orchestrator import domain_rules as rules
 from claude_orchestrator.models import Event, FoundConflict, SyncCommit
 from claude_orchestrator.plugins.sqlite_store import SQLiteStore
-from claude_orchestrator.protocols import EventStore
+from claude_orchestrator.protocols_store import StoreSummaries
+from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC, StoreContract
 
 from .conftest import EXAMPLES
@@ -41,14 +42,19 @@ def load_memory_plugin() -> ModuleType:
     return module
 
 
-def memory_store() -> Any:
+def memory_store() -> Store:
+    """A new memory store, through the library's operations."""
+    return Store(memory_port())
+
+
+def memory_port() -> Any:
     return load_memory_plugin().MemoryStore("memory:test")
 
 
 class TestMemoryStore(StoreContract):
     @pytest.fixture
     def fresh_store(self) -> Iterator[Any]:
-        store = memory_store()
+        store = memory_port()
         yield store
         store.close()
 
@@ -97,7 +103,7 @@ _other_op = st.tuples(st.sampled_from(["block", "resolve", "merge", "scan"]),
 OPS = st.lists(st.one_of(_event_op, _sync_op, _sync_op, _other_op), min_size=1, max_size=16)
 
 
-def _run(store: EventStore, ops: list[tuple[Any, ...]]) -> list[Event]:
+def _run(store: Store, ops: list[tuple[Any, ...]]) -> list[Event]:
     """Apply the operations; every one is valid by construction. Returns the events."""
     store.initialize()
     store.add_feature(SPEC, "Same", AGENTS[0][1], AGENTS)
@@ -141,7 +147,7 @@ def rules_event(role: str, task: str, event_type: str, number: int) -> Any:
     return NewEvent(SPEC, role, event_type, f"{task} {event_type}", task, f"{number:07x}")
 
 
-def _comparable(store: EventStore) -> tuple[Any, ...]:
+def _comparable(store: Store) -> tuple[Any, ...]:
     """What a user sees, without the clock."""
     events = [e._replace(created_at="") for e in store.events_after(SPEC)]
     tasks = [t._replace(updated_at="") for t in store.task_states(SPEC)]
@@ -154,7 +160,7 @@ def _comparable(store: EventStore) -> tuple[Any, ...]:
     return events, tasks, status, agents, blockers, conflicts
 
 
-def _summary_from_events(store: EventStore) -> tuple[Any, ...]:
+def _summary_from_events(store: Store) -> tuple[Any, ...]:
     """The domain's derivation from the store's own records."""
     feature = store.get_feature(SPEC)
     assert feature is not None
@@ -178,7 +184,10 @@ def test_sqlite_and_memory_agree_and_match_the_domain(ops: list[tuple[Any, ...]]
                 (e.event_type, e.role, e.task_id, e.message) for e in events
             ]
             assert _comparable(memory) == _comparable(sqlite)
+            # the memory store keeps no summaries (the domain derives them from its records);
             # SQLite's summary tables (task_state, agent_activity) agree with the domain
+            assert isinstance(sqlite.port, StoreSummaries)
+            assert not isinstance(memory.port, StoreSummaries)
             assert (sqlite.task_states(SPEC), sqlite.feature_status(SPEC)) == (
                 _summary_from_events(sqlite)
             )

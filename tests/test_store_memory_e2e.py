@@ -1,10 +1,13 @@
-"""One scenario -- init-feature, sync-status, detect-conflicts, open-pr and merge-pr on
-the local forge -- driven in-process through the library on the SQLite store and on the
-memory store (examples/memory-store, which does not persist across processes): both
-log the same events, in the same order, with the same words."""
+"""One scenario -- init-feature, sync-status, detect-conflicts, open-pr, the guard and
+merge-pr on the local forge -- driven in-process through the library on the SQLite store
+and on the memory store (examples/memory-store, which does not persist across processes
+and is only the persistence port): both log the same events, in the same order, with the
+same words. The guard finds the memory plugin as any installed plugin is found, by its
+entry point."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +17,14 @@ from claude_orchestrator import Orchestrator
 from claude_orchestrator.config import write_template
 from claude_orchestrator.conflict_scan import detect_conflicts
 from claude_orchestrator.feature_setup import init_feature
+from claude_orchestrator.guard_hook import run as guard
 from claude_orchestrator.manager import PluginRegistry
 from claude_orchestrator.prs import merge_pr, open_pr
 from claude_orchestrator.workflow import sync_status
 
 from .conftest import git, make_repo
 from .test_store_memory import load_memory_plugin
+from .test_store_memory_guard import memory_installed  # noqa: F401 - a fixture
 from .test_workflow_setup import TASKS, commit
 
 SPEC = "004-same-events"
@@ -56,6 +61,10 @@ def _scenario(repo: Path, store: str) -> list[tuple[Any, ...]]:
         detect_conflicts(orch)
     with orchestrator(trees[DATA]) as orch:
         pr = open_pr(orch)
+    for command, verdict in (("git status", 0), ("git merge main", 2)):
+        payload = {"session_id": "s", "cwd": str(trees[DATA]), "hook_event_name": "PreToolUse",
+                   "tool_name": "Bash", "tool_input": {"command": command}}  # fmt: skip
+        assert guard("implementor", json.dumps(payload))[0] == verdict
     git(trees[API], "reset", "-q", "--hard", OVERSEER)  # the API side gives up its change
     with orchestrator(repo) as orch:
         detect_conflicts(orch)
@@ -64,17 +73,27 @@ def _scenario(repo: Path, store: str) -> list[tuple[Any, ...]]:
         assert orch.store.location.startswith("memory:") == (store == "memory")
         events = orch.store.events_after(SPEC)
         states = [(t.task_id, t.status, t.role) for t in orch.store.task_states(SPEC)]
-    return [(e.event_type, e.role, e.task_id, e.message) for e in events] + states
+    return [
+        (e.event_type, e.role, e.task_id, e.message, _kept(e.metadata)) for e in events
+    ] + states
 
 
+def _kept(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An event's metadata without what differs by chance (a guard record's random id)."""
+    return {k: v for k, v in metadata.items() if k != "record_id"} if metadata else metadata
+
+
+@pytest.mark.usefixtures("memory_installed")  # the guard finds the plugin by its entry point
 def test_sqlite_and_memory_log_the_same_events(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("CLAUDE_ORCHESTRATOR_ROLE", raising=False)
+    for variable in ("CLAUDE_ORCHESTRATOR_ROLE", "CLAUDE_ORCHESTRATOR_DB"):
+        monkeypatch.delenv(variable, raising=False)
     sqlite = _scenario(make_repo(tmp_path / "sqlite"), "sqlite")
     memory = _scenario(make_repo(tmp_path / "memory"), "memory")
     kinds = [row[0] for row in sqlite]
     for expected in ("feature_created", "task_completed", "task_blocked", "conflict_detected",
-                     "conflict_resolved", "pr_opened", "pr_merged", "task_merged"):  # fmt: skip
+                     "conflict_resolved", "pr_opened", "guard_decision", "pr_merged",
+                     "task_merged"):  # fmt: skip
         assert expected in kinds, sqlite
     assert memory == sqlite

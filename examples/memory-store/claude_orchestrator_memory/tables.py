@@ -1,23 +1,18 @@
-"""The memory store's records and its transactions.
+"""The memory store's records, and a transaction's primitive reads and writes on them.
 
 Every record is a model from :mod:`claude_orchestrator.models` in a dict or a list. A
-write holds the lock and works on the live records; when it raises, the snapshot taken
-at its start is put back, so a write is all or nothing, as in any store.
+transaction works on the live records while the store's lock is held; when it raises,
+the store puts back the copy it took at the start (see ``MemoryStore.transaction``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import threading
-from collections.abc import Iterator
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from claude_orchestrator import domain
-from claude_orchestrator import domain_rules as rules
-from claude_orchestrator.domain_tasks import TaskEvent
-from claude_orchestrator.errors import NotInitializedError
+from claude_orchestrator.domain_rules import SyncedAction
 from claude_orchestrator.models import (
     Agent,
     Blocker,
@@ -28,14 +23,11 @@ from claude_orchestrator.models import (
     PullRequest,
     TestResult,
 )
+from claude_orchestrator.protocols_store import BlockerRow
+from claude_orchestrator.store_ops import now  # the time format every store writes
 
-#: (branch, patch id, task id, action) -> the event that logged it (None: logged nothing)
-ActionKey = tuple[str, str, str, str]
-
-
-def now() -> str:
-    """A timestamp written as SQLite's ``strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`` writes it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+#: (spec id, branch, patch id, task id, action): what a synced change said
+ActionKey = tuple[str, str, str, str, str]
 
 
 @dataclass
@@ -47,16 +39,15 @@ class Tables:
     agents: dict[str, dict[str, Agent]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     conflicts: dict[int, Conflict] = field(default_factory=dict)
-    blockers: dict[int, Blocker] = field(default_factory=dict)
-    blocker_tasks: dict[int, str | None] = field(default_factory=dict)
+    blockers: dict[int, BlockerRow] = field(default_factory=dict)
     tests: list[TestResult] = field(default_factory=list)
     pull_requests: dict[int, PullRequest] = field(default_factory=dict)
+    #: branch -> where its last sync stopped
     cursors: dict[str, str] = field(default_factory=dict)
-    #: spec id -> (branch, patch id) -> the change's latest commit
-    synced: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
-    #: spec id -> what each synced change said, in the order it was recorded
-    actions: dict[str, dict[ActionKey, int | None]] = field(default_factory=dict)
-    #: consumer -> the id of the last event delivered to it
+    #: (spec id, branch, patch id) -> the change's latest commit
+    synced: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: what each synced change said -> the event that logged it; in the order recorded
+    actions: dict[ActionKey, int | None] = field(default_factory=dict)
     delivery: dict[str, int] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
 
@@ -64,78 +55,176 @@ class Tables:
         self.ids[kind] = self.ids.get(kind, 0) + 1
         return self.ids[kind]
 
-
-class Base:
-    """The lock, the transactions, the lookups and appending an event."""
-
-    def __init__(self, location: str = "memory") -> None:
-        self.location = location
-        self._tables: Tables | None = None
-        self._lock = threading.RLock()
-
-    def exists(self) -> bool:
-        return self._tables is not None
-
-    def close(self) -> None:
-        """Nothing to release: the records stay until the object is gone."""
-
-    def _ready(self) -> Tables:
-        if self._tables is None:
-            raise NotInitializedError(
-                f"Event store not initialized: {self.location} does not exist. "
-                "Run: claude-orchestrator events init"
-            )
-        return self._tables
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Tables]:
-        with self._lock:
-            tables = self._ready()
-            snapshot = copy.deepcopy(tables)
-            try:
-                yield tables
-            except BaseException:
-                self._tables = snapshot
-                raise
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Tables]:
-        with self._lock:
-            yield self._ready()
-
-    # -- lookups ---------------------------------------------------------------------
-    @staticmethod
-    def _feature_of(tables: Tables, spec_id: str) -> Feature:
-        feature = tables.features.get(spec_id)
-        if feature is None:
+    def agent(self, spec_id: str, role: str) -> Agent:
+        """The agent; the domain's not-found errors."""
+        if spec_id not in self.features:
             raise domain.feature_not_found(spec_id)
-        return feature
-
-    def _agent_of(self, tables: Tables, spec_id: str, role: str) -> Agent:
-        self._feature_of(tables, spec_id)
-        agent = tables.agents[spec_id].get(role)
+        agent = self.agents[spec_id].get(role)
         if agent is None:
             raise domain.agent_not_found(spec_id, role)
         return agent
 
-    def _append(self, tables: Tables, new: NewEvent) -> Event:
-        """Append an event (the domain worded it) for the agent it names."""
-        self._agent_of(tables, new.spec_id, new.role)
-        event = Event(tables.next_id("event"), new.spec_id, new.role, new.event_type,
-                      new.message, new.task_id or None, new.commit_hash or None,
-                      copy.deepcopy(new.metadata) or None, now())  # fmt: skip
-        tables.events.append(event)
-        return event
 
-    @staticmethod
-    def _task_events(tables: Tables, agent: Agent, task_id: str) -> list[TaskEvent]:
-        """One agent's state events of a task, as the domain reads them."""
+class MemoryTransaction:
+    """The port's primitive reads and writes on the live tables."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    # -- reads -----------------------------------------------------------------------
+    def feature(self, spec_id: str) -> Feature | None:
+        return self.t.features.get(spec_id)
+
+    def agents(self, spec_id: str) -> list[Agent]:
+        agents = self.t.agents.get(spec_id, {})
+        return [agents[r] for r in sorted(agents, key=lambda r: (r != "overseer", r))]
+
+    def conflict(self, conflict_id: int) -> Conflict | None:
+        return self.t.conflicts.get(conflict_id)
+
+    def open_conflicts(self, spec_id: str) -> list[Conflict]:
+        return [c for _, c in sorted(self.t.conflicts.items())
+                if c.spec_id == spec_id and not c.resolved]  # fmt: skip
+
+    def blocker(self, blocker_id: int) -> BlockerRow | None:
+        return self.t.blockers.get(blocker_id)
+
+    def active_blockers(self, spec_id: str, role: str) -> list[Blocker]:
+        return [b for _, (b, _) in sorted(self.t.blockers.items())
+                if (b.spec_id, b.role, b.status) == (spec_id, role, "active")]  # fmt: skip
+
+    def pull_request(self, pr_id: int) -> PullRequest | None:
+        return self.t.pull_requests.get(pr_id)
+
+    def events(
+        self,
+        spec_id: str,
+        *,
+        role: str | None = None,
+        task_id: str | None = None,
+        types: Sequence[str] | None = None,
+    ) -> list[Event]:
+        return [e for e in self.t.events if e.spec_id == spec_id
+                and role in (None, e.role) and task_id in (None, e.task_id)
+                and (types is None or e.event_type in types)]  # fmt: skip
+
+    def synced_commit(self, spec_id: str, branch: str, patch_id: str) -> str | None:
+        return self.t.synced.get((spec_id, branch, patch_id))
+
+    def synced_actions(
+        self,
+        spec_id: str,
+        branch: str,
+        *,
+        patch_ids: Sequence[str] | None = None,
+        task_id: str | None = None,
+    ) -> list[SyncedAction]:
         return [
-            rules.task_event(e, agent.id) for e in tables.events
-            if e.spec_id == agent.spec_id and e.role == agent.role and e.task_id == task_id
-            and rules.moves_state(e)
+            SyncedAction(patch, task, action, event_id, self.t.synced.get((spec, on, patch)))
+            for (spec, on, patch, task, action), event_id in self.t.actions.items()
+            if (spec, on) == (spec_id, branch) and task_id in (None, task)
+            and (patch_ids is None or patch in patch_ids)
         ]  # fmt: skip
 
-    @staticmethod
-    def _set_agent_status(tables: Tables, agent: Agent, status: str) -> None:
-        tables.agents[agent.spec_id][agent.role] = agent._replace(status=status)
+    def delivery_cursor(self, consumer: str) -> int | None:
+        return self.t.delivery.get(consumer)
+
+    # -- writes ----------------------------------------------------------------------
+    def insert_feature(self, feature: Feature) -> Feature:
+        new = feature._replace(id=self.t.next_id("feature"), created_at=now())
+        self.t.features[feature.spec_id] = new
+        self.t.agents[feature.spec_id] = {}
+        return new
+
+    def update_feature(self, feature: Feature) -> None:
+        old = self.t.features[feature.spec_id]
+        self.t.features[feature.spec_id] = old._replace(
+            name=feature.name, status=feature.status, completed_at=feature.completed_at
+        )
+
+    def insert_agent(self, agent: Agent) -> Agent:
+        if agent.spec_id not in self.t.features:
+            raise domain.feature_not_found(agent.spec_id)
+        new = agent._replace(id=self.t.next_id("agent"), created_at=now())
+        self.t.agents[agent.spec_id][agent.role] = new
+        return new
+
+    def update_agent(self, agent: Agent) -> None:
+        old = self.t.agent(agent.spec_id, agent.role)
+        self.t.agents[agent.spec_id][agent.role] = old._replace(status=agent.status)
+
+    def insert_conflict(self, conflict: Conflict) -> Conflict:
+        self.t.agent(conflict.spec_id, conflict.role)
+        if conflict.other_role:
+            self.t.agent(conflict.spec_id, conflict.other_role)
+        new = conflict._replace(
+            id=self.t.next_id("conflict"), files=list(conflict.files), detected_at=now(),
+            other_role=conflict.other_role or None,
+        )  # fmt: skip
+        self.t.conflicts[new.id] = new
+        return new
+
+    def update_conflict(self, conflict: Conflict) -> None:
+        old = self.t.conflicts[conflict.id]
+        self.t.conflicts[conflict.id] = old._replace(
+            resolved=conflict.resolved, resolution_notes=conflict.resolution_notes,
+            resolved_at=conflict.resolved_at,
+        )  # fmt: skip
+
+    def insert_blocker(self, blocker: Blocker, task_id: str | None) -> Blocker:
+        self.t.agent(blocker.spec_id, blocker.role)
+        if blocker.blocking_role:
+            self.t.agent(blocker.spec_id, blocker.blocking_role)
+        new = blocker._replace(id=self.t.next_id("blocker"), created_at=now(),
+                               blocking_role=blocker.blocking_role or None)  # fmt: skip
+        self.t.blockers[new.id] = BlockerRow(new, task_id)
+        return new
+
+    def update_blocker(self, blocker: Blocker) -> None:
+        old, task_id = self.t.blockers[blocker.id]
+        changed = old._replace(status=blocker.status, resolution_notes=blocker.resolution_notes,
+                               resolved_at=blocker.resolved_at)  # fmt: skip
+        self.t.blockers[blocker.id] = BlockerRow(changed, task_id)
+
+    def insert_test_result(self, result: TestResult) -> TestResult:
+        self.t.agent(result.spec_id, str(result.role))
+        new = result._replace(id=self.t.next_id("test"), created_at=now())
+        self.t.tests.append(new)
+        return new
+
+    def insert_pull_request(self, pull_request: PullRequest) -> PullRequest:
+        self.t.agent(pull_request.spec_id, pull_request.role)
+        new = pull_request._replace(id=self.t.next_id("pr"), created_at=now())
+        self.t.pull_requests[new.id] = new
+        return new
+
+    def update_pull_request(self, pull_request: PullRequest) -> None:
+        old = self.t.pull_requests[pull_request.id]
+        self.t.pull_requests[pull_request.id] = old._replace(
+            status=pull_request.status, merged_at=pull_request.merged_at
+        )
+
+    def append(self, event: NewEvent) -> Event:
+        self.t.agent(event.spec_id, event.role)
+        new_id, created = self.t.next_id("event"), now()
+        # kept as a database keeps it: empty values are NULL, metadata goes through JSON
+        kept = json.loads(json.dumps(event.metadata, sort_keys=True)) if event.metadata else None
+        self.t.events.append(Event(new_id, event.spec_id, event.role, event.event_type,
+                                   event.message, event.task_id or None,
+                                   event.commit_hash or None, kept, created))  # fmt: skip
+        return Event(new_id, *event[:4], event.task_id, event.commit_hash, event.metadata, created)
+
+    def put_sync_cursor(self, spec_id: str, branch: str, commit: str) -> None:
+        self.t.cursors[branch] = commit
+
+    def put_synced_commit(self, spec_id: str, branch: str, patch_id: str, commit: str) -> None:
+        self.t.synced[(spec_id, branch, patch_id)] = commit
+
+    def put_synced_action(self, spec_id: str, branch: str, action: SyncedAction) -> None:
+        self.t.actions[(spec_id, branch, *action[:3])] = action.event_id
+
+    def delete_synced_action(self, spec_id: str, branch: str, action: SyncedAction) -> None:
+        self.t.actions.pop((spec_id, branch, *action[:3]), None)
+
+    def put_delivery_cursor(self, consumer: str, event_id: int) -> None:
+        self.t.delivery[consumer] = event_id
