@@ -7,10 +7,13 @@ the writer in :mod:`claude_orchestrator.generators.writer` serialises and writes
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_orchestrator.hookspecs import hookimpl
 from claude_orchestrator.protocols import PluginContext, Register
+
+if TYPE_CHECKING:
+    from claude_orchestrator.config import Config
 
 IMPLEMENTOR_WORKFLOW = ".github/workflows/implementor-ci.yml"
 OVERSEER_WORKFLOW = ".github/workflows/overseer-ci.yml"
@@ -26,7 +29,10 @@ def register_ci(register: Register) -> None:
 
 
 class GitHubActions:
-    def __init__(self, config: Any) -> None:
+    """Satisfies :class:`~claude_orchestrator.protocols.CI`; ``tests/test_ci_contract.py``
+    runs :class:`~claude_orchestrator.testing_ci.CIContract` against it."""
+
+    def __init__(self, config: Config) -> None:
         self.config = config
 
     @classmethod
