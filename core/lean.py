@@ -16,9 +16,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .boundary import guarded
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    #: a parameter's value: text, a path (Typer makes ``--db`` one), or a flag
+    Value = str | Path | bool | None
+    Values = Mapping[str, Value]
 
 DB_HELP = (
     "Event store file (default: <git common dir>/orchestrator/events.db; "
@@ -150,7 +157,7 @@ def parse(
     return result
 
 
-def read_args(command: HookCommand, args: Sequence[str]) -> dict[str, Any] | None:
+def read_args(command: HookCommand, args: Sequence[str]) -> dict[str, Value] | None:
     """``args`` parsed for ``command``, as its parameters' values (the names Typer passes);
     None means "not simple enough: let Typer handle it"."""
     arguments, options = command.arguments(), command.options()
@@ -163,7 +170,7 @@ def read_args(command: HookCommand, args: Sequence[str]) -> dict[str, Any] | Non
     )
     if parsed is None or any(p.required and p.flag not in parsed.options for p in options):
         return None
-    values: dict[str, Any] = {p.name: None for p in arguments}
+    values: dict[str, Value] = {p.name: None for p in arguments}
     values.update(zip((p.name for p in arguments), parsed.positional, strict=False))
     for p in options:
         values[p.name] = (
@@ -172,19 +179,35 @@ def read_args(command: HookCommand, args: Sequence[str]) -> dict[str, Any] | Non
     return values
 
 
-def log_event(values: Mapping[str, Any]) -> int:
+def _text(values: Values, name: str) -> str | None:
+    value = values[name]
+    return None if value is None else str(value)
+
+
+def _required(values: Values, name: str) -> str:
+    value = _text(values, name)
+    assert value is not None, f"{name} is required"  # both parsers see to it
+    return value
+
+
+def _path(values: Values, name: str) -> str | Path | None:
+    value = values[name]
+    return None if isinstance(value, bool) else value
+
+
+def log_event(values: Values) -> int:
     """``events log-event``: append the event; print it only with --json."""
     from .api import Orchestrator
 
-    with Orchestrator(db=values["db"], on_warning=_warn) as orch:
+    with Orchestrator(db=_path(values, "db"), on_warning=_warn) as orch:
         event = orch.log_event(
-            values["spec_id"],
-            values["role"],
-            values["event_type"],
-            values["message"],
-            values["task_id"],
-            values["commit"],
-            values["metadata"],
+            _required(values, "spec_id"),
+            _required(values, "role"),
+            _required(values, "event_type"),
+            _required(values, "message"),
+            _text(values, "task_id"),
+            _text(values, "commit"),
+            _text(values, "metadata"),
         )
     if values["as_json"]:
         from .render import to_json
@@ -197,12 +220,12 @@ def _warn(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def sync_status(values: Mapping[str, Any]) -> int:
+def sync_status(values: Values) -> int:
     """``sync-status``: read new commits into events; as a git hook, quiet and never failing."""
     from .api import Orchestrator
 
-    with Orchestrator(db=values["db"], on_warning=_warn) as orch:
-        hook = values["from_hook"]
+    with Orchestrator(db=_path(values, "db"), on_warning=_warn) as orch:
+        hook = _text(values, "from_hook")
         if hook is not None:
             from .hooks import sync_from_hook
 
@@ -211,21 +234,21 @@ def sync_status(values: Mapping[str, Any]) -> int:
         from .render import render_sync, sync_warnings
         from .workflow import sync_status as run
 
-        result = run(orch, branch=values["branch"])
+        result = run(orch, branch=_text(values, "branch"))
         for warning in sync_warnings(result):
             print(warning, file=sys.stderr)
-        sys.stdout.write(render_sync(result, values["as_json"]) + "\n")
+        sys.stdout.write(render_sync(result, values["as_json"] is True) + "\n")
     return 0
 
 
-def guard(values: Mapping[str, Any]) -> int:
+def guard(values: Values) -> int:
     """``guard --role ROLE``: the PreToolUse hook answers on its own protocol."""
     from .guard_hook import main
 
-    return main(["--role", values["role"]])
+    return main(["--role", _required(values, "role")])
 
 
-RUNS: dict[HookCommand, Callable[[Mapping[str, Any]], int]] = {
+RUNS: dict[HookCommand, Callable[[Values], int]] = {
     LOG_EVENT: log_event,
     SYNC_STATUS: sync_status,
     GUARD: guard,
@@ -241,7 +264,7 @@ def _run_guard(args: Sequence[str]) -> int | None:
     return main(list(args))
 
 
-def _guarded_run(run: Callable[[Mapping[str, Any]], int], values: Mapping[str, Any]) -> int:
+def _guarded_run(run: Callable[[Values], int], values: Values) -> int:
     return guarded(lambda: run(values))
 
 

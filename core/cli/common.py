@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..api import Orchestrator
 from ..lean import BRANCH_HELP, DB_HELP, JSON_HELP, ROLE_HELP, SPEC_HELP, HookCommand, Param
 from ..render import to_json
+
+if TYPE_CHECKING:
+    from ..lean import Value, Values
 
 DbOption = Annotated[Path | None, typer.Option("--db", help=DB_HELP, show_default=False)]
 JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
@@ -31,7 +34,7 @@ def to_stderr(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def emit(as_json: bool, value: Any, text: str) -> None:
+def emit(as_json: bool, value: object, text: str) -> None:
     out(to_json(value) if as_json else text)
 
 
@@ -44,7 +47,7 @@ def orch(db: Path | None = None) -> Orchestrator:
     return Orchestrator(db=db, on_warning=warn)
 
 
-def _annotation(param: Param) -> Any:
+def _annotation(param: Param) -> object:
     kind: Any = Path if param.kind == "path" else str
     if param.kind == "bool":
         return Annotated[bool, typer.Option(param.flag, help=param.help)]
@@ -55,19 +58,17 @@ def _annotation(param: Param) -> Any:
     return Annotated[kind if param.required else kind | None, info]
 
 
-def _default(param: Param) -> Any:
+def _default(param: Param) -> object:
     if param.required:
         return inspect.Parameter.empty
     return False if param.kind == "bool" else None
 
 
-def hook_command(
-    app: typer.Typer, spec: HookCommand, run: Callable[[Mapping[str, Any]], int]
-) -> None:
+def hook_command(app: typer.Typer, spec: HookCommand, run: Callable[[Values], int]) -> None:
     """Register ``spec`` (declared in :mod:`..lean`) on ``app``: the same parameters, help
     text and function as the lean entry, so the two cannot drift."""
 
-    def command(**values: Any) -> None:
+    def command(**values: Value) -> None:
         code = run(values)
         if code:
             raise typer.Exit(code)
