@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any, NamedTuple
 
 import pytest
@@ -56,6 +56,17 @@ def _library(repo: Path, registry: PluginRegistry) -> Orchestrator:
     return Orchestrator(repo, registry=registry, env={})
 
 
+def _offer(
+    registry: PluginRegistry, hook: str, name: str, factory: Callable[[PluginContext], object]
+) -> None:
+    """Register the plugin :data:`PLUGIN`, whose ``hook`` offers ``factory`` as ``name``."""
+
+    def implementation(register: Any) -> None:
+        register(name, factory)
+
+    registry.register(SimpleNamespace(**{hook: hookimpl(implementation)}), PLUGIN)
+
+
 # ------------------------------------------------------------------------ scenarios
 Scenario = Callable[[Path, PluginRegistry, pytest.CaptureFixture[str]], None]
 
@@ -68,12 +79,7 @@ def store_scenario(repo: Path, registry: PluginRegistry, _: pytest.CaptureFixtur
         built.append(SQLiteStore(context.store_path.with_name("probe.db")))
         return built[-1]
 
-    class Plugin:
-        @hookimpl
-        def register_stores(self, register: Any) -> None:
-            register("probe-store", build, description="SQLite in probe.db")
-
-    registry.register(Plugin(), PLUGIN)
+    _offer(registry, "register_stores", "probe-store", build)
     _configure(repo, "plugins:\n  store: probe-store\n")
     with _library(repo, registry) as orch:
         orch.init_store()
@@ -104,12 +110,7 @@ def vcs_scenario(repo: Path, registry: PluginRegistry, _: pytest.CaptureFixture[
         built.append(ProbeVCS(context.root, context.common_dir))
         return built[-1]
 
-    class Plugin:
-        @hookimpl
-        def register_vcs(self, register: Any) -> None:
-            register("probe-git", build)
-
-    registry.register(Plugin(), PLUGIN)
+    _offer(registry, "register_vcs", "probe-git", build)
     _configure(repo, "plugins:\n  vcs: probe-git\n")
     with _library(repo, registry) as orch:
         result = init_feature(orch, SPEC, areas=["data"])
@@ -127,12 +128,7 @@ def ci_scenario(repo: Path, registry: PluginRegistry, _: pytest.CaptureFixture[s
         def generate(self) -> dict[str, Any]:
             return {".ci/probe.yml": {"probe": {"runs": ["unit", "lint"]}}}
 
-    class Plugin:
-        @hookimpl
-        def register_ci(self, register: Any) -> None:
-            register("probe-ci", lambda context: ProbeCI())
-
-    registry.register(Plugin(), PLUGIN)
+    _offer(registry, "register_ci", "probe-ci", lambda context: ProbeCI())
     _configure(repo, "plugins:\n  ci: probe-ci\n")
     with _library(repo, registry) as orch:
         result = generate(orch)
@@ -161,12 +157,7 @@ def forge_scenario(repo: Path, registry: PluginRegistry, _: pytest.CaptureFixtur
     """open-pr asks the plugin's forge, and records the number and address it gave."""
     forge = ProbeForge()
 
-    class Plugin:
-        @hookimpl
-        def register_forges(self, register: Any) -> None:
-            register("probe", lambda context: forge)
-
-    registry.register(Plugin(), PLUGIN)
+    _offer(registry, "register_forges", "probe", lambda context: forge)
     _configure(repo, "forge:\n  type: probe\n")
     with _library(repo, registry) as orch:
         init_feature(orch, SPEC, areas=["data"])
@@ -185,12 +176,7 @@ def notifier_scenario(repo: Path, registry: PluginRegistry, _: pytest.CaptureFix
         def notify(self, event: Event) -> None:
             told.append(event)
 
-    class Plugin:
-        @hookimpl
-        def register_notifiers(self, register: Any) -> None:
-            register("probe-notifier", lambda context: ProbeNotifier())
-
-    registry.register(Plugin(), PLUGIN)
+    _offer(registry, "register_notifiers", "probe-notifier", lambda context: ProbeNotifier())
     _configure(repo, "plugins:\n  notifiers: [probe-notifier]\n")
     with _library(repo, registry) as orch:
         orch.init_store()
