@@ -245,7 +245,11 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "type": {"enum": ["local", "github"]},
+                "type": {
+                    **_NAME,
+                    "description": "the forge plugin for open-pr and merge-pr "
+                    "(built-in: local, github)",
+                },
                 "host": {
                     "type": "string",
                     "pattern": r"^[a-z0-9.-]+$",

@@ -217,16 +217,19 @@ class Wiring:
         return self._notifiers
 
     def check_plugins(self) -> None:
-        """Build the configured store and notifiers now, and look up the configured VCS and
-        CI plugins, so that a bad name fails before anything is written."""
+        """Build the configured store and notifiers now, and look up the configured VCS, CI
+        and forge plugins, so that a bad name fails before anything is written."""
         self.store_plugin()
         self.notifiers()
-        for kind, name in (("vcs", self.config.vcs_plugin), ("ci", self.config.ci_plugin)):
+        wanted = (("vcs", self.config.vcs_plugin, "plugins.vcs"),
+                  ("ci", self.config.ci_plugin, "plugins.ci"),
+                  ("forge", self.config.forge["type"], "forge.type"))  # fmt: skip
+        for kind, name, dotted in wanted:
             if name is not None:
                 try:
                     self.registry.get(kind, name)
                 except PluginError as exc:
-                    raise self.config.error(f"plugins.{kind}", str(exc)) from None
+                    raise self.config.error(dotted, str(exc)) from None
 
     # -- the event flow ------------------------------------------------------------------
     def warn(self, message: str) -> None:

@@ -21,7 +21,6 @@ import typer
 
 from claude_orchestrator import Orchestrator, hookimpl, hookspecs
 from claude_orchestrator.cli import run
-from claude_orchestrator.errors import ConfigError
 from claude_orchestrator.feature_setup import init_feature
 from claude_orchestrator.generate import generate
 from claude_orchestrator.manager import PluginRegistry
@@ -239,13 +238,7 @@ def _monitor(registry: PluginRegistry) -> list[Call]:
 
 #: scenarios that cannot pass yet because of a known bug elsewhere (strict: the day the
 #: bug is fixed the scenario passes, and this entry must go)
-KNOWN_GAPS = {
-    "register_forges": pytest.mark.xfail(
-        raises=ConfigError, strict=True,
-        reason="config_schema.py: forge.type is an enum of the built-in forges, so the "
-               "config cannot choose a plugin's forge",
-    ),
-}  # fmt: skip
+KNOWN_GAPS: dict[str, pytest.MarkDecorator] = {}
 
 
 @pytest.mark.parametrize(
