@@ -117,9 +117,9 @@ class _Claim:
             if record_id not in self.done:
                 yield record_id, record
 
-    def mark(self, mark: str, record_id: str | None = None, **fields: Any) -> None:
+    def mark(self, mark: str, record_id: str | None = None, **fields: object) -> None:
         """Write one mark (one ``write``, so it is there whole or not at all)."""
-        line: dict[str, Any] = {"mark": mark}
+        line: dict[str, object] = {"mark": mark}
         if record_id is not None:
             line["id"] = record_id
         line.update(fields)

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 import claude_orchestrator
+from claude_orchestrator.plugins.git_vcs import GitVCS
 
 from .conftest import Result, Run, clean_env
+from .test_vcs_protocol_only import ProtocolOnly
 from .test_workflow_setup import SPEC, commit, feature
 
 __all__ = ["feature"]
@@ -124,6 +126,44 @@ def test_decide_builds_the_configured_vcs_plugin(feature: dict[str, Path]) -> No
     data["plugins"]["vcs"] = "no-such-vcs"
     denied = decide(payload, role="implementor", root=tree, branch=branch, config=Config(data))
     assert not denied.allowed and "unknown vcs 'no-such-vcs'" in denied.reason, denied
+
+
+class ListingProtocolOnly(ProtocolOnly):
+    """Exactly the VCS protocol (git underneath), listing one more worktree."""
+
+    def __init__(self, inner: GitVCS, extra: dict[str, Path]) -> None:
+        super().__init__(inner)
+        self.extra = extra
+
+    def worktrees(self) -> dict[str, Path]:
+        return {**self._inner.worktrees(), **self.extra}
+
+
+def test_the_guard_asks_the_vcs_only_what_the_protocol_offers(
+    feature: dict[str, Path], scratch: Path
+) -> None:
+    """Worktrees, refs and the files a cherry-pick brings: all through the protocol."""
+    from claude_orchestrator.config import default_config
+    from claude_orchestrator.guard import decide
+
+    tree = feature["impl-data"]
+    other = scratch / "other"
+    other.mkdir()
+    vcs = ListingProtocolOnly(GitVCS(tree), {"elsewhere": other})
+    outside = commit(feature["impl-api"], "README.md", "changed\n", "outside the paths")
+    inside = commit(feature["impl-api"], "src/api.py", "x = 1\n", "inside the paths")
+
+    def decision(tool: str, tool_input: dict[str, str]) -> tuple[bool, str]:
+        payload = {"tool_name": tool, "tool_input": tool_input, "cwd": str(tree)}
+        return decide(payload, role="implementor", root=tree, config=default_config(),
+                      branch=f"feature/{SPEC}/impl-data", vcs=vcs)  # fmt: skip
+
+    allowed, reason = decision("Write", {"file_path": str(other / "x.txt"), "content": "x"})
+    assert not allowed and "in another worktree or the git directory" in reason, reason
+    assert decision("Write", {"file_path": str(scratch / "x.txt"), "content": "x"}) == (True, "")
+    allowed, reason = decision("Bash", {"command": f"git cherry-pick {outside}"})
+    assert not allowed and "outside the paths this role may write" in reason, reason
+    assert decision("Bash", {"command": f"git cherry-pick {inside}"}) == (True, "")
 
 
 def _is_plugin(name: str) -> bool:
