@@ -276,8 +276,9 @@ class EventStore(StoreQueries, Protocol):
     :class:`~claude_orchestrator.store_service.Store`, which callers use.
     """
 
-    #: where the store is, for messages (a path, ``memory:...``)
-    location: str
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages (a path, ``memory:...``)."""
 
     def exists(self) -> bool:
         """True when the store has been created (``events init``)."""

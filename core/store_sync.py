@@ -67,7 +67,10 @@ def _rewrite(tx: StoreTransaction, where: _Branch, commit: SyncCommit) -> list[E
     this change and what is retracted. Only this branch's records are touched."""
     agent, branch = where
     spec_id = agent.spec_id
-    rows = tx.synced_actions(spec_id, branch, patch_ids=list(commit.rewrites))
+    # by key (patch id, task id, action): plan_rewrite orders the logged ones by event, and
+    # every store then carries the unlogged ones in one order, the one SQLite always used
+    rows = sorted(tx.synced_actions(spec_id, branch, patch_ids=list(commit.rewrites)),
+                  key=lambda a: (a.patch_id, a.task_id, a.action))  # fmt: skip
     events: list[Event] = []
     for row, step in rules.plan_rewrite(commit, rows):
         tx.delete_synced_action(spec_id, branch, row)

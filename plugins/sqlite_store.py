@@ -39,6 +39,11 @@ __all__ = ["BUSY_TIMEOUT_S", "SQLitePort", "SQLiteStore", "register_stores"]
 class SQLitePort(SQLiteQueries):
     """The :class:`~claude_orchestrator.protocols_store.EventStore` port in one SQLite file."""
 
+    @classmethod
+    def from_context(cls, context: PluginContext) -> SQLitePort:
+        timeout = context.options.get("busy_timeout", BUSY_TIMEOUT_S)
+        return cls(context.store_path, busy_timeout=float(timeout))
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[SQLiteTransaction]:
         with self._write() as conn:
@@ -51,12 +56,14 @@ class SQLiteStore(Store):
     def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         super().__init__(SQLitePort(path, busy_timeout=busy_timeout))
 
-    @classmethod
-    def from_context(cls, context: PluginContext) -> SQLiteStore:
-        timeout = context.options.get("busy_timeout", BUSY_TIMEOUT_S)
-        return cls(context.store_path, busy_timeout=float(timeout))
+
+def _factory(context: PluginContext) -> Store:
+    # Returned wrapped while callers of the built object (Orchestrator.store, the guard's
+    # log) use its operations directly; a Store is a port too, and wrapping it again in a
+    # Store unwraps it, so once the library wraps the port itself this can return the port.
+    return Store(SQLitePort.from_context(context))
 
 
 @hookimpl(trylast=True)
 def register_stores(register: Register) -> None:
-    register("sqlite", SQLiteStore.from_context, description="SQLite file (embedded, no server)")
+    register("sqlite", _factory, description="SQLite file (embedded, no server)")

@@ -57,7 +57,9 @@ class MemoryStore:
 
     @classmethod
     def from_context(cls, context: PluginContext) -> Store:
-        """The process's store for this store path (one per repository)."""
+        """The process's store for this store path (one per repository), wrapped in the
+        library's :class:`~claude_orchestrator.store_service.Store` for callers that use
+        the built object's operations directly (wrapping it again unwraps it)."""
         location = f"memory:{context.store_path}"
         with _SHARED_LOCK:
             return Store(_SHARED.setdefault(location, cls(location)))
