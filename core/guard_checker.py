@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from .guard_options import Grammar, OptionError, Parsed, parse_args, value_word
 from .guard_walk import Cwds
@@ -58,7 +58,7 @@ def risky_variable(name: str) -> bool:
                                                                  name))  # fmt: skip
 
 
-def _deny(reason: str) -> None:
+def _deny(reason: str) -> NoReturn:
     from .guard_context import Deny
 
     raise Deny(reason)

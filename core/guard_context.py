@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .pathmatch import compile_patterns
 from .shellparse import Simple, parse
@@ -51,9 +51,7 @@ class Context:
         self.role = role
         self.root = Path(os.path.realpath(root))
         self.config = config
-        # Any, not VCS, until guard_checker._deny says it never returns (NoReturn): the git
-        # checks narrow vcs.resolve()'s None away by calling it.
-        self.vcs: Any = vcs
+        self.vcs = vcs
         if role not in ("implementor", "overseer"):
             raise Deny(f"unknown role {role!r}: the guard knows implementor and overseer")
         parsed = parse_branch(config.branch_prefix, branch)

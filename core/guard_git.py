@@ -273,8 +273,6 @@ def _unmerged_implementor(context: Context, name: str) -> bool:
     parsed = parse_branch(context.config.branch_prefix, name)
     if parsed is None or parsed.role == "overseer":
         return False
-    if context.vcs is None:
-        return True
     tip = context.vcs.resolve(f"refs/heads/{name}")
     if tip is None:
         return False

@@ -161,8 +161,6 @@ def replay(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None:
         text = word.text
         if word.dynamic or ".." in text or text.startswith("-") or re.search(r"\^[@!-]", text):
             _deny(f"git {sub} {text}: name the commits one by one")
-        if vcs is None:
-            continue
         sha = vcs.resolve(text)
         if sha is None:
             _deny(f"git {sub} {text}: not a commit the guard can find; name the commit")

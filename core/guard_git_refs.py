@@ -28,8 +28,6 @@ def _is_protected(context: Context, name: str) -> bool:
 
 def _exists(context: Context, name: str) -> bool:
     vcs = context.vcs
-    if vcs is None:
-        return True
     try:
         return vcs.resolve(name) is not None
     except Exception:
@@ -87,8 +85,6 @@ def checkout(walker: Walker, parsed: Parsed, cwd: Path | None, sub: str) -> None
 
 def _looks_like_commit(context: Context, name: str) -> bool:
     vcs = context.vcs
-    if vcs is None:
-        return False
     try:
         return vcs.resolve(f"refs/heads/{name}") is None and vcs.resolve(name) is not None
     except Exception:
