@@ -34,9 +34,9 @@ def feature_of(tx: StoreTransaction, spec_id: str) -> Feature:
 
 
 def agent_of(tx: StoreTransaction, spec_id: str, role: str) -> Agent:
-    feature_of(tx, spec_id)
     agent = next((a for a in tx.agents(spec_id) if a.role == role), None)
     if agent is None:
+        feature_of(tx, spec_id)  # the feature's error first, as when it has no agents
         raise domain.agent_not_found(spec_id, role)
     return agent
 

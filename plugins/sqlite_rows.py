@@ -66,7 +66,8 @@ PR_SQL = (
 ROLE_ORDER = "(a.role <> 'overseer'), a.role"
 
 
-def event(row: Sequence[Any]) -> Event:
+def event(row: Sequence[Any], *, stored_commit: bool = False) -> Event:
+    """An event read back; ``stored_commit``: the commit as stored ('' kept), not None."""
     metadata = json.loads(row[7]) if row[7] else None
     return Event(
         id=row[0],
@@ -75,7 +76,7 @@ def event(row: Sequence[Any]) -> Event:
         event_type=row[3],
         message=row[4],
         task_id=row[5] or None,
-        commit_hash=row[6] or None,
+        commit_hash=row[6] if stored_commit else row[6] or None,
         metadata=metadata,
         created_at=row[8],
     )

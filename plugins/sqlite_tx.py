@@ -119,7 +119,7 @@ class SQLiteTransaction:
         sql = f"{sr.EVENT_SQL} WHERE {' AND '.join(where)} ORDER BY te.id"
         # the commit as stored: a merge copies it into task_merged as it is (the original
         # tool's rows may hold '' where this store writes NULL)
-        return [sr.event(r)._replace(commit_hash=r[6]) for r in self._rows(sql, params)]
+        return [sr.event(r, stored_commit=True) for r in self._rows(sql, params)]
 
     def synced_commit(self, spec_id: str, branch: str, patch_id: str) -> str | None:
         rows = self._rows(
