@@ -38,12 +38,31 @@ def documents(orch: Orchestrator) -> dict[str, object]:
 
     config = orch.config
     docs: dict[str, object] = {}
-    if config.ci_plugin is not None:
-        docs.update(orch.ci().generate())
     docs.update(permission_files(config, tracked_files(orch)))
     docs[".specify/agents.md"] = agents_md(config)
     docs["CLAUDE.md"] = Fenced(claude_md_section(config))
+    if config.ci_plugin is not None:
+        ours = set(docs)
+        for path, document in orch.ci().generate().items():
+            _check_ci_path(config.ci_plugin, path, ours)
+            docs[path] = document
     return docs
+
+
+def _check_ci_path(plugin: str, path: object, ours: set[str]) -> None:
+    """A CI plugin's path must name a file below the root that generate does not write
+    itself: a plugin must never make generate write (or delete) anything else."""
+    from .errors import PluginError
+    from .generators.writer import MANIFEST, path_problem
+
+    problem = path_problem(path)
+    if problem is None and (path in ours or path == MANIFEST):
+        problem = "is a file generate writes itself"
+    if problem is not None:
+        raise PluginError(
+            f"ci plugin {plugin!r} returned the path {path!r}, which {problem}: "
+            "fix the plugin; nothing was written"
+        )
 
 
 def tracked_files(orch: Orchestrator) -> list[str]:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .generators.writer import path_problem
 from .protocols import CI, PluginContext
 
 if TYPE_CHECKING:
@@ -65,36 +66,6 @@ CONFIGS: tuple[dict[str, Any], ...] = (
         "tests": {"implementor": {"unit": "pytest -q -x"}, "overseer": {}},
     },
 )
-
-
-def path_problem(path: object) -> str | None:
-    """What makes ``path`` unfit as a key of ``CI.generate()`` (None: nothing).
-
-    A fit path is a ``str`` naming a file below the repository root the same way on
-    every system: relative, ``/``-separated, no empty, ``.`` or ``..`` segment, no
-    control character, backslash or colon (a drive or a data stream on Windows), nothing
-    inside a ``.git``.
-    """
-    if not isinstance(path, str):
-        return f"is a {type(path).__name__}, not a str"
-    if not path:
-        return "is empty"
-    if any(ord(char) < 32 or ord(char) == 127 for char in path):
-        return "contains a control character"
-    if path.startswith("/"):
-        return "is absolute: give it relative to the repository root"
-    if "\\" in path:
-        return "contains a backslash: separate folders with /"
-    if ":" in path:
-        return "contains a colon (on Windows a drive, or a data stream)"
-    segments = path.split("/")
-    if ".." in segments:
-        return "leaves the repository (a .. segment)"
-    if "" in segments or "." in segments:
-        return "is not normalised (an empty or . segment)"
-    if any(segment.casefold() == ".git" for segment in segments):
-        return "is inside .git"
-    return None
 
 
 def data_problem(value: object, where: str = "document") -> str | None:

@@ -115,6 +115,36 @@ def _read(path: Path) -> str | None:
         return "\ufffd"  # not ours: certainly modified
 
 
+def path_problem(path: object) -> str | None:
+    """What makes ``path`` unfit as a key of ``CI.generate()`` (None: nothing).
+
+    A fit path is a ``str`` naming a file below the repository root the same way on
+    every system: relative, ``/``-separated, no empty, ``.`` or ``..`` segment, no
+    control character, backslash or colon (a drive or a data stream on Windows), nothing
+    inside a ``.git``.
+    """
+    if not isinstance(path, str):
+        return f"is a {type(path).__name__}, not a str"
+    if not path:
+        return "is empty"
+    if any(ord(char) < 32 or ord(char) == 127 for char in path):
+        return "contains a control character"
+    if path.startswith("/"):
+        return "is absolute: give it relative to the repository root"
+    if "\\" in path:
+        return "contains a backslash: separate folders with /"
+    if ":" in path:
+        return "contains a colon (on Windows a drive, or a data stream)"
+    segments = path.split("/")
+    if ".." in segments:
+        return "leaves the repository (a .. segment)"
+    if "" in segments or "." in segments:
+        return "is not normalised (an empty or . segment)"
+    if any(segment.casefold() == ".git" for segment in segments):
+        return "is inside .git"
+    return None
+
+
 def _manifest_sections(root: Path) -> tuple[dict[str, str], dict[str, list[str]]]:
     """(path -> hash of the last finished run, path -> hashes of unfinished runs)."""
     text = _read(root / MANIFEST)
@@ -122,14 +152,15 @@ def _manifest_sections(root: Path) -> tuple[dict[str, str], dict[str, list[str]]
         return {}, {}
     try:
         data = json.loads(text)
-        files = {str(k): str(v["sha256"]) for k, v in data["files"].items()}
+        files = {str(k): str(v["sha256"]) for k, v in data["files"].items()
+                 if path_problem(k) is None}  # fmt: skip
     except (ValueError, KeyError, TypeError, AttributeError):
         return {}, {}
     pending: dict[str, list[str]] = {}
     raw = data.get("pending")
     if isinstance(raw, dict):
         for path, hashes in raw.items():
-            if isinstance(hashes, list):
+            if isinstance(hashes, list) and path_problem(path) is None:
                 pending[str(path)] = [str(h) for h in hashes]
     return files, pending
 
