@@ -24,6 +24,7 @@ from claude_orchestrator.manager import PluginRegistry
 from claude_orchestrator.models import Event
 
 from .conftest import clean_env
+from .plugin_helpers import distribution
 
 SPEC = "003-reading-goals"
 NO_BACKGROUND = {outbox.ENV_NO_BACKGROUND: "1"}
@@ -253,11 +254,7 @@ def test_a_plugin_that_builds_the_wrong_thing_is_named(repo: Path) -> None:
 # ---------------------------------------------------------------- real processes
 def install_dist(site: Path) -> None:
     """The webhook plugin as an installed distribution with an entry point."""
-    (site / "webhook_plugin.py").write_text(textwrap.dedent(PLUGIN))
-    info = site / "webhook_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: webhook-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[claude_orchestrator]\nwebhook = webhook_plugin\n")
+    distribution(site, "webhook", "1.0", "webhook_plugin", textwrap.dedent(PLUGIN))
 
 
 def test_delivery_killed_mid_batch_loses_nothing(
