@@ -20,10 +20,28 @@ MERGE_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE")
 
 
 def _merge_head(git_dir: Path) -> str | None:
+    """The commit MERGE_HEAD names; None without one, "" when it is empty (git creates
+    the file, then writes it: a git killed in between leaves it empty, and refuses to
+    merge while it exists)."""
     try:
-        return (git_dir / "MERGE_HEAD").read_text(encoding="utf-8").strip() or None
+        return (git_dir / "MERGE_HEAD").read_text(encoding="utf-8").strip()
     except OSError:
         return None
+
+
+def _in_progress(merging: str) -> str:
+    """The refusal for a merge merge-pr did not start."""
+    if not merging:
+        return (
+            "an unfinished merge (an empty MERGE_HEAD: a git killed as it began the merge) "
+            "is in the overseer's worktree, not one merge-pr started: abort it (`git merge "
+            "--abort`), then run merge-pr again"
+        )
+    return (
+        f"a merge of {merging[:12]} is in progress in the overseer's worktree, not one "
+        "merge-pr started: conclude it (`git commit`) or abort it (`git merge --abort`), "
+        "then run merge-pr again"
+    )
 
 
 class GitMerge(GitBase):
@@ -40,11 +58,7 @@ class GitMerge(GitBase):
         git_dir = self.git_dir()
         merging = _merge_head(git_dir)
         if merging is not None:
-            raise ValidationError(
-                f"a merge of {merging[:12]} is in progress in the overseer's worktree, not one "
-                "merge-pr started: conclude it (`git commit`) or abort it (`git merge "
-                "--abort`), then run merge-pr again"
-            )
+            raise ValidationError(_in_progress(merging))
         if self.run("status", "--porcelain", "--untracked-files=no").stdout.strip():
             raise ValidationError(
                 "the overseer's worktree has uncommitted changes: commit or stash them "
@@ -70,8 +84,9 @@ class GitMerge(GitBase):
         so only git's merge state files are left. Otherwise the merge is rolled back to the
         base, so that it can be done again, but only when every difference in the work tree
         is the merge's: each changed file is the base's version, the merge's, or the start
-        of the merge's (the file git was writing), and nothing else changed. A merge the
-        user started (another MERGE_HEAD) is never touched.
+        of the merge's (the file git was writing), and nothing else changed. A MERGE_HEAD
+        that is empty (git was killed between creating and writing it) is ours too. A merge
+        the user started (another MERGE_HEAD) is never touched.
         """
         git_dir = self.git_dir()
         marker = git_dir / MERGE_MARKER
@@ -88,7 +103,7 @@ class GitMerge(GitBase):
                 "another merge-pr is merging in this worktree right now: wait for it to finish"
             )
         merging = _merge_head(git_dir)
-        if merging is not None and merging != head:
+        if merging is not None and not head.startswith(merging):
             marker.unlink(missing_ok=True)  # the user's merge, started after ours was undone
             return False
         lock = git_dir / "index.lock"

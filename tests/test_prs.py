@@ -235,3 +235,58 @@ def test_a_merge_the_user_started_is_not_touched(
     assert result.code == 2, result
     assert "not one merge-pr started" in result.err and "git merge --abort" in result.err
     assert (tree / ".git").is_file() and git(tree, "status", "--porcelain") == "A  src/api.py"
+
+
+def _merge_state(tree: Path) -> dict[str, str]:
+    """git's merge state files in ``tree``'s git directory, by name."""
+    git_dir = Path(git(tree, "rev-parse", "--absolute-git-dir"))
+    names = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "claude-orchestrator-merge-pr.json")
+    return {name: (git_dir / name).read_text() for name in names if (git_dir / name).exists()}
+
+
+def test_merge_pr_killed_as_git_created_merge_head_converges(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path]
+) -> None:
+    """git creates MERGE_HEAD, then writes it: a kill in between leaves it empty. The
+    re-run repairs that too (git itself refuses to merge while MERGE_HEAD exists)."""
+    from .test_faults import run_grouped
+
+    number, tree = stoppable_pr
+    before = git(repo, "rev-parse", OVERSEER)
+    # the hook runs where git would next write MERGE_HEAD: it creates the file and dies
+    hook = repo / ".git" / "hooks" / "pre-merge-commit"
+    hook.write_text('#!/bin/sh\n: > "$(git rev-parse --absolute-git-dir)/MERGE_HEAD"\n'
+                    "kill -9 0\n")  # fmt: skip
+    hook.chmod(0o755)
+    assert run_grouped(tree, "merge-pr", str(number)) == -9
+    hook.unlink()
+    assert git(repo, "rev-parse", OVERSEER) == before
+    assert _merge_state(tree).keys() == {"MERGE_HEAD", "claude-orchestrator-merge-pr.json"}
+    assert _merge_state(tree)["MERGE_HEAD"] == ""
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 0, result
+    assert merges_of(repo) == [f"Merge PR #{number}: {SPEC}: data -> overseer"]
+    assert git(tree, "status", "--porcelain") == ""
+    assert _merge_state(tree) == {}
+    assert cli("prs", "--json").json()[0]["status"] == "merged"
+
+
+def test_an_empty_merge_head_merge_pr_did_not_leave_is_refused(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path]
+) -> None:
+    """An empty MERGE_HEAD without merge-pr's marker is someone else's killed merge: one
+    line that says how to clear it (git's own message would say to commit), nothing
+    touched."""
+    number, tree = stoppable_pr
+    before = git(repo, "rev-parse", OVERSEER)
+    git_dir = Path(git(tree, "rev-parse", "--absolute-git-dir"))
+    (git_dir / "MERGE_HEAD").write_text("")
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 2 and result.err.count("\n") == 1, result
+    assert result.err.startswith("error: an unfinished merge"), result
+    assert "`git merge --abort`" in result.err, result
+    assert (git_dir / "MERGE_HEAD").read_text() == ""
+    assert git(repo, "rev-parse", OVERSEER) == before
+    git(tree, "merge", "--abort")  # what the message says to do
+    assert cli("merge-pr", str(number), cwd=tree).code == 0
+    assert merges_of(repo) == [f"Merge PR #{number}: {SPEC}: data -> overseer"]
