@@ -59,29 +59,35 @@ class GitMerge(GitBase):
         merging = _merge_head(git_dir)
         if merging is not None:
             raise ValidationError(_in_progress(merging))
-        if self.run("status", "--porcelain", "--untracked-files=no").stdout.strip():
-            raise ValidationError(
-                "the overseer's worktree has uncommitted changes: commit or stash them "
-                "before merging"
-            )
         marker = git_dir / MERGE_MARKER
-        atomic_write_text(marker, json.dumps({"pr": pr, "base": base, "head": head,
-                                              "owner": owner_tag()}))  # fmt: skip
+        started = {"pr": pr, "base": base, "head": head, "owner": owner_tag()}
+        # written before `git status` too: it takes the index lock to write the refreshed
+        # index, and a lock a killed merge-pr left must be known as its own
+        atomic_write_text(marker, json.dumps({**started, "step": "status"}))
         try:
-            self.run("merge", "--no-ff", "--no-edit", "-m", message, head, die_with_us=True)
-        except OrchestratorError:
-            if _merge_head(git_dir) == head:  # it stopped half-way (a hook, a conflict)
-                self.run("merge", "--abort", check=False)
-            raise
+            if self.run("status", "--porcelain", "--untracked-files=no").stdout.strip():
+                raise ValidationError(
+                    "the overseer's worktree has uncommitted changes: commit or stash them "
+                    "before merging"
+                )
+            atomic_write_text(marker, json.dumps(started))
+            try:
+                self.run("merge", "--no-ff", "--no-edit", "-m", message, head, die_with_us=True)
+            except OrchestratorError:
+                if _merge_head(git_dir) == head:  # it stopped half-way (a hook, a conflict)
+                    self.run("merge", "--abort", check=False)
+                raise
         finally:
             marker.unlink(missing_ok=True)
 
     def recover_interrupted_merge(self) -> bool:
         """Undo what a killed merge-pr's ``git merge`` left; True if there was something.
 
-        The marker says what was merged (base and head commits). If the branch moved past
-        the base, git had finished: the index and work tree are written before the commit,
-        so only git's merge state files are left. Otherwise the merge is rolled back to the
+        The marker says what was merged (base and head commits), and whether merge-pr was
+        still asking ``git status`` if the worktree was clean: then only the index lock git
+        status held is removed. If the branch moved past the base, git had finished: the
+        index and work tree are written before the commit, so only git's merge state files
+        are left. Otherwise the merge is rolled back to the
         base, so that it can be done again, but only when every difference in the work tree
         is the merge's: each changed file is the base's version, the merge's, or the start
         of the merge's (the file git was writing), and nothing else changed. A MERGE_HEAD
@@ -93,9 +99,10 @@ class GitMerge(GitBase):
         try:
             started = json.loads(marker.read_text(encoding="utf-8"))
             base, head, owner = str(started["base"]), str(started["head"]), str(started["owner"])
+            merged = started.get("step") != "status"  # else killed before `git merge` began
         except FileNotFoundError:
             return False
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             marker.unlink(missing_ok=True)  # unreadable: written by nobody we can trust
             return False
         if owner_alive(owner):
@@ -111,6 +118,9 @@ class GitMerge(GitBase):
             # the killed git's (it died with merge-pr), also when it was killed after
             # writing the commit but before it let go of the index
             lock.unlink()
+        if not merged:
+            marker.unlink()
+            return True
         if self._head() == base:
             self._roll_back(base, head)
         if merging is not None:  # ours: remove git's merge state, as `git merge --quit` does

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,57 @@ def test_an_empty_merge_head_merge_pr_did_not_leave_is_refused(
     git(tree, "merge", "--abort")  # what the message says to do
     assert cli("merge-pr", str(number), cwd=tree).code == 0
     assert merges_of(repo) == [f"Merge PR #{number}: {SPEC}: data -> overseer"]
+
+
+def _git_dying_in_status(tmp_path: Path) -> dict[str, str]:
+    """An environment whose git, asked for ``status``, takes the index lock (as git status
+    does to write the refreshed index) and is killed with its process group there: no
+    hook or filter runs while the real one holds the lock."""
+    real = shutil.which("git")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "git").write_text(
+        f'#!/bin/sh\nif [ "$1" = status ]; then\n'
+        f'  : > "$({real} rev-parse --absolute-git-dir)/index.lock"\n'
+        f'  kill -9 0\nfi\nexec {real} "$@"\n'
+    )  # fmt: skip
+    (shim / "git").chmod(0o755)
+    return clean_env(PATH=f"{shim}{os.pathsep}{clean_env()['PATH']}")
+
+
+def test_merge_pr_killed_while_git_status_holds_the_index_lock_converges(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path], tmp_path: Path
+) -> None:
+    """Before merging, merge-pr asks ``git status`` whether the worktree is clean. Killed
+    while git status held the index lock, the lock stays; the re-run removes it (it is
+    merge-pr's) instead of failing on it."""
+    from .test_faults import run_grouped
+
+    number, tree = stoppable_pr
+    env = _git_dying_in_status(tmp_path)
+    assert run_grouped(tree, "merge-pr", str(number), env=env) == -9
+    git_dir = Path(git(tree, "rev-parse", "--absolute-git-dir"))
+    assert (git_dir / "index.lock").exists()
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 0, result
+    assert merges_of(repo) == [f"Merge PR #{number}: {SPEC}: data -> overseer"]
+    assert git(tree, "status", "--porcelain") == ""
+    assert not (git_dir / "index.lock").exists() and _merge_state(tree) == {}
+
+
+def test_uncommitted_changes_found_after_a_kill_in_git_status_are_the_users(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path], tmp_path: Path
+) -> None:
+    """Killed while it was still checking the worktree, merge-pr had merged nothing: the
+    re-run says to commit the user's changes (not that they are not the merge's)."""
+    from .test_faults import run_grouped
+
+    number, tree = stoppable_pr
+    (tree / "README.md").write_text("my edit\n")
+    assert run_grouped(tree, "merge-pr", str(number), env=_git_dying_in_status(tmp_path)) == -9
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 2, result
+    assert "has uncommitted changes: commit or stash them" in result.err, result
+    assert (tree / "README.md").read_text() == "my edit\n"
+    git_dir = Path(git(tree, "rev-parse", "--absolute-git-dir"))
+    assert not (git_dir / "index.lock").exists() and _merge_state(tree) == {}
