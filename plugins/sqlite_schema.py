@@ -290,11 +290,6 @@ ORDER BY tr.id DESC;
 """
 
 VIEW_NAMES = ("v_feature_status", "v_recent_events", "v_test_summary")
-TRIGGER_NAMES = (
-    "task_events_no_update",
-    "task_events_no_delete",
-    "task_events_activity",
-)
 
 #: Tables the original tool created; a version-0 database has all of them.
 ORIGINAL_TABLES = frozenset(
