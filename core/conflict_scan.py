@@ -26,8 +26,8 @@ from .conflict_check import FileTouch, PairResult, check_conflicts
 from .errors import NotFoundError
 from .models import Event, FoundConflict
 from .models_vcs import MergeResult
-from .protocols import EventStore
 from .protocols_vcs import VCS
+from .store_service import Store
 from .workflow import require_git
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def _attribute_for_store(
     return None
 
 
-def _features(store: EventStore, groups: list[str]) -> tuple[list[str], set[str], list[str]]:
+def _features(store: Store, groups: list[str]) -> tuple[list[str], set[str], list[str]]:
     """(spec ids to scan, those whose scans are recorded, branch groups not registered)."""
     if not store.exists():
         return groups, set(), []
@@ -207,7 +207,7 @@ class _Recorded(NamedTuple):
 
 
 def _record(
-    store: EventStore,
+    store: Store,
     prefix: str,
     spec_id: str,
     plan: _Plan,

@@ -29,7 +29,7 @@ from .guard_spool import (
 )
 
 if TYPE_CHECKING:
-    from .protocols import EventStore
+    from .store_service import Store
 
 
 def _checkpoint(point: str) -> None:
@@ -193,7 +193,7 @@ class DrainReport:
 
 
 def drain(
-    store: EventStore,
+    store: Store,
     state_dir: Path,
     *,
     new: Mapping[str, Any] | None = None,
@@ -233,7 +233,7 @@ def drain(
 
 
 class _Drain:
-    def __init__(self, store: EventStore, state_dir: Path, budget_s: float | None) -> None:
+    def __init__(self, store: Store, state_dir: Path, budget_s: float | None) -> None:
         self.store = store
         self.state_dir = state_dir
         self.deadline = None if budget_s is None else time.monotonic() + budget_s

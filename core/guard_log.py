@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from .location import Location
     from .manager import PluginRegistry
     from .models import NewEvent
-    from .protocols import EventStore
+    from .store_service import Store
 REJECTED_EVENT_TYPE = "guard_log_rejected"
 #: How long the guard waits for a store another process is writing to.
 LOG_BUSY_TIMEOUT_S = 0.005
@@ -77,7 +77,7 @@ def open_store(
     *,
     env: Mapping[str, str] | None = None,
     registry: PluginRegistry | None = None,
-) -> EventStore:
+) -> Store:
     """The configured store plugin, built through the registry with the guard's short
     busy timeout (plugin option ``busy_timeout``, in seconds).
 
@@ -106,7 +106,9 @@ def open_store(
     store = impl.factory(context)
     if not isinstance(store, EventStore):
         raise PluginError(f"store plugin {name!r} (from {impl.plugin}) built no event store")
-    return store
+    from .store_service import Store
+
+    return Store(store)
 
 
 def log_decision(
@@ -145,7 +147,7 @@ def log_decision(
             store.close()
 
 
-def _exists(store: EventStore) -> bool:
+def _exists(store: Store) -> bool:
     try:
         return store.exists()
     except Exception:

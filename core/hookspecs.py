@@ -41,7 +41,9 @@ def register_stores(register: Register) -> None:
 
     Call ``register(name, factory, description=...)`` once per implementation. The
     factory receives a :class:`~claude_orchestrator.protocols.PluginContext` and returns
-    an object satisfying :class:`~claude_orchestrator.protocols.EventStore`.
+    the persistence port, an object satisfying
+    :class:`~claude_orchestrator.protocols_store.EventStore`; the library wraps it in a
+    :class:`~claude_orchestrator.store_service.Store`, which runs every operation over it.
 
     :param register: callback that records a factory under a name.
     :return: nothing; the results of all implementations are ignored.

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .location import ENV_DB, Location
-from .protocols import EventStore, Notifier
+from .protocols import Notifier
+from .store_service import Store
 
 if TYPE_CHECKING:
     from .wiring import Wiring
@@ -78,25 +79,25 @@ def outbox_notifiers(notifiers: list[tuple[str, Notifier]]) -> list[tuple[str, N
     return [(n, x) for n, x in notifiers if getattr(x, "delivery", None) == OUTBOX]
 
 
-def pending(store: EventStore, cursor: int | None) -> int:
+def pending(store: Store, cursor: int | None) -> int:
     """How many events wait after ``cursor`` (at most :data:`PENDING_CAP`)."""
     if cursor is None:
         return 0
     return len(store.events_since(cursor, PENDING_CAP))
 
 
-def newest_event_id(store: EventStore) -> int:
+def newest_event_id(store: Store) -> int:
     newest = store.recent_events(1)
     return newest[0].id if newest else 0
 
 
-def start_cursor(store: EventStore, name: str, first_new_id: int) -> None:
+def start_cursor(store: Store, name: str, first_new_id: int) -> None:
     """A notifier seen for the first time starts just before the first event it is owed."""
     if store.delivery_cursor(name) is None:
         store.move_delivery_cursor(name, None, max(first_new_id - 1, 0))
 
 
-def deliver(store: EventStore, name: str, notifier: Notifier, *, batch: int = BATCH) -> Delivered:
+def deliver(store: Store, name: str, notifier: Notifier, *, batch: int = BATCH) -> Delivered:
     """Deliver every event after the notifier's cursor (the caller holds its lock)."""
     cursor = store.delivery_cursor(name)
     if cursor is None:  # configured since the last event: it is owed nothing yet

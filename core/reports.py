@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from . import validate as v
 from .models import FeatureReport
-from .protocols import EventStore
+from .store_service import Store
 
 
-def build_report(store: EventStore, spec_id: str, events: int = 20) -> FeatureReport:
+def build_report(store: Store, spec_id: str, events: int = 20) -> FeatureReport:
     """The report of a registered feature (NotFoundError, worded by the domain, if not)."""
     feature = store.get_feature(spec_id)
     if feature is None:

@@ -25,6 +25,7 @@ from .location import ENV_DB, Location, discover
 from .models import Event
 from .protocols import CI, OUTBOX, EventStore, Notifier, PluginContext
 from .protocols_vcs import VCS, Forge
+from .store_service import Store
 
 if TYPE_CHECKING:
     from .manager import PluginRegistry
@@ -56,7 +57,7 @@ class _Services:
     def state_dir(self) -> Path:
         return self._wiring.location.state_dir
 
-    def store(self) -> EventStore:
+    def store(self) -> Store:
         return self._wiring.store
 
     def vcs(self) -> VCS:
@@ -81,7 +82,7 @@ class Wiring:
         self._env = os.environ if env is None else env
         self._registry = registry
         self._on_warning = on_warning
-        self._store: EventStore | None = None
+        self._store: Store | None = None
         self._vcs: VCS | None = None
         self._notifiers: list[tuple[str, Notifier]] | None = None
         #: problems that did not stop the operation (a notifier failed...)
@@ -184,19 +185,17 @@ class Wiring:
         name = self.config.forge["type"]
         return self._make("forge", name, "forge.type", Forge)  # type: ignore[type-abstract]
 
-    def store_plugin(self) -> EventStore:
-        """The configured store, not yet opened (it may not exist)."""
+    def store_plugin(self) -> Store:
+        """The configured store, not yet opened (it may not exist): the plugin's port
+        (:class:`~claude_orchestrator.protocols_store.EventStore`) with every operation
+        over it (:class:`~claude_orchestrator.store_service.Store`)."""
         if self._store is None:
-            self._store = self._make(
-                "store",
-                self.config.store_plugin,
-                "plugins.store",
-                EventStore,  # type: ignore[type-abstract]
-            )
+            port = self._make("store", self.config.store_plugin, "plugins.store", EventStore)  # type: ignore[type-abstract]
+            self._store = Store(port)
         return self._store
 
     @property
-    def store(self) -> EventStore:
+    def store(self) -> Store:
         """The configured store; raises NotInitializedError if it was never created."""
         store = self.store_plugin()
         if not store.exists():

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from .api import Orchestrator
     from .location import Location
     from .models_vcs import CommitInfo
-    from .protocols import EventStore
     from .protocols_vcs import VCS
+    from .store_service import Store
 
 
 # ------------------------------------------------------------------ branch names
@@ -219,7 +219,7 @@ def _rewritten_commits(
 
 
 def _rewrites(
-    store: EventStore,
+    store: Store,
     vcs: VCS,
     where: tuple[str, str, str],
     patch_ids: Mapping[str, str],

@@ -57,13 +57,6 @@ class SQLiteStore(Store):
         super().__init__(SQLitePort(path, busy_timeout=busy_timeout))
 
 
-def _factory(context: PluginContext) -> Store:
-    # Returned wrapped while callers of the built object (Orchestrator.store, the guard's
-    # log) use its operations directly; a Store is a port too, and wrapping it again in a
-    # Store unwraps it, so once the library wraps the port itself this can return the port.
-    return Store(SQLitePort.from_context(context))
-
-
 @hookimpl(trylast=True)
 def register_stores(register: Register) -> None:
-    register("sqlite", _factory, description="SQLite file (embedded, no server)")
+    register("sqlite", SQLitePort.from_context, description="SQLite file (embedded, no server)")

@@ -37,7 +37,6 @@ from claude_orchestrator.models import (
     TestResult,
 )
 from claude_orchestrator.protocols import PluginContext, Register
-from claude_orchestrator.store_service import Store
 
 from .tables import MemoryTransaction, Tables
 
@@ -56,13 +55,12 @@ class MemoryStore:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_context(cls, context: PluginContext) -> Store:
-        """The process's store for this store path (one per repository), wrapped in the
-        library's :class:`~claude_orchestrator.store_service.Store` for callers that use
-        the built object's operations directly (wrapping it again unwraps it)."""
+    def from_context(cls, context: PluginContext) -> MemoryStore:
+        """The process's store for this store path (one per repository); the library
+        wraps the port in its :class:`~claude_orchestrator.store_service.Store`."""
         location = f"memory:{context.store_path}"
         with _SHARED_LOCK:
-            return Store(_SHARED.setdefault(location, cls(location)))
+            return _SHARED.setdefault(location, cls(location))
 
     # -- lifecycle -------------------------------------------------------------------
     def exists(self) -> bool:
