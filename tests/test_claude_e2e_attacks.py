@@ -7,22 +7,31 @@ generated implementor settings and once with a copy whose allow-list a user wide
 deny rule dropped, interpreters, shells and wrappers allowed): the guard alone must hold.
 After each, no protected ref (local or on origin), no protected file and no other
 worktree may have changed. Each ordinary command must run and do what it says.
+
+Claude Code's start-up costs more than most calls, so one session makes many calls: the
+model stand-in makes the next call only once the result of the one before is back, and
+the test looks at the world in between (:func:`work`). Each call is judged on its own
+(the attacks as subtests); a session gives each call what a run of its own gives it (all
+84 attacks were compared both ways: the same decisions, reasons and effects).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from .conftest import git
 from .test_claude_e2e_roles import (
+    CLAUDE,
     IMPL_BRANCH,
     OVERSEER_BRANCH,
     SPEC,
+    Outcome,
     World,
     bash,
     claude,
@@ -36,7 +45,14 @@ from .test_workflow_setup import commit
 
 __all__ = ["world"]
 
-pytestmark = needs_sandbox
+pytestmark = [
+    pytest.mark.skipif(
+        CLAUDE is None,
+        reason="Claude Code CLI not installed (npm unavailable?): run .ci/install-claude.sh",
+    ),
+    needs_sandbox,
+]
+T = TypeVar("T")
 
 WIDENED = [
     "Bash(python3 *)", "Bash(bash *)", "Bash(sh *)", "Bash(mkdir *)", "Bash(rm *)",
@@ -135,30 +151,56 @@ def widened(w: World) -> Path:
     return Path(".claude") / "widened.json"
 
 
+def work(
+    w: World,
+    *calls: dict[str, Any],
+    look: Callable[[], T],
+    settings: Path | None = None,
+) -> tuple[Outcome, list[T]]:
+    """One implementor session making ``calls`` in order; what ``look()`` saw before the
+    first call and after each (the model waits for it before the next call)."""
+    looks = [look()]
+    outcome = claude(w, "implementor", *calls, settings=settings,
+                     on_result=lambda index, result: looks.append(look()))  # fmt: skip
+    assert len(looks) == len(calls) + 1, outcome.run
+    return outcome, looks
+
+
+def attack(w: World, index: int) -> str:
+    command = ATTACKS[index].replace("{main}", str(w.main))
+    command = command.replace("{overseer}", str(w.overseer))
+    return command.replace("{readme_patch}", str(w.scratch / "readme.diff"))
+
+
 @pytest.mark.parametrize("settings", ["generated", "widened"])
-@pytest.mark.parametrize(
-    "index", range(len(ATTACKS)), ids=[f"a{i:02d}" for i in range(len(ATTACKS))]
-)
-def test_attack_has_no_effect(armed: World, index: int, settings: str) -> None:
-    command = ATTACKS[index].replace("{main}", str(armed.main))
-    command = command.replace("{overseer}", str(armed.overseer))
+def test_attacks_have_no_effect(armed: World, settings: str, subtests: pytest.Subtests) -> None:
+    """Every attack, one after another in one session: none changes anything, and each
+    was refused (by the guard, a rule or Claude Code's own input check: nothing ran)."""
     patch = armed.scratch / "readme.diff"
     patch.write_text("diff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n"
                      "@@ -1 +1 @@\n-demo\n+pwned\n")  # fmt: skip
-    command = command.replace("{readme_patch}", str(patch))
-    before = snapshot(armed)
+    commands = [attack(armed, i) for i in range(len(ATTACKS))]
     chosen = widened(armed) if settings == "widened" else None
-    outcome = claude(armed, "implementor", bash(command), settings=chosen)
-    after = snapshot(armed)
-    assert after == before, (command, outcome.run)
-    # the guard, a rule or Claude Code's own input check refused it: nothing ran
-    assert outcome.run.decision in ("blocked", "denied", "invalid"), (command, outcome.run)
+    outcome, looks = work(armed, *map(bash, commands), look=lambda: snapshot(armed),
+                          settings=chosen)  # fmt: skip
+    for index, command in enumerate(commands):
+        with subtests.test(msg=f"a{index:02d}", command=command):
+            step = outcome.run.steps[index]
+            assert looks[index + 1] == looks[index], (command, step)
+            assert step.decision in ("blocked", "denied", "invalid"), (command, step)
+    assert snapshot(armed) == looks[-1]  # nor later, once Claude Code has ended
 
 
 # ------------------------------------------------------------------ ordinary work
-def _ran(outcome: Any) -> None:
-    assert outcome.run.decision == "ran", outcome.run
-    assert not outcome.run.is_error, outcome.run
+def _ran(outcome: Outcome, index: int = 0) -> None:
+    step = outcome.run.steps[index]
+    assert step.decision == "ran", (index, step, outcome.run)
+    assert not step.is_error, (index, step, outcome.run)
+
+
+def _all_ran(outcome: Outcome) -> None:
+    for index in range(len(outcome.run.steps)):
+        _ran(outcome, index)
 
 
 def test_commit_messages_may_say_merge_and_main(armed: World) -> None:
@@ -169,14 +211,25 @@ def test_commit_messages_may_say_merge_and_main(armed: World) -> None:
 
 def test_files_in_own_paths(armed: World) -> None:
     commit(armed.impl, "src/old.py", "a = 1\n", "T001: old module")
-    _ran(claude(armed, "implementor", bash("mkdir -p src/pkg")))
-    assert (armed.impl / "src" / "pkg").is_dir()
-    _ran(claude(armed, "implementor", bash("sed -i 's/a = 1/a = 2/' src/old.py")))
-    assert (armed.impl / "src" / "old.py").read_text() == "a = 2\n"
-    _ran(claude(armed, "implementor", bash("rm src/old.py")))
-    assert not (armed.impl / "src" / "old.py").exists()
-    _ran(claude(armed, "implementor", write(armed.impl / "src" / "pkg" / "new.py")))
-    assert (armed.impl / "src" / "pkg" / "new.py").read_text() == "x = 1\n"
+    src = armed.impl / "src"
+
+    def look() -> tuple[bool, str | None, str | None]:
+        old, new = src / "old.py", src / "pkg" / "new.py"
+        return ((src / "pkg").is_dir(), old.read_text() if old.exists() else None,
+                new.read_text() if new.exists() else None)  # fmt: skip
+
+    outcome, looks = work(
+        armed, bash("mkdir -p src/pkg"), bash("sed -i 's/a = 1/a = 2/' src/old.py"),
+        bash("rm src/old.py"), write(src / "pkg" / "new.py"), look=look,
+    )  # fmt: skip
+    _all_ran(outcome)
+    assert looks == [
+        (False, "a = 1\n", None),
+        (True, "a = 1\n", None),  # mkdir
+        (True, "a = 2\n", None),  # sed -i
+        (True, None, None),  # rm
+        (True, None, "x = 1\n"),  # Write
+    ]
 
 
 def test_python_m_pytest(armed: World) -> None:
@@ -190,31 +243,43 @@ def test_python_m_pytest(armed: World) -> None:
 
 
 def test_branch_work(armed: World) -> None:
-    _ran(claude(armed, "implementor", bash("git push -u origin HEAD")))
-    assert head(armed.origin, IMPL_BRANCH) == head(armed.impl)
-    assert git(armed.main, "config", f"branch.{IMPL_BRANCH}.remote") == "origin"
     overseer = OVERSEER_BRANCH
-    for command in (
+    commands = [
+        "git push -u origin HEAD",
         "git stash",
         "git log main..HEAD --oneline",
         f"git cherry -v {overseer}",
         f"git rebase {overseer}",
         f"git pull --rebase origin {overseer}",
-    ):
-        _ran(claude(armed, "implementor", bash(command)))
-    _ran(claude(armed, "implementor", bash("git push --force-with-lease origin HEAD")))
-    assert head(armed.origin, IMPL_BRANCH) == head(armed.impl)
-    _ran(claude(armed, "implementor", bash("git checkout -b spike")))
-    assert git(armed.impl, "branch", "--show-current") == "spike"
-    _ran(claude(armed, "implementor", bash(f"git checkout {IMPL_BRANCH}")))
-    assert git(armed.impl, "branch", "--show-current") == IMPL_BRANCH
+        "git push --force-with-lease origin HEAD",
+        "git checkout -b spike",
+        f"git checkout {IMPL_BRANCH}",
+    ]
+
+    def look() -> tuple[bool, str]:
+        """Whether origin has the implementor branch as it is here; the branch here."""
+        pushed = git(armed.origin, "for-each-ref", "--format=%(objectname)",
+                     f"refs/heads/{IMPL_BRANCH}") == head(armed.impl)  # fmt: skip
+        return pushed, git(armed.impl, "branch", "--show-current")
+
+    outcome, looks = work(armed, *map(bash, commands), look=look)
+    _all_ran(outcome)
+    assert looks[1] == (True, IMPL_BRANCH)  # git push -u
+    assert git(armed.main, "config", f"branch.{IMPL_BRANCH}.remote") == "origin"
+    assert looks[7] == (True, IMPL_BRANCH)  # git push --force-with-lease
+    assert looks[8][1] == "spike"
+    assert looks[9][1] == IMPL_BRANCH
 
 
 def test_orchestrator_commands(armed: World) -> None:
-    outcome = claude(armed, "implementor", bash("claude-orchestrator check-conflicts"))
-    assert outcome.run.decision == "ran", outcome.run
-    _ran(claude(armed, "implementor", bash("claude-orchestrator run-tests --type unit")))
-    _ran(claude(armed, "implementor", bash('claude-orchestrator open-pr --title "Data layer"')))
+    outcome = claude(
+        armed, "implementor", bash("claude-orchestrator check-conflicts"),
+        bash("claude-orchestrator run-tests --type unit"),
+        bash('claude-orchestrator open-pr --title "Data layer"'),
+    )  # fmt: skip
+    assert outcome.run.steps[0].decision == "ran", outcome.run
+    _ran(outcome, 1)
+    _ran(outcome, 2)
     prs = json.loads(co(armed.impl, "prs", "--json"))
     assert any(pr["head_branch"] == IMPL_BRANCH for pr in prs), prs
 
@@ -278,11 +343,11 @@ def test_strict_settings_keep_refs_from_code_the_agent_runs(armed: World) -> Non
 
 def test_strict_settings_let_the_agent_commit_and_push(armed: World) -> None:
     settings = Path(co(armed.impl, "agent-settings"))
-    outcome = claude(
-        armed, "implementor", bash('git commit --allow-empty -m "T001: strict"'), settings=settings
-    )
-    _ran(outcome)
-    assert git(armed.impl, "log", "-1", "--format=%s") == "T001: strict"
-    _ran(claude(armed, "implementor", bash("git push --force-with-lease origin HEAD"),
-                settings=settings))  # fmt: skip
+    outcome, looks = work(
+        armed, bash('git commit --allow-empty -m "T001: strict"'),
+        bash("git push --force-with-lease origin HEAD"),
+        look=lambda: git(armed.impl, "log", "-1", "--format=%s"), settings=settings,
+    )  # fmt: skip
+    _all_ran(outcome)
+    assert looks[1] == "T001: strict"
     assert head(armed.origin, IMPL_BRANCH) == head(armed.impl)

@@ -142,6 +142,36 @@ def test_fake_model_streams_one_tool_call_then_text() -> None:
     assert decide(fake.tool_result, fake.tool_use_id, None) == ("ran", "clean")
 
 
+def test_fake_model_makes_several_calls_in_order() -> None:
+    """A session: each call once the result of the one before is back (a retried request
+    gets the same call again), ``on_result`` told of each result before the model
+    answers it, then the final text; results are kept in call order."""
+    calls = [bash("git status"), bash("git log"), bash("ls")]
+    told: list[tuple[int, str]] = []
+    tools = [{"name": "Bash", "input_schema": {"type": "object"}}]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "do it"}]
+    with FakeModel(*calls, on_result=lambda i, r: told.append((i, r["content"]))) as fake:
+        assert len(set(fake.tool_use_ids)) == 3 and fake.tool_use_id == fake.tool_use_ids[0]
+        for index, call in enumerate(calls):
+            body = {"model": "m", "tools": tools, "messages": messages}
+            for _ in range(2):  # the second time: a retry of the same request
+                reply = json.loads(post(fake.url + "/v1/messages", body)[1])
+                assert reply["stop_reason"] == "tool_use"
+                assert reply["content"] == [{"type": "tool_use", "id": fake.tool_use_ids[index],
+                                             "name": "Bash", "input": call["input"]}]  # fmt: skip
+            assert told == [(i, f"out {i}") for i in range(index)]
+            result = {"type": "tool_result", "tool_use_id": fake.tool_use_ids[index],
+                      "content": f"out {index}"}  # fmt: skip
+            messages = [*messages, {"role": "assistant", "content": reply["content"]},
+                        {"role": "user", "content": [result]}]  # fmt: skip
+        body = {"model": "m", "tools": tools, "messages": messages}
+        reply = json.loads(post(fake.url + "/v1/messages", body)[1])
+        assert (reply["stop_reason"], reply["content"][0]["text"]) == ("end_turn", "Done.")
+        assert told == [(0, "out 0"), (1, "out 1"), (2, "out 2")]
+        assert [r["content"] for r in fake.tool_results] == ["out 0", "out 1", "out 2"]
+        assert fake.sent == [2, 2, 2] and fake.errors == []
+
+
 def test_fake_model_stops_by_itself() -> None:
     fake = FakeModel(bash("true"), lifetime=0.3)
     with fake:

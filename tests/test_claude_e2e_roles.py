@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,12 +219,14 @@ def claude(
     world: World,
     role: str,
     tool_call: dict[str, Any],
-    *,
+    *more: dict[str, Any],
     settings: Path | None = None,
     path: str | None = None,
+    on_result: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> Outcome:
     """Run ``claude -p`` in the role's worktree with its generated file (relative, as the
-    runbooks say) and check that Claude Code loaded every rule of it."""
+    runbooks say) and check that Claude Code loaded every rule of it. With ``more``
+    calls, one session makes them all, in order (``on_result`` as in :class:`FakeModel`)."""
     cwd = world.worktree(role)
     chosen = settings or Path(".claude") / f"permissions-{role}.json"
     env = {**IDENTITY, "PATH": path or f"{BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
@@ -232,10 +234,13 @@ def claude(
         dir=world.scratch, prefix=f"debug-{role}-", suffix=".log", delete=False
     ) as handle:
         debug_file = Path(handle.name)
-    with FakeModel(tool_call) as fake:
+    calls = 1 + len(more)
+    with FakeModel(tool_call, *more, on_result=on_result, lifetime=270 + 30 * calls,
+                   max_requests=200 + 10 * calls) as fake:  # fmt: skip
         run = run_claude(
-            cwd, chosen, fake, timeout=60, env=env, args=["--debug-file", str(debug_file)]
-        )
+            cwd, chosen, fake, timeout=50 + 10 * calls, env=env,
+            args=["--debug-file", str(debug_file)],
+        )  # fmt: skip
     debug = debug_file.read_text(errors="replace") if debug_file.exists() else ""
     outcome = Outcome(run, fake, debug)
     if path is not None:  # a run expected to fail at start-up

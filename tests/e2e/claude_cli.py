@@ -74,8 +74,34 @@ def find_claude() -> str | None:
 
 
 @dataclass
+class Step:
+    """What Claude Code did with one scripted tool call (see the decisions above)."""
+
+    decision: str
+    tool_result: dict[str, Any] | None
+    text: str
+    is_error: bool
+    reason: str
+
+
+def step(fake: FakeModel, index: int, output: dict[str, Any] | None) -> Step:
+    """What became of scripted call ``index``, read from its tool_result and the run's
+    ``permission_denials``."""
+    tool_result = fake.results.get(index)
+    decision, reason = decide(tool_result, fake.tool_use_ids[index], output)
+    return Step(
+        decision=decision,
+        tool_result=tool_result,
+        text=block_text(tool_result) if tool_result else "",
+        is_error=bool(tool_result and tool_result.get("is_error")),
+        reason=reason,
+    )
+
+
+@dataclass
 class ClaudeRun:
-    """What one ``claude -p`` run did with the scripted tool call."""
+    """What one ``claude -p`` run did with the scripted tool calls: the first one's
+    outcome in the top-level fields, every one's in ``steps``."""
 
     returncode: int
     stdout: str
@@ -90,6 +116,7 @@ class ClaudeRun:
     timed_out: bool = False
     command: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (
@@ -158,7 +185,9 @@ def kill_tree(pid: int) -> None:
             os.kill(target, signal.SIGKILL)
 
 
-def command_line(claude: str, settings: Path, prompt: str = PROMPT) -> list[str]:
+def command_line(
+    claude: str, settings: Path, prompt: str = PROMPT, max_turns: int = 3
+) -> list[str]:
     """``claude -p`` with only the given settings file (no user/project/local settings)."""
     return [
         claude,
@@ -171,7 +200,7 @@ def command_line(claude: str, settings: Path, prompt: str = PROMPT) -> list[str]
         "--output-format",
         "json",
         "--max-turns",
-        "3",
+        str(max_turns),
     ]
 
 
@@ -192,7 +221,9 @@ def run_claude(
     claude = claude or find_claude()
     if claude is None:
         raise RuntimeError("Claude Code is not installed: run .ci/install-claude.sh")
-    command = [*command_line(claude, settings, prompt), *args]
+    # one turn per scripted call, one for the final answer, one to spare
+    turns = len(fake.tool_calls) + 2
+    command = [*command_line(claude, settings, prompt, turns), *args]
     with tempfile.TemporaryDirectory(prefix="claude-home-") as home:
         full_env = {
             "PATH": os.environ.get("PATH", os.defpath),
@@ -224,20 +255,20 @@ def run_claude(
             stdout, stderr = proc.communicate()
         seconds = time.monotonic() - started
     output = parse_output(stdout)
-    tool_result = fake.tool_result
-    decision, reason = decide(tool_result, fake.tool_use_id, output)
+    steps = [step(fake, i, output) for i in range(len(fake.tool_calls))]
     return ClaudeRun(
         returncode=proc.returncode,
         stdout=stdout,
         stderr=stderr,
-        decision=decision,
-        tool_result=tool_result,
-        text=block_text(tool_result) if tool_result else "",
-        is_error=bool(tool_result and tool_result.get("is_error")),
-        reason=reason,
+        decision=steps[0].decision,
+        tool_result=steps[0].tool_result,
+        text=steps[0].text,
+        is_error=steps[0].is_error,
+        reason=steps[0].reason,
         output=output,
         seconds=seconds,
         timed_out=timed_out,
         command=command,
         requests=fake.summary(),
+        steps=steps,
     )

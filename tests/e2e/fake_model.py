@@ -1,8 +1,11 @@
 """A stand-in for the Anthropic Messages API on loopback, for running the real Claude Code
 CLI in tests.
 
-The main conversation gets exactly one scripted tool call; once Claude Code sends back
-the ``tool_result`` for it, the model answers with a short text and ends the turn. Side
+The main conversation gets the scripted tool calls one by one: the next once Claude Code
+has sent back the ``tool_result`` of the one before (a test may look at the world in
+between: ``on_result``); after the last, the model answers with a short text and ends
+the turn. Most tests script one call; a session of several shares one Claude Code
+start-up among them. Side
 requests (titles, bash prefix/safety checks, summaries: any request that does not offer
 the scripted tool) get plain text and never consume the tool call. Every request is
 recorded, so a test can read what Claude Code sent back: whether the tool ran, was denied
@@ -19,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -97,30 +100,34 @@ def estimate_tokens(body: Any) -> int:
 class FakeModel:
     """Context manager running the stand-in; ``url`` is the ANTHROPIC_BASE_URL to use.
 
-    ``tool_call`` is ``{"name": "Bash", "input": {"command": "git status"}}`` or
-    ``{"name": "Write", "input": {"file_path": "/abs/x", "content": "x"}}``.
+    Each tool call is ``{"name": "Bash", "input": {"command": "git status"}}`` or
+    ``{"name": "Write", "input": {"file_path": "/abs/x", "content": "x"}}``; they are made
+    in order. ``on_result(index, tool_result)`` is called (on the server's thread) when
+    the result of call ``index`` arrives, before the model answers it.
     """
 
     def __init__(
         self,
         tool_call: dict[str, Any],
-        *,
+        *more: dict[str, Any],
+        on_result: Callable[[int, dict[str, Any]], None] | None = None,
         final_text: str = FINAL_TEXT,
         lifetime: float = 300.0,
         max_requests: int = 200,
     ) -> None:
-        if not isinstance(tool_call.get("name"), str) or not isinstance(
-            tool_call.get("input"), dict
-        ):
-            raise ValueError("tool_call needs a 'name' (str) and an 'input' (dict)")
-        self.tool_call = tool_call
-        self.tool_use_id = "toolu_" + uuid.uuid4().hex[:24]
+        calls = [tool_call, *more]
+        for call in calls:
+            if not isinstance(call.get("name"), str) or not isinstance(call.get("input"), dict):
+                raise ValueError("tool_call needs a 'name' (str) and an 'input' (dict)")
+        self.tool_calls = calls
+        self.tool_use_ids = ["toolu_" + uuid.uuid4().hex[:24] for _ in calls]
+        self.on_result = on_result
         self.final_text = final_text
         self.lifetime = lifetime
         self.max_requests = max_requests
         self.requests: list[Request] = []
-        self.tool_results: list[dict[str, Any]] = []
-        self.tool_call_sent = 0
+        self.results: dict[int, dict[str, Any]] = {}  # by call index
+        self.sent = [0] * len(calls)  # how often each call was sent
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -175,9 +182,29 @@ class FakeModel:
 
     # ------------------------------------------------------------------ views
     @property
+    def tool_call(self) -> dict[str, Any]:
+        """The first scripted call."""
+        return self.tool_calls[0]
+
+    @property
+    def tool_use_id(self) -> str:
+        """The id of the first scripted call."""
+        return self.tool_use_ids[0]
+
+    @property
+    def tool_call_sent(self) -> int:
+        """How often the first call was sent."""
+        return self.sent[0]
+
+    @property
+    def tool_results(self) -> list[dict[str, Any]]:
+        """The tool_results Claude Code sent back, in the order of the calls."""
+        return [self.results[i] for i in sorted(self.results)]
+
+    @property
     def tool_result(self) -> dict[str, Any] | None:
-        """The tool_result answering the scripted call, if Claude Code sent one."""
-        return self.tool_results[0] if self.tool_results else None
+        """The tool_result answering the first scripted call, if Claude Code sent one."""
+        return self.results.get(0)
 
     def unknown_requests(self) -> list[Request]:
         return [r for r in self.requests if r.kind == "unknown"]
@@ -197,53 +224,70 @@ class FakeModel:
             return len(self.requests) <= self.max_requests
 
     def classify(self, body: Any) -> str:
-        """ "main" when the request offers the scripted tool, else "side"."""
+        """ "main" when the request offers a scripted tool, else "side"."""
         if not isinstance(body, dict):
             return "side"
         names = {str(t.get("name", "")) for t in body.get("tools") or [] if isinstance(t, dict)}
         # Claude Code 2.1.330 offers a few tools in full and defers the rest (Glob, Grep,
         # NotebookEdit, WebFetch...) behind ToolSearch: a request offering ToolSearch is
         # the main conversation too.
-        main = self.tool_call["name"] in names or bool(names & MAIN_MARKERS)
+        wanted = {str(call["name"]) for call in self.tool_calls}
+        main = bool(names & wanted) or bool(names & MAIN_MARKERS)
         return "main" if main else "side"
 
-    def collect_tool_results(self, body: Any) -> bool:
-        """Record the tool_result for the scripted call; True if the request has one."""
-        found = False
+    def collect_tool_results(self, body: Any) -> list[int]:
+        """Record the tool_results for scripted calls the request holds; the indexes of
+        those that are new (``on_result`` is told of each, once)."""
+        index = {tool_use_id: i for i, tool_use_id in enumerate(self.tool_use_ids)}
+        new = []
         for block in blocks(body, "user"):
-            if block.get("type") == "tool_result" and block.get("tool_use_id") == self.tool_use_id:
-                found = True
-                with self._lock:
-                    if not self.tool_results:
-                        self.tool_results.append(block)
-        return found
+            i = index.get(block.get("tool_use_id")) if block.get("type") == "tool_result" else None
+            if i is None:
+                continue
+            with self._lock:
+                if i in self.results:
+                    continue
+                self.results[i] = block
+            new.append(i)
+        for i in new:
+            if self.on_result is not None:
+                try:
+                    self.on_result(i, self.results[i])
+                except Exception as exc:  # a failed look at the world: the test reads it
+                    self.errors.append(f"on_result({i}): {exc!r}")
+        return new
 
-    def offers_call(self, body: Any) -> bool:
-        """True when the request's history already holds the scripted tool_use."""
-        return any(block.get("id") == self.tool_use_id for block in blocks(body, "assistant"))
+    def calls_made(self, body: Any) -> int:
+        """How many scripted tool_uses the request's history holds."""
+        made = {block.get("id") for block in blocks(body, "assistant")}
+        return sum(1 for tool_use_id in self.tool_use_ids if tool_use_id in made)
 
     def reply_for(self, body: Any) -> tuple[str, list[dict[str, Any]], str]:
         """(kind, content blocks, stop_reason) for a /v1/messages request.
 
-        Side requests get text. The main conversation gets the scripted tool call while
-        its history does not hold it yet (a retried first request gets it again, up to
-        ``MAX_CALLS`` times), then the final text once the tool_result is back.
+        Side requests get text. The main conversation gets the next scripted tool call
+        once its history holds the ones before (a retried request gets the same call
+        again, up to ``MAX_CALLS`` times), then the final text once the last result is
+        back (or when the history holds a call without its result).
         """
         kind = self.classify(body)
         text = [{"type": "text", "text": SIDE_TEXT if kind == "side" else self.final_text}]
         if kind == "side":
             return kind, text, "end_turn"
-        if self.collect_tool_results(body) or self.offers_call(body):
+        self.collect_tool_results(body)
+        made = self.calls_made(body)
+        if made >= len(self.tool_calls) or (made and made - 1 not in self.results):
             return kind, text, "end_turn"
         with self._lock:
-            if self.tool_call_sent >= MAX_CALLS:
+            if self.sent[made] >= MAX_CALLS:
                 return kind, text, "end_turn"
-            self.tool_call_sent += 1
+            self.sent[made] += 1
+        call = self.tool_calls[made]
         block = {
             "type": "tool_use",
-            "id": self.tool_use_id,
-            "name": self.tool_call["name"],
-            "input": self.tool_call["input"],
+            "id": self.tool_use_ids[made],
+            "name": call["name"],
+            "input": call["input"],
         }
         return kind, [block], "tool_use"
 
