@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from .errors import StoreError
 from .location import ENV_DB, Location
 from .protocols import Notifier
 from .store_service import Store
@@ -91,14 +93,20 @@ def newest_event_id(store: Store) -> int:
     return newest[0].id if newest else 0
 
 
-def start_cursor(store: Store, name: str, first_new_id: int) -> None:
-    """A notifier seen for the first time starts just before the first event it is owed."""
-    if store.delivery_cursor(name) is None:
-        store.move_delivery_cursor(name, None, max(first_new_id - 1, 0))
+def start_cursors(store: Store, names: list[str]) -> None:
+    """Before an operation writes: a notifier seen for the first time is owed what comes
+    after the newest event (so no event an operation stores from now on is skipped)."""
+    for name in names:
+        if store.delivery_cursor(name) is None:
+            store.move_delivery_cursor(name, None, newest_event_id(store))
 
 
 def deliver(store: Store, name: str, notifier: Notifier, *, batch: int = BATCH) -> Delivered:
-    """Deliver every event after the notifier's cursor (the caller holds its lock)."""
+    """Deliver every event after the notifier's cursor (the caller holds its lock).
+
+    When ``notify`` raises on an event, the events before it are flushed and the cursor
+    moves past them; the failing one is delivered again next time.
+    """
     cursor = store.delivery_cursor(name)
     if cursor is None:  # configured since the last event: it is owed nothing yet
         cursor = newest_event_id(store)
@@ -106,33 +114,59 @@ def deliver(store: Store, name: str, notifier: Notifier, *, batch: int = BATCH) 
             cursor = store.delivery_cursor(name)
     delivered = 0
     error = None
-    while cursor is not None:
+    while cursor is not None and error is None:
         events = store.events_since(cursor, batch)
         if not events:
             break
+        told = 0
         try:
             for event in events:
                 notifier.notify(event)
+                told += 1
+        except Exception as exc:
+            error = _describe(exc)
+        try:
             flush = getattr(notifier, "flush", None)
-            if flush is not None:
+            if flush is not None and told:
                 flush()
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error, told = error or _describe(exc), 0
+        if not told:
             break
-        if not store.move_delivery_cursor(name, cursor, events[-1].id):
+        if not store.move_delivery_cursor(name, cursor, events[told - 1].id):
+            cursor = store.delivery_cursor(name)
             break  # another process delivered them meanwhile
-        cursor = events[-1].id
-        delivered += len(events)
+        cursor = events[told - 1].id
+        delivered += told
     return Delivered(name, delivered, cursor, pending(store, cursor), error)
+
+
+def _describe(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())  # one line, whatever it said
+
+
+def _lock_path(state_dir: Path, name: str) -> Path:
+    lock_dir = state_dir / "locks"
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot use the lock directory {lock_dir} ({exc.strerror or exc}): make it a "
+            "writable directory"
+        ) from None
+    return lock_dir / f"outbox-{name}.lock"
 
 
 @contextlib.contextmanager
 def delivery_lock(state_dir: Path, name: str, *, wait_s: float) -> Iterator[bool]:
     """Hold the notifier's delivery lock; yields False if another process kept it for
     ``wait_s`` seconds."""
-    lock_dir = state_dir / "locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"outbox-{name}.lock", "a+") as handle:
+    path = _lock_path(state_dir, name)
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 - held across the yield
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock {path} ({exc.strerror or exc})") from None
+    with handle:
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -149,20 +183,30 @@ def delivery_lock(state_dir: Path, name: str, *, wait_s: float) -> Iterator[bool
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def log_failure(state_dir: Path, result: Delivered) -> None:
-    """Append a failed background delivery to ``notify.log`` (kept under 1 MiB)."""
+def delivering(state_dir: Path, name: str) -> bool:
+    """True while another process holds the notifier's delivery lock."""
+    try:
+        with delivery_lock(state_dir, name, wait_s=0.0) as held:
+            return not held
+    except StoreError:
+        return False
+
+
+def log_line(state_dir: Path, name: str, text: str) -> None:
+    """Append one line to ``notify.log`` (kept under 1 MiB): ``<time> <notifier> <text>``;
+    ``ok`` records a delivery that succeeded, so an old failure is not shown as current."""
     path = state_dir / LOG_NAME
     with contextlib.suppress(OSError):
         if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
             path.replace(path.with_suffix(".log.1"))
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        line = f"{stamp} {result.notifier} cursor={result.cursor} {result.error}\n"
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(line.replace("\r", " "))
+            handle.write(f"{stamp} {name} {' '.join(text.split())}\n")
 
 
 def last_failure(state_dir: Path, name: str) -> str | None:
-    """The newest logged failure of the notifier, without its time stamp."""
+    """The notifier's newest logged failure, without its time stamp (None when its newest
+    line says its last delivery succeeded)."""
     path = state_dir / LOG_NAME
     try:
         with open(path, "rb") as handle:
@@ -173,57 +217,80 @@ def last_failure(state_dir: Path, name: str) -> str | None:
     for line in reversed(lines):
         parts = line.split(" ", 2)
         if len(parts) == 3 and parts[1] == name:
-            return parts[2]
+            return None if parts[2] == "ok" else parts[2]
     return None
 
 
-def start_delivery(location: Location, store_path: Path, env: Mapping[str, str]) -> None:
-    """Start ``notify flush --background`` detached from this process (never waits)."""
-    if env.get(ENV_NO_BACKGROUND):
+def start_delivery(
+    location: Location, store_path: Path, env: Mapping[str, str], names: list[str]
+) -> None:
+    """Start ``notify flush --background`` detached from this process (never waits),
+    unless every outbox notifier is being delivered to already (that process goes round
+    again for what arrived meanwhile)."""
+    if env.get(ENV_NO_BACKGROUND) or all(delivering(location.state_dir, n) for n in names):
         return
     for process in list(_started):  # reap the ones that finished
         if process.poll() is not None:
             _started.remove(process)
     child_env = {**env, ENV_DB: str(store_path)}
-    command = [sys.executable, "-m", "claude_orchestrator", "notify", "flush", "--background"]
-    with contextlib.suppress(OSError):
-        _started.append(
-            subprocess.Popen(
-                command,
-                cwd=location.cwd,
-                env=child_env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                close_fds=True,
+    # -P: the working directory (a repository an agent writes) is not put on sys.path
+    command = [sys.executable, "-P", "-m", "claude_orchestrator", "notify", "flush",
+               "--background"]  # fmt: skip
+    with contextlib.suppress(OSError), open(os.devnull, "rb") as stdin:
+        log = _child_log(location.state_dir)
+        try:
+            _started.append(
+                subprocess.Popen(
+                    command,
+                    cwd=location.cwd,
+                    env=child_env,
+                    stdin=stdin,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    start_new_session=True,
+                    close_fds=True,
+                )
             )
-        )
+        finally:
+            if log is not subprocess.DEVNULL:
+                os.close(log)
+
+
+def _child_log(state_dir: Path) -> int:
+    """The background process's standard error: ``notify.log`` (what it cannot deliver
+    because it cannot even start is said there too)."""
+    try:
+        return os.open(state_dir / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:
+        return subprocess.DEVNULL
 
 
 def flush(orch: Wiring, *, background: bool = False) -> list[Delivered]:
     """``notify flush``: deliver what every outbox notifier is owed, now.
 
     In the foreground it waits (up to :data:`WAIT_S`) for another process delivering to
-    the same notifier; in the background it leaves that notifier to the other process,
-    logs failures to ``notify.log`` and, when events arrived while it delivered, goes
-    round again (at most a few times), so an event stored just as a delivery ended is
-    not left waiting for the next operation.
+    the same notifier. In the background it leaves that notifier to the other process,
+    logs each outcome to ``notify.log``, and after releasing the lock looks once more:
+    events stored while it delivered (whose command saw the lock held and started no
+    delivery of its own) are delivered in another round.
     """
     store = orch.store
     state_dir = orch.location.state_dir
     results: list[Delivered] = []
     for name, notifier in outbox_notifiers(orch.notifiers()):
-        for _round in range(3 if background else 1):
+        for _round in range(5 if background else 1):
             with delivery_lock(state_dir, name, wait_s=0.0 if background else WAIT_S) as held:
                 if not held:
                     cursor = store.delivery_cursor(name)
                     result = Delivered(name, 0, cursor, pending(store, cursor), busy=True)
                 else:
                     result = deliver(store, name, notifier)
-            if background and result.error is not None:
-                log_failure(state_dir, result)
-            if not background or result.busy or result.error or not result.pending:
+            if background and not result.busy:
+                text = f"cursor={result.cursor} {result.error}" if result.error else "ok"
+                log_line(state_dir, name, text)
+            if not background or result.busy or result.error:
+                break
+            if not pending(store, result.cursor):
                 break
         results.append(result)
     return results

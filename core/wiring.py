@@ -218,8 +218,12 @@ class Wiring:
     def check_plugins(self) -> None:
         """Build the configured store and notifiers now, and look up the configured VCS, CI
         and forge plugins, so that a bad name fails before anything is written."""
-        self.store_plugin()
-        self.notifiers()
+        store = self.store_plugin()
+        outbox = [n for n, x in self.notifiers() if getattr(x, "delivery", None) == OUTBOX]
+        if outbox and store.exists():
+            from .outbox import start_cursors
+
+            start_cursors(store, outbox)  # before the write: its events are owed
         wanted = (("vcs", self.config.vcs_plugin, "plugins.vcs"),
                   ("ci", self.config.ci_plugin, "plugins.ci"),
                   ("forge", self.config.forge["type"], "forge.type"))  # fmt: skip
@@ -246,12 +250,10 @@ class Wiring:
         :return: the local files the inline notifiers wrote.
         """
         written: list[Path] = []
-        outbox = False
+        outbox: list[str] = []
         for name, notifier in self.notifiers():
             if getattr(notifier, "delivery", None) == OUTBOX:
-                outbox = outbox or bool(events)
-                if events:
-                    self._owe(name, min(e.id for e in events))
+                outbox.append(name)
                 continue
             try:
                 written += self._tell(notifier, events, changed)
@@ -259,19 +261,11 @@ class Wiring:
                 ids = ", ".join(str(e.id) for e in events) or "(none)"
                 self.warn(f"notifier {name!r} failed on event {ids}: {type(exc).__name__}: {exc}")
         self.written += written
-        if outbox:
+        if outbox and events:
             from .outbox import start_delivery
 
-            start_delivery(self.location, self.store_path, self._env)
+            start_delivery(self.location, self.store_path, self._env, outbox)
         return written
-
-    def _owe(self, name: str, first_id: int) -> None:
-        from .outbox import start_cursor
-
-        try:
-            start_cursor(self.store, name, first_id)
-        except OrchestratorError as exc:
-            self.warn(f"notifier {name!r}: cannot start its delivery cursor: {exc}")
 
     @staticmethod
     def _tell(notifier: Notifier, events: Sequence[Event], changed: Sequence[str]) -> list[Path]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +37,8 @@ class Receiver:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.fail_next = 0
+        self.fail_after: int | None = None
+        self.fail_reason = "Internal Server Error"
         self.hang = threading.Event()
         self.hanging = threading.Event()
         self.release = threading.Event()
@@ -48,9 +51,13 @@ class Receiver:
                     receiver.hanging.set()
                     receiver.release.wait(30)
                     return  # no answer: the client is gone
-                if receiver.fail_next:
-                    receiver.fail_next -= 1
-                    self.send_response(500)
+                failing = (
+                    receiver.fail_after is not None and len(receiver.bodies) >= receiver.fail_after
+                )
+                if receiver.fail_next or failing:
+                    receiver.fail_next = max(receiver.fail_next - 1, 0)
+                    receiver.fail_after = None
+                    self.send_response(500, receiver.fail_reason.replace("\n", " "))
                     self.end_headers()
                     return
                 receiver.bodies.append(json.loads(body))
@@ -100,7 +107,7 @@ class Webhook:
             urllib.request.urlopen(request, timeout=60).close()
         except urllib.error.HTTPError as exc:
             exc.close()
-            raise RuntimeError(f"the webhook answered HTTP {exc.code}") from None
+            raise RuntimeError(f"the webhook answered HTTP {exc.code}\\n{exc.reason}") from None
 
 
 @hookimpl
@@ -325,3 +332,81 @@ def test_commands_start_a_background_delivery(
     assert json.loads(status.stdout) == [
         {"notifier": "webhook", "cursor": 2, "pending": 0, "last_error": None}
     ]
+
+
+def test_the_events_before_a_failing_one_go_out_and_stay_out(
+    setup: tuple[Path, PluginRegistry], receiver: Receiver
+) -> None:
+    repo, registry = setup
+    events = log(repo, registry, 4)  # ids 2..5 after feature_created
+    receiver.fail_after = 3  # the fourth POST fails (event 4)
+    with make_orch(repo, registry) as orch:
+        [first] = outbox.flush(orch)
+        assert first.delivered == 3 and first.cursor == events[1].id and first.error
+        assert receiver.ids() == [1, 2, 3]
+        [second] = outbox.flush(orch)
+    assert second.error is None and second.delivered == 2
+    assert receiver.ids() == [1, 2, 3, 4, 5]  # nothing sent twice
+
+
+def test_a_delivery_that_cannot_lock_is_one_line(
+    setup: tuple[Path, PluginRegistry], receiver: Receiver
+) -> None:
+    repo, registry = setup
+    locks = repo / ".git" / "orchestrator" / "locks"
+    shutil.rmtree(locks, ignore_errors=True)
+    locks.write_text("not a directory\n")
+    from claude_orchestrator.errors import StoreError
+
+    with make_orch(repo, registry) as orch, pytest.raises(StoreError) as raised:
+        outbox.flush(orch)
+    assert str(raised.value).startswith(f"cannot use the lock directory {locks}")
+    assert "\n" not in str(raised.value)
+
+
+def test_failures_are_logged_on_one_line_and_cleared_by_a_success(
+    setup: tuple[Path, PluginRegistry], receiver: Receiver
+) -> None:
+    repo, registry = setup
+    log(repo, registry, 1)
+    receiver.fail_next = 1
+    receiver.fail_reason = "first line\nsecond line"
+    with make_orch(repo, registry) as orch:
+        outbox.flush(orch, background=True)
+        [state] = outbox.status(orch)
+        assert state.last_error is not None and "\n" not in state.last_error
+        assert state.last_error == (
+            "cursor=0 RuntimeError: the webhook answered HTTP 500 first line second line"
+        )
+        outbox.flush(orch, background=True)
+        [state] = outbox.status(orch)
+    assert state.last_error is None and state.pending == 0
+
+
+def test_the_background_delivery_does_not_import_from_the_repository(
+    repo: Path, tmp_path: Path, receiver: Receiver
+) -> None:
+    """An agent may write the working directory: a claude_orchestrator package planted
+    there must not be what the background delivery runs."""
+    site = tmp_path / "site"
+    site.mkdir()
+    install_dist(site)
+    env = clean_env(PYTHONPATH=str(site))
+    with Orchestrator(repo, env=env) as orch:
+        orch.init()
+    configure(repo, receiver.url)
+    marker = tmp_path / "planted-ran"
+    planted = repo / "claude_orchestrator"
+    planted.mkdir()
+    (planted / "__init__.py").write_text("")
+    (planted / "__main__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    subprocess.run(["claude-orchestrator", "events", "add-feature", SPEC, "Goals"], cwd=repo,
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(["claude-orchestrator", "events", "log-event", SPEC, "overseer",
+                    "status_update", "hi"], cwd=repo, env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while len(receiver.bodies) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(set(receiver.ids())) == [1, 2]
+    assert not marker.exists()

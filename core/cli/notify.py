@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .. import outbox
+from ..errors import OrchestratorError
 from ..render import table
 from .common import DbOption, JsonOption, emit, orch
 
@@ -29,20 +30,26 @@ def register(notify: typer.Typer) -> None:
     ) -> None:
         """Deliver the stored events each outbox notifier has not had yet.
 
-        Exits 1 when a notifier failed (its events stay owed and go out next time).
+        Exits 1 when a notifier failed (its events stay owed and go out next time) or
+        another process kept delivering to it for 30 s.
 
         \b
         Example:
           claude-orchestrator notify flush --json
         """
-        results = outbox.flush(orch(db), background=background)
-        if background:
+        handle = orch(db)
+        if background:  # nobody reads its output: what goes wrong goes to notify.log
+            try:
+                outbox.flush(handle, background=True)
+            except (OrchestratorError, OSError) as exc:
+                outbox.log_line(handle.location.state_dir, "notify", f"error: {exc}")
             return
+        results = outbox.flush(handle)
         rows = [[r.notifier, "-" if r.cursor is None else str(r.cursor), str(r.pending),
                  _note(r)] for r in results]  # fmt: skip
         text = table(HEADERS, rows) if rows else "no outbox notifiers configured"
         emit(as_json, [r.to_dict() for r in results], text)
-        if any(r.error for r in results):
+        if any(r.error or r.busy for r in results):
             raise typer.Exit(1)
 
     @notify.command("status")
