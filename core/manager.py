@@ -1,7 +1,6 @@
 """The plugin manager and a typed facade over it.
 
-Load order (fixed, and the same for every command):
-
+Load order (fixed, the same for every command):
 1. built-in plugins: this distribution's (``claude-orchestrator-toolkit``)
    ``claude_orchestrator`` entry points, in name order, registered as third-party plugins
    are and marked built-in. Only our own ``entry_points.txt`` is read, not every
@@ -27,8 +26,6 @@ replace the store every agent's hooks write to. A plugin offers a name of its ow
 
 from __future__ import annotations
 
-import functools
-import importlib
 import os
 import re
 import sys
@@ -41,16 +38,21 @@ from pluggy import HookImpl
 
 from . import __version__, hookspecs
 from .config_defaults import DISTRIBUTION
+from .entry_points import (  # noqa: F401 - re-exported: manager is where they were
+    DIST_INFO,
+    ENTRY_POINT_GROUP,
+    EntryPoint,
+    _load,
+    builtin_entry_points,
+    entry_points_in,
+)
 from .errors import PluginError
 from .protocols import Factory, Register
 
-ENTRY_POINT_GROUP = "claude_orchestrator"
 #: Comma-separated names of the only third-party plugins to load ("" loads none).
 ENV_ALLOW = "CLAUDE_ORCHESTRATOR_PLUGINS"
 #: Comma-separated names of third-party plugins not to load.
 ENV_BLOCK = "CLAUDE_ORCHESTRATOR_DISABLE_PLUGINS"
-#: This release's metadata directory (its name is fixed by the wheel specification).
-DIST_INFO = f"{DISTRIBUTION.replace('-', '_')}-{__version__}.dist-info"
 
 #: plugin kind -> the hook through which plugins offer implementations of it
 KIND_HOOKS: dict[str, str] = {
@@ -60,13 +62,6 @@ KIND_HOOKS: dict[str, str] = {
     "notifier": "register_notifiers",
     "forge": "register_forges",
 }
-
-
-class EntryPoint(NamedTuple):
-    """One ``name = value`` line of an entry-point group (``value``: ``module[:attr]``)."""
-
-    name: str
-    value: str
 
 
 class Implementation(NamedTuple):
@@ -99,55 +94,6 @@ class PluginInfo:
 
 def _names(value: str | None) -> set[str] | None:
     return None if value is None else {item.strip() for item in value.split(",") if item.strip()}
-
-
-def entry_points_in(text: str, group: str) -> list[EntryPoint]:
-    """The entries of ``[group]`` in an ``entry_points.txt``, read by the rules
-    :mod:`importlib.metadata` reads it by (stripped lines, ``#`` comments, ``=``)."""
-    found: list[EntryPoint] = []
-    section = None
-    for line in map(str.strip, text.splitlines()):
-        if line.startswith("[") and line.endswith("]"):
-            section = line.strip("[]")
-        elif line and not line.startswith("#") and section == group:
-            name, _, value = line.partition("=")
-            found.append(EntryPoint(name.strip(), value.strip()))
-    return found
-
-
-def builtin_entry_points(path: Sequence[str] | None = None) -> list[EntryPoint]:
-    """This distribution's ``claude_orchestrator`` entry points: the built-in plugins.
-
-    Looks for :data:`DIST_INFO` in each ``path`` entry (default ``sys.path``), first
-    found wins, as :mod:`importlib.metadata` does, but without importing it (~15 ms) or
-    listing other distributions; other layouts (zip files, eggs) fall back to it.
-    """
-    for entry in sys.path if path is None else path:
-        try:
-            with open(os.path.join(entry or ".", DIST_INFO, "entry_points.txt"), "rb") as file:
-                found = entry_points_in(file.read().decode("utf-8"), ENTRY_POINT_GROUP)
-                break
-        except OSError:
-            continue
-    else:
-        from importlib.metadata import PackageNotFoundError, distribution
-
-        try:
-            eps = distribution(DISTRIBUTION).entry_points.select(group=ENTRY_POINT_GROUP)
-            found = [EntryPoint(ep.name, ep.value) for ep in eps]
-        except PackageNotFoundError:
-            found = []
-    if not found:
-        raise PluginError(f"the installed {DISTRIBUTION} names no built-in plugins (its "
-                          "metadata predates them): reinstall it (pip install -e .)")  # fmt: skip
-    return found
-
-
-def _load(value: str) -> object:
-    """What an entry point's value names: a module, or an attribute of one."""
-    module_name, _, attribute = value.partition("[")[0].partition(":")
-    module: object = importlib.import_module(module_name.strip())
-    return functools.reduce(getattr, filter(None, attribute.strip().split(".")), module)
 
 
 def _normalised(name: str) -> str:
