@@ -30,13 +30,11 @@ object with hook implementations in it, as an installed plugin would be.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .errors import OrchestratorError
-from .models import Event
-from .protocols import Notifier
+from .testing_notifier import NotifierContract
 from .testing_store import AGENTS, SPEC, PortContract, StoreContract
 
 __all__ = [
@@ -59,60 +57,3 @@ def pm() -> PluginRegistry:
 def register_plugin(pm: PluginRegistry) -> Callable[..., None]:
     """``register_plugin(plugin, name, version=None)``: add a plugin to ``pm``."""
     return pm.register
-
-
-class NotifierContract:
-    """Behaviour every :class:`~claude_orchestrator.protocols.Notifier` must have.
-
-    Provide a ``notifier`` fixture; optionally override :meth:`delivered` to read back
-    what the notifier recorded, so the suite can check every event arrived.
-    """
-
-    @pytest.fixture
-    def notifier(self) -> Any:  # pragma: no cover - subclasses provide it
-        pytest.fail("subclasses of this contract provide a `notifier` fixture")
-
-    def delivered(self, notifier: Any) -> list[int] | None:
-        """Ids of the events the notifier has recorded, oldest first (None: unknown)."""
-        return None
-
-    def _events(self) -> list[Event]:
-        types = [
-            "task_started",
-            "task_completed",
-            "task_blocked",
-            "status_update",
-            "pr_opened",
-            "pr_merged",
-            "conflict_detected",
-            "conflict_resolved",
-            "my_custom_type",
-        ]
-        return [
-            Event(
-                i + 1,
-                SPEC,
-                "implementor-data",
-                t,
-                f"message {i} ünïcode",
-                "T001" if i % 2 else None,
-                None,
-                {"n": i} if i % 3 else None,
-                "2026-01-01T00:00:00.000Z",
-            )
-            for i, t in enumerate(types)
-        ]
-
-    def test_satisfies_protocol(self, notifier: Any) -> None:
-        assert isinstance(notifier, Notifier)
-
-    def test_accepts_every_event_type(self, notifier: Any) -> None:
-        events = self._events()
-        for event in events:
-            try:
-                notifier.notify(event)
-            except OrchestratorError:  # pragma: no cover - the assertion explains
-                pytest.fail(f"notifier raised on {event.event_type}")
-        recorded = self.delivered(notifier)
-        if recorded is not None:
-            assert recorded == [e.id for e in events]

@@ -9,7 +9,6 @@ that renders a feature's state needs that feature in its store.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -54,20 +53,20 @@ class NotifierContract:
     """Behaviour every :class:`~claude_orchestrator.protocols.Notifier` must have."""
 
     @pytest.fixture
-    def notifier(self) -> Any:  # pragma: no cover - subclasses provide it
+    def notifier(self) -> Notifier:  # pragma: no cover - subclasses provide it
         pytest.fail("subclasses of this contract provide a `notifier` fixture")
 
-    def delivered(self, notifier: Any) -> list[int] | None:
+    def delivered(self, notifier: Notifier) -> list[int] | None:
         """Ids of the events the notifier has recorded, oldest first (None: unknown)."""
         return None
 
-    def test_satisfies_protocol(self, notifier: Any) -> None:
+    def test_satisfies_protocol(self, notifier: Notifier) -> None:
         assert isinstance(notifier, Notifier)
 
-    def test_says_how_it_is_delivered(self, notifier: Any) -> None:
+    def test_says_how_it_is_delivered(self, notifier: Notifier) -> None:
         assert getattr(notifier, "delivery", INLINE) in (INLINE, OUTBOX)
 
-    def test_accepts_every_event_type_and_flushes(self, notifier: Any) -> None:
+    def test_accepts_every_event_type_and_flushes(self, notifier: Notifier) -> None:
         events = sample_events()
         for event in events:
             try:
@@ -81,7 +80,7 @@ class NotifierContract:
         if recorded is not None:
             assert recorded == [e.id for e in events]
 
-    def test_a_flush_with_nothing_new_is_harmless(self, notifier: Any) -> None:
+    def test_a_flush_with_nothing_new_is_harmless(self, notifier: Notifier) -> None:
         flush = getattr(notifier, "flush", None)
         if flush is None:
             pytest.skip("the notifier has no flush()")
@@ -92,7 +91,7 @@ class NotifierContract:
         if recorded is not None:
             assert recorded == []
 
-    def test_changed_features_are_accepted(self, notifier: Any) -> None:
+    def test_changed_features_are_accepted(self, notifier: Notifier) -> None:
         changed = getattr(notifier, "changed", None)
         if changed is None:
             pytest.skip("the notifier has no changed()")
