@@ -133,6 +133,7 @@ def test_every_hookspec_is_documented_and_tested() -> None:
     ]
     assert sorted(specs) == [
         "register_ci",
+        "register_commands",
         "register_forges",
         "register_notifiers",
         "register_stores",
@@ -145,7 +146,8 @@ def test_every_hookspec_is_documented_and_tested() -> None:
         for param in params:
             assert f":param {param}:" in doc, (name, param)
         assert "versionadded" in doc
-    for name in ("register_ci", "register_forges", "register_notifiers", "register_stores"):
+    for name in ("register_ci", "register_commands", "register_forges", "register_notifiers",
+                 "register_stores"):  # fmt: skip
         assert f"def {name}(" in tests, f"no test implements {name}"
 
 
