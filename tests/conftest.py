@@ -1,5 +1,10 @@
 """Shared fixtures: real git repositories, the installed CLI as a subprocess, a fresh
-plugin registry per test."""
+plugin registry per test.
+
+A repository a fixture prepares is built once per session (per xdist worker) as a
+template and copied into each test that asks for it (:class:`Templates`): the copy is
+the same repository, made by the same commands, for a fraction of their cost.
+"""
 
 from __future__ import annotations
 
@@ -87,10 +92,49 @@ def make_repo(path: Path) -> Path:
     return path
 
 
+class Templates:
+    """Folders built once per session by a function and copied into tests."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.built: dict[str, Path] = {}
+
+    def copy(self, name: str, build: Callable[[Path], object], dest: Path) -> None:
+        """Copy every entry of template ``name`` into the folder ``dest``, in place of
+        what is there by that name; the first time, ``build(folder)`` makes it."""
+        if name not in self.built:
+            folder = self.root / name
+            folder.mkdir()
+            build(folder)
+            self.built[name] = folder
+        template = self.built[name]
+        for entry in template.iterdir():
+            if (dest / entry.name).exists():
+                shutil.rmtree(dest / entry.name)
+            shutil.copytree(entry, dest / entry.name, symlinks=True)
+            _relink(dest / entry.name, str(template), str(dest))
+
+
+def _relink(tree: Path, old: str, new: str) -> None:
+    """Point the links between a repository and its linked worktrees (a worktree's
+    ``.git`` file, the repository's ``.git/worktrees/*/gitdir``: the only absolute paths
+    git keeps) from ``old`` to ``new``. Not `git worktree repair`: it follows the links
+    and would repair the template."""
+    for link in [*tree.glob("*/*/.git"), *tree.glob(".git/worktrees/*/gitdir")]:
+        if link.is_file():
+            link.write_text(link.read_text().replace(old, new))
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    return Templates(tmp_path_factory.mktemp("templates"))
+
+
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
+def repo(tmp_path: Path, templates: Templates) -> Path:
     """A git repository with one commit on main."""
-    return make_repo(tmp_path / "repo")
+    templates.copy("repo", lambda folder: make_repo(folder / "repo"), tmp_path)
+    return tmp_path / "repo"
 
 
 class _Text(io.StringIO):
@@ -187,12 +231,18 @@ def cli_process(repo: Path) -> Run:
     return run
 
 
-@pytest.fixture
-def initialized(cli: Run, repo: Path) -> Path:
-    """``repo`` after ``init`` and ``add-feature 003-reading-goals``."""
-    assert cli("init").code == 0
-    result = cli("events", "add-feature", "003-reading-goals", "Reading goals")
+def _initialize(folder: Path) -> None:
+    repo = make_repo(folder / "repo")
+    assert run_in_process(["init"], repo, clean_env()).code == 0
+    args = ["events", "add-feature", "003-reading-goals", "Reading goals"]
+    result = run_in_process(args, repo, clean_env())
     assert result.code == 0, result
+
+
+@pytest.fixture
+def initialized(repo: Path, templates: Templates) -> Path:
+    """``repo`` after ``init`` and ``add-feature 003-reading-goals``."""
+    templates.copy("initialized", _initialize, repo.parent)
     return repo
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Run, git
-from .test_workflow_setup import SPEC, commit, feature
+from .conftest import Run, Templates, git
+from .test_workflow_setup import SPEC, build_feature, commit, feature, worktrees
 
 __all__ = ["feature"]
 OVERSEER = f"feature/{SPEC}/overseer"
@@ -23,15 +23,21 @@ def snapshot(repo: Path) -> tuple[str, str, str, str]:
     return git(repo, "for-each-ref"), heads, index, objects
 
 
-@pytest.fixture
-def shared(feature: dict[str, Path]) -> dict[str, Path]:
-    """A shared file on the overseer branch that implementors then edit."""
+def build_shared(folder: Path) -> None:
+    trees = build_feature(folder)
     body = "".join(f"line {i}\n" for i in range(40))
-    commit(feature["overseer"], "src/models.py", body, "shared models")
-    commit(feature["overseer"], "src/pkg/util.py", "u = 1\n", "util")
+    commit(trees["overseer"], "src/models.py", body, "shared models")
+    commit(trees["overseer"], "src/pkg/util.py", "u = 1\n", "util")
     for area in ("impl-data", "impl-api", "impl-ui"):
-        git(feature[area], "rebase", "-q", OVERSEER)
-    return feature
+        git(trees[area], "rebase", "-q", OVERSEER)
+
+
+@pytest.fixture
+def shared(repo: Path, templates: Templates) -> dict[str, Path]:
+    """``feature`` with a shared file on the overseer branch that implementors then
+    edit."""
+    templates.copy("shared", build_shared, repo.parent)
+    return worktrees(repo)
 
 
 def edit_line(tree: Path, index: int, text: str, message: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CLI, Run, clean_env, git
+from .conftest import CLI, Run, Templates, clean_env, git, make_repo, run_in_process
 
 SPEC = "003-reading-goals"
 TASKS = "# Tasks\n\n- [ ] T001 [P] [US1] Model in src/models.py\n- [ ] T002 API\n- [ ] T003 UI\n"
@@ -27,17 +27,34 @@ def refs(repo: Path) -> str:
     return git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
 
 
-@pytest.fixture
-def feature(cli: Run, repo: Path) -> dict[str, Path]:
-    """A feature with worktrees, tasks.md committed on the overseer branch."""
-    assert cli("init").code == 0
-    result = cli("init-feature", SPEC, "--worktrees", "--json")
+LEAVES = ("overseer", "impl-data", "impl-api", "impl-ui")
+
+
+def build_feature(folder: Path) -> dict[str, Path]:
+    """In ``folder``: ``repo`` after init and init-feature --worktrees (in
+    ``repo-worktrees``), tasks.md committed on the overseer branch, the implementor
+    branches rebased onto it."""
+    repo = make_repo(folder / "repo")
+    assert run_in_process(["init"], repo, clean_env()).code == 0
+    result = run_in_process(["init-feature", SPEC, "--worktrees", "--json"], repo, clean_env())
     assert result.code == 0, result
     trees = {b.rsplit("/", 1)[1]: Path(p) for b, (p, _) in result.json()["worktrees"].items()}
+    assert trees == worktrees(repo)
     commit(trees["overseer"], f"specs/{SPEC}/tasks.md", TASKS, "tasks for the feature")
-    for area in ("impl-data", "impl-api", "impl-ui"):
+    for area in LEAVES[1:]:
         git(trees[area], "rebase", "-q", f"feature/{SPEC}/overseer")
     return trees
+
+
+def worktrees(repo: Path) -> dict[str, Path]:
+    return {leaf: repo.parent / "repo-worktrees" / SPEC / leaf for leaf in LEAVES}
+
+
+@pytest.fixture
+def feature(repo: Path, templates: Templates) -> dict[str, Path]:
+    """A feature with worktrees, tasks.md committed on the overseer branch."""
+    templates.copy("feature", build_feature, repo.parent)
+    return worktrees(repo)
 
 
 def test_init_feature_creates_everything(cli: Run, repo: Path, feature: dict[str, Path]) -> None:
