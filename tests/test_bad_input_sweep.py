@@ -10,6 +10,7 @@ repository per case that wrote something.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -17,7 +18,6 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +30,7 @@ import typer
 from claude_orchestrator.__main__ import main
 from claude_orchestrator.cli import make_app
 
-from .conftest import clean_env, git, make_repo
+from .conftest import Templates, clean_env, make_repo, run_in_process
 
 SPEC = "003-reading-goals"
 #: values that are wrong for most parameters, in the forms users and agents produce
@@ -70,8 +70,14 @@ def _leaves(command: click.Command, path: list[str]) -> Iterator[tuple[list[str]
         yield path, command
 
 
+@functools.cache
+def _root() -> click.Command:
+    """The CLI's command tree (built once: it only names the commands and parameters)."""
+    return typer.main.get_command(make_app())
+
+
 def _cases() -> list[tuple[str, str]]:
-    root = typer.main.get_command(make_app())
+    root = _root()
     cases = []
     for path, command in _leaves(root, []):
         for param in command.params:
@@ -90,8 +96,7 @@ def _baseline(command: str, param: str) -> str:
 
 
 def _argv(command: str, target: str, value: str) -> list[str]:
-    root = typer.main.get_command(make_app())
-    cmd: Any = root
+    cmd: Any = _root()
     for part in command.split():
         cmd = cmd.commands[part]
     positional: list[str] = []
@@ -139,29 +144,24 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _build(folder: Path) -> None:
     """A repository after init, init-feature and a few records of every kind."""
-    top = tmp_path_factory.mktemp("sweep")
-    repo = make_repo(top / "repo")
-    cli = [sys.executable, "-m", "claude_orchestrator"]
+    repo = make_repo(folder / "repo")
     for args in (["init"], ["init-feature", SPEC, "--worktrees"],
                  ["events", "log-conflict", SPEC, "implementor-data", "src/a.py"],
                  ["events", "block", SPEC, "implementor-api", "dependency", "waits"]):  # fmt: skip
-        subprocess.run([*cli, *args], cwd=repo, env=clean_env(), check=True,
-                       capture_output=True)  # fmt: skip
-    return top
+        result = run_in_process(args, repo, clean_env())
+        assert result.code == 0, result
 
 
-def _fresh(template: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def _fresh(templates: Templates, work: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """A copy of the template whose worktrees point at the copy (not the template), as
     the cwd; returns its state."""
     monkeypatch.chdir(work.parent)
     if work.exists():
         shutil.rmtree(work)
-    shutil.copytree(template, work, symlinks=True)
-    trees = sorted(str(p.parent) for p in (work / "repo-worktrees").glob("*/*/.git"))
-    git(work / "repo", "worktree", "repair", *trees)
+    work.mkdir()
+    templates.copy("sweep", _build, work)
     monkeypatch.chdir(work / "repo")
     return _state(work)
 
@@ -176,7 +176,7 @@ def _alarm(signum: int, frame: object) -> None:
 
 @pytest.mark.parametrize(("command", "param"), _cases())
 def test_bad_values_never_crash_and_refusals_write_nothing(
-    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    templates: Templates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], command: str, param: str,
 ) -> None:  # fmt: skip
     for name in list(os.environ):
@@ -185,7 +185,7 @@ def test_bad_values_never_crash_and_refusals_write_nothing(
     for name, text in clean_env().items():
         monkeypatch.setenv(name, text)
     work = tmp_path / "w"
-    before = _fresh(template, work, monkeypatch)
+    before = _fresh(templates, work, monkeypatch)
     previous = signal.signal(signal.SIGALRM, _alarm)
     try:
         for value in BAD_VALUES:
@@ -211,7 +211,7 @@ def test_bad_values_never_crash_and_refusals_write_nothing(
                 changed = _changed(before, _state(work))
                 assert not changed, f"{command} {param}={label}: exit 2 wrote {changed}"
             else:
-                before = _fresh(template, work, monkeypatch)
+                before = _fresh(templates, work, monkeypatch)
         assert not list(work.rglob("pwned")), "a value ran as a shell command"
     finally:
         signal.signal(signal.SIGALRM, previous)
