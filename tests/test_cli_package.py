@@ -3,6 +3,7 @@ parse alike and show one help text), renderers do not print, the shared rules.""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,14 @@ from claude_orchestrator.workflow import SyncResult
 HOOK_COMMANDS = list(lean.RUNS)
 
 
+@functools.cache
+def _root() -> click.Command:
+    """The Typer CLI as Click commands (built once: parsing does not change it)."""
+    return typer.main.get_command(make_app())
+
+
 def _typer_command(spec: lean.HookCommand) -> click.Command:
-    command: click.Command = typer.main.get_command(make_app())
+    command = _root()
     for name in spec.path:
         assert isinstance(command, click.Group)
         command = command.commands[name]
@@ -78,12 +85,14 @@ def valid_args(draw: st.DrawFn, spec: lean.HookCommand) -> list[str]:
         else:
             options.append([option.flag, draw(WORD)])
     order = draw(st.permutations(range(len(options) + 1)))
+    dashed = bool(positional) and draw(st.booleans())  # then they go last, after `--`
     tokens: list[str] = []
     for index in order:  # the positional arguments go in as one block, anywhere
-        tokens += positional if index == len(options) else options[index]
-    if draw(st.booleans()) and positional:
-        tokens = [t for t in tokens if t not in positional] + ["--", *positional]
-    return tokens
+        if index < len(options):
+            tokens += options[index]
+        elif not dashed:
+            tokens += positional
+    return [*tokens, "--", *positional] if dashed else tokens
 
 
 @pytest.mark.parametrize("spec", HOOK_COMMANDS, ids=lambda s: " ".join(s.path))
