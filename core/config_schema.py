@@ -60,7 +60,7 @@ _CI_TOOL_PATTERN = (
 _CI_TOOL_DESC = (
     "a pinned source of claude-orchestrator: NAME==X.Y.Z (optionally followed by "
     "--hash=sha256:<64 hex> entries), git+https://HOST/PATH@<40-hex commit>, or "
-    "https://HOST/PATH/FILE.whl#sha256=<64 hex> (e.g. claude-orchestrator-toolkit==0.1.0)"
+    "https://HOST/PATH/FILE.whl#sha256=<64 hex> (e.g. claude-orchestrator-toolkit==0.2.0)"
 )
 _SPECIFIER = r"(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+"
 #: ``ci.install``: a project name with optional extras and version specifiers, nothing a

@@ -39,7 +39,7 @@ FULL = {
         }
     },
     "ci": {
-        "tool": "claude-orchestrator-toolkit==0.1.0 --hash=sha256:" + "0" * 64,
+        "tool": "claude-orchestrator-toolkit==0.2.0 --hash=sha256:" + "0" * 64,
         "services": ["postgres", "redis"],
         "typecheck": "mypy src",
         "audit": "pip-audit",
@@ -168,7 +168,7 @@ def test_triggers_and_jobs() -> None:
     assert install[1:] == [
         f"printf '%s\\n' '{FULL['ci']['tool']}' > \"$requirements\"",
         'pip install --no-deps --require-hashes -r "$requirements"',
-        "pip install claude-orchestrator-toolkit==0.1.0",
+        "pip install claude-orchestrator-toolkit==0.2.0",
     ]
     assert conflicts[-1]["env"] == {"BRANCH": "${{ github.head_ref || github.ref_name }}"}
     integration = over["jobs"]["integration"]
