@@ -140,5 +140,5 @@ def register_commands(cli: typer.Typer) -> None:
     :param cli: the Typer app to add commands and command groups to.
     :return: nothing; the results of all implementations are ignored.
 
-    .. versionadded:: 0.3
+    .. versionadded:: 0.2
     """
