@@ -15,25 +15,27 @@ implementor's branch cannot merge.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import ValidationError, refuse_implementor
-from .models import PullRequest
+from .models import PullRequest, TestResult
 from .protocols_vcs import Forge, ForgeError, Opened
 
+if TYPE_CHECKING:
+    from .api import Orchestrator
 
-def forge_for(orch: Any) -> Forge:
+
+def forge_for(orch: Orchestrator) -> Forge:
     """The forge ``forge.type`` names, built by the plugin that registered it."""
-    forge: Forge = orch._build("forge", orch.config.forge["type"], "forge.type")
-    return forge
+    return orch.forge()
 
 
-def _body(orch: Any, spec_id: str, role: str) -> str:
+def _body(orch: Orchestrator, spec_id: str, role: str) -> str:
     store = orch.store
     done = [t for t in store.task_states(spec_id) if t.role == role
             and t.status in ("completed", "merged")]  # fmt: skip
     tests = [t for t in store.list_test_results(spec_id, 50) if t.role == role]
-    latest: dict[str, Any] = {}
+    latest: dict[str, TestResult] = {}
     for t in tests:
         latest.setdefault(t.test_type, t)
     lines = ["## Tasks completed", ""]
@@ -49,7 +51,7 @@ def _body(orch: Any, spec_id: str, role: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def open_pr(orch: Any, *, title: str | None = None, body: str | None = None,
+def open_pr(orch: Orchestrator, *, title: str | None = None, body: str | None = None,
             draft: bool = False, branch: str | None = None) -> PullRequest:  # fmt: skip
     """Open a PR from the current implementor branch to its overseer branch."""
     from . import validate as v
@@ -88,11 +90,10 @@ def open_pr(orch: Any, *, title: str | None = None, body: str | None = None,
         status="draft" if draft else "open", url=opened.url,
     )  # fmt: skip
     orch.notify(event)
-    result: PullRequest = pr
-    return result
+    return pr
 
 
-def merge_pr(orch: Any, number: int | str) -> PullRequest:
+def merge_pr(orch: Orchestrator, number: int | str) -> PullRequest:
     """Merge PR ``number`` into the overseer branch; only where the overseer branch is
     checked out (implementors cannot merge)."""
     from . import validate as v
@@ -125,11 +126,10 @@ def merge_pr(orch: Any, number: int | str) -> PullRequest:
     forge.merge(pr)
     merged, events = store.merge_pull_request(pr.id)
     orch.notify(*events)
-    result: PullRequest = merged
-    return result
+    return merged
 
 
-def list_prs(orch: Any, spec_id: str | None = None) -> list[PullRequest]:
+def list_prs(orch: Orchestrator, spec_id: str | None = None) -> list[PullRequest]:
     if spec_id is not None:
         orch.feature(spec_id)
     return list(orch.store.list_pull_requests(spec_id))
