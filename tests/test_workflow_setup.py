@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CLI, Run, Templates, clean_env, git, make_repo, run_in_process
+from .conftest import Run, Templates, clean_env, git, make_repo, run_in_process
 
 SPEC = "003-reading-goals"
 TASKS = "# Tasks\n\n- [ ] T001 [P] [US1] Model in src/models.py\n- [ ] T002 API\n- [ ] T003 UI\n"
@@ -339,6 +339,35 @@ def test_a_missing_worktree_the_user_locked_is_refused(
     assert "locked on the usb disk" in git(repo, "worktree", "list", "--porcelain")
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="discard_worktree (plugins/git_worktrees.py) runs `git worktree remove`, which "
+    "refuses a worktree whose .git file or administrative files git had not finished",
+)
+@pytest.mark.parametrize("written", ["gitdir", "dot-git", "commondir"])
+def test_an_add_killed_before_its_checkout_is_undone_by_the_rerun(
+    cli: Run, repo: Path, written: str
+) -> None:
+    """`git worktree add` writes the lock ("initializing"), the gitdir link, the worktree's
+    .git file (created, then written), commondir and HEAD, then checks out. Killed on the
+    way (the faults suite's timed kills land there), it leaves each prefix of those; the
+    re-run removes the unfinished worktree and adds it again."""
+    assert cli("init").code == 0
+    tree = repo.parent / "repo-worktrees" / SPEC / "overseer"
+    admin = repo / ".git" / "worktrees" / "overseer"
+    admin.mkdir(parents=True)
+    (admin / "locked").write_text("initializing")
+    (admin / "gitdir").write_text(f"{tree}/.git\n")
+    tree.mkdir(parents=True)
+    (tree / ".git").write_text("" if written == "gitdir" else f"gitdir: {admin}\n")
+    if written == "commondir":
+        (admin / "commondir").write_text("../..\n")
+    result = cli("init-feature", SPEC, "--worktrees")
+    assert result.code == 0, result
+    assert git(tree, "branch", "--show-current") == f"feature/{SPEC}/overseer"
+    assert "locked" not in git(repo, "worktree", "list", "--porcelain")
+
+
 @pytest.fixture
 def killed_checkout(cli: Run, repo: Path) -> Path:
     """init-feature --worktrees killed (with its git children) in the middle of checking
@@ -350,10 +379,9 @@ def killed_checkout(cli: Run, repo: Path) -> Path:
     git(repo, "commit", "-q", "-m", "files to check out")
     assert cli("init").code == 0
     git(repo, "config", "filter.stop.smudge", "kill -9 0")
-    assert CLI
-    proc = subprocess.run([CLI, "init-feature", SPEC, "--worktrees"], cwd=repo,
-                          env=clean_env(), start_new_session=True, check=False)  # fmt: skip
-    assert proc.returncode == -9
+    from .test_faults import run_grouped
+
+    assert run_grouped(repo, "init-feature", SPEC, "--worktrees") == -9
     git(repo, "config", "filter.stop.smudge", "cat")
     tree = repo.parent / "repo-worktrees" / SPEC / "overseer"
     assert (tree / "a.txt").exists() and not (tree / "z.txt").exists()
