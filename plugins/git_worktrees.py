@@ -108,7 +108,19 @@ class GitWorktrees(GitBase):
         if not entry.interrupted or entry.branch is not None:
             raise GitError(f"the worktree at {entry.path} is not an interrupted one")
         self.run("worktree", "unlock", str(entry.path))
-        self.run("worktree", "remove", "--force", str(entry.path))
+        try:
+            self.run("worktree", "remove", "--force", str(entry.path))
+        except GitError:
+            # Killed before its .git file, gitdir or commondir were all written, git no
+            # longer knows it as a worktree it may remove; it holds nothing but .git, so
+            # remove it here and let prune drop the administrative files.
+            path = entry.path
+            if path.is_dir() and {child.name for child in path.iterdir()} - {".git"}:
+                raise
+            (path / ".git").unlink(missing_ok=True)
+            if path.is_dir():
+                path.rmdir()
+            self.run("worktree", "prune")
 
     def finish_worktree(self, entry: WorktreeEntry) -> list[str]:
         """Finish the checkout of a worktree an interrupted ``git worktree add`` left

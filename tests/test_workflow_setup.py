@@ -339,11 +339,6 @@ def test_a_missing_worktree_the_user_locked_is_refused(
     assert "locked on the usb disk" in git(repo, "worktree", "list", "--porcelain")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="discard_worktree (plugins/git_worktrees.py) runs `git worktree remove`, which "
-    "refuses a worktree whose .git file or administrative files git had not finished",
-)
 @pytest.mark.parametrize("written", ["gitdir", "dot-git", "commondir"])
 def test_an_add_killed_before_its_checkout_is_undone_by_the_rerun(
     cli: Run, repo: Path, written: str
