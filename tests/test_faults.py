@@ -240,10 +240,12 @@ def kill_everywhere(
     check: Callable[[list[int]], None],
     tally: Tally,
     stride: int = 1,
+    before_delays: Callable[[], None] = lambda: None,
 ) -> None:
     """Kill ``command`` (its arguments, or what returns them after ``reset``) at every
     ``stride``-th point of each kind and after each delay; after each kill (and ``reset``
-    before it) the re-run's state is ``check``ed."""
+    before it) the re-run's state is ``check``ed. ``before_delays`` runs between the
+    two."""
 
     def args() -> tuple[str, ...]:
         return command() if callable(command) else command
@@ -260,6 +262,7 @@ def kill_everywhere(
             tally.points += 1
             check([pid])
             count += stride
+    before_delays()
     for delay in DELAYS:
         reset()
         if run_killed_after(cwd, delay, *args()) is None:
@@ -377,7 +380,22 @@ def test_log_event_survives_kills(
 
 
 def test_init_feature_with_worktrees_survives_kills(forks: Forks, cli: Run, repo: Path) -> None:
-    for i in range(300):
+    """A kill at a point comes between git processes, so what it leaves does not depend
+    on how much git checks out: those run with 20 files. A kill after a delay should
+    land in a checkout: those run with 300."""
+    files = {"count": 20}
+
+    def add_files() -> None:
+        for i in range(files["count"], 300):
+            (repo / f"f{i:03}.txt").write_text(f"{i}\n" * 10)
+        git(repo, "add", ".")
+        git(repo, "commit", "-q", "-m", "files to check out")
+        files["count"] = 300
+        for leaf in ("overseer", "impl-data", "impl-api", "impl-ui"):
+            if git(repo, "branch", "--list", f"feature/{SPEC}/{leaf}"):
+                git(repo, "branch", "-f", f"feature/{SPEC}/{leaf}", "main")
+
+    for i in range(files["count"]):
         (repo / f"f{i:03}.txt").write_text(f"{i}\n" * 10)
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "files to check out")
@@ -399,7 +417,7 @@ def test_init_feature_with_worktrees_survives_kills(forks: Forks, cli: Run, repo
         assert len(trees) == 4
         for tree in trees:
             assert git(tree, "status", "--porcelain") == "", tree
-            assert len(list(tree.glob("f*.txt"))) == 300
+            assert len(list(tree.glob("f*.txt"))) == files["count"]
         assert "locked" not in git(repo, "worktree", "list", "--porcelain")
         assert integrity(repo) == "ok"
         for pid in pids:
@@ -407,9 +425,9 @@ def test_init_feature_with_worktrees_survives_kills(forks: Forks, cli: Run, repo
 
     tally = Tally("init-feature --worktrees")
     kill_everywhere(forks, repo, ("init-feature", SPEC, "--worktrees"), reset=reset, check=check,
-                    tally=tally)  # fmt: skip
+                    tally=tally, before_delays=lambda: (reset(), add_files()))  # fmt: skip
     tally.report()
-    assert tally.kills >= 10
+    assert files["count"] == 300 and tally.kills >= 10
 
 
 def test_merge_pr_survives_kills(
