@@ -112,17 +112,22 @@ class Templates:
             if (dest / entry.name).exists():
                 shutil.rmtree(dest / entry.name)
             shutil.copytree(entry, dest / entry.name, symlinks=True)
+        for entry in template.iterdir():
             _relink(dest / entry.name, str(template), str(dest))
 
 
-def _relink(tree: Path, old: str, new: str) -> None:
-    """Point the links between a repository and its linked worktrees (a worktree's
-    ``.git`` file, the repository's ``.git/worktrees/*/gitdir``: the only absolute paths
-    git keeps) from ``old`` to ``new``. Not `git worktree repair`: it follows the links
-    and would repair the template."""
-    for link in [*tree.glob("*/*/.git"), *tree.glob(".git/worktrees/*/gitdir")]:
-        if link.is_file():
-            link.write_text(link.read_text().replace(old, new))
+def _relink(repo: Path, old: str, new: str) -> None:
+    """Point the links between ``repo`` (copied from under ``old`` to under ``new``) and
+    its linked worktrees at the copies: ``.git/worktrees/*/gitdir`` and the worktree's
+    ``.git`` file it names, the only absolute paths git keeps. Not `git worktree repair`:
+    it follows the links and would repair the template."""
+    for gitdir in repo.glob(".git/worktrees/*/gitdir"):
+        target = gitdir.read_text().replace(old, new)
+        assert target.startswith(new), f"{gitdir}: {target!r} is not under {new}"
+        gitdir.write_text(target)
+        dot_git = Path(target.strip())
+        if dot_git.is_file():
+            dot_git.write_text(dot_git.read_text().replace(old, new))
 
 
 @pytest.fixture(scope="session")
