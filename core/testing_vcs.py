@@ -40,11 +40,11 @@ class VCSContract:
 
     @pytest.fixture
     def vcs(self) -> VCS:  # pragma: no cover - subclasses provide it
-        raise NotImplementedError
+        pytest.fail("subclasses of this contract provide a `vcs` fixture")
 
     @pytest.fixture
     def history(self) -> History:  # pragma: no cover - subclasses provide it
-        raise NotImplementedError
+        pytest.fail("subclasses of this contract provide a `history` fixture")
 
     def test_satisfies_protocol(self, vcs: VCS) -> None:
         assert isinstance(vcs, VCS)
