@@ -42,6 +42,12 @@ class NotInitializedError(StoreError):
     """The event store does not exist yet."""
 
 
+class StoreUnavailableError(StoreError):
+    """The event store cannot be reached now (its server is down, unreachable or too slow
+    to answer within the connect timeout): a write on the hook path may be spooled locally
+    and stored later, where any other StoreError is final."""
+
+
 class NotFoundError(OrchestratorError):
     """A feature, agent, conflict or blocker that was named does not exist."""
 

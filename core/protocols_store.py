@@ -267,6 +267,30 @@ class StoreSummaries(Protocol):
         """The state of every task that has state events, ordered by task id."""
 
 
+# ------------------------------------------------------------------------------- feed
+class EventSubscription(Protocol):
+    """A live feed of committed events, from a cursor on (:meth:`StoreFeed.subscribe`)."""
+
+    def wait(self, timeout: float) -> list[Event]:
+        """The events committed after the last one this subscription returned (after
+        ``after_id`` at first), oldest first, at most ``limit`` of them; when there are
+        none yet, waits up to ``timeout`` seconds for one, then returns ``[]``."""
+
+    def close(self) -> None:
+        """Stop listening and release what the subscription holds; idempotent."""
+
+
+@runtime_checkable
+class StoreFeed(Protocol):
+    """A store that pushes commits to subscribers (optional; the built-in ``postgres``
+    store: ``LISTEN``/``NOTIFY``). For one that does not,
+    :func:`claude_orchestrator.feed.subscribe` polls :meth:`StoreQueries.events_since`
+    by cursor behind the same :class:`EventSubscription` interface."""
+
+    def subscribe(self, after_id: int = 0, limit: int = 1000) -> EventSubscription:
+        """A subscription to the events with ``id > after_id`` (of every feature)."""
+
+
 # ------------------------------------------------------------------------------ port
 @runtime_checkable
 class EventStore(StoreQueries, Protocol):

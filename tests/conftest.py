@@ -26,6 +26,7 @@ from hypothesis import settings
 
 from claude_orchestrator import Orchestrator
 from claude_orchestrator.manager import PluginRegistry
+from tests.pg_fixtures import pg_admin_dsn, pg_dsn  # noqa: F401 - fixtures
 
 #: No per-example deadline: many examples run git or SQLite, whose time depends on the
 #: machine's load, and a deadline would make them flaky without testing anything.
