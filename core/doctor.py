@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING, NamedTuple
 
-from .errors import OrchestratorError
+from .errors import OrchestratorError, StoreUnavailableError
 from .protocols_vcs import VCS
+from .spool import MAX_ATTEMPTS
 
 if TYPE_CHECKING:
     from .api import Orchestrator
@@ -16,6 +17,8 @@ class Check(NamedTuple):
     name: str
     ok: bool
     detail: str
+    #: "warning": it passes, but wants a look (spooled records); None otherwise
+    level: str | None = None
 
 
 def run_checks(orch: Orchestrator) -> list[Check]:
@@ -43,13 +46,8 @@ def run_checks(orch: Orchestrator) -> list[Check]:
             checks.append(Check("git", True, f"git {text} ({batch})"))
     except OrchestratorError as exc:
         checks.append(Check("git", False, str(exc)))
-    try:
-        store = orch.store
-        info = store.info()
-        checks.append(Check("store", True, f"{info.location}: schema v{info.schema_version}, "
-                            f"{(info.counts or {}).get('task_events', 0)} events"))  # fmt: skip
-    except OrchestratorError as exc:
-        checks.append(Check("store", False, str(exc)))
+    checks.append(_store(orch))
+    checks.append(_spool(orch))
     if vcs is not None and orch.location.in_git:
         try:
             states = hooks.status(orch)
@@ -84,6 +82,61 @@ def run_checks(orch: Orchestrator) -> list[Check]:
     else:
         checks.append(Check("sandbox", True, "bubblewrap and socat found"))
     return checks
+
+
+def _store(orch: Orchestrator) -> Check:
+    try:
+        store = orch.store
+        info = store.info()
+    except StoreUnavailableError as exc:
+        where = _store_location(orch)
+        return Check("store", False, f"{where} cannot be reached: {exc}; until it answers, "
+                     "log-event, sync-status and the guard spool their writes on this "
+                     "machine (start the server or restore the connection, then any of "
+                     "them drains the spool)")  # fmt: skip
+    except OrchestratorError as exc:
+        return Check("store", False, str(exc))
+    return Check("store", True, f"{info.location}: schema v{info.schema_version}, "
+                 f"{(info.counts or {}).get('task_events', 0)} events")  # fmt: skip
+
+
+def _store_location(orch: Orchestrator) -> str:
+    try:
+        return f"the event store {orch.store_plugin().location}"
+    except Exception:
+        return "the event store"
+
+
+def _spool(orch: Orchestrator) -> Check:
+    """What the hook path spooled (a warning: the next writer that reaches the store
+    drains it) and what the store refused for good (in rejected files)."""
+    import time
+
+    from .spool import summary
+
+    found = summary(orch.location.state_dir)
+    if not found.waiting and not found.rejected:
+        return Check("spool", True, "nothing spooled")
+    parts = []
+    if found.waiting:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(found.kinds.items()))
+        age = _age(time.time() - (found.oldest or time.time()))
+        stores = ", ".join(s or "any store" for s in found.stores)
+        parts.append(f"{found.waiting} record(s) spooled ({kinds}), the oldest {age} old, "
+                     f"for {stores}; the next log-event, sync-status or guard call that "
+                     "reaches the store stores them")  # fmt: skip
+    if found.rejected:
+        parts.append(f"{found.rejected} record(s) the store refused {MAX_ATTEMPTS} times are "
+                     f"kept in {orch.location.state_dir}/*.rejected, not stored")  # fmt: skip
+    return Check("spool", True, "; ".join(parts), "warning")
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def _branch_names(vcs: VCS, prefix: str) -> Check:

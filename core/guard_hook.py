@@ -7,8 +7,9 @@ output to allow; exit 2 and one line on stderr to block. Anything unexpected blo
 
 Logging never delays or changes a decision: :mod:`~claude_orchestrator.guard_log` writes
 the record through the configured store with a busy timeout of a few milliseconds, or
-spools it when the store is busy or unusable; the next guard that reaches the store
-drains the spool.
+spools it when the store is busy, away or unusable (:mod:`~claude_orchestrator.spool`);
+the next guard, ``events log-event`` or ``sync-status`` that reaches the store drains
+the spool.
 """
 
 from __future__ import annotations

@@ -1,34 +1,16 @@
-"""The guard's decision log: the store, the spool and its drain (records and the spool in
-:mod:`~.guard_spool`, the drain in :mod:`~.guard_drain`, redaction in :mod:`~.guard_redact`).
+"""The guard's decision log: the store, the spool and its drain (the records in
+:mod:`~.guard_spool`, the spool every hook-path command shares in :mod:`~.spool`, its
+drain in :mod:`~.spool_drain`, redaction in :mod:`~.guard_redact`).
 
 Every decision the guard takes is recorded as a ``guard_decision`` event through the
 *configured* store plugin, chosen by name through the plugin registry like every other
 command. Logging never delays or changes a decision: the store gets a busy timeout of a
-few milliseconds, and a record it cannot take now is appended to a spool beside it
-(``guard-spool.jsonl``); the next guard that reaches the store drains the spool.
-
-Every spooled record reaches the store exactly once, whoever dies when:
-
-- each record carries a unique id, which its event keeps as ``metadata.record_id``;
-- a drainer *claims* the spool by renaming it to ``guard-spool.jsonl.<pid>.<token>``
-  while it holds an exclusive ``flock`` on it, and keeps the lock until it is done. The
-  kernel drops the lock the moment its owner dies (SIGKILL included), so a claim that
-  nobody holds a lock on belongs to a dead drainer, and the next drainer takes it over:
-  no guessing from the file's age, and a reused pid cannot keep a claim alive;
-- before its first store, a drainer notes in the claim the store's newest event id, and
-  after each record the store accepts, a ``stored`` mark. A drainer killed between the
-  store's commit and that mark leaves records in doubt: whoever takes the claim over
-  looks for them among the events stored since the note (event ids increase) before
-  storing anything;
-- a record the store refuses (an unknown feature or agent, an invalid value, a malformed
-  line) gets a ``failed`` mark and is retried by later drains; after
-  :data:`MAX_ATTEMPTS` refusals it moves to ``guard-spool.rejected`` and a
-  ``guard_log_rejected`` event says so. A record is never dropped;
-- appenders hold a shared lock while they write and check that the path still names
-  the file they opened, so nothing is appended to a file a drainer has claimed.
-
-A drain that stops early (the store is busy, or its time budget is spent) rewrites the
-claim with what is left, in one rename, and lets it go: the records stay spooled.
+few milliseconds, and a record it cannot take now is appended to the store's spool
+beside it; the next guard, ``events log-event`` or ``sync-status`` that reaches the
+store drains the spool (exactly once, in order: the protocol is :mod:`~.spool`'s). The
+guard drains what the spool holds of events; the syncs spooled there wait for a command
+that runs git anyway. Records the store refused :data:`~.spool.MAX_ATTEMPTS` times move
+to a rejected file, and a ``guard_log_rejected`` event says so.
 """
 
 from __future__ import annotations
@@ -39,15 +21,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .guard_drain import drain
-from .guard_spool import MAX_ATTEMPTS, REJECTED, decision_record, rejected_records, spool_record
+from .guard_spool import decision_record, spool_record
+from .spool_drain import drain, rejected_event, store_location
 
 if TYPE_CHECKING:
     from .config import Config
     from .guard import Decision
     from .location import Location
     from .manager import PluginRegistry
-    from .models import NewEvent
     from .store_service import Store
 REJECTED_EVENT_TYPE = "guard_log_rejected"
 #: How long the guard waits for a store another process is writing to.
@@ -127,6 +108,8 @@ def log_decision(
 
     Never raises: the decision stands whatever happens to its record.
     """
+    from .spool import append_for
+
     record = decision_record(spec_id, role, tool, detail, decision)
     state_dir = location.state_dir
     try:
@@ -136,12 +119,13 @@ def log_decision(
         return
     try:
         if not _exists(store):
-            spool_record(state_dir, record)
+            append_for(state_dir, store_location(store), record)
             return
         report = drain(store, state_dir, new=record, budget_s=DRAIN_BUDGET_S)
         if report.rejected and report.new_stored:
+            event = rejected_event(spec_id, role, REJECTED_EVENT_TYPE, "guard decision", report)
             with contextlib.suppress(Exception):
-                store.append_event(_rejected_event(spec_id, role, state_dir, report.rejected))
+                store.append_event(event)
     finally:
         with contextlib.suppress(Exception):
             store.close()
@@ -152,20 +136,3 @@ def _exists(store: Store) -> bool:
         return store.exists()
     except Exception:
         return False
-
-
-def _rejected_event(spec_id: str, role: str, state_dir: Path, ids: list[str]) -> NewEvent:
-    from .models import NewEvent
-
-    path = state_dir / REJECTED
-    total = len(rejected_records(state_dir))
-    return NewEvent(
-        spec_id=spec_id,
-        role=role,
-        event_type=REJECTED_EVENT_TYPE,
-        message=(
-            f"{len(ids)} spooled guard decision record(s) the store refused {MAX_ATTEMPTS} "
-            f"times moved to {path} ({total} there in all); they are kept there, not stored"
-        ),
-        metadata={"record_ids": ids, "file": str(path), "total": total},
-    )

@@ -11,7 +11,10 @@ before). The sync hooks (post-commit, post-rewrite, post-merge) run
   ``claude-orchestrator doctor`` shows;
 * they never hang a commit either: ``--from-hook`` has a time budget
   (:data:`HOOK_BUDGET_SECONDS`, or ``$CLAUDE_ORCHESTRATOR_HOOK_BUDGET``) after which it
-  logs that it gave up and exits 0 (``sync-status`` catches up later).
+  logs that it gave up and exits 0 (``sync-status`` catches up later);
+* a store that cannot be reached (its server away, or locked for longer than the hook
+  path waits) is no failure: the branch is noted in the spool as needing a sync, quietly,
+  and the next command that reaches the store runs it (:mod:`~.spool_writes`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .models_vcs import HookSettings, HookState
 
 if TYPE_CHECKING:
     from .api import Orchestrator
+    from .workflow import SyncResult
 
 LOG_NAME = "hook-errors.log"
 HOOK_BUDGET_SECONDS = 20.0
@@ -156,6 +160,15 @@ def _rewrite_mapping() -> list[tuple[str, str]]:
     return pairs
 
 
+def record_sync_warnings(orch: Orchestrator, hook: str, result: SyncResult) -> None:
+    """Record a sync's warnings in the hook error log (a hook has no one to tell)."""
+    for commit, task_id in result.unknown_tasks:
+        record_failure(orch, hook, f"warning: {result.branch}: commit {commit[:12]} names "
+                       f"{task_id}, which is not in the overseer's tasks.md")  # fmt: skip
+    for problem in result.problems:
+        record_failure(orch, hook, f"warning: {problem}")
+
+
 def sync_from_hook(orch: Orchestrator, hook: str) -> None:
     """What the installed hooks run: sync quietly, never fail or hang, record problems."""
     with _time_budget(orch, hook):
@@ -164,7 +177,8 @@ def sync_from_hook(orch: Orchestrator, hook: str) -> None:
 
 def _sync_from_hook(orch: Orchestrator, hook: str) -> None:
     from .errors import OrchestratorError
-    from .workflow import parse_branch, sync_status
+    from .spool_writes import Spooled, sync
+    from .workflow import parse_branch
 
     try:
         vcs = orch.vcs()
@@ -175,12 +189,9 @@ def _sync_from_hook(orch: Orchestrator, hook: str) -> None:
         if branch is None or parse_branch(orch.config.branch_prefix, branch) is None:
             return  # not a feature branch: nothing to sync, and not a failure
         rewritten = _rewrite_mapping() if hook == "post-rewrite" else []
-        result = sync_status(orch, rewritten=rewritten, how=os.environ.get(ENV_REWRITE, ""))
-        for commit, task_id in result.unknown_tasks:
-            record_failure(orch, hook, f"warning: {branch}: commit {commit[:12]} names "
-                           f"{task_id}, which is not in the overseer's tasks.md")  # fmt: skip
-        for problem in result.problems:
-            record_failure(orch, hook, f"warning: {problem}")
+        result = sync(orch, hook=hook, rewritten=rewritten, how=os.environ.get(ENV_REWRITE, ""))
+        if not isinstance(result, Spooled):  # spooled: quiet, the drain syncs it
+            record_sync_warnings(orch, hook, result)
     except OrchestratorError as exc:
         record_failure(orch, hook, f"error: {exc}")
     except Exception as exc:

@@ -196,23 +196,22 @@ def _path(values: Values, name: str) -> str | Path | None:
 
 
 def log_event(values: Values) -> int:
-    """``events log-event``: append the event; print it only with --json."""
-    from .api import Orchestrator
+    """``events log-event``: append the event; print it only with --json. When the store
+    cannot be reached, the event is spooled (one line on stderr; with --json, the
+    record) and stored by the next command that reaches it: exit 0."""
+    from .spool_writes import HookOrchestrator, Spooled, new_event
+    from .spool_writes import log_event as write
 
-    with Orchestrator(db=_path(values, "db"), on_warning=_warn) as orch:
-        event = orch.log_event(
-            _required(values, "spec_id"),
-            _required(values, "role"),
-            _required(values, "event_type"),
-            _required(values, "message"),
-            _text(values, "task_id"),
-            _text(values, "commit"),
-            _text(values, "metadata"),
-        )
+    with HookOrchestrator(db=_path(values, "db"), on_warning=_warn) as orch:
+        fields = ("spec_id", "role", "event_type", "message", "task_id", "commit", "metadata")
+        new = new_event([_text(values, name) for name in fields])
+        outcome = write(orch, new)
+    if isinstance(outcome, Spooled):
+        _warn(outcome.line())
     if values["as_json"]:
         from .render import to_json
 
-        sys.stdout.write(to_json(event) + "\n")
+        sys.stdout.write(to_json(outcome) + "\n")
     return 0
 
 
@@ -221,20 +220,26 @@ def _warn(text: str) -> None:
 
 
 def sync_status(values: Values) -> int:
-    """``sync-status``: read new commits into events; as a git hook, quiet and never failing."""
-    from .api import Orchestrator
+    """``sync-status``: read new commits into events; as a git hook, quiet and never
+    failing. When the store cannot be reached, the branch is spooled as needing a sync
+    (one line on stderr; with --json, the record): exit 0."""
+    from .spool_writes import HookOrchestrator, Spooled, sync
 
-    with Orchestrator(db=_path(values, "db"), on_warning=_warn) as orch:
+    with HookOrchestrator(db=_path(values, "db"), on_warning=_warn) as orch:
         hook = _text(values, "from_hook")
         if hook is not None:
             from .hooks import sync_from_hook
 
             sync_from_hook(orch, hook)
             return 0
-        from .render import render_sync, sync_warnings
-        from .workflow import sync_status as run
+        from .render import render_sync, sync_warnings, to_json
 
-        result = run(orch, branch=_text(values, "branch"))
+        result = sync(orch, branch=_text(values, "branch"))
+        if isinstance(result, Spooled):
+            _warn(result.line())
+            if values["as_json"]:
+                sys.stdout.write(to_json(result) + "\n")
+            return 0
         for warning in sync_warnings(result):
             print(warning, file=sys.stderr)
         sys.stdout.write(render_sync(result, values["as_json"] is True) + "\n")

@@ -3,7 +3,9 @@
 
 One SQLite file in WAL mode, shared by every worktree of a repository. Writes are short
 ``BEGIN IMMEDIATE`` transactions with a generous busy timeout, so several agents can
-log at the same moment. sqlite-utils, which costs ~100 ms to import, is used only
+log at the same moment; a store still locked when the timeout ends is
+:class:`~claude_orchestrator.errors.StoreUnavailableError` (the hook path waits at most
+2 s, then spools its write). sqlite-utils, which costs ~100 ms to import, is used only
 where that cost does not matter: migrating the original tool's schema.
 """
 
@@ -19,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from claude_orchestrator.errors import NotInitializedError, StoreError
+from claude_orchestrator.errors import NotInitializedError, StoreError, StoreUnavailableError
 from claude_orchestrator.models import StoreInfo
 
 from . import sqlite_rows
@@ -136,7 +138,9 @@ class SQLiteConnection:
                     f"writes {self.path.name}-wal beside it), or point --db at a writable file"
                 ) from None
             if "locked" in text or "busy" in text:
-                raise StoreError(
+                # Unavailable, not broken: the lock is another process's, for now. The hook
+                # path spools the write (the next writer stores it); other commands fail.
+                raise StoreUnavailableError(
                     f"the event store {self.path} stayed locked for {self.busy_timeout:g} s "
                     f"({text}): another process holds a long write lock; try again"
                 ) from None

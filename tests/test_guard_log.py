@@ -22,11 +22,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from claude_orchestrator import guard_drain as guard_log
 from claude_orchestrator import hookimpl
+from claude_orchestrator import spool_drain as guard_log
 from claude_orchestrator.config import default_config
 from claude_orchestrator.errors import StoreError
-from claude_orchestrator.guard_drain import drain
 from claude_orchestrator.guard_log import log_decision
 from claude_orchestrator.guard_redact import redact
 from claude_orchestrator.guard_spool import (
@@ -41,6 +40,8 @@ from claude_orchestrator.location import Location
 from claude_orchestrator.manager import PluginRegistry
 from claude_orchestrator.models import Event, NewEvent
 from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.spool import unbound
+from claude_orchestrator.spool_drain import drain
 
 SPEC = "003-reading-goals"
 ROLE = "implementor-data"
@@ -203,7 +204,8 @@ def stored_ids(db: Path) -> Counter[str]:
 
 
 def spooled(state_dir: Path) -> list[Path]:
-    return sorted(state_dir.glob(SPOOL + "*"))
+    """Spool files, of the unbound spool and of the store's own, claims included."""
+    return sorted([*state_dir.glob(SPOOL + "*"), *state_dir.glob("spool-*.jsonl*")])
 
 
 def fast_store(db: Path) -> SQLiteStore:
@@ -259,7 +261,7 @@ def test_the_guard_waits_milliseconds_for_a_busy_store(
                  Verdict(False, "no"), env={})  # fmt: skip
     assert time.monotonic() - start < 2  # the store's own timeout is 30 s
     holder.execute("ROLLBACK")
-    assert "git merge main" in (state_dir / SPOOL).read_text()
+    assert "git merge main" in "".join(p.read_text() for p in spooled(state_dir))
     log_decision(location(tmp_path), default_config(), SPEC, ROLE, "Bash", "git status",
                  Verdict(True, ""), env={})  # fmt: skip
     store = SQLiteStore(db)
@@ -471,7 +473,7 @@ def test_rejections_are_reported_as_an_event(tmp_path: Path, state: tuple[Path, 
 DRAINER = """
 import sys, time
 from pathlib import Path
-from claude_orchestrator import guard_drain as guard_log
+from claude_orchestrator import spool_drain as guard_log
 from claude_orchestrator.plugins.sqlite_store import SQLiteStore
 
 point, nth, seen = sys.argv[3], int(sys.argv[4]), []
@@ -553,7 +555,7 @@ def test_a_live_drainer_keeps_its_claim(state: tuple[Path, Path]) -> None:
     records = [record(n) for n in range(3)]
     for item in records:
         spool_record(state_dir, item)
-    claim = guard_log._Claim.claim_spool(state_dir)  # this process holds the lock
+    claim = guard_log._Claim.claim_spool(unbound(state_dir))  # this process holds the lock
     assert claim is not None
     os.utime(claim.path, (0, 0))  # ancient: an mtime rule would steal it
     proc = subprocess.run([sys.executable, "-c", DRAINER, str(db), str(state_dir), "none", "1"],
@@ -585,7 +587,7 @@ for n in range(int(sys.argv[2])):
 LOOPING_DRAINER = """
 import sys, time
 from pathlib import Path
-from claude_orchestrator.guard_drain import drain
+from claude_orchestrator.spool_drain import drain
 from claude_orchestrator.plugins.sqlite_store import SQLiteStore
 
 store = SQLiteStore(sys.argv[1], busy_timeout=0.005)
