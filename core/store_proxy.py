@@ -1,0 +1,408 @@
+"""A per-machine store proxy: hook processes use a warm store port over a unix socket.
+
+A server store costs every process that opens it: psycopg's import (~120-150 ms here)
+and a TCP + SCRAM (+ TLS) handshake. Git hooks and the guard start a process per commit
+and per tool call, so for a store that says so the library does not open the store in
+the process: :func:`maybe_proxy` returns a :class:`ProxyPort`, an
+:class:`~claude_orchestrator.protocols_store.EventStore` that sends each call to a daemon
+(:mod:`.store_proxy_daemon`), one per machine and store, which holds the real port --
+built through the plugin registry by name, as :class:`~claude_orchestrator.wiring.Wiring`
+builds it -- and its connections warm. :class:`~claude_orchestrator.store_service.Store`
+runs in the client over the proxy unchanged. The client imports ``socket``, ``struct``
+and ``pickle`` (the wire: :mod:`.store_proxy_wire`), never the store's driver.
+
+- **Where**: ``<state dir>/store-proxy/<key>.sock``; the key digests the store's
+  identity (:func:`~.store_proxy_spawn.proxy_key`), so a new version, store or setting
+  means a new daemon.
+- **Start**: when nothing answers, the client starts the daemon detached and does *this*
+  call directly through the real port, which it built anyway (the first call costs the
+  spawn, no wait); one daemon per key (an ``flock``), started once when many race.
+- **Transactions**: ``transaction()`` is one transaction in the daemon, on a port of
+  its own for this connection; the daemon rolls it back when the client raises, closes
+  the socket or dies. Errors of the port or of the store's rules (every
+  :class:`~claude_orchestrator.errors.OrchestratorError`) are raised here with their
+  type and message.
+- **Faults**: a daemon that is killed, stops or refuses: a call does it directly, a
+  transaction goes on directly after replaying what it read (:mod:`.store_proxy_tx`);
+  the next call starts a new daemon.
+- **Which stores**: a port with ``proxied = True`` (the postgres store), unless
+  ``plugins.options.<store>.proxy: false``; ``proxy: true`` proxies any store (the
+  sqlite store is not by default: nothing to keep warm).
+  ``CLAUDE_ORCHESTRATOR_NO_STORE_PROXY=1`` turns the proxy off. Linux only (the peer
+  check is ``SO_PEERCRED``). Options: ``proxy_idle`` (seconds without a request before
+  the daemon exits, default 300) and ``proxy_timeout`` (seconds a call may take, 120).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
+
+from . import __version__
+from .protocols_store import EventStore, StoreFeed, StoreSummaries
+from .store_proxy_spawn import ENV_DISABLE, DaemonSpec, paths, proxy_key
+from .store_proxy_wire import (
+    ERR,
+    KINDS,
+    OK,
+    PROTOCOL,
+    DaemonState,
+    FrameTooLarge,
+    WireError,
+    connect,
+    proxy_dir,
+    receive,
+    send,
+)
+
+if TYPE_CHECKING:
+    import socket
+
+    from .models import (
+        Agent,
+        AgentStatus,
+        Blocker,
+        Conflict,
+        Event,
+        Feature,
+        PullRequest,
+        StoreInfo,
+        TaskState,
+        TestResult,
+    )
+    from .protocols import PluginContext
+    from .protocols_store import EventSubscription, StoreTransaction
+
+__all__ = ["ENV_DISABLE", "DaemonState", "ProxyPort", "maybe_proxy"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+DEFAULT_IDLE_S = 300.0
+DEFAULT_TIMEOUT_S = 120.0
+CONNECT_TIMEOUT_S = 1.0
+
+
+class Channel:
+    """One connection to the daemon; its first frame says who the client is."""
+
+    def __init__(self, sock: socket.socket, pid: int, key: str) -> None:
+        self.sock = sock
+        self.pid = pid
+        self._hello: tuple[object, ...] | None = ("hello", PROTOCOL, __version__, key)
+
+    def ask(self, message: tuple[object, ...]) -> tuple[str, Any]:
+        """The daemon's reply (WireError when there is none, or a malformed one). A
+        channel whose exchange failed in any way is closed: never read out of step."""
+        try:
+            if self._hello is not None:
+                send(self.sock, self._hello, message)
+                self._hello = None
+            else:
+                send(self.sock, message)
+            reply = receive(self.sock)
+            if not (isinstance(reply, tuple) and len(reply) == 2 and reply[0] in KINDS):
+                raise WireError("a malformed reply")
+            if reply[0] == ERR and not isinstance(reply[1], Exception):
+                raise WireError("a malformed error reply")
+        except FrameTooLarge:
+            raise  # nothing was sent: the channel is still in step
+        except BaseException:
+            self.sock.close()
+            raise
+        return reply
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class ProxyOptions(NamedTuple):
+    """The proxy's plugin options: ``proxy`` (None: the port decides), ``proxy_idle``
+    and ``proxy_timeout`` in seconds."""
+
+    enabled: bool | None
+    idle_s: float
+    timeout_s: float
+
+
+def read_options(name: str, context: PluginContext) -> ProxyOptions:
+    """The options, or ConfigError naming the one that is wrong."""
+    options = context.options
+    enabled = options.get("proxy")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise context.config.error(
+            f"plugins.options.{name}.proxy", f"must be true or false, not {enabled!r}"
+        )
+    idle = _seconds(name, context, "proxy_idle", DEFAULT_IDLE_S)
+    return ProxyOptions(enabled, idle, _seconds(name, context, "proxy_timeout", DEFAULT_TIMEOUT_S))
+
+
+def _seconds(name: str, context: PluginContext, option: str, default: float) -> float:
+    value = context.options.get(option, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+        raise context.config.error(
+            f"plugins.options.{name}.{option}",
+            f"must be a number of seconds above 0, not {value!r}",
+        )
+    return float(value)
+
+
+def maybe_proxy(
+    build_port: Callable[[], EventStore],
+    name: str,
+    context: PluginContext,
+    state_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> EventStore:
+    """The port ``build_port`` builds, or a :class:`ProxyPort` over it when the store is
+    proxied (see the module docstring) and ``<state dir>/store-proxy`` can be the user's
+    own 0700 directory.
+
+    :param build_port: builds the store plugin's port (e.g. ``Wiring``'s checked build);
+        called once here: the proxy does a call directly through it when no daemon
+        answers. Its factory should not connect: the port connects on first use.
+    :param name: the store plugin's name (``plugins.store``).
+    :param context: the context the port was built with; the daemon builds its own
+        ports from it.
+    :param env: the environment (default ``os.environ``); the daemon is started with it.
+    """
+    env = os.environ if env is None else env
+    settings = read_options(name, context)
+    port = build_port()
+    if env.get(ENV_DISABLE, "") not in ("", "0") or not sys.platform.startswith("linux"):
+        return port
+    wanted = settings.enabled
+    if wanted is None:
+        wanted = getattr(port, "proxied", False) is True
+    directory = proxy_dir(state_dir) if wanted else None
+    if directory is None:
+        return port
+    key = proxy_key(name, port, context)
+    spec = DaemonSpec(key, name, __version__, str(directory), context._replace(services=None),
+                      settings.idle_s)  # fmt: skip
+    return proxy_class(port)(port, spec, env, settings.timeout_s)
+
+
+class ProxyPort:
+    """An :class:`~claude_orchestrator.protocols_store.EventStore` whose calls the
+    store's daemon runs; each one is done directly through ``direct`` (the real port)
+    when no daemon can."""
+
+    def __init__(
+        self, direct: EventStore, spec: DaemonSpec, env: Mapping[str, str], timeout_s: float
+    ) -> None:
+        self.direct = direct
+        self.spec = spec
+        self.timeout_s = timeout_s
+        self._env = env
+        self._directory = Path(spec.directory)
+        self._socket_name = paths(self._directory, spec.key)[0].name
+        self._idle: list[Channel] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        #: calls the daemon ran, and calls done directly (no daemon, or it failed)
+        self.proxied_calls = 0
+        self.direct_calls = 0
+
+    # -- channels --------------------------------------------------------------------
+    def take(self) -> tuple[Channel | None, bool]:
+        """A channel (an idle one first) and whether it was idle; (None, False) when no
+        daemon answers: then one is started."""
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop(), True
+        try:
+            sock, pid = connect(self._directory, self._socket_name, CONNECT_TIMEOUT_S)
+        except WireError:  # another user's socket: never start one beside it
+            return None, False
+        except OSError:
+            from .store_proxy_spawn import spawn
+
+            spawn(self.spec, self._env)
+            return None, False
+        sock.settimeout(self.timeout_s)
+        return Channel(sock, pid, self.spec.key), False
+
+    def give(self, channel: Channel) -> None:
+        with self._lock:
+            self._idle.append(channel)
+
+    def exchange(self, message: tuple[object, ...]) -> tuple[tuple[str, Any], Channel] | None:
+        """The daemon's ``ok`` or ``err`` reply and the channel it came on (the caller
+        gives it back), or None: do it directly."""
+        while True:
+            channel, was_idle = self.take()
+            if channel is None:
+                return None
+            try:
+                reply = channel.ask(message)
+            except FrameTooLarge:
+                self.give(channel)
+                return None
+            except WireError:
+                if was_idle:  # the daemon may have closed it (idle exit): once more
+                    continue
+                return None
+            if reply[0] in (OK, ERR):
+                return reply, channel
+            channel.close()
+            return None
+
+    def request(self, message: tuple[object, ...]) -> tuple[str, Any] | None:
+        """The daemon's ``ok`` or ``err`` reply, or None: do it directly."""
+        got = self.exchange(message)
+        if got is None:
+            return None
+        self.give(got[1])
+        return got[0]
+
+    def call(
+        self, method: Callable[Concatenate[Any, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """``method`` (a port method, named by the protocol) run by the daemon, or by
+        the real port when it cannot."""
+        name = method.__name__
+        reply = self.request(("call", name, args, kwargs))
+        if reply is None:
+            self.direct_calls += 1
+            return cast("R", getattr(self.direct, name)(*args, **kwargs))
+        self.proxied_calls += 1
+        if reply[0] == ERR:
+            raise reply[1]
+        return cast("R", reply[1])
+
+    def daemon(self) -> DaemonState | None:
+        """The daemon serving this store, or None (one is then started)."""
+        reply = self.request(("ping",))
+        return reply[1] if reply is not None and reply[0] == OK else None
+
+    # -- lifecycle -------------------------------------------------------------------
+    @property
+    def location(self) -> str:
+        return self.direct.location
+
+    def exists(self) -> bool:
+        return self.call(EventStore.exists)
+
+    def initialize(self) -> StoreInfo:
+        return self.call(EventStore.initialize)
+
+    def info(self) -> StoreInfo:
+        return self.call(EventStore.info)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for channel in idle:
+            channel.close()
+        self.direct.close()
+        from .store_proxy_spawn import reap
+
+        reap()
+
+    def transaction(self) -> AbstractContextManager[StoreTransaction]:
+        from .store_proxy_tx import ProxyTransaction
+
+        return ProxyTransaction(self)
+
+    # -- queries ---------------------------------------------------------------------
+    def get_feature(self, spec_id: str) -> Feature | None:
+        return self.call(EventStore.get_feature, spec_id)
+
+    def list_features(self) -> list[Feature]:
+        return self.call(EventStore.list_features)
+
+    def list_agents(self, spec_id: str) -> list[Agent]:
+        return self.call(EventStore.list_agents, spec_id)
+
+    def recent_events(self, limit: int, spec_id: str | None = None) -> list[Event]:
+        return self.call(EventStore.recent_events, limit, spec_id)
+
+    def events_after(self, spec_id: str, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        return self.call(EventStore.events_after, spec_id, after_id, limit)
+
+    def events_since(self, after_id: int = 0, limit: int = 1000) -> list[Event]:
+        return self.call(EventStore.events_since, after_id, limit)
+
+    def delivery_cursor(self, consumer: str) -> int | None:
+        return self.call(EventStore.delivery_cursor, consumer)
+
+    def list_conflicts(
+        self, spec_id: str | None = None, include_resolved: bool = False
+    ) -> list[Conflict]:
+        return self.call(EventStore.list_conflicts, spec_id, include_resolved)
+
+    def list_blockers(
+        self, spec_id: str | None = None, include_resolved: bool = False
+    ) -> list[Blocker]:
+        return self.call(EventStore.list_blockers, spec_id, include_resolved)
+
+    def list_test_results(self, spec_id: str | None = None, limit: int = 50) -> list[TestResult]:
+        return self.call(EventStore.list_test_results, spec_id, limit)
+
+    def list_pull_requests(self, spec_id: str | None = None) -> list[PullRequest]:
+        return self.call(EventStore.list_pull_requests, spec_id)
+
+    def get_pull_request(self, pr_id: int) -> PullRequest | None:
+        return self.call(EventStore.get_pull_request, pr_id)
+
+    def sync_cursor(self, branch: str) -> str | None:
+        return self.call(EventStore.sync_cursor, branch)
+
+    def known_patch_ids(self, spec_id: str, branch: str, patch_ids: Sequence[str]) -> set[str]:
+        return self.call(EventStore.known_patch_ids, spec_id, branch, patch_ids)
+
+    def synced_changes(
+        self,
+        spec_id: str,
+        branch: str,
+        *,
+        patch_ids: Sequence[str] = (),
+        commits: Sequence[str] = (),
+    ) -> list[tuple[str, str]]:
+        return self.call(
+            EventStore.synced_changes, spec_id, branch, patch_ids=patch_ids, commits=commits
+        )
+
+
+class _Summaries(ProxyPort):
+    """The proxy of a port that keeps the summaries (:class:`StoreSummaries`)."""
+
+    def feature_status(self, spec_id: str | None = None) -> list[AgentStatus]:
+        return self.call(StoreSummaries.feature_status, spec_id)
+
+    def task_states(self, spec_id: str) -> list[TaskState]:
+        return self.call(StoreSummaries.task_states, spec_id)
+
+
+class _Feed(ProxyPort):
+    """A port with a live feed: a subscription is long-lived and off the hook path, so
+    it is the real port's own."""
+
+    def subscribe(self, after_id: int = 0, limit: int = 1000) -> EventSubscription:
+        return cast("StoreFeed", self.direct).subscribe(after_id, limit)
+
+
+class _SummariesFeed(_Summaries, _Feed):
+    pass
+
+
+def proxy_class(port: EventStore) -> type[ProxyPort]:
+    """The proxy class with the optional parts ``port`` has (the library checks them
+    with ``isinstance``)."""
+    summaries, feed = isinstance(port, StoreSummaries), isinstance(port, StoreFeed)
+    return {(False, False): ProxyPort, (True, False): _Summaries,
+            (False, True): _Feed, (True, True): _SummariesFeed}[summaries, feed]  # fmt: skip
+
+
+if __name__ == "__main__":  # python -P -m claude_orchestrator.store_proxy: the daemon
+    from claude_orchestrator.store_proxy_daemon import main
+
+    raise SystemExit(main(sys.argv[1:]))
