@@ -89,8 +89,7 @@ def _store(orch: Orchestrator) -> Check:
         store = orch.store
         info = store.info()
     except StoreUnavailableError as exc:
-        where = _store_location(orch)
-        return Check("store", False, f"{where} cannot be reached: {exc}; until it answers, "
+        return Check("store", False, f"{_unreachable(orch, exc)}; until it answers, "
                      "log-event, sync-status and the guard spool their writes on this "
                      "machine (start the server or restore the connection, then any of "
                      "them drains the spool)")  # fmt: skip
@@ -100,11 +99,15 @@ def _store(orch: Orchestrator) -> Check:
                  f"{(info.counts or {}).get('task_events', 0)} events")  # fmt: skip
 
 
-def _store_location(orch: Orchestrator) -> str:
+def _unreachable(orch: Orchestrator, exc: StoreUnavailableError) -> str:
+    """The error, naming the store (its ``location``: a path, a DSN without password)."""
     try:
-        return f"the event store {orch.store_plugin().location}"
+        location = orch.store_plugin().location
     except Exception:
-        return "the event store"
+        location = None
+    if location is None or location in str(exc):
+        return f"the event store cannot be reached now: {exc}"
+    return f"the event store {location} cannot be reached now: {exc}"
 
 
 def _spool(orch: Orchestrator) -> Check:
