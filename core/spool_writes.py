@@ -193,7 +193,6 @@ def _write_or_spool(
     """Drain the store's spool, then ``write`` (:func:`~.spool_drain.drain_then`); spool
     ``record()`` instead when the store is away or records are left ahead of it. ``who``
     (spec id, role) signs the event that reports records the drain rejected."""
-    from .spool_drain import drain_then
 
     def then(report: DrainReport) -> T:
         notify_drained(orch, report)
@@ -202,6 +201,10 @@ def _write_or_spool(
     try:
         store = orch.store
         orch.check_plugins()  # before the drain writes: outbox cursors start before it
+        if not _anything_spooled(orch):
+            return write()  # the common case: no drain to import or run
+        from .spool_drain import drain_then
+
         report, result = drain_then(store, orch.location.state_dir, then,
                                     budget_s=DRAIN_BUDGET_S, runner=sync_runner(orch))  # fmt: skip
     except StoreUnavailableError as exc:
@@ -210,6 +213,13 @@ def _write_or_spool(
         return spool_write(orch, record(), _why(report))
     report_rejected(orch, report, *who)
     return result
+
+
+def _anything_spooled(orch: Orchestrator) -> bool:
+    from .spool import drained_by
+
+    spools = drained_by(orch.location.state_dir, _location(orch))
+    return any(spool.holds_records() for spool in spools)
 
 
 def notify_drained(orch: Orchestrator, report: DrainReport) -> None:
