@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import validate as v
-from .errors import ValidationError
+from .errors import AlreadyExistsError, ValidationError
+from .feed import LIMIT, POLL_S, Subscription, subscribe
 from .models import (
     Agent,
     AgentStatus,
@@ -119,8 +120,6 @@ class Orchestrator(Wiring):
         ]
         store = self.store
         self.check_plugins()
-        from .errors import AlreadyExistsError
-
         existing = store.get_feature(spec_id)
         if existing is None:
             try:
@@ -142,8 +141,6 @@ class Orchestrator(Wiring):
         """``add-feature`` for a feature that is registered already (``init-feature`` did
         it): the same branches are fine -- set the name and add the agents it lacks;
         a different branch for the overseer or an agent is refused, nothing written."""
-        from .errors import AlreadyExistsError
-
         spec_id = existing.spec_id
         have = {a.role: a.branch_name for a in self.store.list_agents(spec_id)}
         have["overseer"] = existing.overseer_branch
@@ -231,6 +228,13 @@ class Orchestrator(Wiring):
         if spec_id is not None:
             self.feature(spec_id)
         return self.store.feature_status(spec_id)
+
+    def subscribe(
+        self, after_id: int | None = 0, *, limit: int = LIMIT, poll_interval: float = POLL_S
+    ) -> Subscription:
+        """The live feed: the events of every feature committed after event ``after_id``
+        (None: from now on), as they come (:func:`claude_orchestrator.feed.subscribe`)."""
+        return subscribe(self.store, after_id, limit=limit, poll_interval=poll_interval)
 
     # -- conflicts -------------------------------------------------------------------
     def log_conflict(

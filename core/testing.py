@@ -34,11 +34,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .testing_feed import FeedContract
 from .testing_notifier import NotifierContract
 from .testing_store import AGENTS, SPEC, PortContract, StoreContract
 
 __all__ = [
-    "AGENTS", "SPEC", "NotifierContract", "PortContract", "StoreContract", "pm", "register_plugin",
+    "AGENTS", "SPEC", "FeedContract", "NotifierContract", "PortContract", "StoreContract", "pm",
+    "register_plugin",
 ]  # fmt: skip
 
 if TYPE_CHECKING:
