@@ -29,7 +29,7 @@ import typer
 from .. import __version__
 from ..boundary import PluginCrash, guarded
 from ..errors import OrchestratorError
-from . import config, events, hooks, notify, project, prs, tracking, workflow
+from . import config, events, feed, hooks, notify, project, prs, tracking, workflow
 from .common import out
 from .plugin_commands import add_plugin_commands, wanted
 
@@ -78,6 +78,7 @@ def make_app() -> typer.Typer:
     project.register_setup(app)
     config.register(config_app)
     events.register(events_app)
+    feed.register(events_app)
     tracking.register(events_app)
     events.register_export(events_app)
     workflow.register(app)
