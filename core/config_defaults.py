@@ -21,6 +21,7 @@ DISTRIBUTION = "claude-orchestrator-toolkit"
 
 DEFAULTS: dict[str, Any] = {
     "version": 1,
+    "project": None,
     "plugins": {
         "store": "sqlite",
         "vcs": "git",
@@ -68,8 +69,13 @@ TEMPLATE = """\
 # printed by `claude-orchestrator config schema`. Unknown keys are errors.
 version: 1
 
+# This repository's name in an event store that several repositories share (the postgres
+# store). null: its first commit, which every clone shares.
+project: null
+
 plugins:
-  # The event store that records features, agents and events (built-in: sqlite).
+  # The event store that records features, agents and events (built-in: sqlite, or
+  # postgres, a server a team shares: see plugins.options.postgres below).
   store: sqlite
   # Version control (built-in: git).
   vcs: git
@@ -79,6 +85,9 @@ plugins:
   # state/overseer.md and state/impl-<area>.md; plugins add more (e.g. jsonl).
   notifiers: [markdown]
   # Settings for plugins, by implementation name, e.g. {jsonl: {path: events.jsonl}}.
+  # postgres reads its connection string from the environment, CLAUDE_ORCHESTRATOR_DB_URL
+  # (never from this file; passwords belong in ~/.pgpass), and takes
+  # {dsn_env: OTHER_VARIABLE, connect_timeout: 2, statement_timeout: 60, lock_timeout: 30}.
   options: {}
 
 branches:

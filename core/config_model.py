@@ -67,6 +67,12 @@ class Config:
 
     # -- accessors used across the library ------------------------------------------
     @property
+    def project(self) -> str | None:
+        """This repository's name in a shared store (None: the store derives one)."""
+        value = self.data.get("project")
+        return None if value is None else str(value)
+
+    @property
     def store_plugin(self) -> str:
         return str(self.data["plugins"]["store"])
 

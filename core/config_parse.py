@@ -174,7 +174,7 @@ def _schema_message(error: SchemaError) -> tuple[str, str]:
         expected_text = expected_text.replace("object", "mapping").replace("array", "list")
         got = _type_name(error.instance)
         return dotted, f"{prefix}expected a {expected_text}, got a {got}"
-    if validator in ("pattern", "maxLength") and description:
+    if validator in ("pattern", "maxLength", "minimum", "maximum") and description:
         return dotted, f"{prefix}invalid value {error.instance!r}: {description}"
     if validator == "minLength":
         return dotted, f"{prefix}must not be empty"
@@ -201,6 +201,7 @@ def validate_data(document: object, path: Path, positions: dict[str, Position]) 
             f"got a {_type_name(document)}: run `claude-orchestrator init` for a template"
         )
     plain = _plain(document)
+    _refuse_connection_secrets(plain, path, positions)
     errors = list(Draft202012Validator(SCHEMA).iter_errors(plain))
     if errors:
         located = []
@@ -227,6 +228,35 @@ def validate_data(document: object, path: Path, positions: dict[str, Position]) 
             )
     _check_path_patterns(config)
     return config
+
+
+#: option names of the postgres store that would hold a connection string or a password
+_SECRET_WORDS = ("pass", "dsn", "url", "uri", "conninfo", "connection", "secret", "host")
+
+
+def _refuse_connection_secrets(
+    plain: Mapping[str, Any], path: Path, positions: dict[str, Position]
+) -> None:
+    """The committed config never holds the postgres store's connection string or a
+    password (every clone and every agent would read it): refuse one, naming where it
+    belongs, without repeating its value."""
+    plugins = plain.get("plugins")
+    options = plugins.get("options") if isinstance(plugins, Mapping) else None
+    postgres = options.get("postgres") if isinstance(options, Mapping) else None
+    if not isinstance(postgres, Mapping):
+        return
+    for key, value in postgres.items():
+        named = key != "dsn_env" and any(word in key.lower() for word in _SECRET_WORDS)
+        held = isinstance(value, str) and ("://" in value or "=" in value)
+        if named or held:
+            dotted = f"plugins.options.postgres.{key}"
+            line, col = positions.get(dotted + "#key") or positions.get(dotted) or (1, 1)
+            raise ConfigError(
+                f"{path.name}:{line}:{col}: {dotted}: the postgres store's connection string "
+                "and password never go in the committed config: set CLAUDE_ORCHESTRATOR_DB_URL "
+                "(or the variable plugins.options.postgres.dsn_env names) in each agent's "
+                "environment, and keep the password in ~/.pgpass (PGPASSFILE)"
+            )
 
 
 def _check_path_patterns(config: Config) -> None:

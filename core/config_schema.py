@@ -79,6 +79,40 @@ _TESTS_BY_TYPE = {
     },
 }
 
+
+def _seconds(what: str, default: int) -> dict[str, Any]:
+    return {
+        "type": "number",
+        "minimum": 1,
+        "maximum": 3600,
+        "description": f"{what}, in seconds, from 1 to 3600 (default {default})",
+    }
+
+
+#: ``plugins.options.postgres``; a connection string or password is refused before this
+#: (config_parse: it belongs in the environment, not in a committed file)
+_POSTGRES_OPTIONS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "dsn_env": {
+            "type": "string",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+            "description": "the name of the environment variable that holds the connection "
+            "string (not the string itself), e.g. TEAM_DB_URL",
+        },
+        "connect_timeout": {
+            "type": "integer",
+            "minimum": 2,
+            "maximum": 3600,
+            "description": "how long to wait for the server to answer, in whole seconds, "
+            "from 2 (libpq's minimum) to 3600 (default 2)",
+        },
+        "statement_timeout": _seconds("how long one statement may run", 60),
+        "lock_timeout": _seconds("how long a write waits for another's lock", 30),
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": SCHEMA_ID,
@@ -91,12 +125,23 @@ SCHEMA: dict[str, Any] = {
             "const": 1,
             "description": "the configuration format version; this release reads version 1",
         },
+        "project": {
+            "type": ["string", "null"],
+            "maxLength": 100,
+            "pattern": rf"^{_ONE_LINE}{_PROJECT}$",
+            "description": "this repository's name in a shared event store: letters, "
+            "digits, '.', '_', '-', starting and ending with a letter or digit "
+            "(e.g. reading-goals); null: its first commit",
+        },
         "plugins": {
             "type": "object",
             "description": "which implementation of each plugin kind to use",
             "additionalProperties": False,
             "properties": {
-                "store": {**_NAME, "description": "the event store (built-in: sqlite)"},
+                "store": {
+                    **_NAME,
+                    "description": "the event store (built-in: sqlite, postgres)",
+                },
                 "vcs": {**_NAME, "description": "the version-control plugin"},
                 "ci": {**_NAME, "description": "the CI plugin"},
                 "notifiers": {
@@ -109,6 +154,7 @@ SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "description": "settings for plugins, by implementation name",
                     "propertyNames": _NAME,
+                    "properties": {"postgres": _POSTGRES_OPTIONS},
                     "additionalProperties": {"type": "object"},
                 },
             },

@@ -57,6 +57,9 @@ class PluginContext(NamedTuple):
     :param options: this implementation's section of ``plugins.options`` in the config.
     :param services: the process's store and VCS (:class:`Services`), for plugins that
         need them; None where a plugin is built outside an operation (the guard's log).
+    :param env: the environment the library was given (``Orchestrator(env=...)``), for
+        settings a plugin reads from it (the ``postgres`` store's connection string);
+        None: the process's (``os.environ``).
     """
 
     config: Config
@@ -65,6 +68,7 @@ class PluginContext(NamedTuple):
     store_path: Path
     options: Mapping[str, Any] = {}
     services: Services | None = None
+    env: Mapping[str, str] | None = None
 
 
 @runtime_checkable

@@ -132,6 +132,7 @@ class Wiring:
             store_path=self.store_path,
             options=self.config.plugin_options(name),
             services=_Services(self),
+            env=self._env,
         )
 
     def _build(self, kind: str, name: str, dotted: str) -> object:

@@ -1,0 +1,74 @@
+"""The ``postgres`` store's port: :class:`PostgresPort`, assembled from one module per
+concern (see :mod:`.postgres_store`). psycopg is imported when the port first connects
+(or prints its grants), not before."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from claude_orchestrator.protocols import PluginContext
+from claude_orchestrator.store_service import Store
+
+from . import postgres_dsn as dsn
+from . import postgres_schema as schema
+from .postgres_feed import PostgresSubscription
+from .postgres_identity import identity
+from .postgres_queries import PostgresQueries
+from .postgres_tx import PostgresTransaction
+
+
+class PostgresPort(PostgresQueries):
+    """The :class:`~claude_orchestrator.protocols_store.EventStore` port on a PostgreSQL
+    database, for one project (repository) in it; also
+    :class:`~claude_orchestrator.protocols_store.StoreSummaries` and
+    :class:`~claude_orchestrator.protocols_store.StoreFeed`."""
+
+    #: the hook path may reach it through a warm per-machine daemon (store_proxy): a
+    #: process that opens it pays psycopg's import and a connection handshake
+    proxied = True
+
+    @classmethod
+    def from_context(cls, context: PluginContext) -> PostgresPort:
+        options = dict(context.options)
+        if "busy_timeout" in options:  # the guard's short wait for another's write lock
+            options["lock_timeout"] = options.pop("busy_timeout")
+        env = os.environ if context.env is None else context.env
+        settings = dsn.settings(options, env)
+        configured = context.config.project
+        common_dir = context.common_dir
+        return cls(settings, lambda: identity(configured, common_dir))
+
+    @classmethod
+    def for_dsn(
+        cls, conninfo: str, project: str | Callable[[], str], **timeouts: Any
+    ) -> PostgresPort:
+        """A port on ``conninfo`` (a libpq connection string) for ``project``."""
+        return cls(dsn.Settings(conninfo, "the connection string", **timeouts), project)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[PostgresTransaction]:
+        with self._write() as conn:
+            yield PostgresTransaction(conn, self._project_key())
+
+    def subscribe(self, after_id: int = 0, limit: int = 1000) -> PostgresSubscription:
+        reader = PostgresQueries(self.settings, self.project)
+        try:
+            return PostgresSubscription(reader, after_id, limit)
+        except BaseException:
+            reader.close()
+            raise
+
+    @staticmethod
+    def grants_sql(role: str = schema.DEFAULT_ROLE) -> str:
+        """The SQL that makes ``role`` the agents' least-privilege role (for a DBA)."""
+        return schema.grants_script(role)
+
+
+class PostgresStore(Store):
+    """Every store operation on a PostgreSQL database: ``Store(PostgresPort(...))``."""
+
+    def __init__(self, conninfo: str, project: str, **timeouts: Any) -> None:
+        super().__init__(PostgresPort.for_dsn(conninfo, project, **timeouts))
