@@ -37,10 +37,12 @@ Every spooled record reaches the store exactly once, whoever dies when:
   storing anything. A store that failed *during* a write (a connection lost at commit
   may have committed) leaves the same doubt: the note stays in the claim for the next
   drainer. A ``sync`` record in doubt is simply run again;
-- a record the store refuses (an unknown feature or agent, a branch that is gone, a
-  malformed line) gets a ``failed`` mark and is retried by later drains; after
-  :data:`MAX_ATTEMPTS` refusals it moves to the spool's ``.rejected`` file. A record is
-  never dropped;
+- a record the store refuses (an unknown feature or agent, a branch that is gone) gets
+  a ``failed`` mark and is retried by later drains; after :data:`MAX_ATTEMPTS` refusals
+  it moves to the spool's ``.rejected`` file, and a line that is no record moves there
+  at once. A record of a kind this release does not know (a newer one spooled it: agents
+  may run different installs) waits for a drainer that knows it. A record is never
+  dropped;
 - appenders hold a shared lock while they write and check that the path still names
   the file they opened, so nothing is appended to a file a drainer has claimed.
 

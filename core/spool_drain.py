@@ -356,8 +356,10 @@ class _Drain:
             elif kind == "sync":
                 if self.runner is not None and not self.run_sync(claim, record_id, record):
                     return
-            else:
-                self.reject(claim, record_id, record, f"not a spool record ({kind})")
+            elif kind == "malformed":
+                self.reject(claim, record_id, record, "not a spool record (not JSON)")
+            # another kind: a newer release spooled it (agents may run different
+            # installs); it waits for a drainer that knows it
 
     def store_event(self, claim: _Claim, record_id: str, record: dict[str, Any]) -> bool:
         """Store one event record; False when the drain must stop."""

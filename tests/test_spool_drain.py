@@ -154,6 +154,24 @@ def test_a_sync_spooled_while_the_drain_runs_one_is_run_again(
         assert log == [f"ran {first['id']}", f"spooled {late_id}", f"ran {late_id}"]
 
 
+def test_a_kind_this_release_does_not_know_waits_and_a_torn_line_is_rejected() -> None:
+    with new_store() as (db, state_dir):
+        spool = for_store(state_dir, str(db))
+        newer = {**event(0, db), "kind": "from-a-newer-release"}
+        for record in (newer, event(1, db)):
+            spool.append(record)
+        with spool.path.open("a") as file:
+            file.write('{"torn": \n')
+        store = SQLiteStore(db)
+        report = drain(store, state_dir)
+        again = drain(store, state_dir)
+        store.close()
+        assert (report.stored, report.left, len(report.rejected)) == (1, 1, 1)
+        assert (again.stored, again.left, again.rejected) == (0, 1, [])
+        assert summary(state_dir).kinds == {"from-a-newer-release": 1}
+        assert [m for m, _ in stored(db, "e")] == ["e1"]
+
+
 class CommitsThenFails(SQLiteStore):
     """A store whose connection is lost as it commits: the event is in, the caller gets
     StoreUnavailableError (a server store can do this; the drain cannot tell)."""
