@@ -48,21 +48,16 @@ from .protocols_store import EventStore, StoreFeed, StoreSummaries
 from .store_proxy_spawn import ENV_DISABLE, DaemonSpec, paths, proxy_key
 from .store_proxy_wire import (
     ERR,
-    KINDS,
     OK,
-    PROTOCOL,
+    Channel,
     DaemonState,
     FrameTooLarge,
     WireError,
     connect,
     proxy_dir,
-    receive,
-    send,
 )
 
 if TYPE_CHECKING:
-    import socket
-
     from .models import (
         Agent,
         AgentStatus,
@@ -78,46 +73,13 @@ if TYPE_CHECKING:
     from .protocols import PluginContext
     from .protocols_store import EventSubscription, StoreTransaction
 
-__all__ = ["ENV_DISABLE", "DaemonState", "ProxyPort", "maybe_proxy"]
+__all__ = ["ENV_DISABLE", "Channel", "DaemonState", "ProxyPort", "maybe_proxy"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 DEFAULT_IDLE_S = 300.0
 DEFAULT_TIMEOUT_S = 120.0
 CONNECT_TIMEOUT_S = 1.0
-
-
-class Channel:
-    """One connection to the daemon; its first frame says who the client is."""
-
-    def __init__(self, sock: socket.socket, pid: int, key: str) -> None:
-        self.sock = sock
-        self.pid = pid
-        self._hello: tuple[object, ...] | None = ("hello", PROTOCOL, __version__, key)
-
-    def ask(self, message: tuple[object, ...]) -> tuple[str, Any]:
-        """The daemon's reply (WireError when there is none, or a malformed one). A
-        channel whose exchange failed in any way is closed: never read out of step."""
-        try:
-            if self._hello is not None:
-                send(self.sock, self._hello, message)
-                self._hello = None
-            else:
-                send(self.sock, message)
-            reply = receive(self.sock)
-            if not (isinstance(reply, tuple) and len(reply) == 2 and reply[0] in KINDS):
-                raise WireError("a malformed reply")
-            if reply[0] == ERR and not isinstance(reply[1], Exception):
-                raise WireError("a malformed error reply")
-        except FrameTooLarge:
-            raise  # nothing was sent: the channel is still in step
-        except BaseException:
-            self.sock.close()
-            raise
-        return reply
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 class ProxyOptions(NamedTuple):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import socket
 import sys
@@ -34,9 +35,10 @@ from typing import Any
 
 from . import __version__
 from .errors import OrchestratorError, PluginError, StoreError
-from .protocols_store import EventStore, StoreQueries, StoreSummaries, StoreTransaction
+from .protocols_store import EventStore, StoreSummaries
 from .store_proxy_checks import ConfigWatch, Witness, acquire, file_id, release, sweep
 from .store_proxy_checks import version_changed as _version_changed
+from .store_proxy_ports import QUERIES, SUMMARIES, TX_CALLS, Ports
 from .store_proxy_spawn import ENV_DISABLE, LOG_NAME, DaemonSpec, paths, proxy_key
 from .store_proxy_wire import (
     BIG,
@@ -62,59 +64,11 @@ TX_IDLE_S = 60.0
 #: how long open transactions may go on once the daemon stops
 GRACE_S = 5.0
 LOCK_WAIT_S = 2.0
-MAX_IDLE_PORTS = 4
 MAX_CONNECTIONS = 256
-
-
-def _public(protocol: type) -> frozenset[str]:
-    return frozenset(name for name in vars(protocol) if not name.startswith("_"))
-
-
-#: what a client may call: outside a transaction, with summaries, in one
-QUERIES = _public(StoreQueries) | {"exists", "initialize", "info"}
-SUMMARIES = _public(StoreSummaries)
-TX_CALLS = _public(StoreTransaction)
 
 
 class _RolledBack(Exception):
     """The client asked for a rollback."""
-
-
-class Ports:
-    """The store plugin's ports, built by name through the plugin registry."""
-
-    def __init__(self, spec: DaemonSpec) -> None:
-        from .manager import PluginRegistry
-
-        self._impl = PluginRegistry(env=os.environ).get("store", spec.name)
-        self._context = spec.context
-        self._idle: list[EventStore] = []
-        self._lock = threading.Lock()
-
-    def build(self) -> EventStore:
-        built = self._impl.factory(self._context)
-        if not isinstance(built, EventStore):
-            raise PluginError(f"store plugin {self._impl.name!r} built no event store")
-        return built
-
-    def take(self) -> EventStore:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self.build()
-
-    def give(self, port: EventStore) -> None:
-        with self._lock:
-            if len(self._idle) < MAX_IDLE_PORTS:
-                self._idle.append(port)
-                return
-        port.close()
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for port in idle:
-            port.close()
 
 
 class Daemon:
@@ -130,6 +84,7 @@ class Daemon:
         self._connections: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
         self._socket_id: tuple[int, int] | None = None
+        self._wake: tuple[int, int] | None = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._calls = QUERIES
         self.location = ""
         self.witness = Witness(None)
@@ -142,20 +97,29 @@ class Daemon:
         sys.stderr.flush()
 
     def stop(self, reason: str) -> None:
+        """Stop serving (from any thread, or a signal handler): the loop wakes now."""
         if not self.stopping.is_set():
             self.reason = reason
             self.stopping.set()
+        if self._wake is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._wake[1], b"!")
 
     # -- start and stop --------------------------------------------------------------
     def run(self) -> int:
-        lock = acquire(self.lock_path, LOCK_WAIT_S)
-        if lock is None:
-            self.log("another daemon serves this store: leaving")
-            return 0
         try:
-            return self._run()
+            lock = acquire(self.lock_path, LOCK_WAIT_S)
+            if lock is None:
+                self.log("another daemon serves this store: leaving")
+                return 0
+            try:
+                return self._run()
+            finally:
+                release(self.lock_path, lock)
         finally:
-            release(self.lock_path, lock)
+            wake, self._wake = self._wake, None
+            for fd in wake or ():
+                os.close(fd)
 
     def _run(self) -> int:
         mismatch = _version_changed()
@@ -205,15 +169,15 @@ class Daemon:
         return listener
 
     def _serve_forever(self, listener: socket.socket) -> None:
-        listener.settimeout(CHECK_S)
+        listener.setblocking(False)
         next_check = time.monotonic() + CHECK_S
         while not self.stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                pass
-            else:
-                self._start(conn)
+            wait = max(0.0, next_check - time.monotonic())
+            assert self._wake is not None
+            ready, _, _ = select.select([listener.fileno(), self._wake[0]], [], [], wait)
+            if listener.fileno() in ready:
+                with contextlib.suppress(BlockingIOError, InterruptedError):
+                    self._start(listener.accept()[0])
             if time.monotonic() >= next_check:
                 reason = self._idle() or self._health()
                 if reason is not None:

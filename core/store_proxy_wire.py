@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 # the records and errors frames carry: imported here so that they can be resolved
-from . import domain_rules, errors, models, protocols_store  # noqa: F401
+from . import __version__, domain_rules, errors, models, protocols_store  # noqa: F401
 
 HEADER = struct.Struct("!I")
 #: the largest frame either side sends or accepts (a larger reply is done directly)
@@ -211,3 +211,36 @@ def connect(directory: Path, name: str, timeout: float) -> tuple[socket.socket, 
     except BaseException:
         sock.close()
         raise
+
+
+class Channel:
+    """One connection to the daemon; its first frame says who the client is."""
+
+    def __init__(self, sock: socket.socket, pid: int, key: str) -> None:
+        self.sock = sock
+        self.pid = pid
+        self._hello: tuple[object, ...] | None = ("hello", PROTOCOL, __version__, key)
+
+    def ask(self, message: tuple[object, ...]) -> tuple[str, Any]:
+        """The daemon's reply (WireError when there is none, or a malformed one). A
+        channel whose exchange failed in any way is closed: never read out of step."""
+        try:
+            if self._hello is not None:
+                send(self.sock, self._hello, message)
+                self._hello = None
+            else:
+                send(self.sock, message)
+            reply = receive(self.sock)
+            if not (isinstance(reply, tuple) and len(reply) == 2 and reply[0] in KINDS):
+                raise WireError("a malformed reply")
+            if reply[0] == ERR and not isinstance(reply[1], Exception):
+                raise WireError("a malformed error reply")
+        except FrameTooLarge:
+            raise  # nothing was sent: the channel is still in step
+        except BaseException:
+            self.sock.close()
+            raise
+        return reply
+
+    def close(self) -> None:
+        self.sock.close()

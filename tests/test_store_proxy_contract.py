@@ -18,8 +18,11 @@ from claude_orchestrator.store_proxy import ProxyPort, maybe_proxy
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC, StoreContract
 
+from . import test_store_proxy_support as support
 from .conftest import git
 from .test_store_proxy_support import proxied, stop, wait_for_daemon
+
+no_daemons_left = support.no_daemons_left
 
 
 class TestStoreThroughTheProxy(StoreContract):

@@ -19,14 +19,16 @@ from claude_orchestrator.errors import StoreError, StoreUnavailableError
 from claude_orchestrator.models import Feature, NewEvent
 from claude_orchestrator.store_proxy import ProxyPort
 from claude_orchestrator.store_service import Store
-from claude_orchestrator.testing import AGENTS, SPEC
+from claude_orchestrator.testing import SPEC
 
 from . import test_store_proxy_support as support
 from .test_store_proxy_support import (
     SRC,
     alive,
     build,
+    daemons,
     files,
+    initialized,
     kill,
     proxied,
     sqlite_context,
@@ -35,6 +37,7 @@ from .test_store_proxy_support import (
 )
 
 daemon_port = support.daemon_port
+no_daemons_left = support.no_daemons_left
 
 #: a client process: the same proxied store as the test's (same key, same daemon)
 CLIENT = f"""
@@ -56,20 +59,13 @@ def client(tmp_path: Path, code: str, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def started(port: ProxyPort) -> Store:
-    store = Store(port)
-    store.initialize()
-    store.add_feature(SPEC, "Proxy faults", AGENTS[0][1], AGENTS)
-    return store
-
-
 def event(message: str) -> NewEvent:
     return NewEvent(SPEC, "implementor-data", "status_update", message)
 
 
 # ----------------------------------------------------------- the daemon killed (-9)
 def test_killed_after_reads_the_transaction_goes_on_directly(daemon_port: ProxyPort) -> None:
-    store = started(daemon_port)
+    store = initialized(daemon_port)
     first = wait_for_daemon(daemon_port).pid
     with daemon_port.transaction() as tx:
         assert tx.feature(SPEC) is not None  # answered by the daemon
@@ -85,7 +81,7 @@ def test_killed_after_reads_the_transaction_goes_on_directly(daemon_port: ProxyP
 
 
 def test_killed_after_a_write_nothing_is_stored(daemon_port: ProxyPort) -> None:
-    store = started(daemon_port)
+    store = initialized(daemon_port)
     pid = wait_for_daemon(daemon_port).pid
     before = store.info().counts
     half = Feature(0, "002-half", "Half", "feature/002-half/overseer", "x", "")
@@ -102,7 +98,7 @@ def test_killed_after_a_write_nothing_is_stored(daemon_port: ProxyPort) -> None:
 def test_lost_while_committing_says_the_outcome_is_unknown(tmp_path: Path) -> None:
     port = proxied(tmp_path, proxy_timeout=1)
     pid = wait_for_daemon(port).pid
-    store = started(port)
+    store = initialized(port)
     try:
         with pytest.raises(StoreError, match="may or may not") as raised, port.transaction() as tx:
             tx.append(event("in doubt"))
@@ -118,7 +114,7 @@ def test_killed_at_random_points_nothing_is_half_written(tmp_path: Path) -> None
     while the daemon is killed again and again: each is stored whole or not at all, and
     the ones the client was told were stored are."""
     port = proxied(tmp_path)
-    store = started(port)
+    store = initialized(port)
     wait_for_daemon(port)
     code = """
 from claude_orchestrator.errors import StoreError, StoreUnavailableError
@@ -166,7 +162,7 @@ for n in range(int(sys.argv[2])):
 def test_a_client_killed_mid_transaction_is_rolled_back(
     tmp_path: Path, daemon_port: ProxyPort
 ) -> None:
-    store = started(daemon_port)
+    store = initialized(daemon_port)
     pid = wait_for_daemon(daemon_port).pid
     code = """
 from claude_orchestrator.models import Feature
@@ -190,7 +186,7 @@ with port.transaction() as tx:
 
 # ------------------------------------------------------------------- many at once
 def test_concurrent_client_processes_lose_nothing(tmp_path: Path, daemon_port: ProxyPort) -> None:
-    store = started(daemon_port)
+    store = initialized(daemon_port)
     code = """
 for n in range(40):
     store.append_event(NewEvent("001-contract", "implementor-data", "status_update",
@@ -227,14 +223,16 @@ print(wait_for_daemon(port).pid)
         assert proc.returncode == 0, err
         pids.add(int(out))
     assert len(pids) == 1, pids
+    key = proxied(tmp_path).spec.key
+    assert daemons(key) == list(pids)  # no other was started (none waits for its lock)
     lines = (tmp_path / "store-proxy" / "daemon.log").read_text().splitlines()
     assert sum("serving" in line for line in lines) == 1, lines
-    assert len(lines) == 1, lines  # no other was started
+    assert len(lines) == 1, lines
     stop(pids.pop())
 
 
 def test_threads_share_a_proxy(daemon_port: ProxyPort) -> None:
-    store = started(daemon_port)
+    store = initialized(daemon_port)
     errors: list[BaseException] = []
 
     def work(n: int) -> None:

@@ -21,6 +21,8 @@ from claude_orchestrator.protocols import PluginContext
 from claude_orchestrator.protocols_store import EventStore
 from claude_orchestrator.store_proxy import ENV_DISABLE, DaemonState, ProxyPort, maybe_proxy
 from claude_orchestrator.store_proxy_spawn import paths
+from claude_orchestrator.store_service import Store
+from claude_orchestrator.testing import AGENTS, SPEC
 
 SRC = Path(__file__).resolve().parent.parent
 
@@ -50,6 +52,14 @@ def proxied(directory: Path, *, env: dict[str, str] | None = None, **options: An
     return port
 
 
+def initialized(port: ProxyPort) -> Store:
+    """The store over ``port``, created, with the contract's feature and agents."""
+    store = Store(port)
+    store.initialize()
+    store.add_feature(SPEC, "Through the proxy", AGENTS[0][1], AGENTS)
+    return store
+
+
 def wait_for_daemon(port: ProxyPort, timeout: float = 60.0) -> DaemonState:
     """The daemon, started by this call if none runs, once it answers."""
     deadline = time.monotonic() + timeout
@@ -71,6 +81,19 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return fields[0] != "Z"
+
+
+def daemons(key: str) -> list[int]:
+    """The running daemon processes started for ``key`` (by their command line)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if key.encode() in argv and entry.name.isdigit() and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
 
 
 def wait_gone(pid: int, timeout: float = 30.0) -> None:
@@ -97,6 +120,21 @@ def files(port: ProxyPort) -> list[str]:
     """What is in the proxy directory besides the log."""
     directory = Path(port.spec.directory)
     return sorted(p.name for p in directory.iterdir() if not p.name.startswith("daemon.log"))
+
+
+def stop_daemons_under(directory: Path) -> None:
+    """Stop every daemon whose sockets are below ``directory`` (a test that failed
+    half-way leaves none running)."""
+    keys = {p.name.split(".")[0] for p in directory.rglob("store-proxy/*.*")}
+    for key in keys - {"daemon"}:
+        for pid in daemons(key):
+            stop(pid)
+
+
+@pytest.fixture(autouse=True)
+def no_daemons_left(tmp_path: Path) -> Iterator[None]:
+    yield
+    stop_daemons_under(tmp_path)
 
 
 @pytest.fixture
