@@ -30,6 +30,7 @@ from claude_orchestrator.errors import NotInitializedError, StoreError, StoreUna
 from claude_orchestrator.models import StoreInfo
 
 from . import postgres_schema as schema
+from . import postgres_views as views
 from .postgres_dsn import Settings, import_psycopg
 
 if TYPE_CHECKING:
@@ -299,11 +300,11 @@ class PostgresConnection:
             if found is not None:
                 self._refuse_newer(found[0], found[1])
             if old is None or old < target:
-                for view in schema.VIEW_NAMES:
+                for view in views.VIEW_NAMES:
                     conn.execute(f"DROP VIEW IF EXISTS {view}")
                 for step in range((old or 0) + 1, target + 1):
                     conn.execute(steps[step])
-                conn.execute(schema.VIEWS)
+                conn.execute(views.VIEWS)
                 conn.execute(
                     "INSERT INTO schema_meta (key, value) VALUES ('version', %s), "
                     "('written_by', %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

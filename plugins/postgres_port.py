@@ -13,7 +13,7 @@ from claude_orchestrator.protocols import PluginContext
 from claude_orchestrator.store_service import Store
 
 from . import postgres_dsn as dsn
-from . import postgres_schema as schema
+from . import postgres_grants as grants
 from .postgres_feed import PostgresSubscription
 from .postgres_identity import identity
 from .postgres_queries import PostgresQueries
@@ -62,9 +62,9 @@ class PostgresPort(PostgresQueries):
             raise
 
     @staticmethod
-    def grants_sql(role: str = schema.DEFAULT_ROLE) -> str:
+    def grants_sql(role: str = grants.DEFAULT_ROLE) -> str:
         """The SQL that makes ``role`` the agents' least-privilege role (for a DBA)."""
-        return schema.grants_script(role)
+        return grants.grants_script(role)
 
 
 class PostgresStore(Store):

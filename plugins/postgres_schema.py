@@ -9,10 +9,11 @@ promises, and what a user sees of one repository is what SQLite shows.
 
 A new store is created at version 1 and migrated forward through :data:`MIGRATIONS`,
 every step in one transaction that holds an advisory lock (:mod:`.postgres_conn`).
-Views are dropped and recreated at their latest definition after the steps.
+Views (:mod:`.postgres_views`) are dropped and recreated at their latest definition
+after the steps.
 ``task_events`` is append-only: a trigger refuses ``UPDATE``, ``DELETE`` and
-``TRUNCATE``, and the agents' role (:func:`grants`) may only ``SELECT`` and ``INSERT``
-it. Its insert trigger (once per statement) keeps ``agent_activity`` current and
+``TRUNCATE``, and the agents' role (:mod:`.postgres_grants`) may only ``SELECT`` and
+``INSERT`` it. Its insert trigger (once per statement) keeps ``agent_activity`` current and
 notifies the project's channel (:func:`channel`), which the live feed
 (:mod:`.postgres_feed`) listens on.
 """
@@ -21,19 +22,10 @@ notifies the project's channel (:func:`channel`), which the live feed
 # ruff: noqa: S608
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from psycopg import sql  # type: ignore[import-not-found, unused-ignore]
-
 SCHEMA_VERSION = 1
 #: the advisory-lock class of this tool (any fixed int4): (LOCK_CLASS, 0) guards the
 #: schema's migrations, (LOCK_CLASS, project id) a project's write transactions
 LOCK_CLASS = 0x436F5254
-#: the role ``events init --print-grants`` grants to, unless ``--role`` names another
-DEFAULT_ROLE = "claude_orchestrator_agent"
-_ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,62}")
 
 #: The timestamps as the port gives them: UTC, milliseconds, ``Z``.
 _FUNCTIONS = """
@@ -330,97 +322,6 @@ MIGRATIONS: dict[int, str] = {
     1: _FUNCTIONS.replace("{assign_id}", _assign_id()) + _TABLES + _INDEXES + _TRIGGERS
 }
 
-VIEWS = """
-CREATE VIEW v_feature_status AS
-SELECT
-    p.name AS project,
-    f.project_id,
-    f.spec_id,
-    f.name,
-    f.status AS feature_status,
-    a.role,
-    a.branch_name,
-    a.status AS agent_status,
-    COALESCE(act.events, 0) AS events,
-    act.last_event_type,
-    co_ts(act.last_event_at) AS last_event_at,
-    (SELECT COUNT(*) FROM task_state ts WHERE ts.project_id = a.project_id
-      AND ts.agent_id = a.id AND ts.status = 'in-progress') AS tasks_in_progress,
-    (SELECT COUNT(*) FROM task_state ts WHERE ts.project_id = a.project_id
-      AND ts.agent_id = a.id AND ts.status IN ('completed', 'merged')) AS tasks_completed,
-    (SELECT COUNT(*) FROM task_state ts WHERE ts.project_id = a.project_id
-      AND ts.agent_id = a.id AND ts.status = 'blocked') AS tasks_blocked,
-    (SELECT COUNT(*) FROM pull_requests pr WHERE pr.project_id = a.project_id
-      AND pr.agent_id = a.id) AS prs_count,
-    (SELECT COUNT(*) FROM pull_requests pr WHERE pr.project_id = a.project_id
-      AND pr.agent_id = a.id AND pr.status = 'merged') AS prs_merged,
-    (SELECT COUNT(*) FROM conflicts c WHERE c.project_id = a.project_id
-      AND (c.agent_id = a.id OR c.other_agent_id = a.id) AND NOT c.resolved)
-      AS active_conflicts,
-    (SELECT COUNT(*) FROM blockers b WHERE b.project_id = a.project_id
-      AND b.agent_id = a.id AND b.status = 'active') AS active_blockers,
-    (SELECT COUNT(*) FROM task_state ts WHERE ts.project_id = a.project_id
-      AND ts.agent_id = a.id AND ts.status = 'merged') AS tasks_merged
-FROM features f
-JOIN projects p ON p.id = f.project_id
-LEFT JOIN agents a ON a.project_id = f.project_id AND a.feature_id = f.id
-LEFT JOIN agent_activity act ON act.project_id = a.project_id AND act.agent_id = a.id;
-
-CREATE VIEW v_recent_events AS
-SELECT
-    p.name AS project,
-    te.project_id,
-    te.id,
-    f.spec_id,
-    a.role,
-    te.event_type,
-    te.task_id,
-    te.commit_hash,
-    te.message,
-    te.metadata,
-    co_ts(te.created_at) AS created_at
-FROM task_events te
-JOIN projects p ON p.id = te.project_id
-JOIN features f ON f.project_id = te.project_id AND f.id = te.feature_id
-JOIN agents a ON a.project_id = te.project_id AND a.id = te.agent_id
-ORDER BY te.created_at DESC, te.id DESC
-LIMIT 100;
-
-CREATE VIEW v_test_summary AS
-SELECT
-    p.name AS project,
-    tr.project_id,
-    f.spec_id,
-    a.role,
-    tr.test_type,
-    tr.status,
-    tr.commit_hash,
-    tr.tests_total,
-    tr.tests_passed,
-    tr.tests_failed,
-    tr.tests_skipped,
-    co_ts(tr.created_at) AS created_at
-FROM test_results tr
-JOIN projects p ON p.id = tr.project_id
-JOIN features f ON f.project_id = tr.project_id AND f.id = tr.feature_id
-LEFT JOIN agents a ON a.project_id = tr.project_id AND a.id = tr.agent_id
-ORDER BY tr.created_at DESC, tr.id DESC;
-"""
-
-VIEW_NAMES = ("v_feature_status", "v_recent_events", "v_test_summary")
-
-#: what the agents' role may do: append and read events; read and write the rest
-APPEND_ONLY = ("task_events",)
-MUTABLE = (
-    "projects", "features", "agents", "pull_requests", "conflicts",
-    "test_results", "blockers", "agent_activity", "task_state", "sync_cursors",
-    "synced_commits", "synced_actions", "delivery_cursors",
-)  # fmt: skip
-#: rows the store deletes: a task without state events, a forgotten synced action
-DELETED_FROM = ("task_state", "synced_actions")
-READ_ONLY = ("schema_meta", *VIEW_NAMES)
-SEQUENCES = ("projects_id_seq", "synced_actions_seq_seq")
-
 #: the tables ``events info`` counts (the port's list)
 COUNTED = (
     "features", "agents", "task_events", "pull_requests", "conflicts", "test_results", "blockers"
@@ -430,75 +331,3 @@ COUNTED = (
 def channel(project_id: int) -> str:
     """The ``LISTEN``/``NOTIFY`` channel of a project's committed events."""
     return f"claude_orchestrator_{project_id:d}"
-
-
-def check_role(role: str) -> str:
-    """A role name for the grants (ValidationError for another)."""
-    from claude_orchestrator.errors import ValidationError
-
-    if not _ROLE.fullmatch(role):
-        raise ValidationError(
-            f"invalid role name {role[:80]!r}: give a PostgreSQL role name of at most 63 "
-            "letters, digits, '_', '.' or '-', starting with a letter or '_' "
-            f"(e.g. {DEFAULT_ROLE})"
-        )
-    return role
-
-
-def _sql() -> Any:
-    """psycopg's ``sql`` module (PluginError naming the extra without it)."""
-    from .postgres_dsn import import_psycopg
-
-    return import_psycopg().sql
-
-
-def _names(names: tuple[str, ...]) -> sql.Composed:
-    q = _sql()
-    joined: sql.Composed = q.SQL(", ").join(q.Identifier(name) for name in names)
-    return joined
-
-
-def grants(role: str) -> list[sql.Composed]:
-    """The statements that make ``role`` the agents' least-privilege role: it may read
-    everything, append events and write the mutable records, and nothing else (no
-    ``UPDATE``/``DELETE``/``TRUNCATE`` of events, no DDL, no schema of its own). Run by
-    the tables' owner in the store's database, after ``events init`` created them."""
-    q = _sql()
-    who = q.Identifier(check_role(role))
-    statements = [
-        # idempotent, so a DBA can run the script again after an upgrade
-        (
-            "DO $grants$ BEGIN CREATE ROLE {who} NOLOGIN; "
-            "EXCEPTION WHEN duplicate_object THEN NULL; END $grants$",
-            {},
-        ),
-        ("GRANT USAGE ON SCHEMA public TO {who}", {}),
-        ("GRANT SELECT ON {tables} TO {who}", {"tables": _names(READ_ONLY)}),
-        ("GRANT SELECT, INSERT ON {tables} TO {who}", {"tables": _names(APPEND_ONLY)}),
-        ("GRANT SELECT, INSERT, UPDATE ON {tables} TO {who}", {"tables": _names(MUTABLE)}),
-        ("GRANT DELETE ON {tables} TO {who}", {"tables": _names(DELETED_FROM)}),
-        ("GRANT USAGE ON SEQUENCE {sequences} TO {who}", {"sequences": _names(SEQUENCES)}),
-    ]
-    composed: list[sql.Composed] = [
-        q.SQL(text).format(who=who, **parts) for text, parts in statements
-    ]
-    return composed
-
-
-def grants_script(role: str) -> str:
-    """:func:`grants` as the SQL script ``events init --print-grants`` prints."""
-    q = _sql()
-    who = q.Identifier(check_role(role)).as_string()
-    lines = [
-        f"-- The agents' role for the claude-orchestrator event store (schema version "
-        f"{SCHEMA_VERSION}).",
-        "-- Run as the owner of its tables, in its database, after `claude-orchestrator "
-        "events init`",
-        "-- created them; then give each agent a login in the role, e.g.",
-        f"--   CREATE ROLE agent1 LOGIN IN ROLE {who};  -- its password in ~/.pgpass",
-        "-- On PostgreSQL 14 and older, also: REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
-        "BEGIN;",
-    ]
-    lines += [f"{statement.as_string()};" for statement in grants(role)]
-    lines.append("COMMIT;")
-    return "\n".join(lines) + "\n"
