@@ -5,36 +5,72 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol, runtime_checkable
 
 import typer
 
 from .. import lean
+from ..errors import StoreUnavailableError, ValidationError
 from ..render import render_events, render_status
 from . import render
 from .common import DbOption, JsonOption, RoleArg, SpecArg, emit, hook_command, orch, out
+
+if TYPE_CHECKING:
+    from ..api import Orchestrator
 
 
 def register(events: typer.Typer) -> None:
     @events.command("path")
     def path_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
-        """Print where the event store is (for sqlite3 or datasette).
+        """Print where the event store is (a file for sqlite3 or datasette; for the
+        postgres store, its connection string with the password masked).
 
         \b
         Example:
           sqlite3 "$(claude-orchestrator events path)" 'select * from v_feature_status'
         """
-        where = orch(db).store_path
-        emit(as_json, {"path": str(where), "exists": where.is_file()}, str(where))
+        store = orch(db).store_plugin()
+        where = store.location  # a server's connection string comes with its password masked
+        try:
+            exists: bool | None = store.exists()
+        except StoreUnavailableError:
+            exists = None  # a server that cannot be reached now
+        emit(as_json, {"path": where, "exists": exists}, where)
 
     @events.command("init")
-    def init_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+    def init_cmd(
+        db: DbOption = None,
+        as_json: JsonOption = False,
+        print_grants: Annotated[
+            bool,
+            typer.Option(
+                "--print-grants",
+                help="Print the SQL that makes the agents' least-privilege database role "
+                "(a server's store: postgres), for a DBA to run; changes nothing.",
+            ),
+        ] = False,
+        role: Annotated[
+            str | None,
+            typer.Option(
+                "--role",
+                help="The role --print-grants grants to (default: claude_orchestrator_agent).",
+                show_default=False,
+            ),
+        ] = None,
+    ) -> None:
         """Create the event store, or migrate an older one; safe to run again.
 
         \b
         Example:
           claude-orchestrator events init
+          claude-orchestrator events init --print-grants --role agents | psql "$ADMIN_URL"
         """
+        if role is not None and not print_grants:
+            raise ValidationError("--role names the role of --print-grants: add --print-grants")
+        if print_grants:
+            text = store_grants(orch(db), role)
+            emit(as_json, {"sql": text}, text.rstrip("\n"))
+            return
         info = orch(db).init_store()
         emit(as_json, info, render.store_line(info))
 
@@ -162,6 +198,26 @@ def register(events: typer.Typer) -> None:
         """
         rows = orch(db).status(spec_id)
         emit(as_json, rows, render_status(rows))
+
+
+@runtime_checkable
+class _Grants(Protocol):
+    """A store whose database has roles (the built-in ``postgres`` store's port)."""
+
+    def grants_sql(self, role: str = ...) -> str: ...
+
+
+def store_grants(library: Orchestrator, role: str | None) -> str:
+    """The SQL that makes the agents' least-privilege role of the configured store."""
+    port = library.store_plugin().port
+    port = getattr(port, "direct", port)  # the store's own port behind a store proxy
+    if not isinstance(port, _Grants):
+        raise ValidationError(
+            f"--print-grants: the {library.config.store_plugin} store has no database roles "
+            "to grant (it is no database server's); a server's store has them "
+            "(plugins.store: postgres)"
+        )
+    return port.grants_sql() if role is None else port.grants_sql(role)
 
 
 def register_export(events: typer.Typer) -> None:
