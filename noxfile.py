@@ -40,9 +40,12 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: print a table and write BENCHMARKS.md (not timed tests)."""
     _forget_build()
-    session.install(".")  # a regular install, as users get it: no editable-import finder
+    # a regular install, as users get it: no editable-import finder
+    session.install(".[postgres]")
     session.run("python", "tests/benchmarks/bench_events.py", *session.posargs)
     session.run("python", "tests/benchmarks/bench_git.py")  # appends to BENCHMARKS.md
+    # starts a throwaway PostgreSQL server (tests/pgserver.py); appends to BENCHMARKS.md
+    session.run("python", "tests/benchmarks/bench_postgres.py")
 
 
 def _forget_build() -> None:
