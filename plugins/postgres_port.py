@@ -7,17 +7,18 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_orchestrator.protocols import PluginContext
 from claude_orchestrator.store_service import Store
 
 from . import postgres_dsn as dsn
-from . import postgres_grants as grants
-from .postgres_feed import PostgresSubscription
 from .postgres_identity import identity
 from .postgres_queries import PostgresQueries
 from .postgres_tx import PostgresTransaction
+
+if TYPE_CHECKING:
+    from .postgres_feed import PostgresSubscription
 
 
 class PostgresPort(PostgresQueries):
@@ -54,6 +55,8 @@ class PostgresPort(PostgresQueries):
             yield PostgresTransaction(conn, self._project_key())
 
     def subscribe(self, after_id: int = 0, limit: int = 1000) -> PostgresSubscription:
+        from .postgres_feed import PostgresSubscription
+
         reader = PostgresQueries(self.settings, self.project)
         try:
             return PostgresSubscription(reader, after_id, limit)
@@ -62,9 +65,12 @@ class PostgresPort(PostgresQueries):
             raise
 
     @staticmethod
-    def grants_sql(role: str = grants.DEFAULT_ROLE) -> str:
-        """The SQL that makes ``role`` the agents' least-privilege role (for a DBA)."""
-        return grants.grants_script(role)
+    def grants_sql(role: str | None = None) -> str:
+        """The SQL that makes ``role`` (by default ``claude_orchestrator_agent``) the
+        agents' least-privilege role, for a DBA."""
+        from .postgres_grants import DEFAULT_ROLE, grants_script
+
+        return grants_script(DEFAULT_ROLE if role is None else role)
 
 
 class PostgresStore(Store):

@@ -204,7 +204,7 @@ def register(events: typer.Typer) -> None:
 class _Grants(Protocol):
     """A store whose database has roles (the built-in ``postgres`` store's port)."""
 
-    def grants_sql(self, role: str = ...) -> str: ...
+    def grants_sql(self, role: str | None = None) -> str: ...
 
 
 def store_grants(library: Orchestrator, role: str | None) -> str:
@@ -217,7 +217,7 @@ def store_grants(library: Orchestrator, role: str | None) -> str:
             "to grant (it is no database server's); a server's store has them "
             "(plugins.store: postgres)"
         )
-    return port.grants_sql() if role is None else port.grants_sql(role)
+    return port.grants_sql(role)
 
 
 def register_export(events: typer.Typer) -> None:
