@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeV
 
 from . import __version__
 from .protocols_store import EventStore, StoreFeed, StoreSummaries
-from .store_proxy_spawn import ENV_DISABLE, DaemonSpec, paths, proxy_key
+from .store_proxy_spawn import ENV_DISABLE, DaemonSpec, paths, proxy_key, reap, spawn
+from .store_proxy_tx import ProxyTransaction
 from .store_proxy_wire import (
     ERR,
     OK,
@@ -145,8 +146,9 @@ def maybe_proxy(
     if directory is None:
         return port
     key = proxy_key(name, port, context)
-    spec = DaemonSpec(key, name, __version__, str(directory), context._replace(services=None),
-                      settings.idle_s)  # fmt: skip
+    # the daemon's environment is ``env`` (what a factory reads of ``context.env``)
+    daemon_context = context._replace(services=None, env=None)
+    spec = DaemonSpec(key, name, __version__, str(directory), daemon_context, settings.idle_s)
     return proxy_class(port)(port, spec, env, settings.timeout_s)
 
 
@@ -185,8 +187,6 @@ class ProxyPort:
         except WireError:  # another user's socket: never start one beside it
             return None, False
         except OSError:
-            from .store_proxy_spawn import spawn
-
             spawn(self.spec, self._env)
             return None, False
         sock.settimeout(self.timeout_s)
@@ -265,13 +265,9 @@ class ProxyPort:
         for channel in idle:
             channel.close()
         self.direct.close()
-        from .store_proxy_spawn import reap
-
         reap()
 
     def transaction(self) -> AbstractContextManager[StoreTransaction]:
-        from .store_proxy_tx import ProxyTransaction
-
         return ProxyTransaction(self)
 
     # -- queries ---------------------------------------------------------------------

@@ -57,7 +57,8 @@ class DaemonSpec(NamedTuple):
     version: str
     #: ``<state dir>/store-proxy``
     directory: str
-    #: the client's plugin context (without ``services``: a daemon runs no operation)
+    #: the client's plugin context, without ``services`` (a daemon runs no operation)
+    #: and ``env`` (the daemon's environment is the client's)
     context: PluginContext
     #: seconds without a request after which the daemon exits
     idle_s: float
@@ -115,9 +116,10 @@ def spawn(spec: DaemonSpec, env: Mapping[str, str]) -> int | None:
     marker = paths(directory, spec.key)[2]
     if not claim(marker):
         return None
-    payload = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
     fds: list[int] = []
+    pid = None
     try:
+        payload = pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL)
         fds.append(open_log(directory))
         read, write = os.pipe()
         fds += [read, write]
@@ -130,17 +132,17 @@ def spawn(spec: DaemonSpec, env: Mapping[str, str]) -> int | None:
                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
                    (os.POSIX_SPAWN_DUP2, fds[0], 2)]  # fmt: skip
         pid = os.posix_spawn(sys.executable, argv, dict(env), file_actions=actions, setsid=True)
+        _children.append(pid)
         view = memoryview(payload)
         while view:
             view = view[os.write(write, view) :]
-    except OSError:
+    except Exception:  # no daemon then (a settings pickle cannot hold, no pipe, no exec)
         with contextlib.suppress(OSError):
             marker.unlink()
         return None
     finally:
         for fd in fds:
             os.close(fd)
-    _children.append(pid)
     return pid
 
 

@@ -102,13 +102,20 @@ class ProxiedOrchestrator(Orchestrator):
         return self._store
 
 
-def test_an_orchestrator_over_the_proxy(repo: Path) -> None:
+@pytest.mark.parametrize("own_env", [True, False])
+def test_an_orchestrator_over_the_proxy(
+    repo: Path, own_env: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an environment of its own, or the process's (``os.environ``, which the
+    daemon gets as its environment: it cannot be pickled)."""
     (repo / "orchestrator.yaml").write_text(
         "version: 1\nplugins:\n  store: sqlite\n  options:\n    sqlite:\n      proxy: true\n"
     )
     git(repo, "add", "orchestrator.yaml")
     git(repo, "commit", "-q", "-m", "config")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_ORCHESTRATOR_")}
+    for name in [k for k in os.environ if k.startswith("CLAUDE_ORCHESTRATOR_")]:
+        monkeypatch.delenv(name)
+    env = dict(os.environ) if own_env else None
     with ProxiedOrchestrator(repo, env=env) as orch:
         port = orch.store_plugin().port
         assert isinstance(port, ProxyPort)

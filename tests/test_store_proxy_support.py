@@ -60,6 +60,20 @@ def initialized(port: ProxyPort) -> Store:
     return store
 
 
+def pg_proxied(directory: Path, dsn: str, project: str = "proxy") -> ProxyPort:
+    """The postgres store as Wiring builds it (its DSN from the environment), proxied
+    as the postgres port asks (``proxied = True``; no option needed)."""
+    config = default_config()
+    config.data["project"] = project
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_ORCHESTRATOR_")}
+    env["CLAUDE_ORCHESTRATOR_DB_URL"] = dsn
+    context = PluginContext(config=config, root=directory, common_dir=None,
+                            store_path=directory / "events.db", env=env)  # fmt: skip
+    port = maybe_proxy(lambda: build(context, "postgres"), "postgres", context, directory, env=env)
+    assert isinstance(port, ProxyPort)
+    return port
+
+
 def wait_for_daemon(port: ProxyPort, timeout: float = 60.0) -> DaemonState:
     """The daemon, started by this call if none runs, once it answers."""
     deadline = time.monotonic() + timeout
