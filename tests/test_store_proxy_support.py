@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,3 +240,30 @@ def test_the_key_names_nothing_secret_and_changes_with_the_store(tmp_path: Path)
     idle = sqlite_context(tmp_path, proxy_idle=5)
     third = maybe_proxy(lambda: WithDsn(tmp_path / "events.db"), "x", idle, tmp_path)
     assert isinstance(third, ProxyPort) and third.spec.key != second.spec.key
+
+
+def test_the_client_imports_little() -> None:
+    """On the hook path the proxy adds the wire's modules and nothing heavy (no driver,
+    no multiprocessing, no subprocess: the daemon is started with posix_spawn)."""
+    code = (
+        "import sys; import claude_orchestrator.store_service, claude_orchestrator.wiring; "
+        "before = set(sys.modules); import claude_orchestrator.store_proxy; "
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_ORCHESTRATOR_")}
+    added = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                           capture_output=True, text=True).stdout.split()  # fmt: skip
+    ours = {m for m in added if m.startswith("claude_orchestrator.store_proxy")}
+    assert ours == {f"claude_orchestrator.store_proxy{s}" for s in ("", "_spawn", "_tx", "_wire")}
+    wire = {"socket", "_socket", "array", "struct", "_struct", "pickle", "_pickle"}
+    small = {
+        "_compat_pickle",
+        "fcntl",
+        "select",
+        "selectors",
+        "threading",
+        "hashlib",
+        "_hashlib",
+        "_blake2",
+    }
+    assert set(added) - ours <= wire | small
