@@ -83,6 +83,7 @@ def open_store(
         common_dir=location.common_dir,
         store_path=store_path(location, config, env),
         options=options,
+        env=env,
     )
     store = impl.factory(context)
     if not isinstance(store, EventStore):
