@@ -88,7 +88,7 @@ class Cluster:
         return {"user": uid, "group": gid, "extra_groups": []}
 
     def start(self) -> Cluster:
-        initdb, postgres = _binary("initdb"), _binary("postgres")
+        initdb = _binary("initdb")
         if os.geteuid() == 0:
             try:
                 entry = pwd.getpwnam(OWNER)
@@ -111,20 +111,34 @@ class Cluster:
         pwfile.unlink()
         for _ in range(5):
             self.port = _free_port()
-            log = open(self.root / "server.log", "ab")  # noqa: SIM115 - the server's
+            if self._launch():
+                return self
+        self.stop()
+        raise Unavailable(f"the test server did not start: see {self.root / 'server.log'}")
+
+    def _launch(self) -> bool:
+        """Start the server on :attr:`port` and wait until it answers."""
+        with open(self.root / "server.log", "ab") as log:
             self.process = subprocess.Popen(
-                [postgres, "-D", str(self.data), "-p", str(self.port), "-k", str(self.root),
-                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                [_binary("postgres"), "-D", str(self.data), "-p", str(self.port),
+                 "-k", str(self.root), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
                  "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                  "-c", "max_connections=300", "-c", "shared_buffers=64MB"],
                 stdout=log, stderr=log, start_new_session=True,
                 **self._as_owner(),  # type: ignore[arg-type]
             )  # fmt: skip
-            log.close()
-            if self._wait_ready():
-                return self
-        self.stop()
-        raise Unavailable(f"the test server did not start: see {self.root / 'server.log'}")
+        return self._wait_ready()
+
+    def halt(self) -> None:
+        """Stop the server (a fast shutdown), keeping its data and port for :meth:`resume`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+
+    def resume(self) -> None:
+        """Start the halted server again: the same port and data."""
+        if not self._launch():
+            raise Unavailable(f"the test server did not restart: see {self.root / 'server.log'}")
 
     def _wait_ready(self) -> bool:
         assert self.process is not None

@@ -84,10 +84,11 @@ def test_a_busy_store_spools_and_the_next_guard_drains(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    spool = repo / ".git" / "orchestrator" / "guard-spool.jsonl"
-    assert spool.exists() and "git merge main" in spool.read_text()
+    state_dir = repo / ".git" / "orchestrator"
+    spooled = list(state_dir.glob("spool-*.jsonl*"))  # the spool of this store
+    assert spooled and "git merge main" in "".join(p.read_text() for p in spooled)
     assert call(cli, tree, "implementor", "Bash", {"command": "git status"}).code == 0
-    assert not spool.exists()
+    assert list(state_dir.glob("spool-*.jsonl*")) == []
     messages = [e["message"] for e in cli("events", "recent", "2", "--json").json()]
     assert messages == ["allowed Bash: git status", "denied Bash: git merge main"]
 

@@ -366,3 +366,13 @@ def test_doctor_fails_when_the_store_cannot_be_reached(
     assert detail.startswith("the event store cannot be reached now: ") and str(store_db) in detail
     assert "spool their writes" in detail and "start the server or restore" in detail
     assert checks(cli, env)["store"]["ok"] is True
+
+
+def test_doctor_prints_a_warning_as_warn(
+    cli: Run, initialized: Path, store_db: Path, env: dict[str, str]
+) -> None:
+    assert "\nok  spool: nothing spooled" in "\n" + cli("doctor", env=env).out
+    spool = for_store(store_db.parent, str(store_db))
+    assert spool.append(event_record(NewEvent(SPEC, ROLE, "status_update", "x"), None))
+    lines = cli("doctor", env=env).out.splitlines()
+    assert [line[:4] for line in lines if " spool: " in line] == ["warn"]

@@ -8,7 +8,6 @@ and started again on the same port and data: the shared one is never stopped.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import threading
 from collections import Counter
@@ -35,23 +34,6 @@ def cluster() -> Iterator[pgserver.Cluster]:
         yield server
     finally:
         server.stop()
-
-
-def halt(server: pgserver.Cluster) -> None:
-    """Stop the server (a fast shutdown), keeping its data."""
-    assert server.process is not None
-    server.process.send_signal(signal.SIGINT)
-    assert server.process.wait(timeout=60) == 0
-
-
-def resume(server: pgserver.Cluster) -> None:
-    """Start the stopped server again: the same command, port and data."""
-    assert server.process is not None
-    with open(server.root / "server.log", "ab") as log:
-        server.process = subprocess.Popen(server.process.args, stdout=log, stderr=log,
-                                          start_new_session=True,
-                                          **server._as_owner())  # type: ignore[call-overload]  # fmt: skip
-    assert server._wait_ready(), (server.root / "server.log").read_text()[-2000:]
 
 
 #: the committed config: the team's server
@@ -112,7 +94,7 @@ def test_the_server_stops_while_agents_work_and_nothing_is_lost_or_doubled(
     state_dir = repo / ".git" / "orchestrator"
     first = git_commit(env, trees["impl-data"], "src/models.py", "T001: model")
     assert first.returncode == 0 and first.stderr == ""
-    halt(cluster)
+    cluster.halt()
     # agents go on: two commit at once, one logs, one's tool call is checked
     results: dict[str, subprocess.CompletedProcess[str]] = {}
 
@@ -145,7 +127,7 @@ def test_the_server_stops_while_agents_work_and_nothing_is_lost_or_doubled(
     )
     assert cluster.password not in json.dumps(doctor)
     assert "4 record(s) spooled" in doctor["spool"]["detail"]
-    resume(cluster)
+    cluster.resume()
     # the next commit's hook stores what was spooled, then its own
     last = git_commit(env, trees["impl-ui"], "src/ui.py", "T003: ui")
     assert (last.returncode, last.stderr) == (0, "")

@@ -204,4 +204,9 @@ def prs(found: Sequence[PullRequest]) -> str:
 
 
 def doctor(checks: Sequence[Check]) -> str:
-    return "\n".join(f"{'ok ' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in checks)
+    def mark(check: Check) -> str:
+        if not check.ok:
+            return "FAIL"
+        return "warn" if check.level == "warning" else "ok "
+
+    return "\n".join(f"{mark(c)} {c.name}: {c.detail}" for c in checks)
