@@ -128,6 +128,9 @@ class FeatureBranches(NamedTuple):
     remote_notes: list[str] = []  # noqa: RUF012 - a NamedTuple default, never mutated
     #: names in ``skipped`` with a '/' after ``overseer`` or ``impl-<area>``
     deeper: list[str] = []  # noqa: RUF012
+    #: branch -> remote, for the names in ``remote_only`` that have a local branch too,
+    #: behind that remote's (moved on by another machine): the remote's tip is scanned
+    behind: dict[str, str] = {}  # noqa: RUF012
 
 
 def listing(vcs: VCS, pattern: str) -> dict[str, BranchTip]:
@@ -135,8 +138,14 @@ def listing(vcs: VCS, pattern: str) -> dict[str, BranchTip]:
     return vcs.branch_tips(pattern, remotes=True)
 
 
-def feature_branches(tips: dict[str, BranchTip], prefix: str, spec_id: str) -> FeatureBranches:
-    """The branches of one group, out of a :func:`listing` of the feature namespace."""
+def feature_branches(
+    tips: dict[str, BranchTip], prefix: str, spec_id: str, local: frozenset[str] = frozenset()
+) -> FeatureBranches:
+    """The branches of one group, out of a :func:`listing` of the feature namespace.
+
+    :param local: the local branches (``VCS.local_branches``): a remote-tracking tip
+        listed for one of them replaced a local branch that is behind it.
+    """
     every = {b: t for b, t in tips.items() if (split_branch(prefix, b) or ("",))[0] == spec_id}
     scanned = {b: t.commit for b, t in every.items() if scan_role(prefix, b) is not None}
     skipped = sorted(b for b in every if b not in scanned)
@@ -157,6 +166,8 @@ def feature_branches(tips: dict[str, BranchTip], prefix: str, spec_id: str) -> F
         notes,
         [b for b in skipped
          if is_role_leaf((split_branch(prefix, b) or ("", ""))[1].split("/")[0])],
+        {b: str(every[b].remote) for b in sorted(scanned)
+         if every[b].remote is not None and b in local},
     )  # fmt: skip
 
 

@@ -111,8 +111,9 @@ def _features(store: Store, groups: list[str]) -> tuple[list[str], set[str], lis
     return active + unregistrable, set(active), not_in_store
 
 
-def _branch_notes(found: FeatureBranches, prefix: str) -> list[str]:
-    """What to say about a feature's misnamed, remote-disagreeing and skipped branches."""
+def _branch_notes(found: FeatureBranches, prefix: str, overseer: str) -> list[str]:
+    """What to say about a feature's misnamed, remote-disagreeing, stale local and
+    skipped branches."""
     said = list(found.remote_notes)
     if found.misnamed:
         said.append(f"scanned {', '.join(found.misnamed)} although the name breaks the "
@@ -122,6 +123,12 @@ def _branch_notes(found: FeatureBranches, prefix: str) -> list[str]:
                     f"impl-<area> name (scans read {prefix}/<spec-id>/overseer and "
                     f"{prefix}/<spec-id>/impl-<area> only): rename it "
                     "(`git branch -m`)")  # fmt: skip
+    behind = [f"{b} ({r}'s)" for b, r in found.behind.items() if b != overseer]
+    if behind:
+        said.append(f"local branches behind their remote-tracking ones, scanned at the "
+                    f"remote's tip: {', '.join(behind)} (moved on elsewhere; update the "
+                    "local one with `git merge --ff-only` where it is checked out, or "
+                    "delete it)")  # fmt: skip
     other = [b for b in found.skipped if b not in found.deeper]
     if other:
         said.append(f"skipped {', '.join(other)}: not an overseer or "
@@ -146,7 +153,10 @@ def _plan(config: Config, found: FeatureBranches, spec_id: str) -> _Plan:
         said.append("no branch of this feature found (locally or remote-tracking): nothing scanned")
     elif overseer in branches:
         pairs += [(b, overseer, branches[b], branches[overseer]) for b in impls]
-        if overseer in found.remote_only:
+        if overseer in found.behind:
+            said.append(f"the local overseer branch {overseer} is behind "
+                        f"{found.behind[overseer]}'s: scanned that")  # fmt: skip
+        elif overseer in found.remote_only:
             said.append(f"overseer branch {overseer} exists only as a remote-tracking "
                         "branch: scanned that")  # fmt: skip
     else:
@@ -154,7 +164,7 @@ def _plan(config: Config, found: FeatureBranches, spec_id: str) -> _Plan:
     for i, a in enumerate(impls):
         for b in impls[i + 1 :]:
             pairs.append((a, b, branches[a], branches[b]))
-    return _Plan(pairs, branches.get(overseer), said + _branch_notes(found, prefix))
+    return _Plan(pairs, branches.get(overseer), said + _branch_notes(found, prefix, overseer))
 
 
 def _merge(
@@ -253,7 +263,9 @@ def detect_conflicts(
 
     Features come from the store (in-progress ones); without a store, every
     ``<prefix>/<spec>/`` branch group. Local branches are used, and remote-tracking ones
-    (``origin/...``) where no local branch exists, so a fresh clone is scanned too.
+    (``origin/...``) where no local branch exists, so a fresh clone is scanned too, or
+    where the local one is behind (another machine moved the branch on: every machine
+    scans the same tips, and so records the same conflicts).
     Conflicts are recorded once per pair and file set, and resolved automatically when
     they disappear. Merges use the overseer branch's ``.gitattributes`` (the branch every
     implementor's work is merged into); without an overseer branch, the first branch's.
@@ -266,8 +278,9 @@ def detect_conflicts(
     prefix = config.branch_prefix
     store = orch.store_plugin()
     tips = listing(vcs, f"{prefix}/**")
+    local = frozenset(vcs.local_branches())
     specs, recorded, not_in_store = _features(store, branch_groups(tips, prefix))
-    plans = {s: _plan(config, feature_branches(tips, prefix, s), s) for s in specs}
+    plans = {s: _plan(config, feature_branches(tips, prefix, s, local), s) for s in specs}
     merged = _merge(vcs, plans, progress)
     scans = []
     all_events: list[Event] = []

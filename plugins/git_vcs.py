@@ -108,9 +108,14 @@ class GitVCS(GitWorktrees, GitMergeTree, GitMerge, GitHooks):
     def branch_tips(self, pattern: str, *, remotes: bool = False) -> dict[str, BranchTip]:
         """Like :meth:`list_branches`, with where each tip comes from.
 
-        A local branch wins. Among remotes, the one ``checkout.defaultRemote`` names,
-        then ``origin``, then one that is some local branch's upstream, then the first
-        by name; the others' different tips are in ``others``.
+        A local branch wins, unless it is behind: when its tip is in the history of the
+        chosen remote-tracking tip (someone moved the branch forward on another machine and
+        this clone fetched it; the local branch was never updated), the remote-tracking
+        tip is the branch's newest state and is used. A local branch that is ahead or
+        has diverged wins (its commits are not pushed yet). Among remotes, the one
+        ``checkout.defaultRemote`` names, then ``origin``, then one that is some local
+        branch's upstream, then the first by name; the others' different tips are in
+        ``others``.
         """
         refs = [f"refs/heads/{pattern}"]
         rank = self._remote_preference() if remotes else {}
@@ -130,14 +135,18 @@ class GitVCS(GitWorktrees, GitMergeTree, GitMerge, GitHooks):
                 names = (r for r in sorted(rank, key=len, reverse=True) if rest.startswith(f"{r}/"))
                 owner = next(names, rest.split("/")[0])
                 remote.setdefault(rest[len(owner) + 1 :], {})[owner] = commit
-        if remote:
-            for name, tips in remote.items():
-                if name in found:
-                    continue
-                chosen = min(tips, key=lambda r: (rank.get(r, 3), r))
-                others = tuple((r, c) for r, c in sorted(tips.items()) if c != tips[chosen])
-                found[name] = BranchTip(tips[chosen], chosen, others)
+        for name, tips in remote.items():
+            chosen = min(tips, key=lambda r: (rank.get(r, 3), r))
+            local = found.get(name)
+            if local is not None and not self._behind(local.commit, tips[chosen]):
+                continue
+            others = tuple((r, c) for r, c in sorted(tips.items()) if c != tips[chosen])
+            found[name] = BranchTip(tips[chosen], chosen, others)
         return found
+
+    def _behind(self, local: str, remote: str) -> bool:
+        """Whether the local tip ``local`` is strictly behind ``remote`` (an ancestor)."""
+        return local != remote and self.is_ancestor(local, remote)
 
     def _remote_preference(self) -> dict[str, int]:
         """Configured remote -> rank (lower wins): 0 ``checkout.defaultRemote``,
