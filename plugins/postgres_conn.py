@@ -321,7 +321,11 @@ class PostgresConnection:
 
     def exists(self) -> bool:
         with self._lock, self._errors():
+            if self._project_id is not None and self._conn is not None:
+                return True  # checked on this connection already
             found = self._version(self._connect())
+            if found is not None and found[0] == self.schema_version and found[2] is not None:
+                self._project_id = int(found[2])  # what _ready checks: the next use need not
         return found is not None and found[2] is not None
 
     def initialize(self) -> StoreInfo:

@@ -348,3 +348,35 @@ def test_a_lost_connection_is_unavailable_then_made_again(
         store.append_event(NewEvent(SPEC, "overseer", "status_update", "lost"))
     store.append_event(NewEvent(SPEC, "overseer", "status_update", "again"))
     assert [e.message for e in store.events_since()][1:] == ["again"]
+
+
+# -- what the library hands the factory ------------------------------------------------------
+def test_the_orchestrators_environment_is_where_the_string_is_read(
+    postgres_repo: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Orchestrator(env=...)``: the connection string comes from that mapping (the
+    PluginContext carries it), not from the process's environment."""
+    from claude_orchestrator.api import Orchestrator
+
+    monkeypatch.delenv("CLAUDE_ORCHESTRATOR_DB_URL", raising=False)
+    with Orchestrator(postgres_repo, env={"CLAUDE_ORCHESTRATOR_DB_URL": pg_dsn}) as library:
+        assert library.init_store().created
+        assert library.store.location == pg_dsn.replace(_password(pg_dsn), "****")
+    with Orchestrator(postgres_repo, env={}) as library, pytest.raises(StoreError, match="set CL"):
+        library.store_info()
+
+
+def test_the_guards_short_busy_timeout_is_the_lock_timeout(postgres_repo: Path) -> None:
+    """The guard's log builds the store with ``busy_timeout`` (seconds it may wait for
+    another's write): for this store that is how long it waits for the project's lock."""
+    from claude_orchestrator.config import load_config
+    from claude_orchestrator.protocols import PluginContext
+
+    config = load_config(postgres_repo / "orchestrator.yaml")
+    context = PluginContext(
+        config, postgres_repo, postgres_repo / ".git", postgres_repo / "x",
+        {"busy_timeout": 0.5}, env={"CLAUDE_ORCHESTRATOR_DB_URL": "x"},
+    )  # fmt: skip
+    port = PostgresPort.from_context(context)
+    assert (port.settings.lock_timeout, port.settings.dsn) == (0.5, "x")
+    assert PostgresPort.from_context(context._replace(options={})).settings.lock_timeout == 30
