@@ -52,6 +52,15 @@ def parse_branch(prefix: str, branch: str) -> BranchRole | None:
     return None
 
 
+def branch_tip(vcs: VCS, name: str) -> str | None:
+    """The commit of branch ``name`` as this clone knows it newest: the local branch, or
+    its remote-tracking one (``origin/<name>``) where there is no local one or the
+    local one is behind it (another machine moved it on; see ``VCS.branch_tips``).
+    None when neither exists."""
+    tip = vcs.branch_tips(name, remotes=True).get(name)
+    return None if tip is None else tip.commit
+
+
 def _not_a_feature_branch(prefix: str, branch: str) -> ValidationError:
     return ValidationError(
         f"{branch!r} is not a feature branch: expected {prefix}/<spec-id>/overseer or "
@@ -149,12 +158,15 @@ def sync_status(
     if head is None:
         raise ValidationError(f"branch {name!r} does not exist")
     overseer = config.overseer_branch(parsed.spec_id)
+    # on another machine than the overseer's, the overseer branch may be only origin's
+    overseer_tip = head if name == overseer else branch_tip(vcs, overseer)
     tasks_path = config.tasks_file(parsed.spec_id)
-    tasks_text = vcs.show_file(f"refs/heads/{overseer}", tasks_path)
+    tasks_text = vcs.show_file(overseer_tip, tasks_path) if overseer_tip else None
     if tasks_text is None:
+        fetch = "" if overseer_tip else " (not found locally or remote-tracking: `git fetch`)"
         raise ValidationError(
-            f"no {tasks_path} on {overseer}: the overseer commits the feature's task list "
-            "there first (spec-kit tasks.md); task ids are checked against it"
+            f"no {tasks_path} on {overseer}{fetch}: the overseer commits the feature's task "
+            "list there first (spec-kit tasks.md); task ids are checked against it"
         )
     known_ids = {t.task_id for t in parse_tasks(tasks_text).tasks}
     cursor = store.sync_cursor(name)
@@ -163,7 +175,8 @@ def sync_status(
         if vcs.resolve(f"refs/heads/{config.main_branch}"):
             exclude.append(f"refs/heads/{config.main_branch}")
     else:
-        exclude.append(f"refs/heads/{overseer}")
+        assert overseer_tip is not None  # it holds the tasks
+        exclude.append(overseer_tip)
     if cursor and vcs.resolve(cursor):
         # after a rebase the cursor is no longer an ancestor; excluding it still drops
         # the old commits, and patch ids catch the rewritten copies of logged ones

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from tests.conftest import Run, clean_env, git
 from tests.test_conflicts import API, DATA, UI, edit_line, shared
 from tests.test_conflicts import OVERSEER as OVERSEER_S
-from tests.test_workflow_setup import feature
+from tests.test_workflow_setup import SPEC as SPEC_S
+from tests.test_workflow_setup import commit, feature
 
 __all__ = ["feature", "shared"]
 
@@ -67,6 +68,33 @@ def _push_from_b(clones: Clones, branch: str, line: str, message: str) -> Path:
     edit_line(tree, 3, line, message)
     git(tree, "push", "-q")
     return tree
+
+
+def test_sync_status_reads_the_tasks_from_the_fetched_overseer_branch(
+    cli: Run, clones: Clones
+) -> None:
+    """On a machine that is not the overseer's, the overseer branch is origin's only
+    (sync-status said there was no tasks.md on it); a stale local copy of it does not
+    hide the tasks the overseer added since."""
+    tree = clones.b.parent / "b-api"
+    git(clones.b, "worktree", "add", "-q", str(tree), API)
+    edit_line(tree, 3, "api's line", "T002 done")
+    synced = cli("sync-status", "--json", cwd=tree, env=clones.env)
+    assert synced.code == 0, synced
+    assert [(e["task_id"], e["event_type"]) for e in synced.json()["events"]] == [
+        ("T002", "task_completed")]  # fmt: skip
+    git(clones.b, "branch", OVERSEER_S, f"origin/{OVERSEER_S}")  # a local copy, then stale
+    tasks = clones.trees["overseer"] / "specs" / SPEC_S / "tasks.md"
+    commit(clones.trees["overseer"], f"specs/{SPEC_S}/tasks.md",
+           tasks.read_text() + "- [ ] T004 Docs\n", "T004 added")  # fmt: skip
+    git(clones.trees["overseer"], "push", "-q")
+    git(tree, "fetch", "-q")
+    git(tree, "commit", "-q", "--allow-empty", "-m", "T004 done")
+    synced = cli("sync-status", "--json", cwd=tree, env=clones.env)
+    assert synced.code == 0, synced
+    assert synced.json()["unknown_tasks"] == []
+    assert [(e["task_id"], e["event_type"]) for e in synced.json()["events"]] == [
+        ("T004", "task_completed")]  # fmt: skip
 
 
 def test_a_scan_reads_the_fetched_tip_of_a_branch_another_machine_moved_on(
