@@ -55,7 +55,7 @@ def open_pr(orch: Orchestrator, *, title: str | None = None, body: str | None = 
             draft: bool = False, branch: str | None = None) -> PullRequest:  # fmt: skip
     """Open a PR from the current implementor branch to its overseer branch."""
     from . import validate as v
-    from .workflow import _current_feature_branch
+    from .workflow import _current_feature_branch, branch_tip
 
     name, parsed = _current_feature_branch(orch, branch)
     if parsed.role == "overseer":
@@ -70,8 +70,13 @@ def open_pr(orch: Orchestrator, *, title: str | None = None, body: str | None = 
         )
     base = orch.config.overseer_branch(parsed.spec_id)
     forge = forge_for(orch)
-    if forge.local and orch.vcs().resolve(f"refs/heads/{base}") is None:
-        raise ValidationError(f"the overseer branch {base} does not exist")
+    # the overseer's branch may be only origin's here (the overseer is on another machine)
+    if forge.local and branch_tip(orch.vcs(), base) is None:
+        raise ValidationError(
+            f"the overseer branch {base} does not exist (locally or as a remote-tracking "
+            "branch): fetch it (`git fetch`), or create it with `claude-orchestrator "
+            f"init-feature {parsed.spec_id}`"
+        )
     for pr in store.list_pull_requests(parsed.spec_id):
         if pr.head_branch == name and pr.status in ("draft", "open", "approved"):
             raise ValidationError(

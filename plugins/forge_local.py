@@ -43,7 +43,10 @@ class LocalForge:
         refused (nothing changed) when the merge would conflict."""
         vcs = self._vcs()
         vcs.recover_interrupted_merge()
-        head = vcs.resolve(f"refs/heads/{pr.head_branch}")
+        # the implementor may work on another machine: what it pushed (and this clone
+        # fetched) is the PR, not a local branch that stayed where init-feature made it
+        tip = vcs.branch_tips(pr.head_branch, remotes=True).get(pr.head_branch)
+        head = None if tip is None else tip.commit
         base = vcs.resolve(f"refs/heads/{pr.base_branch}")
         if head is None or base is None:
             missing = pr.head_branch if head is None else pr.base_branch

@@ -125,6 +125,27 @@ def test_a_scan_reads_the_fetched_tip_of_a_branch_another_machine_moved_on(
     assert (again["features"][0]["opened"], again["features"][0]["resolved"]) == (0, 0)
 
 
+def test_open_pr_where_the_overseer_branch_is_only_origins(cli: Run, clones: Clones) -> None:
+    tree = _push_from_b(clones, UI, "ui's line", "T003 done")
+    opened = cli("open-pr", "--title", "Goals page", "--json", cwd=tree, env=clones.env)
+    assert opened.code == 0, opened
+    assert (opened.json()["base_branch"], opened.json()["head_branch"]) == (OVERSEER_S, UI)
+
+
+def test_merge_pr_merges_what_the_implementor_pushed(cli: Run, clones: Clones) -> None:
+    """The overseer's clone has its own impl-ui, never updated: merge-pr merged that
+    (nothing) and marked the PR merged; it merges the tip the implementor pushed."""
+    pushed = git(_push_from_b(clones, UI, "ui's line", "T003 done"), "rev-parse", "HEAD")
+    overseer = clones.trees["overseer"]
+    opened = cli("open-pr", "--branch", UI, "--json", cwd=overseer, env=clones.env)
+    assert opened.code == 0, opened
+    git(overseer, "fetch", "-q")
+    merged = cli("merge-pr", str(opened.json()["id"]), cwd=overseer, env=clones.env)
+    assert merged.code == 0, merged
+    assert git(overseer, "rev-parse", "HEAD^2") == pushed
+    assert (overseer / "src" / "models.py").read_text().splitlines()[3] == "ui's line"
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(common=st.integers(0, 2), mine=st.integers(0, 2), theirs=st.integers(0, 2),
        local=st.booleans())  # fmt: skip
