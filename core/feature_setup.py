@@ -118,14 +118,21 @@ def init_feature(
     if not orch.store_plugin().exists():
         orch.init_store()
     status: dict[str, str] = {}
-    status[overseer] = "created" if vcs.create_branch(overseer, base_commit) else "exists"
+    # a branch another machine pushed (this clone has only origin's) starts where it is
+    # there, as `git checkout BRANCH` would: never a second, diverging copy of it
+    group = overseer.rsplit("/", 1)[0]
+    tips = vcs.branch_tips(f"{group}/*", remotes=True)
+    pushed = {branch: tip.commit for branch, tip in tips.items() if tip.remote}
+    start = pushed.get(overseer, base_commit)
+    status[overseer] = "created" if vcs.create_branch(overseer, start) else "exists"
     overseer_tip = vcs.resolve(f"refs/heads/{overseer}")
     if overseer_tip is None:  # deleted by another process since create_branch
         raise ValidationError(
             f"branch {overseer} was deleted while init-feature ran: run init-feature again"
         )
     for branch in wanted[1:]:
-        status[branch] = "created" if vcs.create_branch(branch, overseer_tip) else "exists"
+        made = vcs.create_branch(branch, pushed.get(branch, overseer_tip))
+        status[branch] = "created" if made else "exists"
     trees: dict[str, tuple[str, bool]] = {
         b: (str(p), False) for b, p in existing_trees.items() if b in wanted and b not in plan
     }

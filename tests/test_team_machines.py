@@ -146,6 +146,21 @@ def test_merge_pr_merges_what_the_implementor_pushed(cli: Run, clones: Clones) -
     assert (overseer / "src" / "models.py").read_text().splitlines()[3] == "ui's line"
 
 
+def test_init_feature_on_another_clone_starts_at_the_pushed_branches(
+    cli: Run, clones: Clones
+) -> None:
+    """A second machine's init-feature made a second overseer branch from main beside
+    origin's; the branches it creates start where origin has them (as `git checkout`
+    would), and a branch origin lacks starts from the overseer branch as before."""
+    result = cli("init-feature", SPEC_S, "--implementors", "data,api,ui,docs", "--json",
+                 cwd=clones.b, env=clones.env)  # fmt: skip
+    assert result.code == 0, result
+    for branch in (OVERSEER_S, DATA, API, UI):
+        assert git(clones.b, "rev-parse", branch) == git(clones.a, "rev-parse", branch)
+    assert git(clones.b, "rev-parse", f"feature/{SPEC_S}/impl-docs") == git(
+        clones.a, "rev-parse", OVERSEER_S)  # fmt: skip
+
+
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(common=st.integers(0, 2), mine=st.integers(0, 2), theirs=st.integers(0, 2),
        local=st.booleans())  # fmt: skip
