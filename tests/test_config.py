@@ -124,13 +124,14 @@ def test_init_rejects_bad_areas_and_writes_nothing(cli: Run, repo: Path) -> None
 BAD_CONFIGS = [
     (
         "version: 1\nplugins:\n  store: sqlit\n",
-        "orchestrator.yaml:3:10: plugins.store: unknown store 'sqlit' (installed: sqlite)",
+        "orchestrator.yaml:3:10: plugins.store: unknown store 'sqlit' "
+        "(installed: postgres, sqlite)",
     ),
     (
         "version: 1\nplugin:\n  store: sqlite\n",
         "orchestrator.yaml:2:1: unknown key 'plugin' "
-        "(allowed: branches, ci, forge, guard, implementors, paths, plugins, store, tasks, "
-        "tests, version, worktrees)",
+        "(allowed: branches, ci, forge, guard, implementors, paths, plugins, project, store, "
+        "tasks, tests, version, worktrees)",
     ),
     (
         "version: 1\nplugins:\n  store: sqlite\n  colour: red\n",

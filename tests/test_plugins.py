@@ -252,7 +252,7 @@ def test_unknown_hook_is_rejected(registry: PluginRegistry) -> None:
 
 
 def test_unknown_name_lists_installed(registry: PluginRegistry) -> None:
-    with pytest.raises(PluginError, match=r"unknown store 'nope' \(installed: sqlite\)"):
+    with pytest.raises(PluginError, match=r"unknown store 'nope' \(installed: postgres, sqlite\)"):
         registry.get("store", "nope")
 
 

@@ -27,7 +27,7 @@ from claude_orchestrator.protocols import PluginContext, Register
 MANAGER = Path(__file__).resolve().parent.parent / "core" / "manager.py"
 #: The built-in plugins in their documented load order (by name).
 BUILTINS = ("forge_github", "forge_local", "git_vcs", "github_actions_ci",
-            "markdown_notifier", "sqlite_store")  # fmt: skip
+            "markdown_notifier", "postgres_store", "sqlite_store")  # fmt: skip
 
 
 def nothing(context: PluginContext) -> None:
@@ -151,7 +151,8 @@ def test_a_raising_plugin_is_isolated(registry: PluginRegistry) -> None:
     assert owners(registry) == {"github-actions": "github_actions_ci", "after": "after",
                                 "wrapped": "wrapper"}  # fmt: skip
     assert registry.failures == {"faulty": "register_ci failed: RuntimeError: boom"}
-    assert owners(registry, "store") == {"sqlite": "sqlite_store", "faulty-store": "faulty"}
+    assert owners(registry, "store") == {"postgres": "postgres_store", "sqlite": "sqlite_store",
+                                       "faulty-store": "faulty"}  # fmt: skip
     info = {p.name: p for p in registry.plugins()}
     assert info["faulty"].error == "register_ci failed: RuntimeError: boom"
     assert info["after"].error is None and info["wrapper"].error is None
