@@ -41,7 +41,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Concatenate, NamedTuple, Never, ParamSpec, TypeVar, cast
 
 from . import __version__
 from .protocols_store import EventStore, StoreFeed, StoreSummaries
@@ -53,6 +53,7 @@ from .store_proxy_wire import (
     Channel,
     DaemonState,
     FrameTooLarge,
+    Reply,
     WireError,
     connect,
     proxy_dir,
@@ -196,7 +197,7 @@ class ProxyPort:
         with self._lock:
             self._idle.append(channel)
 
-    def exchange(self, message: tuple[object, ...]) -> tuple[tuple[str, Any], Channel] | None:
+    def exchange(self, message: tuple[object, ...]) -> tuple[Reply, Channel] | None:
         """The daemon's ``ok`` or ``err`` reply and the channel it came on (the caller
         gives it back), or None: do it directly."""
         while True:
@@ -212,12 +213,12 @@ class ProxyPort:
                 if was_idle:  # the daemon may have closed it (idle exit): once more
                     continue
                 return None
-            if reply[0] in (OK, ERR):
+            if reply.kind in (OK, ERR):
                 return reply, channel
             channel.close()
             return None
 
-    def request(self, message: tuple[object, ...]) -> tuple[str, Any] | None:
+    def request(self, message: tuple[object, ...]) -> Reply | None:
         """The daemon's ``ok`` or ``err`` reply, or None: do it directly."""
         got = self.exchange(message)
         if got is None:
@@ -226,7 +227,7 @@ class ProxyPort:
         return got[0]
 
     def call(
-        self, method: Callable[Concatenate[Any, P], R], *args: P.args, **kwargs: P.kwargs
+        self, method: Callable[Concatenate[Never, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """``method`` (a port method, named by the protocol) run by the daemon, or by
         the real port when it cannot."""
@@ -236,14 +237,15 @@ class ProxyPort:
             self.direct_calls += 1
             return cast("R", getattr(self.direct, name)(*args, **kwargs))
         self.proxied_calls += 1
-        if reply[0] == ERR:
-            raise reply[1]
-        return cast("R", reply[1])
+        if reply.kind == ERR:
+            raise reply.error()
+        return cast("R", reply.value)
 
     def daemon(self) -> DaemonState | None:
         """The daemon serving this store, or None (one is then started)."""
         reply = self.request(("ping",))
-        return reply[1] if reply is not None and reply[0] == OK else None
+        state = None if reply is None else reply.value
+        return state if isinstance(state, DaemonState) else None
 
     # -- lifecycle -------------------------------------------------------------------
     @property

@@ -12,10 +12,13 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .store_proxy_spawn import STALE_S, DaemonSpec
+
+if TYPE_CHECKING:
+    from .config_model import Config
 
 _VERSION = re.compile(r'^__version__ = "([^"]+)"', re.MULTILINE)
 
@@ -83,7 +86,7 @@ class ConfigWatch:
         self._stamp = None if self.path is None else _stamp(self.path)
         self._settings = self._of(config)
 
-    def _of(self, config: Any) -> tuple[object, ...]:
+    def _of(self, config: Config) -> tuple[object, ...]:
         return config.store_plugin, config.plugin_options(self.name), config.store_path
 
     def changed(self) -> str | None:

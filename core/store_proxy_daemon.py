@@ -31,7 +31,6 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .errors import OrchestratorError, PluginError, StoreError
@@ -270,7 +269,7 @@ class Daemon:
             if port is not None and self.ports is not None:
                 self.ports.give(port)
 
-    def _refusal(self, hello: Any) -> str | None:
+    def _refusal(self, hello: object) -> str | None:
         if not (isinstance(hello, tuple) and len(hello) == 4 and hello[0] == "hello"):
             raise WireError("the first frame is not a hello")
         _, protocol, version, key = hello
@@ -288,7 +287,7 @@ class Daemon:
             self.log(f"cannot build a port: {type(exc).__name__}: {exc}")
             return None
 
-    def _answer(self, conn: socket.socket, port: EventStore | None, message: Any) -> bool:
+    def _answer(self, conn: socket.socket, port: EventStore | None, message: object) -> bool:
         """Answer one request; False when the connection is done."""
         kind = _kind(message)
         if kind == "ping":
@@ -340,7 +339,7 @@ class Daemon:
         finally:
             conn.settimeout(None)
 
-    def _call(self, target: object, allowed: frozenset[str], message: Any) -> tuple[str, Any]:
+    def _call(self, target: object, allowed: frozenset[str], message: object) -> tuple[str, object]:
         if not (isinstance(message, tuple) and len(message) == 4):
             raise WireError("a malformed call")
         _, name, args, kwargs = message
@@ -351,7 +350,7 @@ class Daemon:
         except Exception as exc:
             return ERR, self._error(exc)
 
-    def _reply(self, conn: socket.socket, reply: tuple[str, Any]) -> None:
+    def _reply(self, conn: socket.socket, reply: tuple[str, object]) -> None:
         try:
             send(conn, reply)
         except FrameTooLarge:
@@ -372,7 +371,7 @@ class Daemon:
         return exc
 
 
-def _kind(message: Any) -> Any:
+def _kind(message: object) -> object:
     return message[0] if isinstance(message, tuple) and message else None
 
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Concatenate, Never, ParamSpec, TypeVar, cast
 
 from .errors import StoreError, StoreUnavailableError
 from .protocols_store import BlockerRow, StoreTransaction
-from .store_proxy_wire import ERR, OK, WireError
+from .store_proxy_wire import ERR, OK, Reply, WireError
 
 if TYPE_CHECKING:
     from .domain_rules import SyncedAction
@@ -58,7 +58,7 @@ class ProxyTransaction(AbstractContextManager[StoreTransaction]):
         self._direct_cm: AbstractContextManager[StoreTransaction] | None = None
         self._direct: StoreTransaction | None = None
         #: the calls the daemon answered, with their results, for a replay
-        self._answered: list[tuple[str, tuple[Any, ...], dict[str, Any], object]] = []
+        self._answered: list[tuple[str, tuple[object, ...], dict[str, object], object]] = []
         self._raised = False
 
     def __enter__(self) -> StoreTransaction:
@@ -66,9 +66,9 @@ class ProxyTransaction(AbstractContextManager[StoreTransaction]):
         got = port.exchange(("begin",))
         if got is not None:
             reply, channel = got
-            if reply[0] == ERR:
+            if reply.kind == ERR:
                 port.give(channel)
-                raise reply[1]
+                raise reply.error()
             self._channel = channel
             port.proxied_calls += 1
             return _Forwarding(self)
@@ -94,23 +94,23 @@ class ProxyTransaction(AbstractContextManager[StoreTransaction]):
         reply = self._end(channel, ("commit",))
         if reply is None:
             raise StoreError(COMMIT_UNKNOWN)
-        if reply[0] == ERR:
-            raise reply[1]
+        if reply.kind == ERR:
+            raise reply.error()
         return None
 
-    def _end(self, channel: Channel, message: tuple[str]) -> tuple[str, Any] | None:
+    def _end(self, channel: Channel, message: tuple[str]) -> Reply | None:
         try:
             reply = channel.ask(message)
         except WireError:
             return None
-        if reply[0] in (OK, ERR):
+        if reply.kind in (OK, ERR):
             self._port.give(channel)
             return reply
         channel.close()
         return None
 
     def call(
-        self, method: Callable[Concatenate[Any, P], R], *args: P.args, **kwargs: P.kwargs
+        self, method: Callable[Concatenate[Never, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """The transaction's ``method`` (named by the protocol), by the daemon or, once
         it was lost, directly."""
@@ -118,22 +118,22 @@ class ProxyTransaction(AbstractContextManager[StoreTransaction]):
         if self._direct is None:
             reply = self._ask(name, args, kwargs)
             if reply is not None:
-                if reply[0] == ERR:
+                if reply.kind == ERR:
                     self._raised = True
-                    raise reply[1]
-                self._answered.append((name, args, kwargs, reply[1]))
-                return cast("R", reply[1])
+                    raise reply.error()
+                self._answered.append((name, args, kwargs, reply.value))
+                return cast("R", reply.value)
             self._go_direct()
         return cast("R", getattr(self._direct, name)(*args, **kwargs))
 
-    def _ask(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def _ask(self, name: str, args: tuple[object, ...], kwargs: dict[str, object]) -> Reply | None:
         channel = self._channel
         assert channel is not None, "a transaction used after it ended"
         try:
             reply = channel.ask(("tx", name, args, kwargs))
         except WireError:
             reply = None
-        if reply is None or reply[0] not in (OK, ERR):
+        if reply is None or reply.kind not in (OK, ERR):
             channel.close()  # the daemon rolls its transaction back
             self._channel = None
             return None

@@ -27,7 +27,7 @@ import stat
 import struct
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 # the records and errors frames carry: imported here so that they can be resolved
 from . import __version__, domain_rules, errors, models, protocols_store  # noqa: F401
@@ -47,6 +47,18 @@ _BUILTINS = frozenset({"set", "frozenset"})
 #: or has a result too large for a frame (each of the last three: do it directly)
 OK, ERR, REFUSED, GONE, BIG = "ok", "err", "refused", "gone", "big"
 KINDS = frozenset({OK, ERR, REFUSED, GONE, BIG})
+
+
+class Reply(NamedTuple):
+    """A daemon's answer: its kind (:data:`KINDS`) and what it holds."""
+
+    kind: str
+    value: object
+
+    def error(self) -> Exception:
+        """The error of an ``err`` reply (:meth:`Channel.ask` checked it is one)."""
+        assert isinstance(self.value, Exception), "not an err reply"
+        return self.value
 
 
 class DaemonState(NamedTuple):
@@ -69,7 +81,7 @@ class FrameTooLarge(WireError):
 
 
 class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
+    def find_class(self, module: str, name: str) -> type:
         loaded = sys.modules.get(module)  # never import what a frame names
         found = getattr(loaded, name, None) if loaded is not None and "." not in name else None
         if isinstance(found, type) and _allowed(module, name, found):
@@ -93,7 +105,7 @@ def dumps(message: object) -> bytes:
     return data
 
 
-def loads(data: bytes | bytearray) -> Any:
+def loads(data: bytes | bytearray) -> object:
     try:
         return _Unpickler(io.BytesIO(data)).load()
     except WireError:
@@ -117,7 +129,7 @@ def send(sock: socket.socket, *messages: object) -> None:
         raise WireError(f"the connection failed ({type(exc).__name__})") from None
 
 
-def receive(sock: socket.socket) -> Any:
+def receive(sock: socket.socket) -> object:
     """The next message; WireError when the peer closed, timed out or sent a bad frame."""
     (size,) = HEADER.unpack(_exactly(sock, HEADER.size))
     if size > MAX_FRAME:
@@ -221,7 +233,7 @@ class Channel:
         self.pid = pid
         self._hello: tuple[object, ...] | None = ("hello", PROTOCOL, __version__, key)
 
-    def ask(self, message: tuple[object, ...]) -> tuple[str, Any]:
+    def ask(self, message: tuple[object, ...]) -> Reply:
         """The daemon's reply (WireError when there is none, or a malformed one). A
         channel whose exchange failed in any way is closed: never read out of step."""
         try:
@@ -240,7 +252,7 @@ class Channel:
         except BaseException:
             self.sock.close()
             raise
-        return reply
+        return Reply(*reply)
 
     def close(self) -> None:
         self.sock.close()
