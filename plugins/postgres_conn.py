@@ -172,14 +172,16 @@ class PostgresConnection:
                 f"lost the connection to the PostgreSQL event store {self.location} "
                 f"({reason}): the server stopped or the network failed; try again once it runs"
             )
+        # Unavailable, not broken: the lock is another's, the slowness the server's, for
+        # now (SQLite's busy store is the same). The hook path spools the write.
         if isinstance(exc, errors.LockNotAvailable):
-            return StoreError(
+            return StoreUnavailableError(
                 f"the event store {self.location} stayed locked for "
                 f"{self.settings.lock_timeout:g} s ({reason}): another process holds a long "
                 "write lock; try again"
             )
         if isinstance(exc, errors.QueryCanceled):
-            return StoreError(
+            return StoreUnavailableError(
                 f"the event store {self.location} did not answer within "
                 f"{self.settings.statement_timeout:g} s ({reason}): the server is overloaded "
                 "or a statement waits on a lock; try again, or raise "

@@ -20,6 +20,9 @@ from .postgres_tx import PostgresTransaction
 if TYPE_CHECKING:
     from .postgres_feed import PostgresSubscription
 
+#: the shortest the hook path lets a statement run (seconds; see :func:`hook_timeouts`)
+HOOK_STATEMENT_FLOOR_S = 0.25
+
 
 class PostgresPort(PostgresQueries):
     """The :class:`~claude_orchestrator.protocols_store.EventStore` port on a PostgreSQL
@@ -34,8 +37,8 @@ class PostgresPort(PostgresQueries):
     @classmethod
     def from_context(cls, context: PluginContext) -> PostgresPort:
         options = dict(context.options)
-        if "busy_timeout" in options:  # the guard's short wait for another's write lock
-            options["lock_timeout"] = options.pop("busy_timeout")
+        if "busy_timeout" in options:  # the hook path's and the guard's short wait
+            options.update(hook_timeouts(options.pop("busy_timeout"), options))
         env = os.environ if context.env is None else context.env
         settings = dsn.settings(options, env)
         configured = context.config.project
@@ -71,6 +74,21 @@ class PostgresPort(PostgresQueries):
         from .postgres_grants import DEFAULT_ROLE, grants_script
 
         return grants_script(DEFAULT_ROLE if role is None else role)
+
+
+def hook_timeouts(busy_timeout: Any, options: dict[str, Any]) -> dict[str, float]:
+    """What the hook path's ``busy_timeout`` (seconds it may wait for the store, see
+    :class:`~claude_orchestrator.spool_writes.HookOrchestrator`; the guard's log gives a
+    few milliseconds) means here: how long a write waits for another's lock, and at most
+    how long any statement may run, so a slow server is away for a hook (which spools)
+    instead of holding it for the minute of ``statement_timeout``. The statements' cap is
+    never below :data:`HOOK_STATEMENT_FLOOR_S`: a few milliseconds is shorter than a
+    loaded server's ordinary insert, and the guard would spool half its decisions."""
+    wait = max(float(busy_timeout), 0.001)  # 0 is "no limit" to PostgreSQL, not "no wait"
+    cap = max(wait, HOOK_STATEMENT_FLOOR_S)
+    configured = float(options.get("statement_timeout", dsn.STATEMENT_TIMEOUT_S))
+    statement = cap if configured <= 0 else min(configured, cap)  # 0: no timeout at all
+    return {"lock_timeout": wait, "statement_timeout": statement}
 
 
 class PostgresStore(Store):

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -318,15 +319,18 @@ def _hold_project_lock(dsn: str, release: threading.Event, held: threading.Event
 def test_a_write_waits_for_another_only_so_long(
     pg_dsn: str, store: PostgresStore, timeouts: dict[str, float], words: str
 ) -> None:
+    """A lock held by another connection: the write gives up after the lock (or the
+    statement) timeout as a store that is away for now, as SQLite's busy store does, so
+    the hook path spools it."""
     release, held = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_project_lock, args=(pg_dsn, release, held))
     holder.start()
     waiting = PostgresStore(pg_dsn, "busy", **timeouts)
     try:
         assert held.wait(30)
-        with pytest.raises(StoreError, match=words) as busy:
+        with pytest.raises(StoreUnavailableError, match=words) as busy:
             waiting.append_event(NewEvent(SPEC, "overseer", "status_update", "waits"))
-        assert not isinstance(busy.value, StoreUnavailableError)
+        assert "\n" not in str(busy.value)
         assert waiting.recent_events(5) == store.recent_events(5)  # reads do not wait
     finally:
         release.set()
@@ -379,4 +383,97 @@ def test_the_guards_short_busy_timeout_is_the_lock_timeout(postgres_repo: Path) 
     )  # fmt: skip
     port = PostgresPort.from_context(context)
     assert (port.settings.lock_timeout, port.settings.dsn) == (0.5, "x")
-    assert PostgresPort.from_context(context._replace(options={})).settings.lock_timeout == 30
+    # ... and the longest a statement may run: a slow server does not hold a hook 60 s
+    assert port.settings.statement_timeout == 0.5
+    guard = PostgresPort.from_context(context._replace(options={"busy_timeout": 0.005}))
+    assert (guard.settings.lock_timeout, guard.settings.statement_timeout) == (0.005, 0.25)
+    never = PostgresPort.from_context(context._replace(options={"busy_timeout": 0}))
+    assert never.settings.lock_timeout > 0  # PostgreSQL's 0 would wait for ever
+    unbounded = context._replace(options={"busy_timeout": 2.0, "statement_timeout": 0})
+    assert PostgresPort.from_context(unbounded).settings.statement_timeout == 2
+    shorter = context._replace(options={"busy_timeout": 2.0, "statement_timeout": 1})
+    assert PostgresPort.from_context(shorter).settings.statement_timeout == 1
+    plain = PostgresPort.from_context(context._replace(options={})).settings
+    assert (plain.lock_timeout, plain.statement_timeout) == (30, 60)
+
+
+# -- the hook path: a store that is busy or slow is spooled, not an error ----------------------
+@pytest.fixture
+def hook_store(cli: Run, postgres_repo: Path, pg_dsn: str) -> dict[str, str]:
+    """The repository's feature on the server; the hook path's environment (no store proxy:
+    its daemon would outlive the test)."""
+    env = pg_env(pg_dsn, CLAUDE_ORCHESTRATOR_NO_STORE_PROXY="1")
+    assert cli("events", "init", env=env).code == 0
+    assert cli("events", "add-feature", "003-reading-goals", "Goals", env=env).code == 0
+    return env
+
+
+def _log(cli: Run, env: dict[str, str], message: str) -> Any:
+    return cli("events", "log-event", "003-reading-goals", "overseer", "status_update", message,
+               "--json", env=env)  # fmt: skip
+
+
+def _messages(cli: Run, env: dict[str, str]) -> list[str]:
+    result = cli("events", "recent", "50", "--json", env=env)
+    assert result.code == 0, result
+    return [e["message"] for e in reversed(result.json()) if e["event_type"] == "status_update"]
+
+
+def _spooled(result: Any) -> None:
+    assert result.code == 0, result
+    assert result.json()["spooled"] is True, result
+    assert result.err.startswith("warning: the event is spooled as record"), result
+
+
+def test_a_lock_another_connection_holds_spools_a_hook_write(
+    cli: Run, hook_store: dict[str, str], pg_dsn: str
+) -> None:
+    """log-event while another connection holds the project's write lock longer than the
+    hook path waits: the event is spooled (exit 0), and the next write stores it first."""
+    release, held = threading.Event(), threading.Event()
+    with psycopg.connect(pg_dsn) as conn:
+        project = conn.execute("SELECT id, name FROM projects").fetchone()
+    holder = threading.Thread(target=_hold_lock_of, args=(pg_dsn, project[0], release, held))
+    holder.start()
+    try:
+        assert held.wait(30)
+        _spooled(_log(cli, hook_store, "while locked"))
+    finally:
+        release.set()
+        holder.join()
+    stored = _log(cli, hook_store, "after")
+    assert stored.code == 0 and "spooled" not in stored.json(), stored
+    assert _messages(cli, hook_store) == ["while locked", "after"]
+
+
+def _hold_lock_of(dsn: str, project: int, release: threading.Event, held: threading.Event) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (0x436F5254, project))
+        held.set()
+        release.wait(30)
+
+
+SLOW_INSERT = """
+CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.message LIKE 'slow%' THEN PERFORM pg_sleep(5); END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER slow_insert BEFORE INSERT ON task_events
+    FOR EACH ROW EXECUTE FUNCTION slow_insert();
+"""
+
+
+def test_a_slow_server_spools_a_hook_write_within_the_hook_paths_wait(
+    cli: Run, hook_store: dict[str, str], pg_dsn: str
+) -> None:
+    """A server that takes 5 s over an insert (a trigger of the test's that sleeps): the
+    hook path's statements may run only as long as it waits for a lock (2 s), so the
+    event is spooled instead of the hook waiting out the 60 s statement timeout."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(SLOW_INSERT)
+    _spooled(_log(cli, hook_store, "slow server"))
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("DROP TRIGGER slow_insert ON task_events")
+    assert _log(cli, hook_store, "fast again").code == 0
+    assert _messages(cli, hook_store) == ["slow server", "fast again"]
