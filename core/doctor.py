@@ -196,8 +196,12 @@ def _worktrees(orch: Orchestrator, vcs: VCS) -> Check:
     by_branch = {t.branch: t for t in trees if t.branch}
     main = trees[0].path if trees else None
     problems: list[str] = []
+    elsewhere: list[str] = []
     for agent in agents:
         tree = by_branch.get(agent.branch_name)
+        if tree is None and not vcs.branch_exists(agent.branch_name):
+            elsewhere.append(agent.branch_name)  # no local branch: another clone's agent
+            continue
         fix = f"`claude-orchestrator init-feature {agent.spec_id} --worktrees`"
         if tree is not None and tree.prunable:
             problems.append(f"{agent.branch_name}: its worktree {tree.path} was deleted "
@@ -212,7 +216,10 @@ def _worktrees(orch: Orchestrator, vcs: VCS) -> Check:
                             f"{tree.path}, where the sandbox keeps .git/ (the event store) "
                             f"read-only: implementors need worktrees of their own (check "
                             f"out another branch there, then run {fix})")  # fmt: skip
+    other = (f"; {len(elsewhere)} work in other clones (no local branch here: "
+             f"{', '.join(elsewhere)})" if elsewhere else "")  # fmt: skip
     if problems:
-        return Check("worktrees", False, "; ".join(problems))
-    return Check("worktrees", True, f"{len(agents)} agent(s) of {len(features)} feature(s): "
-                 "each implementor in a worktree of its own")  # fmt: skip
+        return Check("worktrees", False, "; ".join(problems) + other)
+    here = len(agents) - len(elsewhere)
+    return Check("worktrees", True, f"{here} agent(s) of {len(features)} feature(s) here: "
+                 f"each implementor in a worktree of its own{other}")  # fmt: skip

@@ -521,15 +521,12 @@ def _chain(repo: Path, parent: str, what: str, count: int) -> str:
     return parent
 
 
-@pytest.mark.xfail(strict=True, reason="core/doctor.py (_worktrees) wants every implementor "
-                   "of the store's features in a worktree of this clone, also those whose "
-                   "branch is not here (they work on another machine): doctor exits 1 on "
-                   "every machine but the one with all the worktrees")  # fmt: skip
 def test_doctor_on_a_machine_that_runs_one_implementor(cli: Run, clones: Clones) -> None:
     _push_from_b(clones, API, "api's line", "T002: api")
     result = cli("doctor", "--json", cwd=clones.b, env=clones.env)
     checks = {c["name"]: c for c in result.json()}
     assert checks["worktrees"]["ok"], checks["worktrees"]
+    assert "work in other clones (no local branch here: " in checks["worktrees"]["detail"]
 
 
 @pytest.mark.slow
