@@ -83,7 +83,9 @@ class VCS(Protocol):
 
     def branch_tips(self, pattern: str, *, remotes: bool = False) -> dict[str, BranchTip]:
         """Like :meth:`list_branches`, with which remote each tip comes from (a local
-        branch wins) and the other remotes' different tips."""
+        branch wins, unless it is behind -- an ancestor of -- the chosen remote-tracking
+        tip: then that tip, another machine's newer work) and the other remotes'
+        different tips."""
 
     def local_branches(self) -> list[str]:
         """The names of every local branch."""
