@@ -8,7 +8,9 @@ project and kind of record, from 1, in commit order (by a trigger): what the por
 promises, and what a user sees of one repository is what SQLite shows.
 
 A new store is created at version 1 and migrated forward through :data:`MIGRATIONS`,
-every step in one transaction that holds an advisory lock (:mod:`.postgres_conn`).
+every step in one transaction that holds an advisory lock (:mod:`.postgres_conn`);
+version 2 keeps an id an insert gives when it is above the project's largest (the
+copy of a SQLite store, :mod:`.postgres_migrate`, keeps its ids).
 Views (:mod:`.postgres_views`) are dropped and recreated at their latest definition
 after the steps.
 ``task_events`` is append-only: a trigger refuses ``UPDATE``, ``DELETE`` and
@@ -22,7 +24,7 @@ notifies the project's channel (:func:`channel`), which the live feed
 # ruff: noqa: S608
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: the advisory-lock class of this tool (any fixed int4): (LOCK_CLASS, 0) guards the
 #: schema's migrations, (LOCK_CLASS, project id) a project's write transactions
 LOCK_CLASS = 0x436F5254
@@ -295,6 +297,15 @@ CREATE TRIGGER task_events_added AFTER INSERT ON task_events
 )
 
 
+def _next_id(into: str) -> str:
+    """PL/pgSQL that puts the project's next id of the trigger's table into ``into``."""
+    return "\n    ELS".join(
+        f"IF TG_TABLE_NAME = '{table}' THEN\n        SELECT COALESCE(MAX(id), 0) + 1 "
+        f"INTO {into} FROM {table} WHERE project_id = NEW.project_id;"
+        for table in NUMBERED
+    )
+
+
 def _assign_id() -> str:
     """``co_assign_id()``: a new row's id, the project's largest of its table plus one
     (an index lookup; the row being inserted and the rows its statement inserted before
@@ -302,15 +313,30 @@ def _assign_id() -> str:
     are serialised (its advisory lock); a writer that skips the lock and races another
     gets a duplicate-key error, never an id out of order. Records are never deleted,
     so an id is never given twice."""
-    branches = "\n    ELS".join(
-        f"IF TG_TABLE_NAME = '{table}' THEN\n        SELECT COALESCE(MAX(id), 0) + 1 "
-        f"INTO NEW.id FROM {table} WHERE project_id = NEW.project_id;"
-        for table in NUMBERED
-    )
     return f"""-- Ids are per project and kind of record, from 1 (see postgres_schema._assign_id).
 CREATE OR REPLACE FUNCTION co_assign_id() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    {branches}
+    {_next_id("NEW.id")}
+    END IF;
+    RETURN NEW;
+END $$;
+"""
+
+
+def _keep_given_id() -> str:
+    """Version 2's ``co_assign_id()``: as version 1's, but an id the insert gives that is
+    above every id of the project's table is kept, so ``events migrate`` copies a SQLite
+    store with its ids, gaps and all, without switching the trigger off (any other given
+    id is still replaced by the next number: ids only grow, in commit order)."""
+    return f"""-- Ids are per project and kind of record, from 1 (postgres_schema._keep_given_id).
+CREATE OR REPLACE FUNCTION co_assign_id() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    next_id bigint;
+BEGIN
+    {_next_id("next_id")}
+    END IF;
+    IF NEW.id IS NULL OR NEW.id < next_id THEN
+        NEW.id := next_id;
     END IF;
     RETURN NEW;
 END $$;
@@ -319,7 +345,8 @@ END $$;
 
 #: version -> the statements that bring a store from version - 1 to it
 MIGRATIONS: dict[int, str] = {
-    1: _FUNCTIONS.replace("{assign_id}", _assign_id()) + _TABLES + _INDEXES + _TRIGGERS
+    1: _FUNCTIONS.replace("{assign_id}", _assign_id()) + _TABLES + _INDEXES + _TRIGGERS,
+    2: _keep_given_id(),
 }
 
 #: the tables ``events info`` counts (the port's list)

@@ -123,7 +123,10 @@ def test_the_agents_role_cannot_create_or_upgrade_the_schema(
     login: Login, pg_admin_dsn: str
 ) -> None:
     class NextRelease(PostgresPort):
-        migrations: ClassVar[dict[int, str]] = {**schema.MIGRATIONS, 2: "SELECT 1;"}
+        migrations: ClassVar[dict[int, str]] = {
+            **schema.MIGRATIONS,
+            schema.SCHEMA_VERSION + 1: "SELECT 1;",
+        }
 
     later = NextRelease.for_dsn(login.dsn, "contract")
     try:

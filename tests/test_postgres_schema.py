@@ -20,6 +20,7 @@ from claude_orchestrator import __version__
 from claude_orchestrator.errors import NotInitializedError, StoreError
 from claude_orchestrator.models import NewEvent
 from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC
 
 psycopg = pytest.importorskip("psycopg")
@@ -140,12 +141,15 @@ def test_a_newer_schema_is_refused_like_sqlite_and_left_unchanged(
     assert shape(str(theirs.value)) == shape(message)
 
 
+NEXT = schema.SCHEMA_VERSION + 1
+
+
 class NextRelease(PostgresPort):
     """A later release whose schema has one more version."""
 
     migrations: ClassVar[dict[int, str]] = {
         **schema.MIGRATIONS,
-        2: "ALTER TABLE features ADD COLUMN owner text;",
+        NEXT: "ALTER TABLE features ADD COLUMN owner text;",
     }
 
 
@@ -153,15 +157,55 @@ def test_an_older_schema_is_migrated_forward_once(pg_dsn: str, store: PostgresSt
     later = NextRelease.for_dsn(pg_dsn, "schema")
     try:
         info = later.initialize()
-        assert (info.created, info.migrated_from, info.schema_version) == (False, 1, 2)
+        assert (info.created, info.migrated_from, info.schema_version) == (
+            False, schema.SCHEMA_VERSION, NEXT,
+        )  # fmt: skip
         assert later.initialize().migrated_from is None
         assert [f.spec_id for f in later.list_features()] == [SPEC]
     finally:
         later.close()
     older = PostgresStore(pg_dsn, "schema")
-    with pytest.raises(StoreError, match="has schema version 2, written by claude-orchestrator"):
+    with pytest.raises(StoreError, match=f"has schema version {NEXT}, written by claude-orch"):
         older.list_features()
     older.close()
+
+
+class FirstRelease(PostgresPort):
+    """The release that wrote schema version 1."""
+
+    migrations: ClassVar[dict[int, str]] = {1: schema.MIGRATIONS[1]}
+
+
+def _insert_event(conn: Any, event_id: int | None) -> int:
+    row = conn.execute(
+        "INSERT INTO task_events (project_id, id, feature_id, agent_id, event_type, message) "
+        "SELECT project_id, %s, feature_id, id, 'status_update', 'given' FROM agents "
+        "WHERE role = 'overseer' RETURNING id",
+        (event_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def test_an_id_above_the_projects_largest_is_kept(pg_dsn: str) -> None:
+    """Version 2: an insert that gives an id above every id of the project's table keeps
+    it (events migrate copies SQLite's ids, gaps too); a smaller one, or none, gets the
+    next number, as in version 1, which kept no given id. A version-1 store migrates."""
+    first = FirstRelease.for_dsn(pg_dsn, "ids")
+    try:
+        assert first.initialize().schema_version == 1
+        Store(first).add_feature(SPEC, "x", AGENTS[0][1], AGENTS[:1])
+        with raw(pg_dsn) as conn:
+            assert _insert_event(conn, 10) == 2  # version 1 numbers it
+    finally:
+        first.close()
+    store = PostgresStore(pg_dsn, "ids")
+    try:
+        assert store.initialize().migrated_from == 1
+        with raw(pg_dsn) as conn:
+            assert [_insert_event(conn, i) for i in (10, 4, None, 12)] == [10, 11, 12, 13]
+        assert store.append_event(NewEvent(SPEC, "overseer", "status_update", "y")).id == 14
+    finally:
+        store.close()
 
 
 def test_the_store_needs_initializing_per_project(pg_dsn: str, store: PostgresStore) -> None:
