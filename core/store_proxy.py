@@ -25,7 +25,8 @@ and ``pickle`` (the wire: :mod:`.store_proxy_wire`), never the store's driver.
 - **Faults**: a daemon that is killed, stops or refuses: a call does it directly, a
   transaction goes on directly after replaying what it read (:mod:`.store_proxy_tx`);
   the next call starts a new daemon.
-- **Which stores**: a port with ``proxied = True`` (the postgres store), unless
+- **Which stores** (:mod:`.store_proxy_choice`, which decides without importing this
+  module): a port with ``proxied = True`` (the postgres store), unless
   ``plugins.options.<store>.proxy: false``; ``proxy: true`` proxies any store (the
   sqlite store is not by default: nothing to keep warm).
   ``CLAUDE_ORCHESTRATOR_NO_STORE_PROXY=1`` turns the proxy off. Linux only (the peer
@@ -41,11 +42,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Concatenate, NamedTuple, Never, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Concatenate, Never, ParamSpec, TypeVar, cast
 
 from . import __version__
 from .protocols_store import EventStore, StoreFeed, StoreSummaries
-from .store_proxy_spawn import ENV_DISABLE, DaemonSpec, paths, proxy_key, reap, spawn
+from .store_proxy_choice import ENV_DISABLE, ProxyOptions, maybe_proxy
+from .store_proxy_spawn import DaemonSpec, paths, proxy_key, reap, spawn
 from .store_proxy_tx import ProxyTransaction
 from .store_proxy_wire import (
     ERR,
@@ -79,71 +81,21 @@ __all__ = ["ENV_DISABLE", "Channel", "DaemonState", "ProxyPort", "maybe_proxy"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-DEFAULT_IDLE_S = 300.0
-DEFAULT_TIMEOUT_S = 120.0
 CONNECT_TIMEOUT_S = 1.0
 
 
-class ProxyOptions(NamedTuple):
-    """The proxy's plugin options: ``proxy`` (None: the port decides), ``proxy_idle``
-    and ``proxy_timeout`` in seconds."""
-
-    enabled: bool | None
-    idle_s: float
-    timeout_s: float
-
-
-def read_options(name: str, context: PluginContext) -> ProxyOptions:
-    """The options, or ConfigError naming the one that is wrong."""
-    options = context.options
-    enabled = options.get("proxy")
-    if enabled is not None and not isinstance(enabled, bool):
-        raise context.config.error(
-            f"plugins.options.{name}.proxy", f"must be true or false, not {enabled!r}"
-        )
-    idle = _seconds(name, context, "proxy_idle", DEFAULT_IDLE_S)
-    return ProxyOptions(enabled, idle, _seconds(name, context, "proxy_timeout", DEFAULT_TIMEOUT_S))
-
-
-def _seconds(name: str, context: PluginContext, option: str, default: float) -> float:
-    value = context.options.get(option, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
-        raise context.config.error(
-            f"plugins.options.{name}.{option}",
-            f"must be a number of seconds above 0, not {value!r}",
-        )
-    return float(value)
-
-
-def maybe_proxy(
-    build_port: Callable[[], EventStore],
+def over(
+    port: EventStore,
     name: str,
     context: PluginContext,
     state_dir: Path,
-    *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
+    settings: ProxyOptions,
 ) -> EventStore:
-    """The port ``build_port`` builds, or a :class:`ProxyPort` over it when the store is
-    proxied (see the module docstring) and ``<state dir>/store-proxy`` can be the user's
-    own 0700 directory.
-
-    :param build_port: builds the store plugin's port (e.g. ``Wiring``'s checked build);
-        called once here: the proxy does a call directly through it when no daemon
-        answers. Its factory should not connect: the port connects on first use.
-    :param name: the store plugin's name (``plugins.store``).
-    :param context: the context the port was built with; the daemon builds its own
-        ports from it.
-    :param env: the environment (default ``os.environ``); the daemon is started with it.
-    """
-    env = os.environ if env is None else env
-    settings = read_options(name, context)
-    port = build_port()
-    if env.get(ENV_DISABLE, "") not in ("", "0") or not sys.platform.startswith("linux"):
-        return port
-    wanted = settings.enabled
-    if wanted is None:
-        wanted = getattr(port, "proxied", False) is True
-    directory = proxy_dir(state_dir) if wanted else None
+    """A :class:`ProxyPort` over ``port`` (:func:`~.store_proxy_choice.maybe_proxy`
+    decided it is proxied), or ``port`` itself when ``<state dir>/store-proxy`` cannot be
+    the user's own 0700 directory."""
+    directory = proxy_dir(state_dir)
     if directory is None:
         return port
     key = proxy_key(name, port, context)

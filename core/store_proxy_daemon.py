@@ -37,8 +37,9 @@ from .errors import OrchestratorError, PluginError, StoreError
 from .protocols_store import EventStore, StoreSummaries
 from .store_proxy_checks import ConfigWatch, Witness, acquire, file_id, release, sweep
 from .store_proxy_checks import version_changed as _version_changed
+from .store_proxy_choice import ENV_DISABLE
 from .store_proxy_ports import QUERIES, SUMMARIES, TX_CALLS, Ports
-from .store_proxy_spawn import ENV_DISABLE, LOG_NAME, DaemonSpec, paths, proxy_key
+from .store_proxy_spawn import LOG_NAME, DaemonSpec, paths, proxy_key
 from .store_proxy_wire import (
     BIG,
     ERR,

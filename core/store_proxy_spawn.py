@@ -12,8 +12,9 @@ that creates ``<key>.spawn`` (``O_EXCL``) starts the daemon detached, with
 ``posix_spawn`` (no ``subprocess`` import, no waiting), in a new session, its stderr
 appended to ``daemon.log`` beside the sockets and its settings (:class:`DaemonSpec`)
 written down a pipe; the others find the marker and do their call directly. The daemon
-removes the marker once it listens; one left by a start that failed keeps others from
-starting another for :data:`STALE_S` seconds.
+removes the marker once it listens (so a client that made the marker looks once more
+before it starts one); one left by a start that failed keeps others from starting
+another for :data:`STALE_S` seconds.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from typing import NamedTuple
 
 from . import __version__
 from .protocols import PluginContext
-from .store_proxy_wire import PROTOCOL
+from .store_proxy_wire import PROTOCOL, WireError, connect
 
-ENV_DISABLE = "CLAUDE_ORCHESTRATOR_NO_STORE_PROXY"
 #: a start marker older than this is a start that failed: the next client starts again
 STALE_S = 10.0
 LOG_NAME = "daemon.log"
@@ -113,8 +113,12 @@ def spawn(spec: DaemonSpec, env: Mapping[str, str]) -> int | None:
     None. Never waits for it."""
     reap()
     directory = Path(spec.directory)
-    marker = paths(directory, spec.key)[2]
+    socket_path, _, marker = paths(directory, spec.key)
     if not claim(marker):
+        return None
+    if _answers(directory, socket_path.name):  # it started since this client looked
+        with contextlib.suppress(OSError):
+            marker.unlink()
         return None
     fds: list[int] = []
     pid = None
@@ -144,6 +148,17 @@ def spawn(spec: DaemonSpec, env: Mapping[str, str]) -> int | None:
         for fd in fds:
             os.close(fd)
     return pid
+
+
+def _answers(directory: Path, name: str) -> bool:
+    try:
+        sock, _ = connect(directory, name, 1.0)
+    except WireError:  # another user's: never start one beside it
+        return True
+    except OSError:
+        return False
+    sock.close()
+    return True
 
 
 def reap() -> None:

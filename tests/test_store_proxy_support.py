@@ -90,13 +90,24 @@ def log(port: ProxyPort) -> str:
     return path.read_text() if path.exists() else "(no daemon.log)"
 
 
+def state(pid: int) -> str | None:
+    """The process's state letter (R, S, T: stopped, Z: a zombie), None when gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
 def alive(pid: int) -> bool:
     """True while the process runs (a zombie has stopped running)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return fields[0] != "Z"
+    return state(pid) not in (None, "Z")
+
+
+def wait_state(pid: int, letter: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while state(pid) != letter:
+        assert time.monotonic() < deadline, f"process {pid} is not in state {letter}"
+        time.sleep(0.005)
 
 
 def daemons(key: str) -> list[int]:
@@ -242,6 +253,17 @@ def test_the_key_names_nothing_secret_and_changes_with_the_store(tmp_path: Path)
     assert isinstance(third, ProxyPort) and third.spec.key != second.spec.key
 
 
+def test_a_store_that_is_not_proxied_imports_nothing_of_it() -> None:
+    code = (
+        "import sys; import claude_orchestrator.store_service, claude_orchestrator.wiring; "
+        "before = set(sys.modules); import claude_orchestrator.store_proxy_choice; "
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    added = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                           text=True).stdout.split()  # fmt: skip
+    assert added == ["claude_orchestrator.store_proxy_choice"]
+
+
 def test_the_client_imports_little() -> None:
     """On the hook path the proxy adds the wire's modules and nothing heavy (no driver,
     no multiprocessing, no subprocess: the daemon is started with posix_spawn)."""
@@ -254,7 +276,8 @@ def test_the_client_imports_little() -> None:
     added = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                            capture_output=True, text=True).stdout.split()  # fmt: skip
     ours = {m for m in added if m.startswith("claude_orchestrator.store_proxy")}
-    assert ours == {f"claude_orchestrator.store_proxy{s}" for s in ("", "_spawn", "_tx", "_wire")}
+    parts = ("", "_choice", "_spawn", "_tx", "_wire")
+    assert ours == {f"claude_orchestrator.store_proxy{part}" for part in parts}
     wire = {"socket", "_socket", "array", "struct", "_struct", "pickle", "_pickle"}
     small = {
         "_compat_pickle",
