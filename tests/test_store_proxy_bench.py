@@ -32,7 +32,7 @@ from claude_orchestrator.config import default_config
 from claude_orchestrator.manager import PluginRegistry
 from claude_orchestrator.models import NewEvent
 from claude_orchestrator.protocols import PluginContext
-from claude_orchestrator.store_proxy import maybe_proxy
+from claude_orchestrator.store_proxy_choice import maybe_proxy
 from claude_orchestrator.store_service import Store
 name, directory = sys.argv[1], Path(sys.argv[2])
 config = default_config()
@@ -52,7 +52,7 @@ else:
 LOG_EVENT = r"""
 import sys
 from claude_orchestrator.protocols import EventStore
-from claude_orchestrator.store_proxy import maybe_proxy
+from claude_orchestrator.store_proxy_choice import maybe_proxy
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.wiring import Wiring
 

@@ -14,7 +14,8 @@ from claude_orchestrator import Orchestrator
 from claude_orchestrator.errors import NotFoundError, NotInitializedError
 from claude_orchestrator.models import NewEvent
 from claude_orchestrator.protocols_store import EventStore, StoreSummaries
-from claude_orchestrator.store_proxy import ProxyPort, maybe_proxy
+from claude_orchestrator.store_proxy import ProxyPort
+from claude_orchestrator.store_proxy_choice import maybe_proxy
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC, StoreContract
 
