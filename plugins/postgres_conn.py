@@ -330,22 +330,28 @@ class PostgresConnection:
                 self._project_id = int(found[2])  # what _ready checks: the next use need not
         return found is not None and found[2] is not None
 
+    @contextlib.contextmanager
+    def _schema_errors(self) -> Iterator[None]:
+        """What goes wrong creating or upgrading the schema, said in one line."""
+        try:
+            yield
+        except self._psycopg.errors.InsufficientPrivilege as exc:
+            raise StoreError(
+                f"cannot create or upgrade the event store in {self.location} "
+                f"({_first_line(exc)}): the agents' role may not change the schema; "
+                "run `claude-orchestrator events init` as the owner of its tables"
+            ) from None
+        except self._psycopg.errors.DuplicateTable as exc:
+            raise StoreError(
+                f"the database of {self.location} has tables that are not an event "
+                f"store's ({_first_line(exc)}): give the store a database of its own"
+            ) from None
+
     def initialize(self) -> StoreInfo:
         with self._lock, self._errors():
             conn = self._connect()
-            try:
+            with self._schema_errors():
                 old, added = self._migrate(conn)
-            except self._psycopg.errors.InsufficientPrivilege as exc:
-                raise StoreError(
-                    f"cannot create or upgrade the event store in {self.location} "
-                    f"({_first_line(exc)}): the agents' role may not change the schema; "
-                    "run `claude-orchestrator events init` as the owner of its tables"
-                ) from None
-            except self._psycopg.errors.DuplicateTable as exc:
-                raise StoreError(
-                    f"the database of {self.location} has tables that are not an event "
-                    f"store's ({_first_line(exc)}): give the store a database of its own"
-                ) from None
             self._project_id = None
             info = self._info()
         created = old is None or added

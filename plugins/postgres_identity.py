@@ -26,8 +26,10 @@ _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _GIT_TIMEOUT_S = 30.0
 
 
-def identity(configured: str | None, common_dir: Path | None) -> str:
-    """The project's identity: ``configured``, else ``git:<root commit>``."""
+def identity(configured: str | None, common_dir: Path | None, *, cache: bool = True) -> str:
+    """The project's identity: ``configured``, else ``git:<root commit>`` (kept in the
+    cache file unless ``cache`` is False: ``events migrate`` writes nothing of the
+    repository's)."""
     if configured:
         return configured
     if common_dir is None:
@@ -35,17 +37,19 @@ def identity(configured: str | None, common_dir: Path | None) -> str:
             "outside a git repository the postgres store needs a project name: set "
             "`project: NAME` in orchestrator.yaml"
         )
-    cache = common_dir / STORE_DIR / CACHE_NAME
+    path = common_dir / STORE_DIR / CACHE_NAME
     with contextlib.suppress(OSError, UnicodeDecodeError):
-        cached = cache.read_text(encoding="ascii").strip()
+        cached = path.read_text(encoding="ascii").strip()
         if _COMMIT.fullmatch(cached):
             return ROOT_PREFIX + cached
     commit = root_commit(common_dir)
+    if not cache:
+        return ROOT_PREFIX + commit
     with contextlib.suppress(OSError):  # a cache only: a read-only place means no cache
         from claude_orchestrator.fsutil import atomic_write_text
 
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(cache, commit + "\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, commit + "\n")
     return ROOT_PREFIX + commit
 
 

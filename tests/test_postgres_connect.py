@@ -150,14 +150,20 @@ def test_the_password_can_come_from_pgpassfile(pg_dsn: str, tmp_path: Path) -> N
     assert "~/.pgpass (PGPASSFILE)" in str(error.value)
 
 
-def test_a_service_file_and_an_empty_connection_string_work(
-    cli: Run, postgres_repo: Path, pg_dsn: str, tmp_path: Path
-) -> None:
-    parts = urlsplit(pg_dsn)
+def service_files(tmp_path: Path, dsn: str) -> dict[str, str]:
+    """libpq's variables for a service ``team`` on ``dsn``'s server, its password in a
+    password file."""
+    parts = urlsplit(dsn)
     services = tmp_path / "pg_service.conf"
     services.write_text(f"[team]\nhost={parts.hostname}\nport={parts.port}\n"
                         f"dbname={parts.path.lstrip('/')}\nuser={parts.username}\n")  # fmt: skip
-    files = {"PGSERVICEFILE": str(services), "PGPASSFILE": str(_passfile(tmp_path, pg_dsn))}
+    return {"PGSERVICEFILE": str(services), "PGPASSFILE": str(_passfile(tmp_path, dsn))}
+
+
+def test_a_service_file_and_an_empty_connection_string_work(
+    cli: Run, postgres_repo: Path, pg_dsn: str, tmp_path: Path
+) -> None:
+    files = service_files(tmp_path, pg_dsn)
     env = clean_env(CLAUDE_ORCHESTRATOR_DB_URL="service=team", **files)
     assert cli("events", "init", env=env).code == 0
     assert cli("events", "path", env=env).out.strip() == "service=team"

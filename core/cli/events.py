@@ -13,7 +13,17 @@ from .. import lean
 from ..errors import StoreUnavailableError, ValidationError
 from ..render import render_events, render_status
 from . import render
-from .common import DbOption, JsonOption, RoleArg, SpecArg, emit, hook_command, orch, out
+from .common import (
+    DbOption,
+    JsonOption,
+    RoleArg,
+    SpecArg,
+    emit,
+    hook_command,
+    orch,
+    out,
+    to_stderr,
+)
 
 if TYPE_CHECKING:
     from ..api import Orchestrator
@@ -198,6 +208,56 @@ def register(events: typer.Typer) -> None:
         """
         rows = orch(db).status(spec_id)
         emit(as_json, rows, render_status(rows))
+
+    register_migrate(events)
+
+
+def register_migrate(events: typer.Typer) -> None:
+    @events.command("migrate")
+    def migrate_cmd(
+        to: Annotated[
+            str,
+            typer.Option(
+                "--to",
+                help="The PostgreSQL database to copy into: a libpq connection string "
+                "(postgresql://user@host/dbname, host=... dbname=..., service=NAME); the "
+                "password from ~/.pgpass or PGPASSFILE, never shown.",
+                show_default=False,
+            ),
+        ],
+        project: Annotated[
+            str | None,
+            typer.Option(
+                "--project",
+                help="The project its records belong to there (default: the config's "
+                "`project`, else the repository's first commit).",
+                show_default=False,
+            ),
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Copy the SQLite event store (or --db FILE) into PostgreSQL with its ids and
+        times, in one transaction, verified by row counts and a checksum of the events;
+        run it again to copy what was added since (nothing, if nothing was).
+
+        \b
+        Example:
+          claude-orchestrator events migrate --to postgresql://agent@db.example.com/orchestrator
+        """
+        from ..plugins.postgres_migrate import describe, migrate
+
+        library = orch(db)
+        if db is None and library.config.store_plugin != "sqlite":
+            raise ValidationError(
+                f"events migrate copies a SQLite store, and this repository's store is "
+                f"{library.config.store_plugin!r}: give the SQLite file with --db FILE "
+                f"(the sqlite store's is {library.location.default_store_path()})"
+            )
+        progress = to_stderr if sys.stderr.isatty() and not as_json else None
+        done = migrate(library.store_path, to, library.config, library.location.common_dir,
+                       project=project, progress=progress)  # fmt: skip
+        emit(as_json, done, describe(done))
 
 
 @runtime_checkable
