@@ -110,6 +110,15 @@ _POSTGRES_OPTIONS = {
         },
         "statement_timeout": _seconds("how long one statement may run", 60),
         "lock_timeout": _seconds("how long a write waits for another's lock", 30),
+        "proxy": {
+            "type": "boolean",
+            "description": "reach the store through the per-machine store proxy daemon "
+            "(default: true for postgres)",
+        },
+        "proxy_idle": _seconds(
+            "how long the store proxy daemon waits without a request before it exits", 300
+        ),
+        "proxy_timeout": _seconds("how long one call through the store proxy may take", 120),
     },
 }
 

@@ -85,12 +85,16 @@ def open_store(
         options=options,
         env=env,
     )
-    store = impl.factory(context)
-    if not isinstance(store, EventStore):
-        raise PluginError(f"store plugin {name!r} (from {impl.plugin}) built no event store")
+    from .store_proxy_choice import maybe_proxy
     from .store_service import Store
 
-    return Store(store)
+    def build() -> EventStore:
+        store = impl.factory(context)
+        if not isinstance(store, EventStore):
+            raise PluginError(f"store plugin {name!r} (from {impl.plugin}) built no event store")
+        return store
+
+    return Store(maybe_proxy(build, name, context, location.state_dir, env=env))
 
 
 def log_decision(

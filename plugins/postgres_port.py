@@ -34,6 +34,14 @@ class PostgresPort(PostgresQueries):
     #: process that opens it pays psycopg's import and a connection handshake
     proxied = True
 
+    def proxy_identity(self) -> str:
+        """What makes this store this store, for the store proxy's key (hashed, never
+        shown): the connection string with its password, the timeouts, and the ``PG*``
+        variables libpq reads from the process's environment (a ``service=`` or empty
+        connection string takes its server and password from them)."""
+        libpq = sorted((k, v) for k, v in os.environ.items() if k.startswith("PG"))
+        return repr((self.settings, libpq))
+
     @classmethod
     def from_context(cls, context: PluginContext) -> PostgresPort:
         options = dict(context.options)

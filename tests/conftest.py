@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -139,6 +140,32 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     before."""
     gc.collect()
     gc.freeze()
+
+
+def _proxy_daemons_under(root: Path) -> list[int]:
+    """The store proxy daemons (``python -m claude_orchestrator.store_proxy``) holding a
+    file open under ``root``: those this session's tests started."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"claude_orchestrator.store_proxy" not in (proc / "cmdline").read_bytes():
+                continue
+            if any(str(root) in os.readlink(fd) for fd in (proc / "fd").iterdir()):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_store_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands on a postgres store start store proxy daemons in the tests' repositories;
+    they would idle out after minutes: stop them when the session (worker) ends."""
+    yield
+    root = tmp_path_factory.getbasetemp()
+    for pid in _proxy_daemons_under(root):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
 
 
 @pytest.fixture(scope="session")

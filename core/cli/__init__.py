@@ -30,7 +30,7 @@ from .. import __version__
 from ..boundary import PluginCrash, guarded
 from ..errors import OrchestratorError
 from . import config, events, feed, hooks, notify, project, prs, tracking, workflow
-from .common import out
+from .common import close_opened, out
 from .plugin_commands import add_plugin_commands, wanted
 
 if TYPE_CHECKING:
@@ -138,7 +138,11 @@ def run(args: Sequence[str], *, registry: PluginRegistry | None = None) -> int:
             owner = _add_plugin_commands(command, args, registry)
             running.extend([owner] if owner else [])
         try:
-            result = command.main(args=args, prog_name="claude-orchestrator", standalone_mode=False)
+            try:
+                result = command.main(args=args, prog_name="claude-orchestrator",
+                                      standalone_mode=False)  # fmt: skip
+            finally:
+                close_opened()
         except click.exceptions.NoArgsIsHelpError as exc:
             exc.show()  # the help text is the answer to a bare group name
             return exc.exit_code

@@ -43,8 +43,26 @@ def warn(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+#: the Orchestrators this command opened, closed when it ends (:func:`close_opened`)
+_opened: list[Orchestrator] = []
+
+
 def orch(db: Path | None = None) -> Orchestrator:
-    return Orchestrator(db=db, on_warning=warn)
+    """The command's Orchestrator; :func:`~claude_orchestrator.cli.run` closes it when the
+    command ends (its store's connections: a server's, the store proxy's socket)."""
+    opened = Orchestrator(db=db, on_warning=warn)
+    _opened.append(opened)
+    return opened
+
+
+def close_opened() -> None:
+    """Close what :func:`orch` opened (each once, even if one of them fails to close)."""
+    while _opened:
+        try:
+            _opened.pop().close()
+        except Exception as exc:  # closing must not hide the command's result
+            print(f"warning: could not close the store: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)  # fmt: skip
 
 
 def _annotation(param: Param) -> object:
