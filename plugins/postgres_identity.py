@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from claude_orchestrator.errors import StoreError
 from claude_orchestrator.location import STORE_DIR
@@ -24,6 +26,16 @@ CACHE_NAME = "postgres-project"
 ROOT_PREFIX = "git:"
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _GIT_TIMEOUT_S = 30.0
+
+
+class Repository(NamedTuple):
+    """A repository whose records a store holds, as its config names it: the configured
+    project (None: the first commit), git's common directory, and the config's
+    ``plugins.options.postgres`` (``events migrate`` copies into its project)."""
+
+    project: str | None = None
+    common_dir: Path | None = None
+    options: Mapping[str, Any] = {}
 
 
 def identity(configured: str | None, common_dir: Path | None, *, cache: bool = True) -> str:

@@ -47,12 +47,11 @@ from . import postgres_dsn as dsn
 from . import postgres_migrate_tables as tables
 from . import postgres_rows as pr
 from . import postgres_schema as schema
+from .postgres_identity import Repository
 from .postgres_migrate_source import STATUS_COLUMNS, SQLiteSource
 
 if TYPE_CHECKING:
     import psycopg  # type: ignore[import-not-found, unused-ignore]
-
-    from claude_orchestrator.config import Config
 
     from .postgres_port import PostgresPort
 
@@ -97,6 +96,10 @@ class Migrated(NamedTuple):
     nothing_new: bool
     #: what to change to use the copy: one line
     next: str
+
+    def text(self) -> str:
+        """What ``events migrate`` prints."""
+        return describe(self)
 
 
 def event_line(row: Sequence[Any]) -> bytes:
@@ -155,10 +158,10 @@ def check_project(name: str) -> str:
     return name
 
 
-def next_step(config: Config, target: str, project: str | None) -> str:
+def next_step(repository: Repository, target: str, project: str | None) -> str:
     """The one line that says what to change to use the copy."""
-    variable = str(config.plugin_options("postgres").get("dsn_env") or dsn.ENV_DSN)
-    named = f" and `project: {project}`" if project and project != config.project else ""
+    variable = str(repository.options.get("dsn_env") or dsn.ENV_DSN)
+    named = f" and `project: {project}`" if project and project != repository.project else ""
     return (
         f"next: set `plugins.store: postgres`{named} in orchestrator.yaml and "
         f"{variable}='{target}' in every agent's environment (the password in ~/.pgpass)"
@@ -169,23 +172,23 @@ def next_step(config: Config, target: str, project: str | None) -> str:
 def migrate(
     source: Path,
     to: str,
-    config: Config,
-    common_dir: Path | None,
+    repository: Repository | None = None,
     *,
     project: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Migrated:
     """Copy the SQLite store ``source`` into the PostgreSQL database ``to`` (see the
-    module docstring), as the project ``project`` (default: the config's, else the
-    repository's first commit, as the ``postgres`` store names it)."""
+    module docstring), as the project ``project`` (default: the repository's, as the
+    ``postgres`` store names it: the configured name, else its first commit)."""
     from .postgres_identity import identity
     from .postgres_port import PostgresPort
 
+    repository = repository or Repository()
     check_target(to)
     named = None if project is None else check_project(project)
     with SQLiteSource(source) as src:
-        resolved = named or identity(config.project, common_dir, cache=False)
-        options = config.plugin_options("postgres")
+        resolved = named or identity(repository.project, repository.common_dir, cache=False)
+        options = repository.options
         timeouts = {k: float(options[k]) for k in ("statement_timeout", "lock_timeout")
                     if k in options}  # fmt: skip
         settings = dsn.Settings(to, "--to", int(options.get("connect_timeout", 2)), **timeouts)
@@ -196,7 +199,7 @@ def migrate(
                 done = copy.run()
         finally:
             port.close()
-    return done._replace(next=next_step(config, port.location, named))
+    return done._replace(next=next_step(repository, port.location, named))
 
 
 @contextlib.contextmanager

@@ -13,12 +13,15 @@ from claude_orchestrator.protocols import PluginContext
 from claude_orchestrator.store_service import Store
 
 from . import postgres_dsn as dsn
-from .postgres_identity import identity
+from .postgres_identity import Repository, identity
 from .postgres_queries import PostgresQueries
 from .postgres_tx import PostgresTransaction
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .postgres_feed import PostgresSubscription
+    from .postgres_migrate import Migrated
 
 #: the shortest the hook path lets a statement run (seconds; see :func:`hook_timeouts`)
 HOOK_STATEMENT_FLOOR_S = 0.25
@@ -33,6 +36,8 @@ class PostgresPort(PostgresQueries):
     #: the hook path may reach it through a warm per-machine daemon (store_proxy): a
     #: process that opens it pays psycopg's import and a connection handshake
     proxied = True
+    #: the repository a port built from its context is for (``import_sqlite``)
+    repository: Repository = Repository()
 
     def proxy_identity(self) -> str:
         """What makes this store this store, for the store proxy's key (hashed, never
@@ -51,7 +56,10 @@ class PostgresPort(PostgresQueries):
         settings = dsn.settings(options, env)
         configured = context.config.project
         common_dir = context.common_dir
-        return cls(settings, lambda: identity(configured, common_dir))
+        port = cls(settings, lambda: identity(configured, common_dir))
+        port.repository = Repository(configured, common_dir, context.config.plugin_options(
+            "postgres"))  # fmt: skip
+        return port
 
     @classmethod
     def for_dsn(
@@ -74,6 +82,21 @@ class PostgresPort(PostgresQueries):
         except BaseException:
             reader.close()
             raise
+
+    def import_sqlite(
+        self,
+        source: Path,
+        to: str,
+        *,
+        project: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Migrated:
+        """Copy the SQLite store ``source`` into the PostgreSQL database ``to`` as this
+        repository's project (or ``project``), verified (``events migrate``: see
+        :mod:`.postgres_migrate`). ``to`` need not be this store's own database."""
+        from .postgres_migrate import migrate
+
+        return migrate(source, to, self.repository, project=project, progress=progress)
 
     @staticmethod
     def grants_sql(role: str | None = None) -> str:

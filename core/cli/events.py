@@ -4,13 +4,14 @@ results: :mod:`.tracking`)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Protocol, runtime_checkable
 
 import typer
 
 from .. import lean
-from ..errors import StoreUnavailableError, ValidationError
+from ..errors import PluginError, StoreUnavailableError, ValidationError
 from ..render import render_events, render_status
 from . import render
 from .common import (
@@ -245,8 +246,6 @@ def register_migrate(events: typer.Typer) -> None:
         Example:
           claude-orchestrator events migrate --to postgresql://agent@db.example.com/orchestrator
         """
-        from ..plugins.postgres_migrate import describe, migrate
-
         library = orch(db)
         if db is None and library.config.store_plugin != "sqlite":
             raise ValidationError(
@@ -255,9 +254,51 @@ def register_migrate(events: typer.Typer) -> None:
                 f"(the sqlite store's is {library.location.default_store_path()})"
             )
         progress = to_stderr if sys.stderr.isatty() and not as_json else None
-        done = migrate(library.store_path, to, library.config, library.location.common_dir,
-                       project=project, progress=progress)  # fmt: skip
-        emit(as_json, done, describe(done))
+        done = store_importer(library).import_sqlite(
+            library.store_path, to, project=project, progress=progress
+        )
+        emit(as_json, done, done.text())
+
+
+class _Copied(Protocol):
+    """What a copy into a server's store did (a NamedTuple: ``--json`` prints its fields)."""
+
+    def text(self) -> str: ...
+
+
+@runtime_checkable
+class _Imports(Protocol):
+    """A server's store that copies a SQLite store in (the built-in ``postgres`` store's
+    port: ``events migrate``)."""
+
+    def import_sqlite(self, source: Path, to: str, *, project: str | None = None,
+                      progress: Callable[[str], None] | None = None) -> _Copied: ...  # fmt: skip
+
+
+#: the store ``events migrate`` copies into
+MIGRATE_TO = "postgres"
+
+
+def store_importer(library: Orchestrator) -> _Imports:
+    """The ``postgres`` store's port for this repository (its project, its config's
+    options), built through the plugin registry like the configured store; it connects
+    to nothing until it copies."""
+    from ..protocols import PluginContext
+
+    impl = library.registry.get("store", MIGRATE_TO)
+    context = PluginContext(
+        config=library.config,
+        root=library.location.root,
+        common_dir=library.location.common_dir,
+        store_path=library.store_path,
+        options=library.config.plugin_options(MIGRATE_TO),
+    )
+    port = impl.factory(context)
+    if not isinstance(port, _Imports):
+        raise PluginError(
+            f"the {MIGRATE_TO} store (from {impl.plugin}) cannot copy a SQLite store in"
+        )
+    return port
 
 
 @runtime_checkable
