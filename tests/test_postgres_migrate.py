@@ -224,6 +224,10 @@ def test_bad_sources_are_one_line_each(
 ) -> None:
     text = tmp_path / "notes.db"
     text.write_text("not a database, only text " * 100)
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE notes (body TEXT)")
+    db.close()
     newer, older = tmp_path / "newer.db", tmp_path / "older.db"
     for path, version in ((newer, 99), (older, 4)):
         SQLiteStore(path).initialize()
@@ -235,6 +239,7 @@ def test_bad_sources_are_one_line_each(
         (tmp_path / "missing.db", "no SQLite event store to copy", "--db FILE"),
         (tmp_path, "is not a file", "--db FILE"),
         (text, "is not a SQLite event store this can read", "--db FILE"),
+        (other, "is a SQLite database but no event store", "--db FILE"),
         (newer, "has schema version 99", "upgrade it"),
         (older, "has schema version 4", "claude-orchestrator events init"),
     ]

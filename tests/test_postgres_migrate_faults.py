@@ -314,7 +314,9 @@ def test_ids_with_gaps_and_the_original_tools_timestamps_are_kept(
     db.execute("UPDATE test_results SET created_at = '2024-01-02 03:04:05' WHERE id = 2")
     db.commit()
     db.close()
-    copy(path, pg_dsn, "gaps")
+    said: list[str] = []
+    migrate(path, pg_dsn, project="gaps", progress=said.append)
+    assert "task_events: 24 copied" in said and "test_results: 1 copied" in said
     postgres = PostgresStore(pg_dsn, "gaps")
     try:
         (kept,) = postgres.list_test_results()
