@@ -23,7 +23,8 @@ after an earlier copy -- is refused, naming the first difference, and nothing is
 
 **Verified** before it commits: row counts per table, the summaries, and a checksum of
 the events on both sides must match, or the transaction is rolled back. The checksum
-(:func:`event_line`) is the sha256 of one line per event, in id order: the JSON array
+(:mod:`.postgres_migrate_report`) is the sha256 of one line per event, in id order: the
+JSON array
 ``[id, spec_id, role, event_type, task_id, commit_hash, message, metadata, created_at]``
 (metadata parsed, keys sorted, no spaces, UTF-8).
 """
@@ -33,12 +34,10 @@ the events on both sides must match, or the transaction is rolled back. The chec
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from claude_orchestrator.domain_tasks import STATE_EVENTS
 from claude_orchestrator.errors import StoreError, ValidationError
@@ -48,6 +47,7 @@ from . import postgres_migrate_tables as tables
 from . import postgres_rows as pr
 from . import postgres_schema as schema
 from .postgres_identity import Repository
+from .postgres_migrate_report import Migrated, checksum, next_step
 from .postgres_migrate_source import STATUS_COLUMNS, SQLiteSource
 
 if TYPE_CHECKING:
@@ -73,50 +73,6 @@ _TARGET_TASKS_SQL = (
     "JOIN agents a ON a.project_id = ts.project_id AND a.id = ts.agent_id "
     "WHERE ts.project_id = %s"
 )
-
-
-class Migrated(NamedTuple):
-    """What ``events migrate`` did (``--json`` prints it)."""
-
-    source: str
-    #: the PostgreSQL store, its password masked
-    target: str
-    project: str
-    #: rows per table after the copy, the same on both sides (verified)
-    counts: dict[str, int]
-    #: rows per table this run copied, found there already, and brought up to date
-    copied: dict[str, int]
-    present: dict[str, int]
-    updated: dict[str, int]
-    events: int
-    #: sha256 of the events (see the module docstring), the same on both sides
-    checksum: str
-    verified: bool
-    #: True when the project had every record already (nothing was written)
-    nothing_new: bool
-    #: what to change to use the copy: one line
-    next: str
-
-    def text(self) -> str:
-        """What ``events migrate`` prints."""
-        return describe(self)
-
-
-def event_line(row: Sequence[Any]) -> bytes:
-    """An event's line of the checksum, from (id, spec id, role, type, task, commit,
-    message, metadata JSON text or None, created_at)."""
-    data = [*row[:7], json.loads(row[7]) if row[7] else None, row[8]]
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return text.encode() + b"\n"
-
-
-def checksum(events: Iterable[Sequence[Any]]) -> tuple[str, int]:
-    """(sha256 hex digest of the events' lines, how many)."""
-    digest, count = hashlib.sha256(), 0
-    for row in events:
-        digest.update(event_line(row))
-        count += 1
-    return digest.hexdigest(), count
 
 
 # ------------------------------------------------------------------------- arguments
@@ -156,16 +112,6 @@ def check_project(name: str) -> str:
             f"--project {name[:60]!r} is not a project name: {rule['description']}"
         )
     return name
-
-
-def next_step(repository: Repository, target: str, project: str | None) -> str:
-    """The one line that says what to change to use the copy."""
-    variable = str(repository.options.get("dsn_env") or dsn.ENV_DSN)
-    named = f" and `project: {project}`" if project and project != repository.project else ""
-    return (
-        f"next: set `plugins.store: postgres`{named} in orchestrator.yaml and "
-        f"{variable}='{target}' in every agent's environment (the password in ~/.pgpass)"
-    )
 
 
 # ---------------------------------------------------------------------------- the copy
@@ -417,28 +363,3 @@ class _Copy:
             f"the copy of {self.src.location} into {self.target} (project {self.project}) "
             f"did not verify: {what}; it was rolled back, nothing was written"
         )
-
-
-def describe(done: Migrated) -> str:
-    """The text ``events migrate`` prints."""
-    if done.nothing_new:
-        head = (f"nothing new to copy: every record of {done.source} is in {done.target} "
-                f"(project {done.project}) already")  # fmt: skip
-    else:
-        head = (f"copied {sum(done.copied.values())} rows of {done.source} into "
-                f"{done.target} (project {done.project}); {sum(done.present.values())} "
-                f"were there already, {sum(done.updated.values())} brought up to date")  # fmt: skip
-    width = max(len(t) for t in done.counts)
-    lines = [head, f"  {'table':<{width}}  {'rows':>8}  {'copied':>8}  {'present':>8}  updated"]
-    for table, count in done.counts.items():
-        if table not in done.copied:  # a summary: derived again, not copied
-            lines.append(f"  {table:<{width}}  {count:>8}  (derived by the store's rules)")
-            continue
-        lines.append(
-            f"  {table:<{width}}  {count:>8}  {done.copied[table]:>8}  "
-            f"{done.present[table]:>8}  {done.updated[table]:>7}"
-        )
-    lines.append(f"verified: the row counts match, and the {done.events} events' sha256 is "
-                 f"{done.checksum} on both sides")  # fmt: skip
-    lines.append(done.next)
-    return "\n".join(lines)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .postgres_feed import PostgresSubscription
-    from .postgres_migrate import Migrated
+    from .postgres_migrate_report import Migrated
 
 #: the shortest the hook path lets a statement run (seconds; see :func:`hook_timeouts`)
 HOOK_STATEMENT_FLOOR_S = 0.25

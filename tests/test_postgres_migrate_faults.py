@@ -36,7 +36,8 @@ from .test_store_memory import OPS, ROLES, TASKS, _run, rules_event
 
 psycopg = pytest.importorskip("psycopg")
 
-from claude_orchestrator.plugins.postgres_migrate import Migrated, migrate  # noqa: E402
+from claude_orchestrator.plugins.postgres_migrate import migrate  # noqa: E402
+from claude_orchestrator.plugins.postgres_migrate_report import Migrated  # noqa: E402
 from claude_orchestrator.plugins.postgres_port import PostgresStore  # noqa: E402
 
 BRANCHES = [branch for _, branch in AGENTS]
