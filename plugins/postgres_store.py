@@ -20,8 +20,8 @@ migrations and grants (:mod:`.postgres_schema`), the connection and transactions
 (:mod:`.postgres_queries`), the transaction's reads and writes (:mod:`.postgres_tx`),
 the live feed (:mod:`.postgres_feed`), all put together in :mod:`.postgres_port`.
 ``events migrate`` copies a SQLite store into a project (:mod:`.postgres_migrate`, with
-the tables it copies in :mod:`.postgres_migrate_tables` and the read-only source in
-:mod:`.postgres_migrate_source`).
+the tables it copies in :mod:`.postgres_migrate_tables`, the read-only source in
+:mod:`.postgres_migrate_source` and what it reports in :mod:`.postgres_migrate_report`).
 
 This module is imported with every built-in plugin, on every command: it registers a
 factory and imports nothing else. psycopg (the ``postgres`` extra, ~100 ms to import)
