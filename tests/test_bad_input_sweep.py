@@ -55,6 +55,7 @@ BASELINE: dict[str, str] = {
     "key": "branches.main", "value": "main", "db": ".git/orchestrator/events.db",
     "events status": "passed", "set-feature-status status": "completed",
     "record-test status": "passed",
+    "migrate to": "postgresql://agent@127.0.0.1:9/orchestrator",
 }  # fmt: skip
 #: commands not swept, and why
 SKIPPED = {
