@@ -10,19 +10,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests import pgserver
+from tests.pgserver import with_database
 
 _names = itertools.count(1)
-
-
-def with_database(dsn: str, database: str) -> str:
-    """The DSN with another database."""
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 #: The superuser DSN of a running test server (set by ``python tests/pgserver.py -- CMD``).
 DSN_ENV = "CLAUDE_ORCHESTRATOR_TEST_PG_DSN"
@@ -55,6 +56,12 @@ def _binary(name: str) -> str:
         f"no PostgreSQL {name!r} found (install Debian's postgresql package: "
         "apt-get install postgresql)"
     )
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The URL DSN with another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def _free_port() -> int:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from claude_orchestrator import Orchestrator
 from tests import pgserver
-from tests.pg_fixtures import with_database
+from tests.pgserver import with_database
 
 SPEC = "003-reading-goals"
 BIN = Path(sys.executable).parent
