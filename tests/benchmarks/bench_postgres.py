@@ -97,10 +97,14 @@ def new_database(admin: str, name: str) -> str:
 
 
 def stop_proxies(repo: Path) -> None:
-    """Stop the store proxy daemons the runs in ``repo`` started (they idle out anyway)."""
-    for pidfile in (repo / ".git").rglob("store-proxy/*.pid"):
-        with contextlib.suppress(ValueError, OSError):
-            os.kill(int(pidfile.read_text().split()[0]), 15)
+    """Stop the store proxy daemons the runs in ``repo`` started (they idle out anyway):
+    those holding a file open under it."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if b"claude_orchestrator.store_proxy" not in (proc / "cmdline").read_bytes():
+                continue
+            if any(str(repo) in os.readlink(fd) for fd in (proc / "fd").iterdir()):
+                os.kill(int(proc.name), 15)
 
 
 # ------------------------------------------------------------------------- ingest
