@@ -18,18 +18,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from claude_orchestrator import Orchestrator
 from tests import pgserver
+from tests.benchmarks.bench_events import median_ms, time_call, time_process
 from tests.pgserver import with_database
 
 SPEC = "003-reading-goals"
@@ -38,19 +38,6 @@ CLI = str(BIN / "claude-orchestrator")
 DB_URL = "CLAUDE_ORCHESTRATOR_DB_URL"
 NO_PROXY = "CLAUDE_ORCHESTRATOR_NO_STORE_PROXY"
 WRITERS = 16
-
-
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
-
-
-def time_process(argv: list[str], cwd: Path, runs: int, env: dict[str, str]) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - start)
-    return samples
 
 
 def git_env() -> dict[str, str]:
@@ -168,16 +155,6 @@ def fill_postgres(orch: Orchestrator, dsn: str, features: int, events: int) -> N
             )  # fmt: skip
             conn.commit()
         conn.execute("ANALYZE")
-
-
-def time_call(call: Callable[[], object], runs: int) -> list[float]:
-    call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - start)
-    return samples
 
 
 def reads(repo: Path, env: dict[str, str], dsn: str, events: int, runs: int):  # type: ignore[no-untyped-def]
