@@ -85,16 +85,15 @@ def open_store(
         options=options,
         env=env,
     )
-    from .store_proxy_choice import maybe_proxy
+    # Never through the store proxy: its socket is in the git directory, which code an
+    # implementor runs can write, and a planted socket that never answers would hold the
+    # guard past Claude Code's hook timeout, which lets the tool call through.
+    store = impl.factory(context)
+    if not isinstance(store, EventStore):
+        raise PluginError(f"store plugin {name!r} (from {impl.plugin}) built no event store")
     from .store_service import Store
 
-    def build() -> EventStore:
-        store = impl.factory(context)
-        if not isinstance(store, EventStore):
-            raise PluginError(f"store plugin {name!r} (from {impl.plugin}) built no event store")
-        return store
-
-    return Store(maybe_proxy(build, name, context, location.state_dir, env=env))
+    return Store(store)
 
 
 def log_decision(

@@ -33,9 +33,11 @@ class PostgresPort(PostgresQueries):
     :class:`~claude_orchestrator.protocols_store.StoreSummaries` and
     :class:`~claude_orchestrator.protocols_store.StoreFeed`."""
 
-    #: the hook path may reach it through a warm per-machine daemon (store_proxy): a
-    #: process that opens it pays psycopg's import and a connection handshake
-    proxied = True
+    #: not through the store proxy unless ``plugins.options.postgres.proxy: true``: its
+    #: socket lives in the git directory, which code an implementor runs can write, so
+    #: a planted socket could answer the overseer's queries (or stall a hook) -- until
+    #: the sockets move to a directory only the user's trusted processes write
+    proxied = False
     #: the repository a port built from its context is for (``import_sqlite``)
     repository: Repository = Repository()
 

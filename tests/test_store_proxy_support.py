@@ -64,13 +64,14 @@ def initialized(port: ProxyPort) -> Store:
 
 def pg_proxied(directory: Path, dsn: str, project: str = "proxy") -> ProxyPort:
     """The postgres store as Wiring builds it (its DSN from the environment), proxied
-    as the postgres port asks (``proxied = True``; no option needed)."""
+    as the option asks (``plugins.options.postgres.proxy: true``: not the default)."""
     config = default_config()
     config.data["project"] = project
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_ORCHESTRATOR_")}
     env["CLAUDE_ORCHESTRATOR_DB_URL"] = dsn
     context = PluginContext(config=config, root=directory, common_dir=None,
-                            store_path=directory / "events.db", env=env)  # fmt: skip
+                            store_path=directory / "events.db", options={"proxy": True},
+                            env=env)  # fmt: skip
     port = maybe_proxy(lambda: build(context, "postgres"), "postgres", context, directory, env=env)
     assert isinstance(port, ProxyPort)
     return port

@@ -5,9 +5,9 @@ It starts a throwaway PostgreSQL server of its own (:mod:`tests.pgserver`; or us
 one named by ``CLAUDE_ORCHESTRATOR_TEST_PG_DSN``) and measures, in one run:
 
 - concurrent ingest: 16 writer processes x 500 events on each store, every event stored;
-- the hook path: ``events log-event`` as a whole process, through the store proxy (the
-  default for postgres) and directly (``CLAUDE_ORCHESTRATOR_NO_STORE_PROXY=1``), next to
-  SQLite, and ``import psycopg`` alone;
+- the hook path: ``events log-event`` as a whole process, directly (the default) and
+  through the store proxy (``plugins.options.postgres.proxy: true``), next to SQLite,
+  and ``import psycopg`` alone;
 - reads on 1,000,000 events across 100 features: ``status`` and ``recent 20``.
 
     python tests/benchmarks/bench_postgres.py [--events 1000000] [--runs 30] [--out FILE]
@@ -212,17 +212,20 @@ def main() -> int:
 
         # hook path
         hook_rows = []
-        for label, store, extra in (
-            ("SQLite", "sqlite", {}),
-            ("PostgreSQL through the store proxy (default)", "postgres", {}),
-            ("PostgreSQL, no proxy (`CLAUDE_ORCHESTRATOR_NO_STORE_PROXY=1`)", "postgres",
-             {NO_PROXY: "1"}),
+        for label, store, proxy in (
+            ("SQLite", "sqlite", False),
+            ("PostgreSQL through the store proxy (`proxy: true`)", "postgres", True),
+            ("PostgreSQL, directly (the default)", "postgres", False),
         ):  # fmt: skip
             name = f"hook-{len(hook_rows)}"
-            env = dict(base, **extra)
+            env = dict(base)
             if store == "postgres":
                 env[DB_URL] = new_database(admin, f"bench_{name.replace('-', '_')}")
             repo = make_repo(root / name, store, env)
+            if proxy:
+                config = repo / "orchestrator.yaml"
+                config.write_text(config.read_text().replace(
+                    "  options: {}\n", "  options: {postgres: {proxy: true}}\n"))  # fmt: skip
             subprocess.run([CLI, "events", "add-feature", SPEC, "Reading goals"], cwd=repo,
                            check=True, env=env, stdout=subprocess.DEVNULL)  # fmt: skip
             argv = [CLI, "events", "log-event", SPEC, "implementor-data", "task_started",
