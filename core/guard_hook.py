@@ -50,11 +50,12 @@ def _head_branch(git_dir: Path | None) -> str | None:
 
 
 def trusted_cache_dir() -> Path:
-    """Where the guard caches parsed configurations: the user's cache directory, which
-    Claude Code's sandbox keeps read-only and the guard refuses Write/Edit calls into (the
-    git directory, where the store lives, is writable to code an implementor runs)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "claude-orchestrator" / "guard"
+    """Where the guard caches parsed configurations: ``guard/`` in the user's own
+    directory (:func:`~.location.user_cache_dir`), not in the git directory, which code
+    an implementor runs can write."""
+    from .location import user_cache_dir
+
+    return user_cache_dir() / "guard"
 
 
 def _overseer_config(vcs: VCS, overseer: str, cache_dir: Path) -> Config | None:

@@ -85,9 +85,9 @@ def open_store(
         options=options,
         env=env,
     )
-    # Never through the store proxy: its socket is in the git directory, which code an
-    # implementor runs can write, and a planted socket that never answers would hold the
-    # guard past Claude Code's hook timeout, which lets the tool call through.
+    # Never through the store proxy: a call there may take ``proxy_timeout``; a guard
+    # held past Claude Code's hook timeout lets the tool call through. Direct, the
+    # store's own short timeouts bound it, and what it cannot store now is spooled.
     store = impl.factory(context)
     if not isinstance(store, EventStore):
         raise PluginError(f"store plugin {name!r} (from {impl.plugin}) built no event store")

@@ -58,6 +58,18 @@ class Location(NamedTuple):
         return self.root / CONFIG_NAME
 
 
+def user_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The user's own directory for this tool (``$XDG_CACHE_HOME/claude-orchestrator``,
+    default ``~/.cache/claude-orchestrator``): where what the tool's own processes must be
+    able to trust goes -- the guard's parsed configurations, the store proxy's sockets.
+    Claude Code's sandbox keeps it read-only (it writes the working directory only) and
+    the guard refuses Write/Edit calls into it; the git directory, by contrast, is
+    writable to code an implementor runs."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "claude-orchestrator"
+
+
 def _read_gitfile(path: Path) -> Path | None:
     """The target of a ``.git`` file (``gitdir: <path>``), as written by worktrees."""
     try:

@@ -11,9 +11,13 @@ builds it -- and its connections warm. :class:`~claude_orchestrator.store_servic
 runs in the client over the proxy unchanged. The client imports ``socket``, ``struct``
 and ``pickle`` (the wire: :mod:`.store_proxy_wire`), never the store's driver.
 
-- **Where**: ``<state dir>/store-proxy/<key>.sock``; the key digests the store's
-  identity (:func:`~.store_proxy_spawn.proxy_key`), so a new version, store or setting
-  means a new daemon.
+- **Where**: ``<base>/store-proxy/<key>.sock``, the base being the user's own
+  directory (:func:`~claude_orchestrator.location.user_cache_dir`), never the git
+  directory: code an implementor runs can write that one, and a socket planted there
+  would answer the overseer's queries, or hold the guard past its hook timeout. The key
+  digests the repository and the store's identity
+  (:func:`~.store_proxy_spawn.proxy_key`), so a new version, store or setting means a
+  new daemon.
 - **Start**: when nothing answers, the client starts the daemon detached and does *this*
   call directly through the real port, which it built anyway (the first call costs the
   spawn, no wait); one daemon per key (an ``flock``), started once when many race.
@@ -88,14 +92,14 @@ def over(
     port: EventStore,
     name: str,
     context: PluginContext,
-    state_dir: Path,
+    base: Path,
     env: Mapping[str, str],
     settings: ProxyOptions,
 ) -> EventStore:
     """A :class:`ProxyPort` over ``port`` (:func:`~.store_proxy_choice.maybe_proxy`
-    decided it is proxied), or ``port`` itself when ``<state dir>/store-proxy`` cannot be
+    decided it is proxied), or ``port`` itself when ``<base>/store-proxy`` cannot be
     the user's own 0700 directory."""
-    directory = proxy_dir(state_dir)
+    directory = proxy_dir(base)
     if directory is None:
         return port
     key = proxy_key(name, port, context)

@@ -55,14 +55,14 @@ def maybe_proxy(
     build_port: Callable[[], EventStore],
     name: str,
     context: PluginContext,
-    state_dir: Path,
+    base: Path,
     *,
     env: Mapping[str, str] | None = None,
 ) -> EventStore:
     """The port ``build_port`` builds, or a :class:`~.store_proxy.ProxyPort` over it
     when the store is proxied: its port says ``proxied = True`` (the postgres store) or
     ``plugins.options.<store>.proxy`` is true, it is not turned off (that option false,
-    or :data:`ENV_DISABLE`), this is Linux, and ``<state dir>/store-proxy`` can be the
+    or :data:`ENV_DISABLE`), this is Linux, and ``<base>/store-proxy`` can be the
     user's own 0700 directory. ConfigError for a bad ``proxy*`` option.
 
     :param build_port: builds the store plugin's port (e.g. ``Wiring``'s checked build);
@@ -71,7 +71,8 @@ def maybe_proxy(
     :param name: the store plugin's name (``plugins.store``).
     :param context: the context the port was built with; the daemon builds its own
         ports from it.
-    :param state_dir: where ``store-proxy/`` goes (``<git common dir>/orchestrator``).
+    :param base: where ``store-proxy/`` goes: a directory only the user's trusted
+        processes write (``Wiring`` passes :func:`~.location.user_cache_dir`).
     :param env: the environment (default ``os.environ``); the daemon is started with it.
     """
     env = os.environ if env is None else env
@@ -86,4 +87,4 @@ def maybe_proxy(
         return port
     from .store_proxy import over
 
-    return over(port, name, context, state_dir, env, settings)
+    return over(port, name, context, base, env, settings)

@@ -2,9 +2,10 @@
 
 A daemon is named by a key, a digest of what makes two clients' stores the same store
 served the same way: the wire protocol, this package's version and interpreter, the
-store plugin's name, the port's identity (``proxy_identity()`` when the port has one --
-the postgres store's DSN *with* its password, and its project -- else its
-``location``), the config's ``project`` and the plugin's options. Only the digest is
+repository (git's common directory: the sockets of every repository share one
+directory), the store plugin's name, the port's identity (``proxy_identity()`` when the
+port has one -- the postgres store's DSN *with* its password, and its project -- else
+its ``location``), the config's ``project`` and the plugin's options. Only the digest is
 in file names; what it digests is never written anywhere.
 
 Starting one is cheap for the client and happens once however many race: the client
@@ -55,7 +56,7 @@ class DaemonSpec(NamedTuple):
     name: str
     #: the package version of the client that started it
     version: str
-    #: ``<state dir>/store-proxy``
+    #: ``<user cache dir>/store-proxy``
     directory: str
     #: the client's plugin context, without ``services`` (a daemon runs no operation)
     #: and ``env`` (the daemon's environment is the client's)
@@ -68,7 +69,7 @@ def proxy_key(name: str, port: object, context: PluginContext) -> str:
     """The daemon's key for the store ``port`` (see the module docstring)."""
     identity = getattr(port, "proxy_identity", None)
     where = identity() if callable(identity) else getattr(port, "location", "")
-    material = [PROTOCOL, __version__, sys.executable, name, str(where),
+    material = [PROTOCOL, __version__, sys.executable, str(context.common_dir), name, str(where),
                 context.config.data.get("project"), dict(context.options)]  # fmt: skip
     text = json.dumps(material, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

@@ -6,7 +6,7 @@ reply) and ``pickle`` imports in ~1.5 ms, less than ``json``; ``multiprocessing.
 would cost ~25 ms on the hook path. Pickle runs code named by its input, so the wire is
 closed to everyone but the user who runs it:
 
-- the socket lives in ``<state dir>/store-proxy``, a directory of mode 0700 owned by the
+- the socket lives in ``<base>/store-proxy``, a directory of mode 0700 owned by the
   user (:func:`proxy_dir` refuses any other);
 - each side checks the other's uid (``SO_PEERCRED``) before reading a byte of it;
 - frames are unpickled by :class:`_Unpickler`, which resolves only classes that records
@@ -168,10 +168,10 @@ def check_peer(sock: socket.socket) -> int:
     return pid
 
 
-def proxy_dir(state_dir: Path) -> Path | None:
-    """``<state dir>/store-proxy``, made if needed: a directory of mode 0700 owned by the
+def proxy_dir(base: Path) -> Path | None:
+    """``<base>/store-proxy``, made if needed: a directory of mode 0700 owned by the
     user, or None when it cannot be one (then nothing is proxied)."""
-    path = state_dir / DIR_NAME
+    path = base / DIR_NAME
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = os.lstat(path)

@@ -191,12 +191,13 @@ class Wiring:
         (:class:`~claude_orchestrator.protocols_store.EventStore`) with every operation
         over it (:class:`~claude_orchestrator.store_service.Store`)."""
         if self._store is None:
+            from .location import user_cache_dir
             from .store_proxy_choice import maybe_proxy
 
             name = self.config.store_plugin
             port = maybe_proxy(
                 lambda: self._make("store", name, "plugins.store", EventStore),  # type: ignore[type-abstract]
-                name, self._context(name), self.location.state_dir, env=self._env,
+                name, self._context(name), user_cache_dir(self._env), env=self._env,
             )  # fmt: skip
             self._store = Store(port)
         return self._store

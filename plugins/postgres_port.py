@@ -33,11 +33,10 @@ class PostgresPort(PostgresQueries):
     :class:`~claude_orchestrator.protocols_store.StoreSummaries` and
     :class:`~claude_orchestrator.protocols_store.StoreFeed`."""
 
-    #: not through the store proxy unless ``plugins.options.postgres.proxy: true``: its
-    #: socket lives in the git directory, which code an implementor runs can write, so
-    #: a planted socket could answer the overseer's queries (or stall a hook) -- until
-    #: the sockets move to a directory only the user's trusted processes write
-    proxied = False
+    #: hook processes reach it through the store proxy (psycopg's import and a handshake
+    #: per process cost more than the whole call); ``plugins.options.postgres.proxy:
+    #: false`` opens it directly
+    proxied = True
     #: the repository a port built from its context is for (``import_sqlite``)
     repository: Repository = Repository()
 

@@ -158,9 +158,13 @@ def _proxy_daemons_under(root: Path) -> list[int]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_store_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Commands on a postgres store start store proxy daemons in the tests' repositories;
-    they would idle out after minutes: stop them when the session (worker) ends."""
+def _user_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's cache directory (``XDG_CACHE_HOME``: the guard's config cache, the store
+    proxy's sockets) is the session's (worker's) own, for every command the tests run.
+    Commands on a postgres store start store proxy daemons there; they would idle out
+    after minutes: stop them when the session ends."""
+    cache = tmp_path_factory.mktemp("cache", numbered=False)
+    os.environ["XDG_CACHE_HOME"] = str(cache)
     yield
     root = tmp_path_factory.getbasetemp()
     for pid in _proxy_daemons_under(root):

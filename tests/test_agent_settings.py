@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from claude_orchestrator.location import user_cache_dir
+
 from .conftest import Run, clean_env, git
 from .test_guard_hook import call
 from .test_workflow_setup import SPEC, commit, feature
@@ -75,8 +77,7 @@ def test_a_forged_cache_is_not_trusted(cli: Run, feature: dict[str, Path]) -> No
     cache = common / "orchestrator" / "cache"
     cache.mkdir(parents=True, exist_ok=True)
     (cache / f"guard-config-{blob}.json").write_text(json.dumps(permissive))
-    home = Path(clean_env()["HOME"])
-    forged = home / ".cache" / "claude-orchestrator" / "guard" / f"config-{blob}.json"
+    forged = user_cache_dir(clean_env()) / "guard" / f"config-{blob}.json"
     forged.parent.mkdir(parents=True, exist_ok=True)
     forged.write_text(json.dumps({"blob": "0" * 40, "data": permissive}))
     result = call(cli, tree, "implementor", "Bash", {"command": "git merge main"})

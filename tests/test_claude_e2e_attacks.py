@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import socket
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from claude_orchestrator.location import user_cache_dir
 
 from .conftest import git
 from .test_claude_e2e_roles import (
@@ -285,11 +290,9 @@ def test_orchestrator_commands(armed: World) -> None:
 
 
 # ------------------------------------------------------------------ strict agent settings
-EVIL_PY = """\
-import json, os, subprocess, sys
-
-common, main_sha = sys.argv[1], sys.argv[2]
-own = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+#: the start of the scripts below: each thing they try prints one JSON line
+ATTEMPT = """\
+import json, os, socket, subprocess, sys
 
 
 def attempt(name, action):
@@ -298,6 +301,13 @@ def attempt(name, action):
         print(json.dumps({"what": name, "ok": True}))
     except OSError as exc:
         print(json.dumps({"what": name, "ok": False, "error": exc.strerror}))
+"""
+
+EVIL_PY = (
+    ATTEMPT
+    + """
+common, main_sha = sys.argv[1], sys.argv[2]
+own = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
 
 
 def write(path, text, mode="w"):
@@ -313,6 +323,7 @@ attempt("config", lambda: write("config", "[alias]\\n\\tm = merge\\n", "a"))
 update = subprocess.run(["git", "update-ref", "refs/heads/main", "HEAD"], capture_output=True)
 print(json.dumps({"what": "update-ref", "ok": update.returncode == 0}))
 """
+)
 
 
 def test_strict_settings_keep_refs_from_code_the_agent_runs(armed: World) -> None:
@@ -351,3 +362,71 @@ def test_strict_settings_let_the_agent_commit_and_push(armed: World) -> None:
     _all_ran(outcome)
     assert looks[1] == "T001: strict"
     assert head(armed.origin, IMPL_BRANCH) == head(armed.impl)
+
+
+# ------------------------------------------------------------------ the store proxy's sockets
+SOCKETS_PY = (
+    ATTEMPT
+    + """
+directory = sys.argv[1]
+
+
+
+def plant_socket():
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(os.path.join(directory, "planted.sock"))
+
+
+def talk():
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(5)
+    sock.connect(os.path.join(directory, "daemon.sock"))
+
+
+attempt("plant-file", lambda: open(os.path.join(directory, "forged.sock"), "w").close())
+attempt("plant-socket", plant_socket)
+attempt("move-directory", lambda: os.rename(directory, directory + ".old"))
+attempt("connect", talk)
+"""
+)
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["generated", "agent-settings"])
+def test_code_the_agent_runs_cannot_reach_the_store_proxy(armed: World, strict: bool) -> None:
+    """The store proxy's sockets live in the user's cache directory: code an implementor
+    runs can neither plant a socket there (one that would answer the overseer's store
+    queries) nor connect to the daemon that is there (which holds the overseer's
+    connection), with the committed settings or the strict ones."""
+    cache = Path(tempfile.mkdtemp(prefix="co-cache-"))  # short: a socket's path is bounded
+    directory = user_cache_dir({"XDG_CACHE_HOME": str(cache)}) / "store-proxy"
+    directory.mkdir(parents=True, mode=0o700)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(directory / "daemon.sock"))
+        server.listen(8)
+        server.settimeout(0.1)
+        control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        control.connect(str(directory / "daemon.sock"))  # it answers from outside
+        control.close()
+        server.accept()[0].close()
+        script = armed.impl / "tests" / "sockets.py"
+        script.parent.mkdir(exist_ok=True)
+        script.write_text(SOCKETS_PY)
+        settings = Path(co(armed.impl, "agent-settings")) if strict else None
+        outcome = claude(armed, "implementor", bash(f"python3 tests/sockets.py {directory}"),
+                         settings=settings, env={"XDG_CACHE_HOME": str(cache)})  # fmt: skip
+        assert outcome.run.decision == "ran", outcome.run
+        results = {
+            line["what"]: line["ok"]
+            for line in map(json.loads, re.findall(r"^\{.*\}$", outcome.run.text, re.M))
+        }
+        assert results == {
+            "plant-file": False, "plant-socket": False, "move-directory": False,
+            "connect": False,
+        }, outcome.run.text  # fmt: skip
+        with pytest.raises(TimeoutError):
+            server.accept()  # nothing reached the daemon
+        assert sorted(p.name for p in directory.iterdir()) == ["daemon.sock"]
+    finally:
+        server.close()
+        shutil.rmtree(cache, ignore_errors=True)

@@ -223,13 +223,16 @@ def claude(
     settings: Path | None = None,
     path: str | None = None,
     on_result: Callable[[int, dict[str, Any]], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Outcome:
     """Run ``claude -p`` in the role's worktree with its generated file (relative, as the
     runbooks say) and check that Claude Code loaded every rule of it. With ``more``
-    calls, one session makes them all, in order (``on_result`` as in :class:`FakeModel`)."""
+    calls, one session makes them all, in order (``on_result`` as in :class:`FakeModel`);
+    ``env`` adds variables to Claude Code's environment."""
     cwd = world.worktree(role)
     chosen = settings or Path(".claude") / f"permissions-{role}.json"
-    env = {**IDENTITY, "PATH": path or f"{BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}"}
+    env = {**IDENTITY, "PATH": path or f"{BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+           **(env or {})}  # fmt: skip
     with tempfile.NamedTemporaryFile(
         dir=world.scratch, prefix=f"debug-{role}-", suffix=".log", delete=False
     ) as handle:

@@ -4,12 +4,14 @@ the spool, and rules read from the overseer branch."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from claude_orchestrator.guard_hook import redact
+from claude_orchestrator.location import user_cache_dir
 
 from .conftest import Run, git
 from .test_workflow_setup import SPEC, commit, feature  # noqa: F401 - fixture
@@ -142,3 +144,33 @@ def test_a_broken_config_does_not_lock_the_overseer_out(
     assert result.code == 0, result  # the overseer can still repair it
     result = call(cli, feature["impl-data"], "implementor", "Bash", {"command": "git status"})
     assert result.code == 2 and "is invalid" in result.err and "the overseer fixes it" in result.err
+
+
+def test_the_users_cache_directory_is_out_of_an_implementors_reach(
+    cli: Run, feature: dict[str, Path]
+) -> None:
+    """What the tool's own processes trust lives there (the guard's parsed configs, the
+    store proxy's sockets): no tool call of an implementor may write it, by any spelling."""
+    tree = feature["impl-data"]
+    cache = user_cache_dir()
+    target = cache / "store-proxy" / "forged.sock"
+    relative = os.path.relpath(target, tree)
+    calls = [
+        ("Write", {"file_path": str(target), "content": "x"}),
+        ("Write", {"file_path": relative, "content": "x"}),
+        ("Edit", {"file_path": str(cache / "guard" / "config.json"), "old_string": "a",
+                  "new_string": "b"}),
+        ("NotebookEdit", {"notebook_path": str(cache / "x.ipynb"), "new_source": "x"}),
+        ("Bash", {"command": f"touch {target}"}),
+        ("Bash", {"command": f"echo x > {target}"}),
+        ("Bash", {"command": f"echo x > {relative}"}),
+        ("Bash", {"command": f"ln -s /dev/null {target}"}),
+        ("Bash", {"command": f"mv {tree / 'README.md'} {target}"}),
+        ("Bash", {"command": f"cp README.md {cache}/store-proxy/"}),
+        ("Bash", {"command": "echo x > ~/.cache/claude-orchestrator/store-proxy/x.sock"}),
+        ("Bash", {"command": f"XDG_CACHE_HOME={tree} claude-orchestrator events recent"}),
+    ]  # fmt: skip
+    for tool, tool_input in calls:
+        result = call(cli, tree, "implementor", tool, tool_input)
+        assert result.code == 2, (tool, tool_input, result)
+    assert not target.exists()

@@ -12,10 +12,10 @@ import pytest
 
 from claude_orchestrator import Orchestrator
 from claude_orchestrator.errors import NotFoundError, NotInitializedError
+from claude_orchestrator.location import user_cache_dir
 from claude_orchestrator.models import NewEvent
 from claude_orchestrator.protocols_store import EventStore, StoreSummaries
 from claude_orchestrator.store_proxy import ProxyPort
-from claude_orchestrator.store_proxy_choice import maybe_proxy
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC, StoreContract
 
@@ -88,21 +88,6 @@ def test_the_first_call_is_done_directly_and_starts_the_daemon(tmp_path: Path) -
         stop(state.pid)
 
 
-class ProxiedOrchestrator(Orchestrator):
-    """An Orchestrator whose store is wired as the patch for ``Wiring.store_plugin``
-    in the report wires it."""
-
-    def store_plugin(self) -> Store:
-        if self._store is None:
-            name = self.config.store_plugin
-            port = maybe_proxy(
-                lambda: self._make("store", name, "plugins.store", EventStore),  # type: ignore[type-abstract]
-                name, self._context(name), self.location.state_dir, env=self._env,
-            )  # fmt: skip
-            self._store = Store(port)
-        return self._store
-
-
 @pytest.mark.parametrize("own_env", [True, False])
 def test_an_orchestrator_over_the_proxy(
     repo: Path, own_env: bool, monkeypatch: pytest.MonkeyPatch
@@ -117,11 +102,12 @@ def test_an_orchestrator_over_the_proxy(
     for name in [k for k in os.environ if k.startswith("CLAUDE_ORCHESTRATOR_")]:
         monkeypatch.delenv(name)
     env = dict(os.environ) if own_env else None
-    with ProxiedOrchestrator(repo, env=env) as orch:
+    with Orchestrator(repo, env=env) as orch:
         port = orch.store_plugin().port
         assert isinstance(port, ProxyPort)
         state = wait_for_daemon(port)
-        assert Path(port.spec.directory) == repo / ".git" / "orchestrator" / "store-proxy"
+        # the user's own directory, never the git directory (which implementors can write)
+        assert Path(port.spec.directory) == user_cache_dir() / "store-proxy"
         try:
             orch.init_store()
             orch.add_feature(SPEC, "Through the proxy")

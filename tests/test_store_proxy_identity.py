@@ -30,23 +30,26 @@ def test_libpq_environment_is_part_of_the_identity(monkeypatch: pytest.MonkeyPat
     assert port.proxy_identity() != before
 
 
-def test_postgres_is_not_proxied_unless_the_option_asks(tmp_path: Path) -> None:
-    """The proxy's socket is in the git directory, which code an implementor runs can
-    write: a store is reached through it only when the user opts in."""
+def test_postgres_is_proxied_unless_the_option_says_no(tmp_path: Path) -> None:
     from claude_orchestrator.config_model import default_config
     from claude_orchestrator.protocols import PluginContext
+    from claude_orchestrator.store_proxy import ProxyPort
     from claude_orchestrator.store_proxy_choice import maybe_proxy
 
-    assert PostgresPort.proxied is False
     port = PostgresPort.for_dsn(URL.format("a"), "p")
     context = PluginContext(config=default_config(), root=tmp_path, common_dir=None,
                             store_path=tmp_path / "events.db", env={})  # fmt: skip
-    assert maybe_proxy(lambda: port, "postgres", context, tmp_path, env={}) is port
+    proxied = maybe_proxy(lambda: port, "postgres", context, tmp_path, env={})
+    assert isinstance(proxied, ProxyPort)
+    off = context._replace(options={"proxy": False})
+    assert maybe_proxy(lambda: port, "postgres", off, tmp_path, env={}) is port
 
 
 def test_the_guard_log_never_goes_through_the_proxy(initialized: Path) -> None:
-    """A planted socket that never answers would hold the guard past Claude Code's hook
-    timeout, which lets the tool call through: the guard opens the store itself."""
+    """The guard's log is best effort and must never hold a decision: a daemon that is
+    slow to answer (its server is) would cost each tool call up to ``proxy_timeout``,
+    past Claude Code's hook timeout, which lets the call through. The guard opens the
+    store itself, with its short timeouts, and spools what it cannot store."""
     from claude_orchestrator.config import load_config
     from claude_orchestrator.guard_log import open_store
     from claude_orchestrator.location import discover

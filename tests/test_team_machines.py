@@ -29,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from claude_orchestrator.location import user_cache_dir
 from tests.conftest import Result, Run, clean_env, git, run_process
 from tests.test_conflicts import API, DATA, UI, edit_line, shared
 from tests.test_conflicts import OVERSEER as OVERSEER_S
@@ -161,7 +162,7 @@ class Machine:
         key in their socket's name), and wait until they are gone."""
         from tests.test_store_proxy_support import daemons, wait_gone
 
-        for sock in (self.clone / ".git" / "orchestrator" / "store-proxy").glob("*.sock"):
+        for sock in (user_cache_dir(self.env) / "store-proxy").glob("*.sock"):
             for pid in daemons(sock.stem):
                 os.kill(pid, signal.SIGTERM)
                 wait_gone(pid)
@@ -195,7 +196,8 @@ class Team:
         passfile = home / (".pgpass" if name == "a" else "pgpass")
         passfile.write_text(f"{host}:{port}:{dbname}:{user}:{password}\n")
         passfile.chmod(0o600)  # libpq ignores a passfile others may read
-        env = {k: v for k, v in clean_env(HOME=str(home)).items() if not k.startswith("PG")}
+        env = clean_env(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+        env = {k: v for k, v in env.items() if not k.startswith("PG")}
         env["CLAUDE_ORCHESTRATOR_DB_URL"] = _as(self.database.owner_dsn, user)
         if name != "a":
             env["PGPASSFILE"] = str(passfile)

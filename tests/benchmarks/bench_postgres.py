@@ -5,8 +5,8 @@ It starts a throwaway PostgreSQL server of its own (:mod:`tests.pgserver`; or us
 one named by ``CLAUDE_ORCHESTRATOR_TEST_PG_DSN``) and measures, in one run:
 
 - concurrent ingest: 16 writer processes x 500 events on each store, every event stored;
-- the hook path: ``events log-event`` as a whole process, directly (the default) and
-  through the store proxy (``plugins.options.postgres.proxy: true``), next to SQLite,
+- the hook path: ``events log-event`` as a whole process, through the store proxy (the
+  default) and directly (``plugins.options.postgres.proxy: false``), next to SQLite,
   and ``import psycopg`` alone;
 - reads on 1,000,000 events across 100 features: ``status`` and ``recent 20``.
 
@@ -83,14 +83,14 @@ def new_database(admin: str, name: str) -> str:
     return with_database(admin, name)
 
 
-def stop_proxies(repo: Path) -> None:
-    """Stop the store proxy daemons the runs in ``repo`` started (they idle out anyway):
-    those holding a file open under it."""
+def stop_proxies(where: Path) -> None:
+    """Stop the store proxy daemons this run started (they idle out anyway): those
+    holding a file open under ``where`` (the run's cache directory, their sockets')."""
     for proc in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError):
             if b"claude_orchestrator.store_proxy" not in (proc / "cmdline").read_bytes():
                 continue
-            if any(str(repo) in os.readlink(fd) for fd in (proc / "fd").iterdir()):
+            if any(str(where) in os.readlink(fd) for fd in (proc / "fd").iterdir()):
                 os.kill(int(proc.name), 15)
 
 
@@ -186,6 +186,8 @@ def main() -> int:
     lines = ["", "## PostgreSQL store, next to SQLite (one run)", ""]
     with tempfile.TemporaryDirectory() as tmp, server() as admin:
         root = Path(tmp)
+        cache = root / "cache"  # the store proxy's sockets, this run's alone
+        base["XDG_CACHE_HOME"] = str(cache)
         import_s = time_process([sys.executable, "-c", "import psycopg"], root, args.runs, base)
         bare = time_process([sys.executable, "-c", "pass"], root, args.runs, base)
         probe = [sys.executable, "-c", "import psycopg; print(psycopg.pq.version())"]
@@ -201,7 +203,7 @@ def main() -> int:
                                args.ingest)  # fmt: skip
         pg_repo = make_repo(root / "ingest-pg", "postgres", pg_env)
         pg_rate, pg_n = ingest(pg_repo, dict(pg_env, **{NO_PROXY: "1"}), args.ingest)
-        stop_proxies(pg_repo)
+        stop_proxies(cache)
         lines += [
             f"### Concurrent ingest: {WRITERS} writer processes x {args.ingest} events "
             "(through the library)", "",
@@ -214,18 +216,18 @@ def main() -> int:
         hook_rows = []
         for label, store, proxy in (
             ("SQLite", "sqlite", False),
-            ("PostgreSQL through the store proxy (`proxy: true`)", "postgres", True),
-            ("PostgreSQL, directly (the default)", "postgres", False),
+            ("PostgreSQL through the store proxy (the default)", "postgres", True),
+            ("PostgreSQL, directly (`proxy: false`)", "postgres", False),
         ):  # fmt: skip
             name = f"hook-{len(hook_rows)}"
             env = dict(base)
             if store == "postgres":
                 env[DB_URL] = new_database(admin, f"bench_{name.replace('-', '_')}")
             repo = make_repo(root / name, store, env)
-            if proxy:
+            if store == "postgres" and not proxy:
                 config = repo / "orchestrator.yaml"
                 config.write_text(config.read_text().replace(
-                    "  options: {}\n", "  options: {postgres: {proxy: true}}\n"))  # fmt: skip
+                    "  options: {}\n", "  options: {postgres: {proxy: false}}\n"))  # fmt: skip
             subprocess.run([CLI, "events", "add-feature", SPEC, "Reading goals"], cwd=repo,
                            check=True, env=env, stdout=subprocess.DEVNULL)  # fmt: skip
             argv = [CLI, "events", "log-event", SPEC, "implementor-data", "task_started",
@@ -234,7 +236,7 @@ def main() -> int:
                 subprocess.run(argv, cwd=repo, env=env, check=True)
                 time.sleep(0.3)
             hook_rows.append((label, median_ms(time_process(argv, repo, args.runs, env))))
-            stop_proxies(repo)
+            stop_proxies(cache)
         lines += [
             "### Hook path: `events log-event` (whole process; target: median under 100 ms)", "",
             "| store | median | vs python -c pass |", "|---|---|---|",
