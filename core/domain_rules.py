@@ -6,8 +6,6 @@ scan keeps, resolves or opens, what a synced commit logs, and each agent's summa
 The events' wording is in :mod:`.domain`; a task's state in :mod:`.domain_tasks`.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple

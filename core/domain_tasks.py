@@ -6,8 +6,6 @@ keeps the result in a summary table); sync-status logs an action only when
 follow :func:`checkbox_states`.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 

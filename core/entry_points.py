@@ -3,8 +3,6 @@
 :mod:`importlib.metadata` or listing other distributions (the guard builds a plugin
 registry on every tool call), and loading what an entry point names."""
 
-from __future__ import annotations
-
 import functools
 import importlib
 import os

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 #: debris whose owner cannot be checked is removed after this many seconds
 STALE_AFTER = 3600.0
 _TAG = re.compile(r"(\d+)-(\d+)-(\d+)")
-#: what ``tempfile.mkstemp`` adds to a prefix: the old, untagged temporary names
+#: the random part of a temporary name (``tempfile.mkstemp``'s alphabet and length; its
+#: names, untagged, are what older releases left)
 _RANDOM = re.compile(r"[a-z0-9_]{8}")
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
 _own_tag: tuple[int, str] | None = None
 
 
@@ -115,10 +116,7 @@ def atomic_write_text(path: Path, text: str, *, exclusive: bool = False) -> None
     """
     path = Path(path)
     _sweep_temporaries(path)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.{owner_tag()}.", suffix=".tmp", dir=path.parent
-    )
-    tmp = Path(tmp_name)
+    fd, tmp = _create_temporary(path.parent, f".{path.name}.{owner_tag()}.", ".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -141,9 +139,26 @@ def atomic_write_text(path: Path, text: str, *, exclusive: bool = False) -> None
         raise
 
 
+def _create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """A new file ``<prefix><random>.<suffix>`` in ``directory``, open for writing, mode
+    0600, as ``tempfile.mkstemp`` makes one (whose import costs the hook path ~3 ms:
+    ``shutil``, ``random`` and the compression modules)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        name = "".join(_ALPHABET[b % len(_ALPHABET)] for b in os.urandom(8))
+        candidate = directory / f"{prefix}{name}{suffix}"
+        try:
+            return os.open(candidate, flags, 0o600), candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory}")
+
+
 def make_tagged_dir(prefix: str, parent: str | None = None) -> str:
     """A private temporary directory ``<prefix><owner tag>-<random>``, after removing the
     ones that dead owners left under the same prefix in the same place."""
+    import tempfile
+
     base = parent if parent is not None else tempfile.gettempdir()
     sweep_tagged_dirs(prefix, base)
     return tempfile.mkdtemp(prefix=f"{prefix}{owner_tag()}-", dir=base)

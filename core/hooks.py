@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +41,8 @@ ENV_REWRITE = "CLAUDE_ORCHESTRATOR_REWRITE"
 
 def command_line() -> str:
     """How the hook calls this installation: the interpreter by absolute path."""
+    import shlex
+
     return f"{shlex.quote(sys.executable)} -m claude_orchestrator"
 
 

@@ -5,8 +5,6 @@ instead of by running ``git rev-parse``: this runs on every commit and every too
 and a process start costs more than the whole lookup.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from pathlib import Path

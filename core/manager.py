@@ -24,8 +24,6 @@ traceback, recorded in ``failures`` and left out (``pm.subset_hook_caller``) of 
 replace the store every agent's hooks write to. A plugin offers a name of its own.
 """
 
-from __future__ import annotations
-
 import os
 import re
 import sys

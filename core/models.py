@@ -5,8 +5,6 @@ They are named tuples: immutable, so plugins cannot change what others receive, 
 gives the JSON shape that every ``--json`` output uses (see ``render.to_json``).
 """
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 
@@ -29,7 +27,7 @@ class FeatureRegistration(NamedTuple):
     #: the name before, when it was registered already with another name
     previous_name: str | None
     #: agents added to a feature that was registered already (only with ``--areas``)
-    agents_added: list[Agent]
+    agents_added: "list[Agent]"
 
 
 class Agent(NamedTuple):

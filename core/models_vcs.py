@@ -1,8 +1,6 @@
 """What a :class:`~claude_orchestrator.protocols_vcs.VCS` returns: commits, merges,
 branch tips, worktrees and hooks, as plain NamedTuples (no git in them)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import NamedTuple
 

@@ -6,7 +6,6 @@ terminal, a log file and an agent's context window.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
@@ -142,6 +141,8 @@ def render_report(report: FeatureReport, fmt: str) -> str:
 
 def _report_csv(report: FeatureReport) -> str:
     """The feature's events, one row each, newest first (for spreadsheets)."""
+    import csv
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(

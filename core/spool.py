@@ -54,13 +54,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .digest import sha256_hex
 
 if TYPE_CHECKING:
     from .models import NewEvent
@@ -169,7 +170,7 @@ def unbound(state_dir: Path) -> Spool:
 
 def for_store(state_dir: Path, location: str) -> Spool:
     """The spool of the store at ``location`` (what its ``location`` says: a path, a DSN)."""
-    key = hashlib.sha256(location.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    key = sha256_hex(location.encode("utf-8", "surrogatepass"))[:16]
     return Spool(state_dir, f"{_BOUND_PREFIX}{key}.jsonl")
 
 
@@ -353,7 +354,7 @@ class Lines:
 
 def _line_id(number: int, raw: bytes) -> str:
     """A stable id for a line without one (its position is stable: claims only grow)."""
-    return f"line-{number}-{hashlib.sha256(raw).hexdigest()[:24]}"
+    return f"line-{number}-{sha256_hex(raw)[:24]}"
 
 
 class SpoolSummary(NamedTuple):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from .digest import sha256_hex
 from .fsutil import atomic_write_text
 
 BEGIN = (
@@ -49,7 +49,7 @@ def replace_fenced(existing: str, body: str, begin: str = BEGIN, end_marker: str
 def locked(lock_dir: Path, target: Path) -> Iterator[None]:
     """An exclusive lock for ``target``, shared by every process and worktree."""
     lock_dir.mkdir(parents=True, exist_ok=True)
-    name = hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:24]
+    name = sha256_hex(str(target.resolve()).encode())[:24]
     with open(lock_dir / f"{name}.lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

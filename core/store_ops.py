@@ -6,8 +6,8 @@ sync-status and conflict scans: :mod:`.store_sync`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from . import domain
@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 def now() -> str:
     """The time a change is written, as every store writes its times: UTC, to the
-    millisecond, ``YYYY-MM-DDTHH:MM:SS.sssZ``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    millisecond, ``YYYY-MM-DDTHH:MM:SS.sssZ`` (with :mod:`time`: importing
+    :mod:`datetime` costs the hook path ~2 ms)."""
+    seconds, rest = divmod(time.time_ns(), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}Z"
 
 
 # -- lookups -------------------------------------------------------------------------------

@@ -18,11 +18,8 @@ before it starts one); one left by a start that failed keeps others from startin
 another for :data:`STALE_S` seconds.
 """
 
-from __future__ import annotations
-
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import pickle
@@ -33,6 +30,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import __version__
+from .digest import sha256_hex
 from .protocols import PluginContext
 from .store_proxy_wire import PROTOCOL, WireError, connect
 
@@ -72,7 +70,7 @@ def proxy_key(name: str, port: object, context: PluginContext) -> str:
     material = [PROTOCOL, __version__, sys.executable, str(context.common_dir), name, str(where),
                 context.config.data.get("project"), dict(context.options)]  # fmt: skip
     text = json.dumps(material, sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return sha256_hex(text.encode("utf-8"))[:32]
 
 
 def paths(directory: Path, key: str) -> tuple[Path, Path, Path]:

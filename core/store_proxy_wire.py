@@ -17,8 +17,6 @@ closed to everyone but the user who runs it:
   one closes that connection (:class:`WireError`), nothing more.
 """
 
-from __future__ import annotations
-
 import io
 import os
 import pickle
@@ -201,7 +199,7 @@ class Address:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> Address:
+    def __enter__(self) -> "Address":
         return self
 
     def __exit__(self, *exc_info: object) -> None:

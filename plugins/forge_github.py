@@ -4,14 +4,16 @@ must be installed and authenticated)."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from claude_orchestrator.hookspecs import hookimpl
 from claude_orchestrator.models import PullRequest
 from claude_orchestrator.protocols import PluginContext, Register
 from claude_orchestrator.protocols_vcs import ForgeError, Opened
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @hookimpl(trylast=True)
@@ -33,6 +35,9 @@ class GitHubForge:
         return cls(context.root)
 
     def _gh(self, *args: str) -> subprocess.CompletedProcess[str]:
+        import shutil
+        import subprocess  # here: this module is imported on every command
+
         gh = shutil.which("gh")
         if gh is None:
             raise ForgeError(

@@ -15,7 +15,6 @@ pre-push and reference-transaction are the second line of role enforcement:
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 from claude_orchestrator.errors import ValidationError
@@ -68,6 +67,8 @@ def _ref_script(hook: str, prefix: str, main: str) -> str:
     and sibling branches from an implementor's worktree (worktrees share refs, so a
     local `git branch -f` would otherwise move them). POSIX sh: it runs on every ref
     update, so it does not start Python."""
+    import shlex
+
     chained = f'"$hook_dir/{hook}{CHAINED_SUFFIX}"'
     qprefix = shlex.quote(prefix + "/")
     qmain = shlex.quote(main)

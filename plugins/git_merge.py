@@ -4,7 +4,6 @@ repair of one that was killed half-way."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from claude_orchestrator.errors import OrchestratorError, ValidationError
@@ -175,6 +174,8 @@ class GitMerge(GitBase):
             return True
         if tree not in blobs:
             return False
+        import subprocess
+
         merged = subprocess.run(["git", "cat-file", "blob", blobs[tree]], cwd=self.root,
                                 capture_output=True, check=False).stdout  # fmt: skip
         return merged.startswith(path.read_bytes())

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from claude_orchestrator.errors import OrchestratorError
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: git's environment variables that would redirect a command to another repository
 #: (git sets some of them when it runs a hook).
@@ -61,6 +64,8 @@ class GitBase:
             ``merge-pr`` must not leave a git still changing the work tree while the next
             one repairs it).
         """
+        import subprocess  # here: the hook path often reads git's files and runs no git
+
         try:
             proc = subprocess.run(
                 ["git", *args], cwd=self.root, env=clean_env(env), input=input,

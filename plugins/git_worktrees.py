@@ -3,7 +3,6 @@ adding them, and repairing what an interrupted ``git worktree add`` left."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from claude_orchestrator.models_vcs import WorktreeEntry
@@ -165,6 +164,8 @@ class GitWorktrees(GitBase):
             have = (tree / name).read_bytes()
         except OSError:
             return False
+        import subprocess
+
         blob = subprocess.run(
             ["git", "-C", str(tree), "cat-file", "blob", f"HEAD:{name}"], env=clean_env(),
             capture_output=True, check=False,

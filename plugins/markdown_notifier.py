@@ -58,10 +58,6 @@ class MarkdownNotifier:
 
     def refresh(self, spec_id: str) -> list[Path]:
         """Rewrite one feature's state files in the worktrees that have its branches."""
-        from claude_orchestrator.render import render_state
-        from claude_orchestrator.reports import build_report
-        from claude_orchestrator.statefiles import STATE_DIR, state_file_name, write_state_file
-
         if not self._services.in_repository:
             return []  # no worktrees, so no agent has a state file here
         worktrees = self._services.vcs().worktrees()
@@ -69,6 +65,10 @@ class MarkdownNotifier:
         agents = [a for a in store.list_agents(spec_id) if a.branch_name in worktrees]
         if not agents:
             return []
+        from claude_orchestrator.render import render_state
+        from claude_orchestrator.reports import build_report
+        from claude_orchestrator.statefiles import STATE_DIR, state_file_name, write_state_file
+
         report = build_report(store, spec_id)
         lock_dir = self._services.state_dir / "locks"
         written = []

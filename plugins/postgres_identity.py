@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -67,6 +66,8 @@ def identity(configured: str | None, common_dir: Path | None, *, cache: bool = T
 
 def root_commit(git_dir: Path) -> str:
     """The oldest parentless commit of ``HEAD`` (of every ref while ``HEAD`` has none)."""
+    import subprocess  # here: the project is cached after the first read
+
     for revisions in (["HEAD"], ["--all"]):
         try:
             result = subprocess.run(

@@ -15,13 +15,13 @@ from claude_orchestrator.store_service import Store
 from . import postgres_dsn as dsn
 from .postgres_identity import Repository, identity
 from .postgres_queries import PostgresQueries
-from .postgres_tx import PostgresTransaction
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .postgres_feed import PostgresSubscription
     from .postgres_migrate_report import Migrated
+    from .postgres_tx import PostgresTransaction
 
 #: the shortest the hook path lets a statement run (seconds; see :func:`hook_timeouts`)
 HOOK_STATEMENT_FLOOR_S = 0.25
@@ -71,6 +71,8 @@ class PostgresPort(PostgresQueries):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
+        from .postgres_tx import PostgresTransaction  # here: hook processes use the proxy
+
         with self._write() as conn:
             yield PostgresTransaction(conn, self._project_key())
 

@@ -7,56 +7,35 @@ tables (``agent_activity``, kept by a trigger, and ``task_state``, kept by the s
 with the domain's :func:`~claude_orchestrator.domain_tasks.derive_task_state`) make
 ``status`` independent of the number of events.
 
-:class:`SQLitePort` is the persistence port
+:class:`~.sqlite_port.SQLitePort` is the persistence port
 (:class:`~claude_orchestrator.protocols_store.EventStore`): it persists and queries, it
 does not decide; every operation is the library's
-:class:`~claude_orchestrator.store_service.Store`. :class:`SQLiteStore` is that
+:class:`~claude_orchestrator.store_service.Store`. :class:`~.sqlite_port.SQLiteStore` is that
 ``Store`` over a file, for code that opens a store by its path.
 
 The port is assembled from one module per concern: the file, its schema and migrations
 (:mod:`.sqlite_conn`, :mod:`.sqlite_schema`), the rows (:mod:`.sqlite_rows`), the
 queries and summaries (:mod:`.sqlite_queries`) and the transaction's primitive reads
-and writes (:mod:`.sqlite_tx`). It uses the standard library's ``sqlite3``.
+and writes (:mod:`.sqlite_tx`), put together in :mod:`.sqlite_port`. It uses the
+standard library's ``sqlite3``.
+
+This module is imported with every built-in plugin, on every command: it registers a
+factory and imports nothing else (a command on another store never imports ``sqlite3``).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from pathlib import Path
-
 from claude_orchestrator.hookspecs import hookimpl
 from claude_orchestrator.protocols import PluginContext, Register
-from claude_orchestrator.store_service import Store
-
-from .sqlite_conn import BUSY_TIMEOUT_S
-from .sqlite_queries import SQLiteQueries
-from .sqlite_tx import SQLiteTransaction
-
-__all__ = ["BUSY_TIMEOUT_S", "SQLitePort", "SQLiteStore", "register_stores"]
 
 
-class SQLitePort(SQLiteQueries):
-    """The :class:`~claude_orchestrator.protocols_store.EventStore` port in one SQLite file."""
+def from_context(context: PluginContext) -> object:
+    """The store's port for the context (it opens its file on first use)."""
+    from .sqlite_port import SQLitePort
 
-    @classmethod
-    def from_context(cls, context: PluginContext) -> SQLitePort:
-        timeout = context.options.get("busy_timeout", BUSY_TIMEOUT_S)
-        return cls(context.store_path, busy_timeout=float(timeout))
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[SQLiteTransaction]:
-        with self._write() as conn:
-            yield SQLiteTransaction(conn)
-
-
-class SQLiteStore(Store):
-    """Every store operation on one SQLite file: ``Store(SQLitePort(path))``."""
-
-    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
-        super().__init__(SQLitePort(path, busy_timeout=busy_timeout))
+    return SQLitePort.from_context(context)
 
 
 @hookimpl(trylast=True)
 def register_stores(register: Register) -> None:
-    register("sqlite", SQLitePort.from_context, description="SQLite file (embedded, no server)")
+    register("sqlite", from_context, description="SQLite file (embedded, no server)")

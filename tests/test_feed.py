@@ -24,7 +24,7 @@ from claude_orchestrator.errors import NotInitializedError, ValidationError
 from claude_orchestrator.feed import newest_id, subscribe
 from claude_orchestrator.manager import PluginRegistry
 from claude_orchestrator.models import Event, NewEvent
-from claude_orchestrator.plugins.sqlite_store import SQLitePort, SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLitePort, SQLiteStore
 from claude_orchestrator.protocols_store import EventStore, StoreFeed
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC, FeedContract
@@ -153,7 +153,7 @@ def test_a_store_s_subscription_is_released_after_its_wait_ends() -> None:
 WRITER = """
 import sys
 from claude_orchestrator.models import NewEvent
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 store = SQLiteStore(sys.argv[1])
 for i in range(int(sys.argv[3])):
     store.append_event(NewEvent(sys.argv[4], "implementor-data", "status_update",

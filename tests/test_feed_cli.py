@@ -19,7 +19,7 @@ SPEC = "003-reading-goals"
 WRITER = """
 import sys
 from claude_orchestrator.models import NewEvent
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 store = SQLiteStore(sys.argv[1])
 for i in range(int(sys.argv[3])):
     store.append_event(NewEvent(sys.argv[4], "implementor-api", "status_update",

@@ -39,7 +39,7 @@ from claude_orchestrator.guard_spool import (
 from claude_orchestrator.location import Location
 from claude_orchestrator.manager import PluginRegistry
 from claude_orchestrator.models import Event, NewEvent
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.spool import unbound
 from claude_orchestrator.spool_drain import drain
 
@@ -474,7 +474,7 @@ DRAINER = """
 import sys, time
 from pathlib import Path
 from claude_orchestrator import spool_drain as guard_log
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 
 point, nth, seen = sys.argv[3], int(sys.argv[4]), []
 
@@ -588,7 +588,7 @@ LOOPING_DRAINER = """
 import sys, time
 from pathlib import Path
 from claude_orchestrator.spool_drain import drain
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 
 store = SQLiteStore(sys.argv[1], busy_timeout=0.005)
 stop = Path(sys.argv[3])

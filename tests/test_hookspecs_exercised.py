@@ -26,7 +26,7 @@ from claude_orchestrator.generate import generate
 from claude_orchestrator.manager import PluginRegistry
 from claude_orchestrator.models import Event, PullRequest
 from claude_orchestrator.plugins.git_vcs import GitVCS
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.protocols import PluginContext
 from claude_orchestrator.protocols_vcs import Opened
 from claude_orchestrator.prs import open_pr

@@ -9,8 +9,8 @@ import pytest
 
 from claude_orchestrator.errors import StoreError
 from claude_orchestrator.models import SyncCommit
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.plugins.sqlite_schema import SCHEMA_VERSION
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
 
 from .conftest import Run
 

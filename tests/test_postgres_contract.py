@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from claude_orchestrator.models import FoundConflict, NewEvent, SyncCommit
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.protocols_store import StoreFeed, StoreSummaries
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC

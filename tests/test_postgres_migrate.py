@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 
 from .conftest import Run, clean_env, digest, git
 from .test_postgres_connect import closed_port, service_files

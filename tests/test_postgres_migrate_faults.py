@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from claude_orchestrator.domain_tasks import STATE_EVENTS
 from claude_orchestrator.errors import StoreError
 from claude_orchestrator.models import NewEvent
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC
 

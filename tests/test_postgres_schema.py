@@ -19,7 +19,7 @@ import pytest
 from claude_orchestrator import __version__
 from claude_orchestrator.errors import NotInitializedError, StoreError
 from claude_orchestrator.models import NewEvent
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC
 

@@ -27,7 +27,7 @@ from claude_orchestrator.errors import StoreError, StoreUnavailableError
 from claude_orchestrator.guard_log import log_decision
 from claude_orchestrator.location import discover
 from claude_orchestrator.models import NewEvent
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.spool import MAX_ATTEMPTS, event_record, for_store, summary, sync_record
 from claude_orchestrator.spool_writes import HOOK_BUSY_TIMEOUT_S, HookOrchestrator
 

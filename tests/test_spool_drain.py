@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from claude_orchestrator import spool_drain
 from claude_orchestrator.errors import StoreUnavailableError
 from claude_orchestrator.models import Event, NewEvent
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.spool import event_record, for_store, summary, sync_record
 from claude_orchestrator.spool_drain import drain, drain_then
 
@@ -208,7 +208,7 @@ PAUSED = """
 import sys, time
 from pathlib import Path
 from claude_orchestrator import spool_drain
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 
 def pause(point):
     if point == "marked":

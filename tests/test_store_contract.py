@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestrator.plugins.sqlite_store import SQLitePort, SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLitePort, SQLiteStore
 from claude_orchestrator.testing import AGENTS, SPEC, StoreContract
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from claude_orchestrator import domain_rules as rules
 from claude_orchestrator.models import Event, FoundConflict, SyncCommit
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.protocols_store import StoreSummaries
 from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import AGENTS, SPEC, StoreContract

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from claude_orchestrator.errors import ValidationError
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 
 from .test_store_memory import memory_store
 
@@ -75,7 +75,7 @@ def test_cursors_move_as_a_compare_and_set(moves: list[tuple[str, int | None, in
 
 RACER = """
 import sys
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 store = SQLiteStore(sys.argv[1])
 moved = 0
 for _ in range(40):

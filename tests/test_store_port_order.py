@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from claude_orchestrator.models import NewEvent, SyncCommit
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.store_service import Store
 
 from .test_store_memory import memory_store

@@ -4,8 +4,10 @@ mid-transaction (the server rolls its transaction back)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from claude_orchestrator.store_service import Store
 from claude_orchestrator.testing import SPEC, StoreContract
 
 from . import test_store_proxy_support as support
+from .conftest import clean_env, make_repo
 from .test_store_proxy_support import (
     SRC,
     initialized,
@@ -92,3 +95,49 @@ def test_killed_mid_transaction_the_server_rolls_back(pg_port: ProxyPort) -> Non
     assert store.recent_events(1) == [stored]
     assert [e.message for e in store.recent_events(5)].count("directly") == 1
     stop(wait_for_daemon(pg_port).pid)
+
+
+#: what `events log-event` on a proxied store must not import: the driver, the other
+#: store's, and what the hook path was trimmed of (each costs every commit milliseconds)
+NOT_ON_THE_HOOK_PATH = ("psycopg", "sqlite3", "tempfile", "shutil", "hashlib", "datetime",
+                        "subprocess", "csv", "ruamel", "typer", "click", "git")  # fmt: skip
+
+RECORD_MODULES = """\
+import atexit, sys
+listing = sys.argv[1]
+atexit.register(lambda: open(listing, "w").write("\\n".join(sorted(sys.modules))))
+sys.argv = ["claude-orchestrator", *sys.argv[2:]]
+from claude_orchestrator.__main__ import main
+main()
+"""
+
+
+def test_log_event_through_the_proxy_imports_what_it_needs_only(
+    tmp_path: Path, pg_dsn: str
+) -> None:
+    """The whole command, as a git hook runs it, once the daemon is warm."""
+    repo = make_repo(tmp_path / "repo")
+    env = clean_env(CLAUDE_ORCHESTRATOR_DB_URL=pg_dsn)
+    cli = [sys.executable, "-m", "claude_orchestrator"]
+    subprocess.run([*cli, "init"], cwd=repo, env=env, check=True, capture_output=True)
+    config = repo / "orchestrator.yaml"
+    config.write_text(config.read_text().replace("  store: sqlite\n", "  store: postgres\n"))
+    for args in (["events", "init"], ["events", "add-feature", SPEC, "Contract"]):
+        subprocess.run([*cli, *args], cwd=repo, env=env, check=True, capture_output=True)
+    log_event = ["events", "log-event", SPEC, "implementor-data", "task_started", "from a hook",
+                 "T001", "abc1234"]  # fmt: skip
+    subprocess.run([*cli, *log_event], cwd=repo, env=env, check=True)  # starts the daemon
+    listing = tmp_path / "modules.txt"
+    for _ in range(50):  # until the daemon answers: a call it served imports no driver
+        subprocess.run([sys.executable, "-c", RECORD_MODULES, str(listing), *log_event],
+                       cwd=repo, env=env, check=True)  # fmt: skip
+        modules = set(listing.read_text().split())
+        if "psycopg" not in modules:
+            break
+        time.sleep(0.1)
+    loaded = sorted(m for m in modules if m.split(".")[0] in NOT_ON_THE_HOOK_PATH)
+    assert loaded == [], loaded
+    assert "claude_orchestrator.store_proxy" in modules
+    recent = subprocess.run([*cli, "events", "recent", "3", "--json"], cwd=repo, env=env,
+                            check=True, capture_output=True, text=True).stdout  # fmt: skip
+    assert [e["message"] for e in json.loads(recent)].count("from a hook") >= 2

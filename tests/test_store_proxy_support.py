@@ -18,7 +18,7 @@ import pytest
 from claude_orchestrator.config import default_config
 from claude_orchestrator.errors import ConfigError
 from claude_orchestrator.manager import PluginRegistry
-from claude_orchestrator.plugins.sqlite_store import SQLitePort
+from claude_orchestrator.plugins.sqlite_port import SQLitePort
 from claude_orchestrator.protocols import PluginContext
 from claude_orchestrator.protocols_store import EventStore
 from claude_orchestrator.store_proxy import ENV_DISABLE, DaemonState, ProxyPort, maybe_proxy
@@ -286,8 +286,9 @@ def test_the_client_imports_little() -> None:
         "select",
         "selectors",
         "threading",
-        "hashlib",
-        "_hashlib",
-        "_blake2",
+        "math",
+        "claude_orchestrator.digest",
+        "_sha256",
+        "_sha2",
     }
     assert set(added) - ours <= wire | small

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestrator.plugins.sqlite_store import SQLiteStore
+from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 
 from .conftest import Run, digest, read_only
 
