@@ -44,7 +44,15 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "tasks": {"file": "specs/{spec_id}/tasks.md"},
-    "worktrees": {"dir": "../{repo}-worktrees"},
+    "worktrees": {
+        "dir": "../{repo}-worktrees",
+        "setup": {"copy": [], "link": [], "run": [], "ports": {"base": 20000, "block": 10}},
+    },
+    "agents": {
+        "command": "claude",
+        "stale_after": 600,
+        "route_to_overseer": ["task_blocked", "guard_denied"],
+    },
     "ci": {
         "python": "3.11",
         # The version that generates the workflows is the one CI installs.
@@ -125,6 +133,23 @@ worktrees:
   # <dir>/<spec-id>/overseer and <dir>/<spec-id>/impl-<area>. {repo} is the repository
   # directory's name; a relative dir is relative to the repository root.
   dir: ../{repo}-worktrees
+  # What a new worktree gets (init-feature --worktrees, up): untracked files copied or
+  # symlinked from the main checkout (never over an existing file), commands run once
+  # in it, and a block of ports per agent (PORT and CO_PORT_BASE in its environment).
+  setup:
+    copy: []   # e.g. [.env, .env.local]
+    link: []
+    run: []    # e.g. [npm ci]
+    ports: {base: 20000, block: 10}
+
+agents:
+  # The program `up` starts in each agent's tmux window (its settings and first
+  # prompt are added), and how long an agent may give no sign of life before `agents`
+  # calls it stale. Implementors' blockers and guard denials also reach the overseer's
+  # inbox unless removed here.
+  command: claude
+  stale_after: 600
+  route_to_overseer: [task_blocked, guard_denied]
 
 ci:
   # What the generated CI workflows run. Python for the runners:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config_defaults import DEFAULTS
 from .errors import ConfigError
@@ -45,6 +45,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, str):
         return str(value)
     return value
+
+
+class WorktreeSetup(NamedTuple):
+    """``worktrees.setup``: files copied and linked from the main checkout, commands run
+    once, and each agent's block of ports (``port_base`` + index x ``port_block``)."""
+
+    copy: list[str]
+    link: list[str]
+    run: list[str]
+    port_base: int
+    port_block: int
 
 
 class Config:
@@ -115,6 +126,34 @@ class Config:
     @property
     def worktrees_dir(self) -> str:
         return str(self.data["worktrees"]["dir"])
+
+    @property
+    def worktree_setup(self) -> WorktreeSetup:
+        """``worktrees.setup``: what a new worktree gets."""
+        setup = self.data["worktrees"]["setup"]
+        ports = setup["ports"]
+        return WorktreeSetup(
+            copy=[str(p) for p in setup["copy"]],
+            link=[str(p) for p in setup["link"]],
+            run=[str(c) for c in setup["run"]],
+            port_base=int(ports["base"]),
+            port_block=int(ports["block"]),
+        )
+
+    @property
+    def agent_command(self) -> str:
+        """``agents.command``: the program ``up`` starts for each agent."""
+        return str(self.data["agents"]["command"])
+
+    @property
+    def stale_after(self) -> float:
+        """``agents.stale_after``: seconds without a signal before an agent is stale."""
+        return float(self.data["agents"]["stale_after"])
+
+    @property
+    def route_to_overseer(self) -> list[str]:
+        """``agents.route_to_overseer``: implementors' events the overseer's inbox gets."""
+        return [str(k) for k in self.data["agents"]["route_to_overseer"]]
 
     @property
     def ci(self) -> dict[str, Any]:

@@ -43,6 +43,20 @@ _TEST_COMMAND = {
     "minLength": 1,
     "description": "a command line run from the repository root; null: none",
 }
+#: a list of repository-relative paths (no ``..``, not absolute) for worktrees.setup
+_SETUP_FILES = {
+    "type": "array",
+    "uniqueItems": True,
+    "maxItems": 100,
+    "items": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 500,
+        "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$))(?!.*(^|/)\.git(/|$))[^\x00-\x1f*?\[]+$",
+        "description": "a path relative to the repository root, e.g. .env (no .., no .git, "
+        "no wildcards)",
+    },
+}
 #: Python's ``$`` also matches before a final newline: patterns that must not let one
 #: through start with this.
 _ONE_LINE = r"(?!.*\n)"
@@ -250,6 +264,83 @@ SCHEMA: dict[str, Any] = {
                     "pattern": r"^[^\x00-\x1f]+$",
                     "description": "where init-feature --worktrees creates worktrees; "
                     "{repo} is the repository directory's name (e.g. ../{repo}-worktrees)",
+                },
+                "setup": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": "what a new worktree gets before an agent works in it",
+                    "properties": {
+                        "copy": {
+                            **_SETUP_FILES,
+                            "description": "untracked files copied "
+                            "from the main checkout (never over an existing file)",
+                        },
+                        "link": {
+                            **_SETUP_FILES,
+                            "description": "untracked files or folders "
+                            "symlinked from the main checkout (never over one)",
+                        },
+                        "run": {
+                            "type": "array",
+                            "maxItems": 20,
+                            "items": {
+                                **_COMMAND,
+                                "maxLength": 2000,
+                                "pattern": _ONE_LINE,
+                                "description": "a command run once in a new worktree "
+                                "(e.g. npm ci, uv sync)",
+                            },
+                        },
+                        "ports": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "description": "a block of ports per agent: PORT and "
+                            "CO_PORT_BASE in the agent's environment",
+                            "properties": {
+                                "base": {
+                                    "type": "integer",
+                                    "minimum": 1024,
+                                    "maximum": 65000,
+                                    "description": "the first port "
+                                    "of the first agent (default 20000)",
+                                },
+                                "block": {
+                                    "type": "integer",
+                                    "minimum": 1,
+                                    "maximum": 1000,
+                                    "description": "ports per agent (default 10)",
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "agents": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "how `up` starts the agents and how `agents` reports them",
+            "properties": {
+                "command": {
+                    **_COMMAND,
+                    "maxLength": 2000,
+                    "pattern": _ONE_LINE,
+                    "description": "the agent program `up` starts, before its "
+                    "settings and first prompt (default: claude)",
+                },
+                "stale_after": {
+                    "type": "number",
+                    "minimum": 10,
+                    "maximum": 86400,
+                    "description": "seconds without a signal after which a "
+                    "starting or working agent is stale (default 600)",
+                },
+                "route_to_overseer": {
+                    "type": "array",
+                    "uniqueItems": True,
+                    "items": {"enum": ["task_blocked", "guard_denied"]},
+                    "description": "implementors' events that also go to the overseer's "
+                    "inbox (default: both)",
                 },
             },
         },

@@ -130,8 +130,8 @@ BAD_CONFIGS = [
     (
         "version: 1\nplugin:\n  store: sqlite\n",
         "orchestrator.yaml:2:1: unknown key 'plugin' "
-        "(allowed: branches, ci, forge, guard, implementors, paths, plugins, project, store, "
-        "tasks, tests, version, worktrees)",
+        "(allowed: agents, branches, ci, forge, guard, implementors, paths, plugins, project, "
+        "store, tasks, tests, version, worktrees)",
     ),
     (
         "version: 1\nplugins:\n  store: sqlite\n  colour: red\n",
@@ -179,6 +179,32 @@ BAD_CONFIGS = [
         "version: 1\nci:\n  install: [pytest, 'ruff; curl x | sh']\n",
         "orchestrator.yaml:3:21: ci.install[1]: invalid value 'ruff; curl x | sh': a pip",
     ),
+    (
+        "version: 1\nworktrees:\n  setup:\n    copy: [../secrets]\n",
+        "worktrees.setup.copy[0]: invalid value '../secrets'",
+    ),
+    (
+        "version: 1\nworktrees:\n  setup:\n    link: [/etc/passwd]\n",
+        "worktrees.setup.link[0]: invalid value '/etc/passwd'",
+    ),
+    (
+        "version: 1\nworktrees:\n  setup:\n    copy: [.git/config]\n",
+        "worktrees.setup.copy[0]: invalid value '.git/config'",
+    ),
+    (
+        "version: 1\nworktrees:\n  setup:\n    copy: ['*.env']\n",
+        "worktrees.setup.copy[0]: invalid value '*.env'",
+    ),
+    (
+        "version: 1\nworktrees:\n  setup:\n    run: ['']\n",
+        "worktrees.setup.run[0]: must not be empty",
+    ),
+    ("version: 1\nworktrees:\n  setup:\n    ports: {base: 80}\n", "worktrees.setup.ports.base: "),
+    ("version: 1\nworktrees:\n  setup:\n    ports: {block: 0}\n", "worktrees.setup.ports.block: "),
+    ("version: 1\nworktrees:\n  setup:\n    npm: ci\n", "unknown key 'npm'"),
+    ("version: 1\nagents:\n  stale_after: 1\n", "agents.stale_after: "),
+    ("version: 1\nagents:\n  command: ''\n", "agents.command: must not be empty"),
+    ("version: 1\nagents:\n  route_to_overseer: [pr_opened]\n", "agents.route_to_overseer[0]: "),
 ]
 
 
@@ -302,3 +328,16 @@ def test_any_document_is_valid_or_a_one_line_positioned_error(document: dict[str
         return
     assert config.data["version"] == 1
     assert config.store_plugin
+
+
+def test_worktree_setup_and_agents_are_read_with_their_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "orchestrator.yaml"
+    path.write_text("version: 1\nworktrees:\n  setup:\n    copy: [.env]\n    ports: {base: 30000}\n"
+                    "agents:\n  command: claude --model sonnet\n")  # fmt: skip
+    config = load_config(path)
+    setup = config.worktree_setup
+    assert (setup.copy, setup.link, setup.run) == ([".env"], [], [])
+    assert (setup.port_base, setup.port_block) == (30000, 10)
+    assert config.agent_command == "claude --model sonnet"
+    assert config.stale_after == 600.0
+    assert config.route_to_overseer == ["task_blocked", "guard_denied"]
