@@ -29,7 +29,7 @@ import typer
 from .. import __version__
 from ..boundary import PluginCrash, guarded
 from ..errors import OrchestratorError
-from . import config, events, feed, hooks, notify, project, prs, tracking, workflow
+from . import agents, config, events, feed, hooks, notify, project, prs, team, tracking, workflow
 from .common import close_opened, out
 from .plugin_commands import add_plugin_commands, wanted
 
@@ -87,6 +87,8 @@ def make_app() -> typer.Typer:
     prs.register(app)
     hooks.register_guard(app)
     project.register_agent(app)
+    team.register(app)
+    agents.register(app)
     hooks.register(hooks_app)
     notify.register(notify_app)
     return app
