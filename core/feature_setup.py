@@ -14,6 +14,7 @@ from .workflow import require_git
 
 if TYPE_CHECKING:
     from .api import Orchestrator
+    from .worktree_setup import SetupResult
 
 EXCLUDE_LINE = "/state/"
 EXCLUDE_COMMENT = "claude-orchestrator state files (views of the store)"
@@ -30,6 +31,8 @@ class InitFeatureResult(NamedTuple):
     state_files: list[str]
     #: branches whose worktree an interrupted init-feature had left half checked out
     repaired: list[str] = []  # noqa: RUF012 - a NamedTuple default, never mutated
+    #: branch -> what ``worktrees.setup`` did in its worktree (with ``--worktrees``)
+    setup: dict[str, SetupResult] = {}  # noqa: RUF012 - a NamedTuple default, never mutated
 
 
 def _worktree_root(orch: Orchestrator) -> Path:
@@ -155,11 +158,28 @@ def init_feature(
                 orch.add_agent(spec_id, role)
                 agents_added.append(role)
     orch.notify(changed=[spec_id])  # the worktrees made now get their state files
+    setup = _setup_worktrees(orch, spec_id, trees) if worktrees else {}
     written = list(dict.fromkeys(str(p) for p in orch.written[already_written:]))
     return InitFeatureResult(
         spec_id, status, trees, feature_created, agents_added, written,
-        repaired,
+        repaired, setup,
     )  # fmt: skip
+
+
+def _setup_worktrees(
+    orch: Orchestrator, spec_id: str, trees: dict[str, tuple[str, bool]]
+) -> dict[str, SetupResult]:
+    """``worktrees.setup`` in each of the feature's worktrees (a failed command raises
+    SetupError with its output; everything init-feature made stays for a re-run)."""
+    from .workflow import parse_branch
+    from .worktree_setup import prepare
+
+    done: dict[str, SetupResult] = {}
+    for branch, (path, _created) in trees.items():
+        parsed = parse_branch(orch.config.branch_prefix, branch)
+        if parsed is not None and parsed.spec_id == spec_id:
+            done[branch] = prepare(orch, spec_id, parsed.role, Path(path))
+    return done
 
 
 def _finish_worktrees(

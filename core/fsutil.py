@@ -83,7 +83,7 @@ def is_debris(tag: str | None, path: Path) -> bool:
     return age > STALE_AFTER
 
 
-def _sweep_temporaries(path: Path) -> None:
+def sweep_temporaries(path: Path) -> None:
     """Remove the temporary files a killed writer of ``path`` left beside it."""
     prefix, suffix = f".{path.name}.", ".tmp"
     try:
@@ -100,7 +100,11 @@ def _sweep_temporaries(path: Path) -> None:
             stale = is_debris(None, Path(entry.path))
         else:
             continue  # not a name this module makes
-        if stale:
+        if stale and entry.is_dir(follow_symlinks=False):  # a copied folder's
+            import shutil
+
+            shutil.rmtree(entry.path, ignore_errors=True)
+        elif stale:
             Path(entry.path).unlink(missing_ok=True)
 
 
@@ -115,8 +119,8 @@ def atomic_write_text(path: Path, text: str, *, exclusive: bool = False) -> None
         hard link, so two writers cannot both win).
     """
     path = Path(path)
-    _sweep_temporaries(path)
-    fd, tmp = _create_temporary(path.parent, f".{path.name}.{owner_tag()}.", ".tmp")
+    sweep_temporaries(path)
+    fd, tmp = create_temporary(path.parent, f".{path.name}.{owner_tag()}.", ".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -139,7 +143,7 @@ def atomic_write_text(path: Path, text: str, *, exclusive: bool = False) -> None
         raise
 
 
-def _create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+def create_temporary(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
     """A new file ``<prefix><random>.<suffix>`` in ``directory``, open for writing, mode
     0600, as ``tempfile.mkstemp`` makes one (whose import costs the hook path ~3 ms:
     ``shutil``, ``random`` and the compression modules)."""

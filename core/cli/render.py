@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from ..models_vcs import HookState
     from ..testrun import TestRun
+    from ..worktree_setup import SetupResult
 
 
 def store_line(info: StoreInfo) -> str:
@@ -124,9 +125,25 @@ def init_feature(result: InitFeatureResult) -> str:
             where = f", worktree {tree[0]}" + (" (repaired)" if branch in result.repaired
                                                else made)  # fmt: skip
         lines.append(f"  {branch}: {state}{where}")
+        if (setup := result.setup.get(branch)) is not None:
+            lines += [f"    {line}" for line in setup_lines(setup)]
     if result.agents_added:
         lines.append(f"  agents added: {', '.join(result.agents_added)}")
     return "\n".join(lines)
+
+
+def setup_lines(setup: SetupResult) -> list[str]:
+    """What ``worktrees.setup`` did in one worktree, one line per kind (none: nothing)."""
+    lines = []
+    for label, names in (("copied", setup.copied), ("linked", setup.linked),
+                         ("kept (already there)", setup.kept),
+                         ("not in the main checkout", setup.missing),
+                         ("ran", setup.ran)):  # fmt: skip
+        if names:
+            lines.append(f"{label}: {', '.join(names)}")
+    lines.append(f"ports {setup.ports.base}-{setup.ports.base + setup.ports.block - 1} "
+                 f"(PORT={setup.ports.port})")  # fmt: skip
+    return lines
 
 
 def check_conflicts(results: Sequence[PairResult]) -> str:
