@@ -1,11 +1,12 @@
 """The hook-path commands, declared once, and a lean entry that runs them.
 
 Git hooks run ``events log-event`` and ``sync-status`` on every commit, and Claude Code
-runs ``guard`` before every tool call. Typer and its dependencies cost ~60 ms to import;
-those calls should cost little more than Python's own start-up. So each of these
-commands is declared here once, as plain data (:data:`LOG_EVENT`, :data:`SYNC_STATUS`,
-:data:`GUARD`): its arguments, options and help text. The Typer CLI builds its commands
-from the same declarations (:func:`claude_orchestrator.cli.common.hook_command`), and
+runs ``guard`` before every tool call and ``agent-event`` at each step of an agent's
+session. Typer and its dependencies cost ~60 ms to import; those calls should cost little
+more than Python's own start-up. So each of these commands is declared here once, as
+plain data (:data:`LOG_EVENT`, :data:`SYNC_STATUS`, :data:`GUARD`, :data:`AGENT_EVENT`):
+its arguments, options and help text. The Typer CLI builds its commands from the same
+declarations (:func:`claude_orchestrator.cli.common.hook_command`), and
 both entries run the same function (:func:`log_event`, :func:`sync_status`), so the two
 cannot drift. This module parses simple argument lists itself; anything it does not
 recognise — ``--help``, an unknown option, a wrong number of arguments — is handed to
@@ -113,6 +114,23 @@ GUARD = HookCommand(
         | claude-orchestrator guard --role implementor
     """,
     (Param("role", "implementor or overseer.", "--role", required=True),),
+)
+AGENT_EVENT = HookCommand(
+    ("agent-event",),
+    """Claude Code observation hook: read the hook JSON on stdin, record the agent's
+    state (starting, working, waiting, idle, exited) and hand it pending messages.
+
+    The generated permission files register it for SessionStart, UserPromptSubmit,
+    PostToolUse, PostToolUseFailure, PermissionRequest, Notification, Stop and
+    SessionEnd. It fails open: always exit 0, and it prints nothing unless it delivers
+    a message (`claude-orchestrator tell`). A busy store spools the record.
+
+    \b
+    Example:
+      echo '{"hook_event_name": "Stop", "session_id": "s", "cwd": "."}' \\
+        | claude-orchestrator agent-event
+    """,
+    (),
 )
 
 
@@ -253,10 +271,18 @@ def guard(values: Values) -> int:
     return main(["--role", _required(values, "role")])
 
 
+def agent_event(values: Values) -> int:
+    """``agent-event``: the observation hook; always 0."""
+    from .agent_event import main
+
+    return main()
+
+
 RUNS: dict[HookCommand, Callable[[Values], int]] = {
     LOG_EVENT: log_event,
     SYNC_STATUS: sync_status,
     GUARD: guard,
+    AGENT_EVENT: agent_event,
 }
 
 
@@ -281,6 +307,12 @@ def try_run(args: Sequence[str]) -> int | None:
             continue
         if command is GUARD:
             return _run_guard(args[len(prefix) :])
+        if command is AGENT_EVENT:
+            # a hook that must never fail: no argument makes it a usage error (exit 2
+            # from UserPromptSubmit would drop the prompt); only --help goes to Typer
+            if any(a in ("-h", "--help") for a in args[len(prefix) :]):
+                return None
+            return agent_event({})
         values = read_args(command, args[len(prefix) :])
         if values is None:
             return None

@@ -6,8 +6,9 @@ worktree, so the role's rules alone apply (plus managed settings). Claude Code s
 drops a file with an invalid ``defaultMode``, so the builders emit nothing but keys its
 schema defines, and :func:`is_valid_rule` checks every rule.
 
-The guard (a PreToolUse hook in every file) is the boundary; the rules are kept so that
-they never refuse honest work:
+The guard (a PreToolUse hook in every file) is the boundary; the observation hooks next
+to it (:func:`observation_hooks`) record each agent's state and deliver its messages.
+The rules are kept so that they never refuse honest work:
 
 * ``defaultMode: dontAsk`` and an allow rule for every program the guard's allow-list
   knows (:func:`guard_programs`), the configured test commands and ``guard.allow``, so
@@ -210,6 +211,25 @@ def guard_hook(role: str) -> dict[str, Any]:
     ]}]}  # fmt: skip
 
 
+OBSERVE_COMMAND = "claude-orchestrator agent-event || true"
+OBSERVE_TIMEOUT_S = 5  # Claude Code waits for it: a slow store must not hold the agent
+
+
+def observation_hooks() -> dict[str, Any]:
+    """The observation hooks: ``claude-orchestrator agent-event`` on every hook of
+    :data:`claude_orchestrator.agent_event.HOOKS`; it records the agent's state and
+    hands the agent its messages.
+
+    They fail open (unlike the guard): the command always exits 0, ``|| true`` keeps it
+    so even if the command cannot start (exit 2 from UserPromptSubmit would drop the
+    prompt, from Stop keep the turn going), and the short timeout bounds the wait.
+    """
+    from claude_orchestrator.agent_event import HOOKS
+
+    hook = {"type": "command", "command": OBSERVE_COMMAND, "timeout": OBSERVE_TIMEOUT_S}
+    return {name: [{"hooks": [dict(hook)]}] for name in HOOKS}
+
+
 def sandbox_deny_write(config: Config, area: str | None,
                        tracked: Sequence[str] | None = None) -> list[str]:  # fmt: skip
     """Repository-relative literal paths no code an implementor runs may write: the
@@ -281,7 +301,7 @@ def _document(allow: list[str], deny: list[str], role: str, config: Config,
               sandboxed: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     document: dict[str, Any] = {
         "permissions": {"defaultMode": "dontAsk", "allow": allow, "deny": deny},
-        "hooks": guard_hook(role),
+        "hooks": {**guard_hook(role), **observation_hooks()},
         "env": {ROLE_VARIABLE: role},
     }
     if sandboxed is not None:

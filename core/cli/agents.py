@@ -1,9 +1,170 @@
-"""Issue 12's commands (see the module's register function)."""
+"""``agents``, ``tell`` and ``inbox``: what each agent is doing, and messages to them;
+``agent-event``, the observation hook (declared in :mod:`..lean`)."""
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from .. import lean
+from .common import DbOption, JsonOption, emit, hook_command, orch, out
+
+if TYPE_CHECKING:
+    from ..agent_state import AgentView
+    from ..api import Orchestrator
+    from ..messages import Message
+
+SpecOption = Annotated[
+    str | None,
+    typer.Option("--spec", help="Spec id (default: the checked-out feature branch's, or the "
+                 "only feature that has the role).", show_default=False),
+]  # fmt: skip
+
+
+def _here(o: Orchestrator) -> tuple[str, str] | None:
+    """(spec id, role) of the feature branch checked out where the command runs."""
+    from ..agent_event import find_agent
+
+    if not o.location.in_git:
+        return None
+    agent = find_agent(o)
+    return (agent.spec_id, agent.role) if agent else None
+
+
+def _spec(o: Orchestrator, spec: str | None, role: str | None) -> str:
+    """The feature a command means: ``--spec``, the checked-out branch's, or the only one
+    with an agent ``role``."""
+    from ..errors import ValidationError
+
+    if spec is not None:
+        return o.feature(spec).spec_id
+    here = _here(o)
+    if here is not None:
+        return here[0]
+    features = [f.spec_id for f in o.store.list_features()]
+    if role is not None:
+        features = [s for s in features if any(a.role == role for a in o.store.list_agents(s))]
+    if len(features) == 1:
+        return features[0]
+    which = f"with an agent {role} " if role else ""
+    raise ValidationError(
+        f"{len(features)} features {which}in the store ({', '.join(features) or 'none'}): "
+        "name one with --spec SPEC (or run the command in a feature's worktree)"
+    )
+
+
+def _age(value: float | None) -> str:
+    if value is None:
+        return "-"
+    whole = int(value)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def render_views(views: list[AgentView]) -> str:
+    from ..render import table
+
+    if not views:
+        return "No agents: create a feature with `claude-orchestrator init-feature SPEC`."
+    rows = [(v.spec_id, v.role, v.state, _age(v.seconds_in_state), v.task, v.last_tool,
+             v.pending_messages or "", v.worktree, v.attach) for v in views]  # fmt: skip
+    return table(("SPEC", "ROLE", "STATE", "FOR", "TASK", "LAST TOOL", "MSGS", "WORKTREE",
+                  "ATTACH"), rows)  # fmt: skip
+
+
+def render_messages(messages: list[Message]) -> str:
+    from ..render import table
+
+    if not messages:
+        return "No messages."
+    rows = [(m.id, m.sent_at, m.sender, m.to, m.status, m.how, m.text) for m in messages]
+    return table(("ID", "SENT", "FROM", "TO", "STATUS", "HOW", "MESSAGE"), rows)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app`` (none yet)."""
+    """Add ``agents``, ``tell``, ``inbox`` and ``agent-event`` to ``app``."""
+
+    @app.command("agents")
+    def agents(
+        spec: Annotated[str | None, typer.Argument(help="Spec id (default: every feature).",
+                                                   show_default=False)] = None,
+        watch: Annotated[bool, typer.Option("--watch", help="Print again every 2 seconds "
+                                            "until interrupted.")] = False,
+        as_json: JsonOption = False,
+        db: DbOption = None,
+    ) -> None:  # fmt: skip
+        """Show each agent's state (starting, working, waiting, idle, exited, stale), its
+        current task, last tool call, time in state, worktree and how to attach.
+
+        \b
+        Example:
+          claude-orchestrator agents 003-reading-goals --json
+        """
+        from ..agent_state import agent_views
+
+        o = orch(db)
+        while True:
+            views = agent_views(o, spec)
+            emit(as_json, views, render_views(views))
+            if not watch:
+                return
+            time.sleep(2)
+            out("")
+
+    @app.command("tell")
+    def tell(
+        role: Annotated[str, typer.Argument(help=lean.ROLE_HELP + " The recipient.")],
+        message: Annotated[str, typer.Argument(help="The text.", show_default=False)],
+        sender: Annotated[str | None, typer.Option("--from", help="person, overseer or "
+                          "implementor-<area> (default: the role of the checked-out feature "
+                          "branch, else person).", show_default=False)] = None,
+        spec: SpecOption = None,
+        as_json: JsonOption = False,
+        db: DbOption = None,
+    ) -> None:  # fmt: skip
+        """Send a message to an agent: it reaches the agent's next turn (pending until then).
+
+        \b
+        Example:
+          claude-orchestrator tell implementor-api "rebase on the overseer branch: T004 landed"
+        """
+        from ..messages import PERSON, check_sender
+        from ..messages import tell as send
+        from ..validate import check_message, check_role
+
+        o = orch(db)
+        role = check_role(role)
+        check_message(message)
+        if sender is None:
+            here = _here(o)
+            sender = here[1] if here else PERSON
+        sent = send(o, _spec(o, spec, role), role, message, check_sender(sender))
+        how = "delivered" if sent.delivered else "pending: it reaches the agent's next turn"
+        emit(as_json, sent, f"message {sent.message.id} to {role}: {how}")
+
+    @app.command("inbox")
+    def inbox_command(
+        role: Annotated[str | None, typer.Argument(help=lean.ROLE_HELP + " Default: every "
+                                                   "agent's.", show_default=False)] = None,
+        spec: SpecOption = None,
+        as_json: JsonOption = False,
+        db: DbOption = None,
+    ) -> None:  # fmt: skip
+        """Show the messages to an agent (or to every agent), pending or delivered.
+
+        \b
+        Example:
+          claude-orchestrator inbox overseer --json
+        """
+        from ..messages import inbox
+
+        o = orch(db)
+        found = inbox(o, _spec(o, spec, role), role)
+        emit(as_json, found, render_messages(found))
+
+    hook_command(app, lean.AGENT_EVENT, lean.agent_event)
