@@ -145,7 +145,7 @@ def routed_text(event: Event) -> str | None:
     meta = event.metadata or {}
     if event.event_type == "task_blocked":
         task = f" on {event.task_id}" if event.task_id else ""
-        return f"{event.role} is blocked{task}: {event.message}"[: v.MAX_MESSAGE]
+        return f"{event.role}{task}: {event.message}"[: v.MAX_MESSAGE]
     reason = meta.get("reason")
     because = f" (the guard said: {reason})" if reason else ""
     return f"the guard denied {event.role} a tool call: {event.message}{because}"[: v.MAX_MESSAGE]

@@ -44,7 +44,7 @@ def _spec(o: Orchestrator, spec: str | None, role: str | None) -> str:
     if here is not None:
         return here[0]
     features = [f.spec_id for f in o.store.list_features()]
-    if role is not None:
+    if len(features) > 1 and role is not None:
         features = [s for s in features if any(a.role == role for a in o.store.list_agents(s))]
     if len(features) == 1:
         return features[0]
@@ -162,8 +162,10 @@ def register(app: typer.Typer) -> None:
           claude-orchestrator inbox overseer --json
         """
         from ..messages import inbox
+        from ..validate import check_role
 
         o = orch(db)
+        role = check_role(role) if role is not None else None
         found = inbox(o, _spec(o, spec, role), role)
         emit(as_json, found, render_messages(found))
 
