@@ -7,12 +7,15 @@ and each agent's own block of ports.
   changed stays as it is); a copy is written under a temporary name and moved into
   place, so a killed run leaves no half-written file. A file missing from the main
   checkout is reported, not an error: the project may not need it on every machine.
+  The worktree is the agent's: everything in it is reached through folder descriptors
+  opened without following symlinks, so a folder it replaced with a symlink cannot lead
+  the person's process into another worktree (that file is reported as refused).
 - **Commands** (``run``): run once per worktree, in order, from its root, each as an
   argument list (``shlex``; never through a shell), with the agent's ports in its
   environment. A command that fails stops the set-up with its output in the error
   (exit 1); the worktree stays, and the next run starts again at that command. What
-  ran is recorded in the worktree's own git directory (``orchestrator-setup.json``);
-  a changed command runs again.
+  ran is recorded in the user's own directory (``<user cache dir>/setup/``, which code
+  an agent runs cannot write); a changed command runs again.
 - **Ports** (``ports``): agent number *n* of the repository (its rank in the store,
   by when it was added: stable across restarts and distinct across features) gets
   ``base + n * block`` as ``CO_PORT_BASE`` and ``PORT``, and the ``block`` ports from
@@ -21,6 +24,7 @@ and each agent's own block of ports.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -30,12 +34,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import OrchestratorError, ValidationError
-from .fsutil import atomic_write_text, create_temporary, owner_tag, sweep_temporaries
+from .fsutil import atomic_write_text, owner_tag, sweep_temporaries
 
 if TYPE_CHECKING:
     from .api import Orchestrator
 
-MARKER = "orchestrator-setup.json"
 #: how long one set-up command may run (seconds)
 COMMAND_TIMEOUT_S = 1800
 #: the most of a failed command's output an error shows (its end)
@@ -75,6 +78,8 @@ class SetupResult(NamedTuple):
     kept: list[str]
     #: files named by the config that the main checkout does not have
     missing: list[str]
+    #: files not written: a folder on their way in the worktree is a symlink (or no folder)
+    refused: list[str]
     #: commands run now; commands run by an earlier set-up
     ran: list[str]
     skipped: list[str]
@@ -123,72 +128,164 @@ def prepare(orch: Orchestrator, spec_id: str, role: str, worktree: Path) -> Setu
     ports = agent_ports(orch, spec_id, role)
     worktree = Path(worktree).resolve()
     source = main_checkout(orch)
-    copied: list[str] = []
-    linked: list[str] = []
-    kept: list[str] = []
-    missing: list[str] = []
+    placed = _Placed([], [], [], [], [])
     if source != worktree:
-        for name in setup.copy:
-            _place(source / name, worktree / name, name, copy=True,
-                   done=copied, kept=kept, missing=missing)  # fmt: skip
-        for name in setup.link:
-            _place(source / name, worktree / name, name, copy=False,
-                   done=linked, kept=kept, missing=missing)  # fmt: skip
-    ran, skipped = _run_commands(orch, worktree, setup.run, ports)
-    return SetupResult(str(worktree), copied, linked, kept, missing, ran, skipped, ports)
+        placed = _place_all(source, worktree, setup.copy, setup.link)
+    ran, skipped = _run_commands(worktree, setup.run, ports)
+    return SetupResult(str(worktree), placed.copied, placed.linked, placed.kept,
+                       placed.missing, placed.refused, ran, skipped, ports)  # fmt: skip
 
 
-def _place(
-    src: Path, dst: Path, name: str, *, copy: bool,
-    done: list[str], kept: list[str], missing: list[str],
-) -> None:  # fmt: skip
-    if dst.is_symlink() or dst.exists():
-        kept.append(name)
-        return
-    if not (src.is_symlink() or src.exists()):
-        missing.append(name)
-        return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    sweep_temporaries(dst)  # what a killed run left (its owner is gone)
-    fd, temporary = create_temporary(dst.parent, f".{dst.name}.{owner_tag()}.", ".tmp")
-    os.close(fd)
-    temporary.unlink()  # the name is this process's: the copy or link takes it
+class _Placed(NamedTuple):
+    copied: list[str]
+    linked: list[str]
+    kept: list[str]
+    missing: list[str]
+    refused: list[str]
+
+
+def _place_all(source: Path, worktree: Path, copy: list[str], link: list[str]) -> _Placed:
+    placed = _Placed([], [], [], [], [])
+    root = os.open(worktree, _DIR_FLAGS)
     try:
-        if not copy:
-            os.symlink(src, temporary)
-        elif src.is_dir():
-            shutil.copytree(src, temporary, symlinks=True)
-        else:
-            shutil.copy2(src, temporary)
-        if temporary.is_dir() and not temporary.is_symlink():
-            os.rename(temporary, dst)  # fails when dst appeared meanwhile and is not empty
-        else:
-            os.link(temporary, dst, follow_symlinks=False)  # fails when dst appeared meanwhile
-            temporary.unlink()
-    except FileExistsError:
-        kept.append(name)
-        return
+        for names, copying, done in ((copy, True, placed.copied), (link, False, placed.linked)):
+            for name in names:
+                outcome = _place(source / name, root, Path(name), copy=copying)
+                {"done": done, "kept": placed.kept, "missing": placed.missing,
+                 "refused": placed.refused}[outcome].append(name)  # fmt: skip
     finally:
-        _remove(temporary)
-    done.append(name)
+        os.close(root)
+    return placed
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
+def _place(src: Path, root: int, name: Path, *, copy: bool) -> str:
+    """Copy or link ``src`` to ``name`` under the worktree (``root``, a descriptor of its
+    folder): ``done``, ``kept`` (something is there), ``missing`` (no ``src``) or
+    ``refused`` (a folder on the way is a symlink or no folder).
+
+    Everything in the worktree is reached through descriptors opened without following
+    symlinks: the worktree is the agent's, and a folder it replaced with a symlink must
+    not lead this process (the person's) into another worktree."""
+    if not (src.is_symlink() or src.exists()):
+        return "missing"
+    try:
+        parent = _open_parent(root, name)
+    except OSError:
+        return "refused"
+    try:
+        leaf = name.name
+        try:
+            os.stat(leaf, dir_fd=parent, follow_symlinks=False)
+            return "kept"
+        except FileNotFoundError:
+            pass
+        # what a killed run left beside it (its owner is gone), through the descriptor
+        sweep_temporaries(Path(f"/proc/self/fd/{parent}") / leaf)
+        if not copy:
+            os.symlink(src, leaf, dir_fd=parent)  # fails if something is there now
+        elif src.is_dir() and not src.is_symlink():
+            _copy_folder(src, parent, leaf)
+        else:
+            _copy_file(src, parent, leaf)
+    except FileExistsError:
+        return "kept"
+    finally:
+        os.close(parent)
+    return "done"
 
 
-def _marker(orch: Orchestrator, worktree: Path) -> Path:
-    """The worktree's own git directory's marker file (the main checkout's: git's)."""
-    dot_git = worktree / ".git"
-    if dot_git.is_file():
-        text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
-        if text.startswith("gitdir:"):
-            target = Path(text[len("gitdir:") :].strip())
-            return (target if target.is_absolute() else worktree / target) / MARKER
-    return (orch.location.common_dir or worktree / ".git") / MARKER
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_parent(root: int, name: Path) -> int:
+    """A descriptor of ``name``'s folder under ``root``, made if missing; OSError when a
+    part of the way is a symlink or not a folder."""
+    fd = os.dup(root)
+    try:
+        for part in name.parts[:-1]:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o777, dir_fd=fd)
+            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _temporary_name(leaf: str) -> str:
+    return f".{leaf}.{owner_tag()}.{os.urandom(4).hex()}.tmp"
+
+
+def _copy_file(src: Path, parent: int, leaf: str) -> None:
+    """``src``'s bytes and mode under a temporary name, then linked into place (never over
+    anything: FileExistsError)."""
+    temporary = _temporary_name(leaf)
+    if src.is_symlink() and not src.exists():
+        os.symlink(os.readlink(src), leaf, dir_fd=parent)  # a dangling link, as it is
+        return
+    fd = os.open(temporary, _NEW_FILE, 0o600, dir_fd=parent)
+    try:
+        with open(src, "rb") as source, os.fdopen(fd, "wb") as target:
+            shutil.copyfileobj(source, target)
+            os.fchmod(target.fileno(), os.stat(src).st_mode & 0o777)
+            target.flush()
+            os.fsync(target.fileno())
+        os.link(temporary, leaf, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary, dir_fd=parent)
+
+
+def _copy_folder(src: Path, parent: int, leaf: str) -> None:
+    """``src``'s tree under a temporary name, then renamed into place (FileExistsError
+    when something is there by then)."""
+    temporary = _temporary_name(leaf)
+    os.mkdir(temporary, 0o700, dir_fd=parent)
+    try:
+        fd = os.open(temporary, _DIR_FLAGS, dir_fd=parent)
+        try:
+            _copy_into(src, fd)
+            os.fchmod(fd, os.stat(src).st_mode & 0o777)
+        finally:
+            os.close(fd)
+        try:
+            os.stat(leaf, dir_fd=parent, follow_symlinks=False)
+            raise FileExistsError(leaf)
+        except FileNotFoundError:
+            os.rename(temporary, leaf, src_dir_fd=parent, dst_dir_fd=parent)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(f"/proc/self/fd/{parent}/{temporary}")
+
+
+def _copy_into(src: Path, fd: int) -> None:
+    for entry in os.scandir(src):
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), entry.name, dir_fd=fd)
+        elif entry.is_dir():
+            os.mkdir(entry.name, 0o700, dir_fd=fd)
+            child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+            try:
+                _copy_into(Path(entry.path), child)
+                os.fchmod(child, entry.stat().st_mode & 0o777)
+            finally:
+                os.close(child)
+        else:
+            _copy_file(Path(entry.path), fd, entry.name)
+
+
+def _marker(worktree: Path) -> Path:
+    """Where what ran in ``worktree`` is recorded: the user's own directory, which code the
+    agent runs cannot write (a marker in the worktree or the git directory could be
+    forged, or made a symlink that sends this process's write elsewhere)."""
+    from .digest import sha256_hex
+    from .location import user_cache_dir
+
+    key = sha256_hex(str(worktree).encode("utf-8", "surrogateescape"))[:24]
+    return user_cache_dir() / "setup" / f"{worktree.name}-{key}.json"
 
 
 def _done_commands(marker: Path) -> list[str]:
@@ -201,9 +298,9 @@ def _done_commands(marker: Path) -> list[str]:
 
 
 def _run_commands(
-    orch: Orchestrator, worktree: Path, commands: list[str], ports: AgentPorts
+    worktree: Path, commands: list[str], ports: AgentPorts
 ) -> tuple[list[str], list[str]]:
-    marker = _marker(orch, worktree)
+    marker = _marker(worktree)
     done = _done_commands(marker)
     ran: list[str] = []
     skipped: list[str] = []
@@ -216,6 +313,7 @@ def _run_commands(
         _run_one(command, worktree, env)
         done.append(command)
         ran.append(command)
+        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write_text(marker, json.dumps({"ran": done}) + "\n")
     return ran, skipped
 

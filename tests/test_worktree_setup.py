@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from claude_orchestrator import Orchestrator
-from claude_orchestrator.worktree_setup import agent_ports
+from claude_orchestrator.location import user_cache_dir
+from claude_orchestrator.worktree_setup import _marker, agent_ports
 
 from .conftest import Run, clean_env, git
 
@@ -126,3 +127,39 @@ def dead_pid() -> int:
     while Path(f"/proc/{pid}").exists():
         pid += 1
     return pid
+
+
+def test_a_symlink_the_agent_planted_never_leads_the_copy_elsewhere(
+    cli: Run, repo: Path, tmp_path: Path
+) -> None:
+    """An implementor replaces a folder of its worktree with a symlink to another place
+    (another worktree, the user's home): the person's next init-feature writes nothing
+    through it."""
+    configure(repo, "    copy: [config/local.toml, .env]\n    link: [config/cache]\n")
+    (repo / "config").mkdir()
+    (repo / "config" / "local.toml").write_text("debug = true\n")
+    (repo / "config" / "cache").mkdir()
+    (repo / ".env").write_text("A=1\n")
+    mine = worktrees(cli)["impl-data"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(mine / "config")
+    (mine / "config").symlink_to(elsewhere)
+    result = cli("init-feature", SPEC, "--worktrees", "--json")
+    assert result.code == 0, result
+    setup = result.json()["setup"][f"feature/{SPEC}/impl-data"]
+    assert sorted(setup["refused"]) == ["config/cache", "config/local.toml"]
+    assert list(elsewhere.iterdir()) == []  # nothing written there
+    text = cli("init-feature", SPEC, "--worktrees").out
+    assert "refused (a folder on the way is a symlink): config/local.toml, config/cache" in text
+
+
+def test_what_ran_is_recorded_where_the_agent_cannot_write(cli: Run, repo: Path) -> None:
+    configure(repo, f"    run: [{json.dumps(APPEND)}]\n")
+    trees = worktrees(cli)
+    marker = _marker(trees["impl-api"])
+    assert marker.parent == user_cache_dir(clean_env()) / "setup"
+    assert json.loads(marker.read_text()) == {"ran": [APPEND]}
+    assert not list(trees["impl-api"].rglob("orchestrator-setup.json"))
+    common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir"))
+    assert not list(common.rglob("*setup*.json"))

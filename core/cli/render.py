@@ -138,6 +138,7 @@ def setup_lines(setup: SetupResult) -> list[str]:
     for label, names in (("copied", setup.copied), ("linked", setup.linked),
                          ("kept (already there)", setup.kept),
                          ("not in the main checkout", setup.missing),
+                         ("refused (a folder on the way is a symlink)", setup.refused),
                          ("ran", setup.ran)):  # fmt: skip
         if names:
             lines.append(f"{label}: {', '.join(names)}")
