@@ -1,0 +1,119 @@
+"""up and down with the real Claude Code CLI in real tmux, against the loopback stand-in
+model (tests/e2e/interactive_model.py): an overseer and two implementors start, the
+observation hooks report their states, re-running up changes nothing, down leaves no
+process behind (checked by pid)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claude_orchestrator import Orchestrator
+from claude_orchestrator.launcher import server
+from tests.conftest import Run, clean_env
+from tests.e2e.claude_cli import OFFLINE_ENV, descendants, find_claude
+from tests.test_workflow_setup import SPEC, commit, feature, worktrees  # noqa: F401 - fixture
+
+CLAUDE = find_claude()
+MODEL = Path(__file__).parent / "e2e" / "interactive_model.py"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.skipif(CLAUDE is None, reason="Claude Code is not installed"),
+]
+TASKS = "# Tasks\n\n- [ ] T001 data: ASK: Alpha or Beta\n- [ ] T002 API\n- [ ] T003 UI\n"
+
+
+def wait_for(check: Callable[[], Any], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    return check()
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Iterator[str]:
+    log, port = tmp_path / "model.jsonl", tmp_path / "model.port"
+    proc = subprocess.Popen([sys.executable, str(MODEL), str(log), str(port)])
+    try:
+        assert wait_for(lambda: port.exists() and port.read_text(), 10)
+        yield f"http://127.0.0.1:{port.read_text()}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_up_runs_the_real_team_and_down_leaves_nothing(
+    cli: Run, repo: Path, request: pytest.FixtureRequest, model: str
+) -> None:
+    trees = request.getfixturevalue("feature")
+    assert CLAUDE is not None
+    commit(trees["overseer"], f"specs/{SPEC}/tasks.md", TASKS, "tasks: ask")
+    for tree in trees.values():
+        shutil.copy(repo / "orchestrator.yaml", tree / "orchestrator.yaml")
+        assert cli("generate", cwd=tree).code == 0
+    home = Path(tempfile.mkdtemp(prefix="co-home-"))
+    (home / ".claude.json").write_text(json.dumps({
+        "hasCompletedOnboarding": True,
+        "customApiKeyResponses": {"approved": ["dummy"], "rejected": []},
+        "projects": {str(repo.resolve()): {"hasTrustDialogAccepted": True}},
+        "messageIdleNotifThresholdMs": 3000,
+    }))  # fmt: skip
+    env = clean_env(HOME=str(home), ANTHROPIC_BASE_URL=model, TERM="xterm-256color",
+                    LANG="C.UTF-8", **OFFLINE_ENV)  # fmt: skip
+    env["PATH"] = f"{Path(CLAUDE).parent}:{env['PATH']}"
+    roles = ["--roles", "overseer,impl-data,impl-api"]
+    try:
+        result = cli("up", SPEC, *roles, "--json", env=env)
+        assert result.code == 0, result
+        agents = {a["role"]: a for a in result.json()["agents"]}
+        assert [a["state"] for a in agents.values()] == ["started"] * 3
+        assert not result.err  # the repository is trusted: no warning
+
+        def states() -> dict[str, str]:
+            shown = cli("agents", SPEC, "--json", env=env).json()
+            return {a["role"]: a["state"] for a in shown}
+
+        # implementor-data's first turn asks the person: a dialog, it waits;
+        # implementor-api's ends: it is idle
+        seen = wait_for(lambda: (s := states()).get("implementor-data") == "waiting"
+                        and s.get("implementor-api") == "idle" and s, 90)  # fmt: skip
+        assert seen, (states(), cli("logs", "impl-data", "--spec", SPEC, env=env).out)
+        logs = cli("logs", "impl-api", "--spec", SPEC, env=env)
+        assert logs.code == 0 and "Done." in logs.out
+        again = cli("up", SPEC, *roles, "--json", env=env)
+        assert [a["state"] for a in again.json()["agents"]] == ["running"] * 3
+        assert [a["pid"] for a in again.json()["agents"]] == [a["pid"] for a in agents.values()]
+        pids = [p for a in agents.values() for p in (a["pid"], *descendants(a["pid"]))]
+        down = cli("down", SPEC, "--json", env=env)
+        assert down.code == 0, down
+        assert {s["role"] for s in down.json()} == set(agents)
+        assert all(gone(p) for p in pids), [p for p in pids if not gone(p)]
+        assert {s["how"] for s in down.json()} == {"graceful"}  # /exit was enough
+        ours = set(agents)
+        exited = wait_for(lambda: {states()[r] for r in ours} == {"exited"}, 10)
+        assert exited, states()
+    finally:
+        with Orchestrator(repo, env={}) as o:
+            server(o).kill_server()
+        shutil.rmtree(home, ignore_errors=True)
+    assert worktrees(repo)["impl-data"].is_dir()
