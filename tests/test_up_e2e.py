@@ -10,10 +10,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,6 +19,7 @@ from claude_orchestrator import Orchestrator
 from claude_orchestrator.launcher import server
 from tests.conftest import Run, clean_env
 from tests.e2e.claude_cli import OFFLINE_ENV, descendants, find_claude
+from tests.test_launcher import gone, wait_for
 from tests.test_workflow_setup import SPEC, commit, feature, worktrees  # noqa: F401 - fixture
 
 CLAUDE = find_claude()
@@ -31,23 +30,6 @@ pytestmark = [
     pytest.mark.skipif(CLAUDE is None, reason="Claude Code is not installed"),
 ]
 TASKS = "# Tasks\n\n- [ ] T001 data: ASK: Alpha or Beta\n- [ ] T002 API\n- [ ] T003 UI\n"
-
-
-def wait_for(check: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    return check()
-
-
-def gone(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
-    except OSError:
-        return True
 
 
 @pytest.fixture
