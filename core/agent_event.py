@@ -33,7 +33,12 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .spool_writes import HookOrchestrator
+
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     from .api import Orchestrator
     from .messages import Message
     from .models import Event
@@ -141,6 +146,26 @@ def parse(text: str) -> Observation | None:
 
 
 # ---------------------------------------------------------------------------- agent
+class ObserverOrchestrator(HookOrchestrator):
+    """The hook's :class:`~.spool_writes.HookOrchestrator`: its events go to the outbox
+    notifiers (webhooks, the feed), not to the inline ones. The ``markdown`` notifier
+    rewrites every state file of the feature, finding the worktrees through the VCS, on
+    each event: on every step of every agent that would cost the agent more than the
+    rest of the hook, and rewrite files under agents working in them. The state files
+    take the new events with the next command that rewrites them."""
+
+    def notify(self, *events: Event, changed: Sequence[str] = ()) -> list[Path]:
+        from .protocols import OUTBOX
+
+        outbox = [name for name, notifier in self.notifiers()
+                  if getattr(notifier, "delivery", None) == OUTBOX]  # fmt: skip
+        if outbox and events:
+            from .outbox import start_delivery
+
+            start_delivery(self.location, self.store_path, self._env, outbox)
+        return []
+
+
 class Agent(NamedTuple):
     spec_id: str
     role: str
@@ -237,13 +262,12 @@ def run(stdin_text: str, env: Mapping[str, str]) -> str:
     if seen is None:
         return ""
     from .location import discover
-    from .spool_writes import HookOrchestrator
 
     cwd = seen.cwd if seen.cwd and os.path.isdir(seen.cwd) else None
     location = discover(cwd, env)
     if location.common_dir is None:
         return ""
-    with HookOrchestrator(location.root, env=env, on_warning=_quiet) as orch:
+    with ObserverOrchestrator(location.root, env=env, on_warning=_quiet) as orch:
         return observe(orch, seen)
 
 

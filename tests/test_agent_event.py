@@ -266,3 +266,14 @@ def test_the_lean_path_runs_it_without_typer(repo: Path, feature: dict[str, Path
             "SELECT count(*) FROM task_events WHERE event_type = 'agent_idle'"
         ).fetchall()
     assert count == 1
+
+
+def test_the_hook_leaves_the_state_files_alone(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    files = [feature[leaf] / "state" / f"{leaf}.md" for leaf in ("overseer", "impl-data")]
+    before = [path.read_bytes() for path in files]
+    for name in ("SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"):
+        assert hook(cli, feature["impl-data"], name, prompt="go").code == 0
+    assert len(states(repo)) == 4
+    assert [path.read_bytes() for path in files] == before
