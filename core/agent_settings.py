@@ -7,8 +7,10 @@ commits write it. Code an implementor runs could then write a ref file directly
 command writes close that: the role's generated document, with every sandbox path made
 absolute, plus ``denyWrite`` entries for the git directory's parts that belong to others
 — the ref files of the main branch, master, every feature branch but the agent's own,
-``packed-refs``, ``refs/tags``, ``hooks`` and ``config`` — so that the kernel (bubblewrap)
-refuses those writes, whatever runs. Commits on the agent's own branch still work.
+``packed-refs``, ``refs/tags``, ``hooks``, ``config``, the other worktrees' git
+directories and its own's ``commondir`` and ``gitdir`` — so that the kernel
+(bubblewrap) refuses those writes, whatever runs. Commits on the agent's own branch
+still work.
 
 Claude Code's sandbox turns a denied path that does not exist into an unreadable stub,
 which breaks git; so every protected branch is given a loose ref file first (the same
@@ -89,6 +91,7 @@ def build(orch: Orchestrator, *, write: bool = True) -> AgentSettings:
         _make_loose(orch, common, protected)
         deny += [f"/{common}/{ref}" for ref in protected]
         deny += [f"/{common}/{name}" for name in ("packed-refs", "refs/tags", "hooks", "config")]
+        deny += _worktree_admin(orch, common)
         hooks_dir = Path(os.path.realpath(orch.vcs().hooks_dir()))
         if hooks_dir.is_dir():
             deny.append(f"/{hooks_dir}")  # core.hooksPath may point elsewhere
@@ -99,6 +102,29 @@ def build(orch: Orchestrator, *, write: bool = True) -> AgentSettings:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write_text(path, json.dumps(document, indent=2) + "\n")
     return AgentSettings(path, role, branch, root, protected, document)
+
+
+def _worktree_admin(orch: Orchestrator, common: Path) -> list[str]:
+    """The other worktrees' git directories, and this one's ``commondir`` and ``gitdir``:
+    a ``commondir`` rewritten to name another repository would send the overseer's git and
+    this tool (its store, config and hooks) there."""
+    own = orch.location.git_dir
+    own = Path(os.path.realpath(own)) if own is not None else None
+    admin = common / "worktrees"
+    found = []
+    try:
+        entries = sorted(admin.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.is_dir():
+            continue
+        if own is not None and Path(os.path.realpath(entry)) == own:
+            found += [f"/{entry}/{name}" for name in ("commondir", "gitdir")
+                      if (entry / name).exists()]  # fmt: skip
+        else:
+            found.append(f"/{entry}")
+    return found
 
 
 def _key(root: Path) -> str:

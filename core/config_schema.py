@@ -52,9 +52,10 @@ _SETUP_FILES = {
         "type": "string",
         "minLength": 1,
         "maxLength": 500,
-        "pattern": r"^(?!/)(?!.*(^|/)\.\.(/|$))(?!.*(^|/)\.git(/|$))[^\x00-\x1f*?\[]+$",
-        "description": "a path relative to the repository root, e.g. .env (no .., no .git, "
-        "no wildcards)",
+        "pattern": r"^(?!.*\n)(?!/)(?!.*(^|/)\.\.?(/|$))(?!.*(^|/)\.git(/|$))"
+        r"[^\x00-\x1f*?\[]+$",
+        "description": "a path relative to the repository root, e.g. .env (no . or .. "
+        "parts, no .git, no wildcards)",
     },
 }
 #: Python's ``$`` also matches before a final newline: patterns that must not let one

@@ -172,14 +172,16 @@ def _setup_worktrees(
     """``worktrees.setup`` in each of the feature's worktrees (a failed command raises
     SetupError with its output; everything init-feature made stays for a re-run)."""
     from .workflow import parse_branch
-    from .worktree_setup import prepare
+    from .worktree_setup import prepare, record_created
 
-    done: dict[str, SetupResult] = {}
-    for branch, (path, _created) in trees.items():
+    agents: dict[str, tuple[str, Path]] = {}
+    for branch, (path, created) in trees.items():
         parsed = parse_branch(orch.config.branch_prefix, branch)
         if parsed is not None and parsed.spec_id == spec_id:
-            done[branch] = prepare(orch, spec_id, parsed.role, Path(path))
-    return done
+            agents[branch] = (parsed.role, Path(path))
+            if created:  # every new one first: a failure below leaves them all pending
+                record_created(orch, spec_id, parsed.role, Path(path))
+    return {branch: prepare(orch, spec_id, role, path) for branch, (role, path) in agents.items()}
 
 
 def _finish_worktrees(

@@ -12,6 +12,7 @@ than any write takes. A live process's temporary file is never removed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -70,42 +71,50 @@ def owner_alive(tag: str) -> bool | None:
     return not (match[3] != "0" and start != "0" and start != match[3])
 
 
-def is_debris(tag: str | None, path: Path) -> bool:
+def is_debris(tag: str | None, path: Path, *, mtime: float | None = None) -> bool:
     """Whether ``path`` (named with owner ``tag``, or None for an untagged name) was
-    left by a process that is gone."""
+    left by a process that is gone (``mtime``: its modification time, when known)."""
     alive = owner_alive(tag) if tag is not None else None
     if alive is not None:
         return not alive
     try:
-        age = time.time() - path.lstat().st_mtime
+        age = time.time() - (path.lstat().st_mtime if mtime is None else mtime)
     except OSError:
         return False
     return age > STALE_AFTER
 
 
-def sweep_temporaries(path: Path) -> None:
-    """Remove the temporary files a killed writer of ``path`` left beside it."""
+def sweep_temporaries(path: Path, *, dir_fd: int | None = None) -> None:
+    """Remove the temporary files (or folders) a killed writer of ``path`` left beside
+    it; with ``dir_fd``, in that folder (a descriptor: no symlink on the way is followed)
+    and ``path`` is only the name."""
     prefix, suffix = f".{path.name}.", ".tmp"
     try:
-        entries = [e for e in os.scandir(path.parent)
+        entries = [e for e in os.scandir(path.parent if dir_fd is None else dir_fd)
                    if e.name.startswith(prefix) and e.name.endswith(suffix)]  # fmt: skip
     except OSError:
         return
     for entry in entries:
         middle = entry.name[len(prefix) : -len(suffix)]
         tag, _, rest = middle.rpartition(".")
+        try:
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
         if _TAG.fullmatch(tag) and _RANDOM.fullmatch(rest):
-            stale = is_debris(tag, Path(entry.path))
+            stale = is_debris(tag, Path(entry.path), mtime=mtime)
         elif _RANDOM.fullmatch(middle):
-            stale = is_debris(None, Path(entry.path))
+            stale = is_debris(None, Path(entry.path), mtime=mtime)
         else:
             continue  # not a name this module makes
         if stale and entry.is_dir(follow_symlinks=False):  # a copied folder's
             import shutil
 
-            shutil.rmtree(entry.path, ignore_errors=True)
+            shutil.rmtree(entry.name if dir_fd is not None else entry.path,
+                          ignore_errors=True, dir_fd=dir_fd)  # fmt: skip
         elif stale:
-            Path(entry.path).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.name if dir_fd is not None else entry.path, dir_fd=dir_fd)
 
 
 def atomic_write_text(path: Path, text: str, *, exclusive: bool = False) -> None:

@@ -81,13 +81,28 @@ def _read_gitfile(path: Path) -> Path | None:
 
 
 def _common_dir(git_dir: Path) -> Path:
+    """The common directory a worktree's git directory names (``commondir``).
+
+    A linked worktree's git directory is ``<common dir>/worktrees/<name>``, where git puts
+    it; one whose ``commondir`` names another place was changed by hand or by code an
+    agent ran (every worktree's git directory is in the shared, writable common
+    directory): ConfigError, rather than a store, config and hooks read from there.
+    """
     commondir = git_dir / "commondir"
     try:
         text = commondir.read_text(encoding="utf-8").strip()
     except OSError:
         return git_dir
     target = Path(text)
-    return (target if target.is_absolute() else git_dir / target).resolve()
+    found = (target if target.is_absolute() else git_dir / target).resolve()
+    resolved = git_dir.resolve()
+    if resolved.parent.name == "worktrees" and found != resolved.parent.parent:
+        raise ConfigError(
+            f"{commondir} names {found} as this worktree's repository, not "
+            f"{resolved.parent.parent}, where its git directory is: it was changed; "
+            f"put ../.. back into it"
+        )
+    return found
 
 
 def _looks_like_git_dir(path: Path) -> bool:

@@ -25,6 +25,7 @@ and each agent's own block of ports.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shlex
@@ -83,6 +84,9 @@ class SetupResult(NamedTuple):
     #: commands run now; commands run by an earlier set-up
     ran: list[str]
     skipped: list[str]
+    #: commands not run, and why (an agent may have worked in the worktree)
+    not_run: list[str]
+    why_not_run: str | None
     ports: AgentPorts
 
 
@@ -118,8 +122,16 @@ def main_checkout(orch: Orchestrator) -> Path:
     return Path(orch.location.root).resolve()
 
 
-def prepare(orch: Orchestrator, spec_id: str, role: str, worktree: Path) -> SetupResult:
+def prepare(
+    orch: Orchestrator, spec_id: str, role: str, worktree: Path, *, created: bool = False
+) -> SetupResult:
     """Give ``worktree`` (the agent's) what ``worktrees.setup`` says; safe to re-run.
+
+    Files and ports every time. The commands run (as the person, outside any sandbox)
+    only in a worktree made now (``created``: init-feature just checked it out) whose
+    branch has nothing the overseer branch lacks, and again after a failure until they
+    all ran (no agent starts there before: :func:`setup_pending`). Never in a worktree
+    an agent may have worked in: its files are the agent's to change.
 
     :raises SetupError: a command failed (its output in the message).
     :raises ValidationError: the agent has no ports (see :func:`agent_ports`).
@@ -131,9 +143,30 @@ def prepare(orch: Orchestrator, spec_id: str, role: str, worktree: Path) -> Setu
     placed = _Placed([], [], [], [], [])
     if source != worktree:
         placed = _place_all(source, worktree, setup.copy, setup.link)
-    ran, skipped = _run_commands(worktree, setup.run, ports)
+    trusted = created and _branch_is_the_overseers(orch, spec_id, role)
+    ran, skipped, not_run, why = _run_commands(worktree, setup.run, ports, created=created,
+                                               trusted=trusted)  # fmt: skip
     return SetupResult(str(worktree), placed.copied, placed.linked, placed.kept,
-                       placed.missing, placed.refused, ran, skipped, ports)  # fmt: skip
+                       placed.missing, placed.refused, ran, skipped, not_run, why,
+                       ports)  # fmt: skip
+
+
+def record_created(orch: Orchestrator, spec_id: str, role: str, worktree: Path) -> None:
+    """Note that ``worktree`` was just made (before any set-up runs): its commands then
+    run in the next :func:`prepare`, and again until they all did."""
+    trusted = _branch_is_the_overseers(orch, spec_id, role)
+    _write_marker(_marker(Path(worktree).resolve()), _Marker([], False, trusted))
+
+
+def _branch_is_the_overseers(orch: Orchestrator, spec_id: str, role: str) -> bool:
+    """Whether the agent's branch holds only what the overseer branch holds (its tip is
+    on the overseer branch): nothing an implementor wrote is in the checkout yet."""
+    config = orch.config
+    overseer = config.overseer_branch(spec_id)
+    if role == "overseer":
+        return True
+    branch = config.implementor_branch(spec_id, role.removeprefix("implementor-"))
+    return orch.vcs().is_ancestor(f"refs/heads/{branch}", f"refs/heads/{overseer}")
 
 
 class _Placed(NamedTuple):
@@ -166,6 +199,8 @@ def _place(src: Path, root: int, name: Path, *, copy: bool) -> str:
     Everything in the worktree is reached through descriptors opened without following
     symlinks: the worktree is the agent's, and a folder it replaced with a symlink must
     not lead this process (the person's) into another worktree."""
+    if name.name in ("", ".", ".."):
+        return "refused"
     if not (src.is_symlink() or src.exists()):
         return "missing"
     try:
@@ -174,13 +209,13 @@ def _place(src: Path, root: int, name: Path, *, copy: bool) -> str:
         return "refused"
     try:
         leaf = name.name
+        # what a killed run left beside it (its owner is gone), through the descriptor
+        sweep_temporaries(Path(leaf), dir_fd=parent)
         try:
             os.stat(leaf, dir_fd=parent, follow_symlinks=False)
             return "kept"
         except FileNotFoundError:
             pass
-        # what a killed run left beside it (its owner is gone), through the descriptor
-        sweep_temporaries(Path(f"/proc/self/fd/{parent}") / leaf)
         if not copy:
             os.symlink(src, leaf, dir_fd=parent)  # fails if something is there now
         elif src.is_dir() and not src.is_symlink():
@@ -255,10 +290,16 @@ def _copy_folder(src: Path, parent: int, leaf: str) -> None:
             os.stat(leaf, dir_fd=parent, follow_symlinks=False)
             raise FileExistsError(leaf)
         except FileNotFoundError:
+            pass
+        try:
             os.rename(temporary, leaf, src_dir_fd=parent, dst_dir_fd=parent)
+        except OSError as exc:  # something appeared there meanwhile
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                raise FileExistsError(leaf) from None
+            raise
     finally:
         with contextlib.suppress(OSError):
-            shutil.rmtree(f"/proc/self/fd/{parent}/{temporary}")
+            shutil.rmtree(temporary, dir_fd=parent)
 
 
 def _copy_into(src: Path, fd: int) -> None:
@@ -288,54 +329,129 @@ def _marker(worktree: Path) -> Path:
     return user_cache_dir() / "setup" / f"{worktree.name}-{key}.json"
 
 
-def _done_commands(marker: Path) -> list[str]:
+class _Marker(NamedTuple):
+    """What the set-up of one worktree recorded: the commands that ran, in order; whether
+    they all did; whether they may run there at all (see :func:`prepare`)."""
+
+    ran: list[str]
+    complete: bool
+    trusted: bool
+
+
+def _read_marker(path: Path) -> _Marker | None:
     try:
-        data = json.loads(marker.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    done = data.get("ran") if isinstance(data, dict) else None
-    return [c for c in done if isinstance(c, str)] if isinstance(done, list) else []
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("ran"), list):
+        return None
+    ran = [c for c in data["ran"] if isinstance(c, str)]
+    return _Marker(ran, data.get("complete") is True, data.get("trusted") is True)
+
+
+def _write_marker(path: Path, marker: _Marker) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write_text(path, json.dumps(marker._asdict()) + "\n")
 
 
 def _run_commands(
-    worktree: Path, commands: list[str], ports: AgentPorts
-) -> tuple[list[str], list[str]]:
-    marker = _marker(worktree)
-    done = _done_commands(marker)
+    worktree: Path, commands: list[str], ports: AgentPorts, *, created: bool, trusted: bool
+) -> tuple[list[str], list[str], list[str], str | None]:
+    """(ran now, ran before, not run, why not)."""
+    path = _marker(worktree)
+    marker: _Marker | None = _Marker([], False, trusted)
+    if created and marker is not None:
+        _write_marker(path, marker)  # pending from here: `up` waits for it to finish
+    else:
+        marker = _read_marker(path)
+    if marker is None or (not commands and not marker.ran):
+        why = "the worktree existed before its set-up was recorded: run them in it yourself"
+        return [], [], list(commands), why if commands else None
+    if marker.complete or not marker.trusted:
+        done = [c for c in commands if c in marker.ran]
+        left = [c for c in commands if c not in marker.ran]
+        why = ("the branch has commits the overseer branch lacks: run them in the agent's "
+               "sandbox" if not marker.trusted else
+               "changed since the set-up ran: run them in the worktree yourself")  # fmt: skip
+        return [], done, left, why if left else None
     ran: list[str] = []
-    skipped: list[str] = []
-    env = {**os.environ, **ports.env()}
-    for index, command in enumerate(commands):
-        if done[index : index + 1] == [command]:
-            skipped.append(command)
-            continue
-        done = done[:index]  # a changed command, and every one after it, runs again
+    skipped = marker.ran[: len(commands)] if marker.ran == commands[: len(marker.ran)] else []
+    done = list(skipped)
+    env = _command_env(ports)
+    for command in commands[len(done) :]:
         _run_one(command, worktree, env)
         done.append(command)
         ran.append(command)
-        marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write_text(marker, json.dumps({"ran": done}) + "\n")
-    return ran, skipped
+        _write_marker(path, _Marker(done, False, True))
+    _write_marker(path, _Marker(done, True, True))
+    return ran, skipped, [], None
+
+
+def setup_pending(worktree: Path) -> bool:
+    """Whether ``worktree``'s set-up commands were started and did not all finish (its
+    agent should not start before they do: ``init-feature --worktrees`` again)."""
+    marker = _read_marker(_marker(Path(worktree).resolve()))
+    return marker is not None and marker.trusted and not marker.complete
+
+
+#: variables a set-up command does not get: git's (a hook's GIT_DIR would send it to
+#: another repository) and this tool's (the store's connection string)
+_DROPPED = ("GIT_", "CLAUDE_ORCHESTRATOR_")
+
+
+def _command_env(ports: AgentPorts) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED)}
+    return {**env, **ports.env()}
 
 
 def _run_one(command: str, worktree: Path, env: dict[str, str]) -> None:
+    """Run one set-up command in its own session, its output to a temporary file (only its
+    end is kept); a command that outlives :data:`COMMAND_TIMEOUT_S` is stopped with
+    everything it started. A background process it leaves does not hold the set-up."""
+    import tempfile
+
     try:
         argv = shlex.split(command)
     except ValueError as exc:
         raise ValidationError(f"worktrees.setup.run: cannot split {command!r}: {exc}") from None
-    try:
-        proc = subprocess.run(argv, cwd=worktree, env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=COMMAND_TIMEOUT_S, check=False)  # fmt: skip
-    except FileNotFoundError:
-        raise SetupError(f"set-up command {command!r} in {worktree}: {argv[0]} not found "
-                         "(install it, or change worktrees.setup.run)") from None  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise SetupError(f"set-up command {command!r} in {worktree} ran longer than "
-                         f"{COMMAND_TIMEOUT_S} s and was stopped") from None  # fmt: skip
-    if proc.returncode != 0:
-        output = proc.stdout.decode("utf-8", "replace")[-OUTPUT_TAIL:].strip()
-        raise SetupError(
-            f"set-up command {command!r} failed in {worktree} (exit {proc.returncode}); "
-            f"fix it and run again (commands that ran are not run again):\n{output}"
-        )
+    with tempfile.TemporaryFile() as output:
+        try:
+            proc = subprocess.Popen(argv, cwd=worktree, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=output, stderr=subprocess.STDOUT,
+                                    start_new_session=True)  # fmt: skip
+        except FileNotFoundError:
+            raise SetupError(
+                f"set-up command {command!r} in {worktree}: {argv[0]} not found "
+                "(install it, or change worktrees.setup.run)"
+            ) from None
+        try:
+            code = proc.wait(timeout=COMMAND_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            raise SetupError(f"set-up command {command!r} in {worktree} ran longer than "
+                             f"{COMMAND_TIMEOUT_S} s and was stopped") from None  # fmt: skip
+        except BaseException:  # interrupted: nothing it started outlives the set-up
+            _stop(proc)
+            raise
+        if code != 0:
+            size = output.seek(0, os.SEEK_END)
+            output.seek(max(0, size - OUTPUT_TAIL * 4))
+            text = output.read().decode("utf-8", "replace")[-OUTPUT_TAIL:].strip()
+            raise SetupError(
+                f"set-up command {command!r} failed in {worktree} (exit {code}); fix it and "
+                f"run init-feature --worktrees again (what ran is not run again):\n{text}"
+            )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL, to the command's whole session."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue

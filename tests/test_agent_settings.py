@@ -37,6 +37,12 @@ def test_implementor_settings(cli: Run, feature: dict[str, Path], tmp_path: Path
     for name in ("packed-refs", "refs/tags", "hooks", "config", "refs/heads/main"):
         assert f"/{common}/{name}" in deny
     assert f"/{tree.resolve()}/orchestrator.yaml" in deny
+    own = Path(git(tree, "rev-parse", "--path-format=absolute", "--git-dir"))
+    admin = sorted((common / "worktrees").iterdir())
+    assert len(admin) == 4
+    for entry in admin:  # the other worktrees' git directories; its own commondir, gitdir
+        names = [f"/{entry}/commondir", f"/{entry}/gitdir"] if entry == own else [f"/{entry}"]
+        assert set(names) <= set(deny), (entry, deny)
     for ref in info["protected_refs"]:  # loose again, with the same commit
         assert (common / ref).read_text().strip() == git(tree, "rev-parse", ref)
     assert git(tree, "fsck", "--no-dangling") == ""
@@ -118,3 +124,22 @@ def test_strict_mode_requires_agent_settings(cli: Run, feature: dict[str, Path])
     assert allowed.code == 0, allowed
     overseer = call(cli, feature["overseer"], "overseer", "Bash", {"command": "git status"})
     assert overseer.code == 0  # the mode binds implementors
+
+
+def test_a_rewritten_commondir_is_refused(
+    cli: Run, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    """Every worktree's git directory is in the shared one: a ``commondir`` rewritten to
+    name another repository (one an agent made) must not become the overseer's store,
+    config and hooks."""
+    fake = tmp_path / "fake"
+    git(tmp_path, "init", "-q", str(fake))
+    overseer = feature["overseer"]
+    admin = Path(git(overseer, "rev-parse", "--path-format=absolute", "--git-dir"))
+    (admin / "commondir").write_text(f"{fake / '.git'}\n")
+    result = cli("events", "path", cwd=overseer)
+    assert result.code == 2, result
+    assert result.err.startswith("error: ") and "commondir names" in result.err
+    assert "put ../.. back into it" in result.err and len(result.err.splitlines()) == 1
+    (admin / "commondir").write_text("../..\n")
+    assert cli("events", "path", cwd=overseer).code == 0

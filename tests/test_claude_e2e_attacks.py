@@ -18,6 +18,7 @@ the test looks at the world in between (:func:`work`). Each call is judged on it
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -320,6 +321,10 @@ attempt("packed-refs", lambda: write("packed-refs", own.strip() + " refs/heads/m
 attempt("tag", lambda: write("refs/tags/main", own))
 attempt("hook", lambda: write("hooks/pre-push", "#!/bin/sh\\nexit 0\\n"))
 attempt("config", lambda: write("config", "[alias]\\n\\tm = merge\\n", "a"))
+for name in sorted(os.listdir(os.path.join(common, "worktrees"))):
+    # every worktree's commondir: one naming another repository would send that
+    # worktree's git (and this tool) there
+    attempt(f"commondir-{name}", lambda: write(f"worktrees/{name}/commondir", "/tmp\\n"))
 update = subprocess.run(["git", "update-ref", "refs/heads/main", "HEAD"], capture_output=True)
 print(json.dumps({"what": "update-ref", "ok": update.returncode == 0}))
 """
@@ -347,6 +352,7 @@ def test_strict_settings_keep_refs_from_code_the_agent_runs(armed: World) -> Non
     assert results == {
         "ref-file": False, "packed-refs": False, "tag": False, "hook": False, "config": False,
         "update-ref": False,
+        **{f"commondir-{name}": False for name in sorted(os.listdir(common / "worktrees"))},
     }, outcome.run.text  # fmt: skip
     assert snapshot(armed) == before
     assert head(armed.main, "main") == main_sha

@@ -196,6 +196,18 @@ BAD_CONFIGS = [
         "worktrees.setup.copy[0]: invalid value '*.env'",
     ),
     (
+        "version: 1\nworktrees:\n  setup:\n    copy: ['.']\n",
+        "worktrees.setup.copy[0]: invalid value '.'",
+    ),
+    (
+        "version: 1\nworktrees:\n  setup:\n    link: [./x]\n",
+        "worktrees.setup.link[0]: invalid value './x'",
+    ),
+    (
+        'version: 1\nworktrees:\n  setup:\n    copy: [".env\\n"]\n',
+        "worktrees.setup.copy[0]: invalid value",
+    ),
+    (
         "version: 1\nworktrees:\n  setup:\n    run: ['']\n",
         "worktrees.setup.run[0]: must not be empty",
     ),

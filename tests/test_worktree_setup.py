@@ -3,6 +3,7 @@ commands run once, and each agent its own ports (init-feature --worktrees applie
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -159,7 +160,75 @@ def test_what_ran_is_recorded_where_the_agent_cannot_write(cli: Run, repo: Path)
     trees = worktrees(cli)
     marker = _marker(trees["impl-api"])
     assert marker.parent == user_cache_dir(clean_env()) / "setup"
-    assert json.loads(marker.read_text()) == {"ran": [APPEND]}
+    assert json.loads(marker.read_text()) == {"ran": [APPEND], "complete": True, "trusted": True}
     assert not list(trees["impl-api"].rglob("orchestrator-setup.json"))
     common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir"))
     assert not list(common.rglob("*setup*.json"))
+
+
+#: a set-up command that writes the names of its environment variables to env.json
+DUMP_ENV = (f"{sys.executable} -c \"import json, os; "
+            "json.dump(sorted(os.environ), open('env.json', 'w'))\"")  # fmt: skip
+
+
+def test_commands_never_run_where_an_agent_may_have_worked(cli: Run, repo: Path) -> None:
+    """Set-up commands run as the person, outside the sandbox: only in a worktree made now
+    from a branch with nothing the overseer branch lacks; a command added later, or a
+    worktree that was there before, is reported, not run."""
+    configure(repo, "    copy: [.env]\n")
+    (repo / ".env").write_text("A=1\n")
+    assert cli("init-feature", SPEC).code == 0  # the branches, no worktrees yet
+    branch = f"feature/{SPEC}/impl-api"
+    git(repo, "worktree", "add", "-q", str(repo.parent / "by-hand"), branch)
+    git(repo.parent / "by-hand", "commit", "-q", "--allow-empty", "-m", "T001: agent work")
+    git(repo, "worktree", "remove", str(repo.parent / "by-hand"))
+    configure(repo, f"    copy: [.env]\n    run: [{json.dumps(APPEND)}]\n")
+    result = cli("init-feature", SPEC, "--worktrees", "--json")
+    assert result.code == 0, result
+    setup = result.json()["setup"]
+    trees = {b.rsplit("/", 1)[1]: Path(s["worktree"]) for b, s in setup.items()}
+    assert (trees["impl-data"] / "setup.log").exists()
+    api = setup[branch]
+    assert api["ran"] == [] and api["not_run"] == [APPEND]
+    assert "commits the overseer branch lacks" in api["why_not_run"]
+    assert not (trees["impl-api"] / "setup.log").exists()
+    assert (trees["impl-api"] / ".env").exists()  # files are still placed
+    configure(repo, f"    run: [{json.dumps(APPEND)}, {json.dumps(DUMP_ENV)}]\n")
+    later = cli("init-feature", SPEC, "--worktrees", "--json").json()["setup"]
+    data = later[f"feature/{SPEC}/impl-data"]
+    assert data["ran"] == [] and data["not_run"] == [DUMP_ENV]
+    assert "changed since the set-up ran" in data["why_not_run"]
+    assert not (trees["impl-data"] / "env.json").exists()
+
+
+def test_commands_get_neither_gits_nor_the_stores_variables(cli: Run, repo: Path) -> None:
+    configure(repo, f"    run: [{json.dumps(DUMP_ENV)}]\n")
+    env = clean_env(GIT_DIR=str(repo / ".git"), CLAUDE_ORCHESTRATOR_DB_URL="postgresql://x:pw@h/d")
+    env.pop("GIT_DIR")  # init-feature itself must find the repository by its cwd
+    env["GIT_EXEC_PATH_EXTRA"] = "x"
+    result = cli("init-feature", SPEC, "--worktrees", "--json", env=env)
+    assert result.code == 0, result
+    tree = Path(next(iter(result.json()["setup"].values()))["worktree"])
+    names = json.loads((tree / "env.json").read_text())
+    assert "PORT" in names and "CO_PORT_BASE" in names
+    assert [n for n in names if n.startswith(("GIT_", "CLAUDE_ORCHESTRATOR_"))] == []
+
+
+def test_a_background_process_a_command_leaves_does_not_hold_the_set_up(
+    cli: Run, repo: Path, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "child.pid"
+    leave = (f"{sys.executable} -c \"import subprocess, sys; p = subprocess.Popen(['sleep', "
+             f"'60']); open('{pidfile}', 'a').write(str(p.pid) + '\\\\n')\"")  # fmt: skip
+    configure(repo, f"    run: [{json.dumps(leave)}]\n")
+    result = cli("init-feature", SPEC, "--worktrees")
+    try:
+        assert result.code == 0, result
+        pids = [int(p) for p in pidfile.read_text().split()]
+        assert len(pids) == 3
+        # the set-up returned while they still ran: it waited for its commands only
+        assert all(Path(f"/proc/{pid}").exists() for pid in pids)
+    finally:
+        for pid in (int(p) for p in pidfile.read_text().split()):
+            with contextlib.suppress(OSError):
+                os.kill(pid, 9)

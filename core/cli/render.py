@@ -142,6 +142,8 @@ def setup_lines(setup: SetupResult) -> list[str]:
                          ("ran", setup.ran)):  # fmt: skip
         if names:
             lines.append(f"{label}: {', '.join(names)}")
+    if setup.not_run:
+        lines.append(f"not run: {', '.join(setup.not_run)} ({setup.why_not_run})")
     lines.append(f"ports {setup.ports.base}-{setup.ports.base + setup.ports.block - 1} "
                  f"(PORT={setup.ports.port})")  # fmt: skip
     return lines
