@@ -46,6 +46,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "tests/benchmarks/bench_git.py")  # appends to BENCHMARKS.md
     # starts a throwaway PostgreSQL server (tests/pgserver.py); appends to BENCHMARKS.md
     session.run("python", "tests/benchmarks/bench_postgres.py")
+    # the observation hook next to the guard, and `agents --json` on 50 agents
+    session.run("python", "tests/benchmarks/bench_agents.py")
 
 
 def _forget_build() -> None:

@@ -271,7 +271,7 @@ def up(
     :raises SetupError: a ``worktrees.setup`` command failed.
     """
     from .first_prompt import Agent, first_prompt
-    from .worktree_setup import prepare
+    from .worktree_setup import prepare, setup_pending
 
     refuse_implementor("up")
     if permission_mode not in PERMISSION_MODES:
@@ -283,6 +283,12 @@ def up(
         raise ValidationError(
             f"{lacking[0].branch} has no worktree: create the feature's worktrees with "
             f"`claude-orchestrator init-feature {spec_id} --worktrees`"
+        )
+    unfinished = [m for m in team if m.worktree is not None and setup_pending(m.worktree)]
+    if unfinished:
+        raise ValidationError(
+            f"the set-up of {unfinished[0].worktree} did not finish: run "
+            f"`claude-orchestrator init-feature {spec_id} --worktrees` again (it resumes there)"
         )
     program = _program(orch, agent_cmd)
     tmux = server(orch)

@@ -364,7 +364,7 @@ def _run_commands(
         _write_marker(path, marker)  # pending from here: `up` waits for it to finish
     else:
         marker = _read_marker(path)
-    if marker is None or (not commands and not marker.ran):
+    if marker is None:
         why = "the worktree existed before its set-up was recorded: run them in it yourself"
         return [], [], list(commands), why if commands else None
     if marker.complete or not marker.trusted:

@@ -323,3 +323,23 @@ def test_nudge_types_only_into_an_idle_agent(
     assert wait_for(lambda: typed.exists() and typed.read_text()) == (
         "Message from overseer: rebase now\n"
     )
+
+
+def test_up_waits_for_an_unfinished_set_up(
+    cli: Run, repo: Path, team: Path, tmp_path: Path
+) -> None:
+    """A worktree whose set-up commands started and did not all finish gets no agent:
+    `up` names the command that resumes them, and starts nobody."""
+    from claude_orchestrator.worktree_setup import record_created
+
+    tree = worktrees(repo)["impl-api"]
+    with Orchestrator(repo, env=clean_env()) as o:
+        record_created(o, SPEC, "implementor-api", tree)
+    result = cli("up", SPEC, "--agent-cmd", agent_cmd(tmp_path), env=clean_env(AGENT_LOG=str(team)))
+    assert result.code == 2, result
+    assert result.err.startswith(f"error: the set-up of {tree} did not finish")
+    assert f"init-feature {SPEC} --worktrees` again" in result.err
+    assert events(cli, "agent_started") == []
+    assert cli("init-feature", SPEC, "--worktrees").code == 0  # nothing to run: finished
+    assert cli("up", SPEC, "--agent-cmd", agent_cmd(tmp_path), "--roles", "impl-api",
+               env=clean_env(AGENT_LOG=str(team))).code == 0  # fmt: skip

@@ -9,18 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import lean
-from .common import DbOption, JsonOption, emit, hook_command, orch, out
+from .common import DbOption, JsonOption, SpecOption, emit, hook_command, orch, out
 
 if TYPE_CHECKING:
     from ..agent_state import AgentView
     from ..api import Orchestrator
     from ..messages import Message
-
-SpecOption = Annotated[
-    str | None,
-    typer.Option("--spec", help="Spec id (default: the checked-out feature branch's, or the "
-                 "only feature that has the role).", show_default=False),
-]  # fmt: skip
 
 
 def _here(o: Orchestrator) -> tuple[str, str] | None:
@@ -143,8 +137,12 @@ def register(app: typer.Typer) -> None:
         if sender is None:
             here = _here(o)
             sender = here[1] if here else PERSON
-        sent = send(o, _spec(o, spec, role), role, message, check_sender(sender))
+        from ..launcher import nudge
+
+        sent = send(o, _spec(o, spec, role), role, message, check_sender(sender), nudge=nudge)
         how = "delivered" if sent.delivered else "pending: it reaches the agent's next turn"
+        if sent.nudged:
+            how += " (it was idle: a line typed into its pane starts that turn)"
         emit(as_json, sent, f"message {sent.message.id} to {role}: {how}")
 
     @app.command("inbox")

@@ -23,6 +23,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help=JSON_HELP)]
 BranchOption = Annotated[str | None, typer.Option("--branch", help=BRANCH_HELP, show_default=False)]
 SpecArg = Annotated[str, typer.Argument(help=SPEC_HELP, show_default=False)]
 RoleArg = Annotated[str, typer.Argument(help=ROLE_HELP)]
+SpecOption = Annotated[
+    str | None,
+    typer.Option("--spec", help="Spec id (default: the checked-out feature branch's, or the "
+                 "only feature it can be).", show_default=False),
+]  # fmt: skip
 
 
 def out(text: str) -> None:

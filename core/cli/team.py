@@ -9,16 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import DbOption, JsonOption, RoleArg, SpecArg, emit, orch, out, warn
+from .common import DbOption, JsonOption, RoleArg, SpecArg, SpecOption, emit, orch, out, warn
 
 if TYPE_CHECKING:
     from ..launcher import Stopped, UpResult
-
-SpecOption = Annotated[
-    str | None,
-    typer.Option("--spec", help="Spec id (default: the checked-out feature branch's, or the "
-                 "only feature whose agents run).", show_default=False),
-]  # fmt: skip
 
 
 def _up_text(result: UpResult) -> str:
