@@ -1,7 +1,10 @@
 """up and down with the real Claude Code CLI in real tmux, against the loopback stand-in
 model (tests/e2e/interactive_model.py): an overseer and two implementors start, the
-observation hooks report their states, re-running up changes nothing, down leaves no
-process behind (checked by pid)."""
+observation hooks report their states (waiting on a dialog, idle after a turn: in
+`agents` within 2 s of the window showing it), a tell from the overseer reaches an idle
+implementor's next request (a line typed into its pane), re-running up changes
+nothing, down leaves no process behind (checked by pid), and the implementor's events
+tell its whole life in order."""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +37,10 @@ pytestmark = [
 TASKS = "# Tasks\n\n- [ ] T001 data: ASK: Alpha or Beta\n- [ ] T002 API\n- [ ] T003 UI\n"
 
 
+def requests(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
 @pytest.fixture
 def model(tmp_path: Path) -> Iterator[str]:
     log, port = tmp_path / "model.jsonl", tmp_path / "model.port"
@@ -45,7 +54,7 @@ def model(tmp_path: Path) -> Iterator[str]:
 
 
 def test_up_runs_the_real_team_and_down_leaves_nothing(
-    cli: Run, repo: Path, request: pytest.FixtureRequest, model: str
+    cli: Run, repo: Path, request: pytest.FixtureRequest, model: str, tmp_path: Path
 ) -> None:
     trees = request.getfixturevalue("feature")
     assert CLAUDE is not None
@@ -64,6 +73,7 @@ def test_up_runs_the_real_team_and_down_leaves_nothing(
                     LANG="C.UTF-8", **OFFLINE_ENV)  # fmt: skip
     env["PATH"] = f"{Path(CLAUDE).parent}:{env['PATH']}"
     roles = ["--roles", "overseer,impl-data,impl-api"]
+    log = tmp_path / "model.jsonl"
     try:
         result = cli("up", SPEC, *roles, "--json", env=env)
         assert result.code == 0, result
@@ -76,12 +86,51 @@ def test_up_runs_the_real_team_and_down_leaves_nothing(
             return {a["role"]: a["state"] for a in shown}
 
         # implementor-data's first turn asks the person: a dialog, it waits;
-        # implementor-api's ends: it is idle
-        seen = wait_for(lambda: (s := states()).get("implementor-data") == "waiting"
-                        and s.get("implementor-api") == "idle" and s, 90)  # fmt: skip
-        assert seen, (states(), cli("logs", "impl-data", "--spec", SPEC, env=env).out)
+        # implementor-api's ends: it is idle. Each state shows in `agents` within 2 s of
+        # its window showing it (both looked at in one loop)
+        shown = {"implementor-data": ("impl-data", "dialog-beta", "waiting"),
+                 "implementor-api": ("impl-api", "Done.", "idle")}  # fmt: skip
+        screen: dict[str, float] = {}
+        store: dict[str, float] = {}
+        deadline = time.monotonic() + 90
+        while len(store) < len(shown) and time.monotonic() < deadline:
+            now = time.monotonic()
+            current = states()
+            for role, (window, text, state) in shown.items():
+                if role not in screen and text in cli("logs", window, "--spec", SPEC,
+                                                      env=env).out:  # fmt: skip
+                    screen[role] = now
+                if role not in store and current.get(role) == state:
+                    store[role] = now
+            time.sleep(0.1)
+        assert set(store) == set(shown), (states(), cli("logs", "impl-data", "--spec", SPEC,
+                                                        env=env).out)  # fmt: skip
+        for role in shown:
+            assert store[role] - screen.get(role, store[role]) < 2.0, (
+                role, screen, store,
+                [(e["event_type"], e["metadata"], e["created_at"]) for e in cli("events",
+                 "recent", "30", "--json", env=env).json() if e["role"] == role])  # fmt: skip
         logs = cli("logs", "impl-api", "--spec", SPEC, env=env)
         assert logs.code == 0 and "Done." in logs.out
+        # a tell from the overseer to the idle implementor: a line typed into its pane
+        # starts a turn, whose first hook hands the text to the model
+        told = cli("tell", "implementor-api", "MARKER-7f3: rebase on the overseer branch",
+                   "--from", "overseer", "--spec", SPEC, "--json", env=env)  # fmt: skip
+        assert told.code == 0, told
+        assert told.json()["nudged"] is True
+        assert wait_for(
+            lambda: any("MARKER-7f3" in json.dumps(r["tail_user"]) for r in requests(log)), 30
+        ), (
+            [r["tail_user"] for r in requests(log)[-3:]],
+            cli("inbox", "implementor-api", "--spec", SPEC, "--json", env=env).out,
+            [
+                (e["event_type"], e["message"][:80])
+                for e in cli("events", "recent", "15", "--json", env=env).json()
+            ],
+        )
+        inbox = cli("inbox", "implementor-api", "--spec", SPEC, "--json", env=env).json()
+        assert [(m["status"], m["sender"]) for m in inbox] == [("delivered", "overseer")]
+        assert wait_for(lambda: states().get("implementor-api") == "idle", 30), states()
         again = cli("up", SPEC, *roles, "--json", env=env)
         assert [a["state"] for a in again.json()["agents"]] == ["running"] * 3
         assert [a["pid"] for a in again.json()["agents"]] == [a["pid"] for a in agents.values()]
@@ -94,6 +143,15 @@ def test_up_runs_the_real_team_and_down_leaves_nothing(
         ours = set(agents)
         exited = wait_for(lambda: {states()[r] for r in ours} == {"exited"}, 10)
         assert exited, states()
+        kinds = [e["event_type"] for e in reversed(cli("events", "recent", "200", "--json",
+                 env=env).json()) if e["role"] == "implementor-api" and
+                 e["event_type"].startswith("agent_")]  # fmt: skip
+        # implementor-api's whole life: started, its first turn, the turn the tell
+        # started, the session's end (its SessionEnd hook), then down's record
+        assert kinds == [
+            "agent_started", "agent_starting", "agent_working", "agent_idle", "agent_working",
+            "agent_idle", "agent_exited", "agent_stopped",
+        ], kinds  # fmt: skip
     finally:
         with Orchestrator(repo, env={}) as o:
             server(o).kill_server()

@@ -60,8 +60,8 @@ def reply(body):
                                 "question": a[-1].strip(),
                                 "header": "Choice",
                                 "options": [
-                                    {"label": "Alpha", "description": "first"},
-                                    {"label": "Beta", "description": "second"},
+                                    {"label": "Alpha", "description": "dialog-alpha"},
+                                    {"label": "Beta", "description": "dialog-beta"},
                                 ],
                                 "multiSelect": False,
                             }
