@@ -161,9 +161,12 @@ def view(
     *,
     now: float,
     stale_after: float,
+    gone: bool = False,
 ) -> AgentView:
     """The agent's view from its events (state, message and guard events, oldest first),
-    its status row (the time of its latest event) and the feature's task states."""
+    its status row (the time of its latest event) and the feature's task states;
+    ``gone``: the process ``up`` started for it is known to have ended (killed: no
+    SessionEnd), so it is ``exited`` whatever its hooks said last."""
     state, entered, latest = latest_state(events)
     times = (seconds(status.last_event_at) if status else None,
              seconds(latest.created_at) if latest else None)  # fmt: skip
@@ -178,6 +181,9 @@ def view(
         state, since, since_at = "stale", last_signal, last_signal_at
     started = _started(events)
     detail = latest.message if latest is not None else None
+    if gone and state not in ("exited", "not_started"):
+        state, since, since_at = "exited", last_signal, last_signal_at
+        detail = f"its process (pid {started.get('pid')}) ended without ending its session"
     worktree = _latest(events, "worktree")
     session_id = _latest(events, "session_id")
     pid = started.get("pid")
@@ -216,6 +222,22 @@ def agent_views(orch: Orchestrator, spec_id: str | None = None) -> list[AgentVie
         rows = {row.role: row for row in store.feature_status(feature)}
         tasks = store.task_states(feature)
         for agent in store.list_agents(feature):
-            views.append(view(agent, by_role.get(agent.role, []), rows.get(agent.role), tasks,
-                              now=now, stale_after=stale_after))  # fmt: skip
+            events = by_role.get(agent.role, [])
+            gone = process_gone(_started(events))
+            views.append(view(agent, events, rows.get(agent.role), tasks, now=now,
+                              stale_after=stale_after, gone=gone))  # fmt: skip
     return views
+
+
+def process_gone(started: Mapping[str, Any]) -> bool:
+    """Whether the process an ``agent_started`` event names has ended: only on the
+    machine that started it (its ``host``), where its ``process`` tag (pid namespace,
+    pid, start time) tells a reused pid from it."""
+    import platform
+
+    from .fsutil import owner_alive
+
+    tag = started.get("process")
+    if not isinstance(tag, str) or started.get("host") != platform.node():
+        return False
+    return owner_alive(tag) is False

@@ -54,6 +54,14 @@ def owner_tag() -> str:
     return _own_tag[1]
 
 
+def process_tag(pid: int | None) -> str | None:
+    """The owner tag of another process (None when it is gone or unknown)."""
+    if pid is None:
+        return None
+    start = _start_time(pid)
+    return None if start == "0" else f"{_namespace()}-{pid}-{start}"
+
+
 def owner_alive(tag: str) -> bool | None:
     """Whether the process that ``tag`` names is running; None when it cannot be told
     (another pid namespace, or not a tag)."""

@@ -328,6 +328,9 @@ def up(
 
 def _record_start(orch: Orchestrator, spec_id: str, tmux: Tmux, session: str,
                   launched: Launched) -> None:  # fmt: skip
+    import platform
+
+    from .fsutil import process_tag
     from .guard_redact import redact
 
     metadata = {
@@ -335,6 +338,8 @@ def _record_start(orch: Orchestrator, spec_id: str, tmux: Tmux, session: str,
         "window": launched.window, "target": launched.target, "pid": launched.pid,
         "session_id": launched.session_id, "worktree": launched.worktree,
         "command": [redact(a) for a in launched.command],
+        # which process it is, here: `agents` tells a killed agent from a live one
+        "host": platform.node(), "process": process_tag(launched.pid),
     }  # fmt: skip
     orch.log_event(spec_id, launched.role, "agent_started",
                    f"started in tmux {launched.target} (pid {launched.pid})",

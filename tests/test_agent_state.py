@@ -229,3 +229,34 @@ def test_malformed_hook_input_writes_nothing(
         assert (result.code, result.out, result.err) == (0, "", "")
     with Orchestrator(repo) as orch:
         assert len(orch.recent(1000)) == before
+
+
+def test_agents_watch_streams_a_document_per_line_until_interrupted(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    """`agents --watch --json`: each look is one line of JSON; a change shows in the next
+    one; Ctrl-C ends it with 130 and no traceback."""
+    import signal
+    import subprocess
+
+    from .conftest import CLI, clean_env
+
+    proc = subprocess.Popen([str(CLI), "agents", SPEC, "--watch", "--json"], cwd=repo,
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        data = {a["role"]: a["state"] for a in first}
+        assert data["implementor-data"] == "not_started"
+        hook(cli, feature["impl-data"], "UserPromptSubmit", prompt="go")
+        for _ in range(5):  # the next looks, every 2 s
+            states = {a["role"]: a["state"] for a in json.loads(proc.stdout.readline())}
+            if states["implementor-data"] == "working":
+                break
+        assert states["implementor-data"] == "working"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err

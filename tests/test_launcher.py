@@ -343,3 +343,28 @@ def test_up_waits_for_an_unfinished_set_up(
     assert cli("init-feature", SPEC, "--worktrees").code == 0  # nothing to run: finished
     assert cli("up", SPEC, "--agent-cmd", agent_cmd(tmp_path), "--roles", "impl-api",
                env=clean_env(AGENT_LOG=str(team))).code == 0  # fmt: skip
+
+
+def test_an_agent_killed_without_ending_its_session_shows_exited(
+    cli: Run, repo: Path, team: Path, tmp_path: Path
+) -> None:
+    """kill -9 leaves no SessionEnd: `agents` tells by the recorded process (pid and start
+    time, on this machine) that it is gone."""
+    env = clean_env(AGENT_LOG=str(team))
+    result = cli("up", SPEC, "--roles", "impl-api", "--agent-cmd", agent_cmd(tmp_path),
+                 "--json", env=env)  # fmt: skip
+    assert result.code == 0, result
+    pid = result.json()["agents"][0]["pid"]
+    assert wait_for(lambda: records(team).get("implementor-api"))
+
+    def state() -> dict[str, Any]:
+        shown = cli("agents", SPEC, "--json", env=env).json()
+        return next(a for a in shown if a["role"] == "implementor-api")
+
+    assert state()["state"] == "starting"
+    os.kill(pid, 9)
+    assert wait_for(lambda: gone(pid))
+    assert wait_for(lambda: state()["state"] == "exited"), state()
+    assert "ended without ending its session" in state()["detail"]
+    started = events(cli, "agent_started")[0]["metadata"]
+    assert started["process"].split("-")[1] == str(pid) and started["host"]

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import lean
+from ..render import to_json
 from .common import DbOption, JsonOption, SpecOption, emit, hook_command, orch, out
 
 if TYPE_CHECKING:
@@ -88,7 +91,8 @@ def register(app: typer.Typer) -> None:
         spec: Annotated[str | None, typer.Argument(help="Spec id (default: every feature).",
                                                    show_default=False)] = None,
         watch: Annotated[bool, typer.Option("--watch", help="Print again every 2 seconds "
-                                            "until interrupted.")] = False,
+                                            "until interrupted (with --json: one JSON "
+                                            "document per line).")] = False,
         as_json: JsonOption = False,
         db: DbOption = None,
     ) -> None:  # fmt: skip
@@ -104,11 +108,16 @@ def register(app: typer.Typer) -> None:
         o = orch(db)
         while True:
             views = agent_views(o, spec)
-            emit(as_json, views, render_views(views))
+            if watch and as_json:  # a stream: one document per line
+                out(json.dumps(json.loads(to_json(views)), separators=(",", ":")))
+            else:
+                emit(as_json, views, render_views(views))
             if not watch:
                 return
+            sys.stdout.flush()
             time.sleep(2)
-            out("")
+            if not as_json:
+                out("")
 
     @app.command("tell")
     def tell(
