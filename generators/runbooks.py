@@ -89,6 +89,12 @@ def agents_md(config: Config) -> str:
         f"CI checks `{TOOL} generate --check`.",
         f"8. Follow the feature: `{TOOL} events status <spec-id>`, `{TOOL} events recent`, "
         f"`{TOOL} prs`.",
+        f"9. Run the team: `{TOOL} up <spec-id>` starts every agent in tmux; `{TOOL} agents` "
+        "shows what each is doing (working, waiting for an answer, idle, exited, stale). "
+        f'Tell an implementor what it needs to know: `{TOOL} tell implementor-api "rebase '
+        "on the overseer branch: T004 landed\"` (it reaches the agent's next turn). "
+        "Implementors' blockers and refused commands come to your inbox first: "
+        f"`{TOOL} inbox overseer`.",
         "",
         "## Implementors",
         "",
@@ -118,6 +124,9 @@ def agents_md(config: Config) -> str:
         f"and `{TOOL} events recent`.",
         f"8. Never edit `{tasks}` or `state/overseer.md`; never check out, reset or push "
         f"`{config.main_branch}` or the overseer branch.",
+        "9. Messages from the overseer or the person arrive within your turn; read them "
+        f"again with `{TOOL} inbox implementor-<area>`, and answer or ask with `{TOOL} tell "
+        'overseer "<text>"`.',
         "",
         "## Test commands",
         "",

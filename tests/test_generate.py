@@ -37,6 +37,10 @@ def test_generate_writes_everything_deterministically(cli: Run, repo: Path) -> N
     first = tree(repo)
     for path in (".github/workflows/implementor-ci.yml", ".specify/agents.md"):
         assert "Generated from orchestrator.yaml" in first[path].decode().splitlines()[0]
+    runbook = first[".specify/agents.md"].decode()
+    for command in ("up <spec-id>", "agents", 'tell implementor-api "rebase', "inbox overseer",
+                    "inbox implementor-<area>"):  # fmt: skip
+        assert f"claude-orchestrator {command}" in runbook, command
     claude_md = first["CLAUDE.md"].decode()
     assert claude_md.startswith("# My project\n\nMy own rules.\n")
     assert writer.FENCE_BEGIN in claude_md
