@@ -83,6 +83,18 @@ def new_database(admin: str, name: str) -> str:
     return with_database(admin, name)
 
 
+def wait_for_daemon(repo: Path, env: dict[str, str]) -> None:
+    """Until the repository's store proxy daemon answers (its start, psycopg's import and
+    first connection, is not what the hook path's runs measure)."""
+    deadline = time.monotonic() + 30
+    with Orchestrator(repo, env=env) as orch:
+        port = orch.store_plugin().port
+        while getattr(port, "daemon", lambda: None)() is None:
+            if time.monotonic() > deadline:
+                raise SystemExit("the store proxy's daemon did not start in 30 s")
+            time.sleep(0.2)
+
+
 def stop_proxies(where: Path) -> None:
     """Stop the store proxy daemons this run started (they idle out anyway): those
     holding a file open under ``where`` (the run's cache directory, their sockets')."""
@@ -235,6 +247,8 @@ def main() -> int:
             for _ in range(3):  # the config cache, and the proxy's daemon, warm up
                 subprocess.run(argv, cwd=repo, env=env, check=True)
                 time.sleep(0.3)
+            if proxy:
+                wait_for_daemon(repo, env)
             hook_rows.append((label, median_ms(time_process(argv, repo, args.runs, env))))
             stop_proxies(cache)
         lines += [
