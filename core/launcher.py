@@ -46,7 +46,7 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -254,6 +254,32 @@ def _trust_warning(orch: Orchestrator, program: str) -> str | None:
             "`claude` once in that directory")  # fmt: skip
 
 
+@contextlib.contextmanager
+def one_up_at_a_time(socket: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold the repository's ``up`` lock (beside its tmux socket; an ``flock``, so a
+    killed ``up`` holds nothing); ValidationError after ``timeout`` seconds of another."""
+    import fcntl
+
+    socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(f"{socket}.up.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ValidationError(
+                        f"another `claude-orchestrator up` of this repository has run for "
+                        f"{timeout:.0f} s: wait for it, or stop it"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
+
+
 def up(
     orch: Orchestrator,
     spec_id: str,
@@ -296,34 +322,35 @@ def up(
     tasks_text = _tasks_text(orch, spec_id)
     areas = [m.area for m in members(orch, spec_id) if m.area is not None]
     warning = _trust_warning(orch, program[0])
-    panes = {p.window: p for p in tmux.panes(session)}
-    done: list[Launched] = []
-    for member in team:
-        assert member.worktree is not None
-        pane = panes.get(member.window)
-        if pane is not None and (not pane.dead or not restart):
-            done.append(Launched(member.role, member.window, target(session, member.window),
-                                 "exited" if pane.dead else "running", pane.pid, pane.status,
-                                 None, str(member.worktree), []))  # fmt: skip
-            continue
-        ports = prepare(orch, spec_id, member.role, member.worktree).ports
-        session_id = str(uuid.uuid4())
-        prompt = first_prompt(orch.config, Agent(spec_id, member.role, member.branch, areas),
-                              tasks_text)  # fmt: skip
-        command = [*program, "--setting-sources", "", "--settings",
-                   str(settings_file(orch, member)), "--permission-mode", permission_mode,
-                   "--session-id", session_id, prompt]  # fmt: skip
-        env = {**ports.env(), "CO_AGENT": f"{spec_id}/{member.role}"}
-        if pane is None:
-            started = tmux.start(session, member.window, member.worktree, command, env)
-        else:
-            started = tmux.respawn(session, member.window, member.worktree, command, env)
-        launched = Launched(member.role, member.window, target(session, member.window),
-                            "started" if pane is None else "restarted", started.pid, None,
-                            session_id, str(member.worktree), command)  # fmt: skip
-        _record_start(orch, spec_id, tmux, session, launched)
-        done.append(launched)
-    return UpResult(spec_id, str(tmux.socket), session, done, [warning] if warning else [])
+    with one_up_at_a_time(tmux.socket):  # two at once would both make a window
+        panes = {p.window: p for p in tmux.panes(session)}
+        done: list[Launched] = []
+        for member in team:
+            assert member.worktree is not None
+            pane = panes.get(member.window)
+            if pane is not None and (not pane.dead or not restart):
+                done.append(Launched(member.role, member.window, target(session, member.window),
+                                     "exited" if pane.dead else "running", pane.pid, pane.status,
+                                     None, str(member.worktree), []))  # fmt: skip
+                continue
+            ports = prepare(orch, spec_id, member.role, member.worktree).ports
+            session_id = str(uuid.uuid4())
+            prompt = first_prompt(orch.config, Agent(spec_id, member.role, member.branch, areas),
+                                  tasks_text)  # fmt: skip
+            command = [*program, "--setting-sources", "", "--settings",
+                       str(settings_file(orch, member)), "--permission-mode", permission_mode,
+                       "--session-id", session_id, prompt]  # fmt: skip
+            env = {**ports.env(), "CO_AGENT": f"{spec_id}/{member.role}"}
+            if pane is None:
+                started = tmux.start(session, member.window, member.worktree, command, env)
+            else:
+                started = tmux.respawn(session, member.window, member.worktree, command, env)
+            launched = Launched(member.role, member.window, target(session, member.window),
+                                "started" if pane is None else "restarted", started.pid, None,
+                                session_id, str(member.worktree), command)  # fmt: skip
+            _record_start(orch, spec_id, tmux, session, launched)
+            done.append(launched)
+        return UpResult(spec_id, str(tmux.socket), session, done, [warning] if warning else [])
 
 
 def _record_start(orch: Orchestrator, spec_id: str, tmux: Tmux, session: str,

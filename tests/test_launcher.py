@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from claude_orchestrator import Orchestrator
-from claude_orchestrator.launcher import down, nudge, server, socket_path
+from claude_orchestrator.launcher import down, nudge, server, session_name, socket_path
 from tests.conftest import Run, clean_env, git
 from tests.test_workflow_setup import SPEC, feature, worktrees  # noqa: F401 - the fixture
 
@@ -368,3 +368,27 @@ def test_an_agent_killed_without_ending_its_session_shows_exited(
     assert "ended without ending its session" in state()["detail"]
     started = events(cli, "agent_started")[0]["metadata"]
     assert started["process"].split("-")[1] == str(pid) and started["host"]
+
+
+def test_two_ups_at_once_start_each_agent_once(
+    cli: Run, repo: Path, team: Path, tmp_path: Path
+) -> None:
+    """Two `up`s of one feature at the same moment: the second waits for the first (a
+    lock beside the tmux socket), then finds the agents running; one window each."""
+    import subprocess
+
+    from tests.conftest import CLI
+
+    env = clean_env(AGENT_LOG=str(team))
+    argv = [str(CLI), "up", SPEC, "--roles", "impl-data,impl-api", "--agent-cmd",
+            agent_cmd(tmp_path), "--json"]  # fmt: skip
+    procs = [subprocess.Popen(argv, cwd=repo, env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    states = sorted(a["state"] for out in outs for a in json.loads(out)["agents"])
+    assert states == ["running", "running", "started", "started"], outs
+    with Orchestrator(repo, env={}) as o:
+        windows = [p.window for p in server(o).panes(session_name(SPEC))]
+    assert sorted(windows) == ["impl-api", "impl-data"]
+    assert len(events(cli, "agent_started")) == 2
