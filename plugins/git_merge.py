@@ -3,6 +3,7 @@ repair of one that was killed half-way."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -112,11 +113,15 @@ class GitMerge(GitBase):
         if merging is not None and not head.startswith(merging):
             marker.unlink(missing_ok=True)  # the user's merge, started after ours was undone
             return False
-        lock = git_dir / "index.lock"
-        if lock.exists() and lock.stat().st_mtime >= marker.stat().st_mtime - 1:
-            # the killed git's (it died with merge-pr), also when it was killed after
-            # writing the commit but before it let go of the index
-            lock.unlink()
+        since = marker.stat().st_mtime - 1
+        for lock in self._merge_locks(git_dir):
+            # the killed git's (it died with merge-pr): the index's, also when it was
+            # killed after writing the commit but before it let go of the index, and the
+            # refs' it was updating (the branch's while the reference-transaction hook
+            # ran, HEAD's, ORIG_HEAD's)
+            with contextlib.suppress(OSError):
+                if lock.stat().st_mtime >= since:
+                    lock.unlink()
         if not merged:
             marker.unlink()
             return True
@@ -127,6 +132,19 @@ class GitMerge(GitBase):
                 (git_dir / name).unlink(missing_ok=True)
         marker.unlink()
         return True
+
+    def _merge_locks(self, git_dir: Path) -> list[Path]:
+        """The lock files a ``git merge`` in this worktree takes."""
+        locks = [git_dir / name for name in ("index.lock", "HEAD.lock", "ORIG_HEAD.lock",
+                                             "AUTO_MERGE.lock", "MERGE_HEAD.lock")]  # fmt: skip
+        try:
+            head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        except OSError:
+            return locks
+        if head.startswith("ref: refs/heads/"):
+            common = self.common_dir or git_dir
+            locks.append(common / f"{head[len('ref: ') :]}.lock")
+        return locks
 
     def _head(self) -> str | None:
         proc = self.run("rev-parse", "--verify", "-q", "HEAD^{commit}", check=False)

@@ -329,6 +329,36 @@ def test_merge_pr_killed_while_git_status_holds_the_index_lock_converges(
     assert not (git_dir / "index.lock").exists() and _merge_state(tree) == {}
 
 
+def test_merge_pr_killed_while_git_merge_holds_the_branch_lock_converges(
+    cli: Run, repo: Path, stoppable_pr: tuple[int, Path], tmp_path: Path
+) -> None:
+    """Killed while ``git merge`` held the overseer branch's ref lock (its
+    reference-transaction hook runs then): the re-run removes the lock (merge-pr's, made
+    after its marker) instead of failing on git's "remove the file manually"."""
+    from .test_faults import run_grouped
+
+    number, tree = stoppable_pr
+    real = shutil.which("git")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "git").write_text(
+        f'#!/bin/sh\nif [ "$1" = merge ]; then\n'
+        f'  ref=$({real} symbolic-ref HEAD)\n'
+        f'  : > "$({real} rev-parse --path-format=absolute --git-common-dir)/$ref.lock"\n'
+        f'  kill -9 0\nfi\nexec {real} "$@"\n'
+    )  # fmt: skip
+    (shim / "git").chmod(0o755)
+    env = clean_env(PATH=f"{shim}{os.pathsep}{clean_env()['PATH']}")
+    assert run_grouped(tree, "merge-pr", str(number), env=env) == -9
+    common = Path(git(tree, "rev-parse", "--path-format=absolute", "--git-common-dir"))
+    lock = common / f"{git(tree, 'symbolic-ref', 'HEAD')}.lock"
+    assert lock.exists()
+    result = cli("merge-pr", str(number), cwd=tree)
+    assert result.code == 0, result
+    assert merges_of(repo) == [f"Merge PR #{number}: {SPEC}: data -> overseer"]
+    assert not lock.exists() and _merge_state(tree) == {}
+
+
 def test_uncommitted_changes_found_after_a_kill_in_git_status_are_the_users(
     cli: Run, repo: Path, stoppable_pr: tuple[int, Path], tmp_path: Path
 ) -> None:
