@@ -293,20 +293,25 @@ def test_an_empty_merge_head_merge_pr_did_not_leave_is_refused(
     assert merges_of(repo) == [f"Merge PR #{number}: {SPEC}: data -> overseer"]
 
 
-def _git_dying_in_status(tmp_path: Path) -> dict[str, str]:
-    """An environment whose git, asked for ``status``, takes the index lock (as git status
-    does to write the refreshed index) and is killed with its process group there: no
-    hook or filter runs while the real one holds the lock."""
+def _git_dying_in(tmp_path: Path, subcommand: str, lock: str) -> dict[str, str]:
+    """An environment whose git, asked for ``subcommand``, makes the lock file ``lock``
+    (a shell word: a path) and is killed with its process group there, as the real one
+    would be while holding that lock."""
     real = shutil.which("git")
     shim = tmp_path / "bin"
     shim.mkdir()
     (shim / "git").write_text(
-        f'#!/bin/sh\nif [ "$1" = status ]; then\n'
-        f'  : > "$({real} rev-parse --absolute-git-dir)/index.lock"\n'
+        f'#!/bin/sh\nif [ "$1" = {subcommand} ]; then\n'
+        f'  : > "{lock.replace("GIT", str(real))}"\n'
         f'  kill -9 0\nfi\nexec {real} "$@"\n'
     )  # fmt: skip
     (shim / "git").chmod(0o755)
     return clean_env(PATH=f"{shim}{os.pathsep}{clean_env()['PATH']}")
+
+
+def _git_dying_in_status(tmp_path: Path) -> dict[str, str]:
+    """git status takes the index lock (to write the refreshed index) and is killed."""
+    return _git_dying_in(tmp_path, "status", "$(GIT rev-parse --absolute-git-dir)/index.lock")
 
 
 def test_merge_pr_killed_while_git_status_holds_the_index_lock_converges(
@@ -338,17 +343,8 @@ def test_merge_pr_killed_while_git_merge_holds_the_branch_lock_converges(
     from .test_faults import run_grouped
 
     number, tree = stoppable_pr
-    real = shutil.which("git")
-    shim = tmp_path / "bin"
-    shim.mkdir()
-    (shim / "git").write_text(
-        f'#!/bin/sh\nif [ "$1" = merge ]; then\n'
-        f'  ref=$({real} symbolic-ref HEAD)\n'
-        f'  : > "$({real} rev-parse --path-format=absolute --git-common-dir)/$ref.lock"\n'
-        f'  kill -9 0\nfi\nexec {real} "$@"\n'
-    )  # fmt: skip
-    (shim / "git").chmod(0o755)
-    env = clean_env(PATH=f"{shim}{os.pathsep}{clean_env()['PATH']}")
+    env = _git_dying_in(tmp_path, "merge", "$(GIT rev-parse --path-format=absolute "
+                        "--git-common-dir)/$(GIT symbolic-ref HEAD).lock")  # fmt: skip
     assert run_grouped(tree, "merge-pr", str(number), env=env) == -9
     common = Path(git(tree, "rev-parse", "--path-format=absolute", "--git-common-dir"))
     lock = common / f"{git(tree, 'symbolic-ref', 'HEAD')}.lock"
