@@ -263,9 +263,13 @@ def run(stdin_text: str, env: Mapping[str, str]) -> str:
         return ""
     from .location import discover
 
-    cwd = seen.cwd if seen.cwd and os.path.isdir(seen.cwd) else None
-    location = discover(cwd, env)
+    location = discover(None, env)  # where Claude Code runs the hook: the agent's worktree
     if location.common_dir is None:
+        return ""
+    if seen.cwd and os.path.isdir(seen.cwd) and discover(seen.cwd, env).root != location.root:
+        # a payload naming another worktree: typed by hand (`claude-orchestrator
+        # agent-event` from an agent's shell), not sent by Claude Code; it must not record
+        # another agent's state or take the messages waiting for it
         return ""
     with ObserverOrchestrator(location.root, env=env, on_warning=_quiet) as orch:
         return observe(orch, seen)

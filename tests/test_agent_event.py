@@ -277,3 +277,20 @@ def test_the_hook_leaves_the_state_files_alone(
         assert hook(cli, feature["impl-data"], name, prompt="go").code == 0
     assert len(states(repo)) == 4
     assert [path.read_bytes() for path in files] == before
+
+
+def test_a_payload_naming_another_worktree_records_and_delivers_nothing(
+    cli: Run, feature: dict[str, Path]
+) -> None:
+    """An implementor that runs `claude-orchestrator agent-event` itself with the overseer's
+    worktree as the payload's cwd neither records the overseer's state nor takes (and
+    reads) the messages waiting for the overseer."""
+    assert cli("tell", "overseer", "for the overseer only", "--spec", SPEC).code == 0
+    before = cli("events", "recent", "50", "--json").json()
+    payload = {"session_id": "s", "cwd": str(feature["overseer"]),
+               "hook_event_name": "UserPromptSubmit", "prompt": "steal"}  # fmt: skip
+    result = cli("agent-event", cwd=feature["impl-data"], stdin=json.dumps(payload))
+    assert (result.code, result.out) == (0, "")
+    assert cli("events", "recent", "50", "--json").json() == before
+    inbox = cli("inbox", "overseer", "--spec", SPEC, "--json").json()
+    assert [m["status"] for m in inbox] == ["pending"]
