@@ -34,11 +34,11 @@ def documents(orch: Orchestrator) -> dict[str, object]:
     """Every generated document, by repository-relative path (pure: config -> data)."""
     from .generators.claude_permissions import permission_files
     from .generators.runbooks import agents_md, claude_md_section
-    from .generators.writer import Fenced
+    from .generators.writer import MANIFEST, Fenced
 
     config = orch.config
-    docs: dict[str, object] = {}
-    docs.update(permission_files(config, tracked_files(orch)))
+    tracked = tracked_files(orch)
+    docs: dict[str, object] = dict(permission_files(config, tracked))
     docs[".specify/agents.md"] = agents_md(config)
     docs["CLAUDE.md"] = Fenced(claude_md_section(config))
     if config.ci_plugin is not None:
@@ -46,6 +46,12 @@ def documents(orch: Orchestrator) -> dict[str, object]:
         for path, document in orch.ci().generate().items():
             _check_ci_path(config.ci_plugin, path, ours)
             docs[path] = document
+    # The permission files list tracked files by name for the sandbox; the files generate
+    # writes count as tracked, since they are committed next: otherwise committing them
+    # would make the permission files outdated (`generate --check` after a commit).
+    committed = sorted({*tracked, *docs, MANIFEST})
+    if committed != tracked:
+        docs.update(permission_files(config, committed))
     return docs
 
 
