@@ -2,20 +2,19 @@
 project needs, copied or linked from the main checkout, the set-up commands run once,
 and each agent's own block of ports.
 
-- **Files** (``copy``, ``link``): from the main checkout (the repository's first
-  worktree) into the agent's, never over anything already there (a file the agent
-  changed stays as it is); a copy is written under a temporary name and moved into
-  place, so a killed run leaves no half-written file. A file missing from the main
-  checkout is reported, not an error: the project may not need it on every machine.
-  The worktree is the agent's: everything in it is reached through folder descriptors
-  opened without following symlinks, so a folder it replaced with a symlink cannot lead
-  the person's process into another worktree (that file is reported as refused).
-- **Commands** (``run``): run once per worktree, in order, from its root, each as an
-  argument list (``shlex``; never through a shell), with the agent's ports in its
-  environment. A command that fails stops the set-up with its output in the error
-  (exit 1); the worktree stays, and the next run starts again at that command. What
-  ran is recorded in the user's own directory (``<user cache dir>/setup/``, which code
-  an agent runs cannot write); a changed command runs again.
+- **Files** (``copy``, ``link``): :mod:`.worktree_files`, every time (never over
+  anything there; nothing through a symlink the agent planted). A file missing from
+  the main checkout is reported, not an error.
+- **Commands** (``run``): they run as the person, outside any sandbox, so only in a
+  worktree init-feature has just made (:func:`record_created`) from a branch with
+  nothing the overseer branch lacks, in order, each as an argument list (``shlex``;
+  never through a shell), in a session of their own, without git's or this tool's
+  variables, with the agent's ports. A command that fails stops the set-up with its
+  output (exit 1); the next run resumes at that command, and no agent starts there
+  before they all ran (:func:`setup_pending`). Never in a worktree an agent may have
+  worked in: a command added later, an older worktree, a branch with an implementor's
+  commits are reported as not run. What ran is recorded in the user's own directory
+  (``<user cache dir>/setup/``, which code an agent runs cannot write).
 - **Ports** (``ports``): agent number *n* of the repository (its rank in the store,
   by when it was added: stable across restarts and distinct across features) gets
   ``base + n * block`` as ``CO_PORT_BASE`` and ``PORT``, and the ``block`` ports from
@@ -25,17 +24,16 @@ and each agent's own block of ports.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import OrchestratorError, ValidationError
-from .fsutil import atomic_write_text, owner_tag, sweep_temporaries
+from .fsutil import atomic_write_text
+from .worktree_files import Placed, place_all
 
 if TYPE_CHECKING:
     from .api import Orchestrator
@@ -140,9 +138,9 @@ def prepare(
     ports = agent_ports(orch, spec_id, role)
     worktree = Path(worktree).resolve()
     source = main_checkout(orch)
-    placed = _Placed([], [], [], [], [])
+    placed = Placed([], [], [], [], [])
     if source != worktree:
-        placed = _place_all(source, worktree, setup.copy, setup.link)
+        placed = place_all(source, worktree, setup.copy, setup.link)
     trusted = created and _branch_is_the_overseers(orch, spec_id, role)
     ran, skipped, not_run, why = _run_commands(worktree, setup.run, ports, created=created,
                                                trusted=trusted)  # fmt: skip
@@ -167,155 +165,6 @@ def _branch_is_the_overseers(orch: Orchestrator, spec_id: str, role: str) -> boo
         return True
     branch = config.implementor_branch(spec_id, role.removeprefix("implementor-"))
     return orch.vcs().is_ancestor(f"refs/heads/{branch}", f"refs/heads/{overseer}")
-
-
-class _Placed(NamedTuple):
-    copied: list[str]
-    linked: list[str]
-    kept: list[str]
-    missing: list[str]
-    refused: list[str]
-
-
-def _place_all(source: Path, worktree: Path, copy: list[str], link: list[str]) -> _Placed:
-    placed = _Placed([], [], [], [], [])
-    root = os.open(worktree, _DIR_FLAGS)
-    try:
-        for names, copying, done in ((copy, True, placed.copied), (link, False, placed.linked)):
-            for name in names:
-                outcome = _place(source / name, root, Path(name), copy=copying)
-                {"done": done, "kept": placed.kept, "missing": placed.missing,
-                 "refused": placed.refused}[outcome].append(name)  # fmt: skip
-    finally:
-        os.close(root)
-    return placed
-
-
-def _place(src: Path, root: int, name: Path, *, copy: bool) -> str:
-    """Copy or link ``src`` to ``name`` under the worktree (``root``, a descriptor of its
-    folder): ``done``, ``kept`` (something is there), ``missing`` (no ``src``) or
-    ``refused`` (a folder on the way is a symlink or no folder).
-
-    Everything in the worktree is reached through descriptors opened without following
-    symlinks: the worktree is the agent's, and a folder it replaced with a symlink must
-    not lead this process (the person's) into another worktree."""
-    if name.name in ("", ".", ".."):
-        return "refused"
-    if not (src.is_symlink() or src.exists()):
-        return "missing"
-    try:
-        parent = _open_parent(root, name)
-    except OSError:
-        return "refused"
-    try:
-        leaf = name.name
-        # what a killed run left beside it (its owner is gone), through the descriptor
-        sweep_temporaries(Path(leaf), dir_fd=parent)
-        try:
-            os.stat(leaf, dir_fd=parent, follow_symlinks=False)
-            return "kept"
-        except FileNotFoundError:
-            pass
-        if not copy:
-            os.symlink(src, leaf, dir_fd=parent)  # fails if something is there now
-        elif src.is_dir() and not src.is_symlink():
-            _copy_folder(src, parent, leaf)
-        else:
-            _copy_file(src, parent, leaf)
-    except FileExistsError:
-        return "kept"
-    finally:
-        os.close(parent)
-    return "done"
-
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def _open_parent(root: int, name: Path) -> int:
-    """A descriptor of ``name``'s folder under ``root``, made if missing; OSError when a
-    part of the way is a symlink or not a folder."""
-    fd = os.dup(root)
-    try:
-        for part in name.parts[:-1]:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(part, 0o777, dir_fd=fd)
-            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _temporary_name(leaf: str) -> str:
-    return f".{leaf}.{owner_tag()}.{os.urandom(4).hex()}.tmp"
-
-
-def _copy_file(src: Path, parent: int, leaf: str) -> None:
-    """``src``'s bytes and mode under a temporary name, then linked into place (never over
-    anything: FileExistsError)."""
-    temporary = _temporary_name(leaf)
-    if src.is_symlink() and not src.exists():
-        os.symlink(os.readlink(src), leaf, dir_fd=parent)  # a dangling link, as it is
-        return
-    fd = os.open(temporary, _NEW_FILE, 0o600, dir_fd=parent)
-    try:
-        with open(src, "rb") as source, os.fdopen(fd, "wb") as target:
-            shutil.copyfileobj(source, target)
-            os.fchmod(target.fileno(), os.stat(src).st_mode & 0o777)
-            target.flush()
-            os.fsync(target.fileno())
-        os.link(temporary, leaf, src_dir_fd=parent, dst_dir_fd=parent, follow_symlinks=False)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary, dir_fd=parent)
-
-
-def _copy_folder(src: Path, parent: int, leaf: str) -> None:
-    """``src``'s tree under a temporary name, then renamed into place (FileExistsError
-    when something is there by then)."""
-    temporary = _temporary_name(leaf)
-    os.mkdir(temporary, 0o700, dir_fd=parent)
-    try:
-        fd = os.open(temporary, _DIR_FLAGS, dir_fd=parent)
-        try:
-            _copy_into(src, fd)
-            os.fchmod(fd, os.stat(src).st_mode & 0o777)
-        finally:
-            os.close(fd)
-        try:
-            os.stat(leaf, dir_fd=parent, follow_symlinks=False)
-            raise FileExistsError(leaf)
-        except FileNotFoundError:
-            pass
-        try:
-            os.rename(temporary, leaf, src_dir_fd=parent, dst_dir_fd=parent)
-        except OSError as exc:  # something appeared there meanwhile
-            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
-                raise FileExistsError(leaf) from None
-            raise
-    finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(temporary, dir_fd=parent)
-
-
-def _copy_into(src: Path, fd: int) -> None:
-    for entry in os.scandir(src):
-        if entry.is_symlink():
-            os.symlink(os.readlink(entry.path), entry.name, dir_fd=fd)
-        elif entry.is_dir():
-            os.mkdir(entry.name, 0o700, dir_fd=fd)
-            child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
-            try:
-                _copy_into(Path(entry.path), child)
-                os.fchmod(child, entry.stat().st_mode & 0o777)
-            finally:
-                os.close(child)
-        else:
-            _copy_file(Path(entry.path), fd, entry.name)
 
 
 def _marker(worktree: Path) -> Path:

@@ -213,7 +213,9 @@ def test_an_agent_that_exits_at_once_shows_exited_until_restart(
     text = cli("up", SPEC, "--roles", "overseer", "--agent-cmd", quick, env=env).out
     assert "overseer: exited" in text and "--restart" in text
     logs = cli("logs", "overseer", "--spec", SPEC, env=env)
-    assert logs.code == 0 and "onboarding failed" in logs.out
+    # what it said, unless tmux lost the output of a program that exited at once (see
+    # test_tmux); then its dead-pane line
+    assert logs.code == 0 and ("onboarding failed" in logs.out or "Pane is dead" in logs.out)
     # tmux draws "Pane is dead" once it learned the exit status (see test_tmux)
     end = cli("logs", "overseer", "--spec", SPEC, "--lines", "1", env=env).out
     assert end.startswith(("Pane is dead", "onboarding failed")), end
