@@ -17,6 +17,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import IO, Any
 
 #: debris whose owner cannot be checked is removed after this many seconds
 STALE_AFTER = 3600.0
@@ -52,6 +53,23 @@ def owner_tag() -> str:
     if _own_tag is None or _own_tag[0] != pid:  # computed again in a forked child
         _own_tag = (pid, f"{_namespace()}-{pid}-{_start_time(pid)}")
     return _own_tag[1]
+
+
+def lock_within(file: int | IO[Any], wait_s: float, poll_s: float = 0.05) -> bool:
+    """Take an exclusive ``flock`` on ``file`` (a descriptor or an open file), trying for
+    ``wait_s`` seconds; False when another process held it all that time. (An ``flock``
+    goes with its holder: a killed process holds nothing.)"""
+    import fcntl
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
 
 
 def process_tag(pid: int | None) -> str | None:

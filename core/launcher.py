@@ -258,23 +258,16 @@ def _trust_warning(orch: Orchestrator, program: str) -> str | None:
 def one_up_at_a_time(socket: Path, timeout: float = 60.0) -> Iterator[None]:
     """Hold the repository's ``up`` lock (beside its tmux socket; an ``flock``, so a
     killed ``up`` holds nothing); ValidationError after ``timeout`` seconds of another."""
-    import fcntl
+    from .fsutil import lock_within
 
     socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(f"{socket}.up.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ValidationError(
-                        f"another `claude-orchestrator up` of this repository has run for "
-                        f"{timeout:.0f} s: wait for it, or stop it"
-                    ) from None
-                time.sleep(0.1)
+        if not lock_within(fd, timeout, poll_s=0.1):
+            raise ValidationError(
+                f"another `claude-orchestrator up` of this repository has run for "
+                f"{timeout:.0f} s: wait for it, or stop it"
+            )
         yield
     finally:
         os.close(fd)

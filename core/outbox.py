@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .errors import StoreError
+from .fsutil import lock_within
 from .location import ENV_DB, Location
 from .protocols import Notifier
 from .store_service import Store
@@ -167,16 +168,9 @@ def delivery_lock(state_dir: Path, name: str, *, wait_s: float) -> Iterator[bool
     except OSError as exc:
         raise StoreError(f"cannot open the lock {path} ({exc.strerror or exc})") from None
     with handle:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.05)
+        if not lock_within(handle, wait_s):
+            yield False
+            return
         try:
             yield True
         finally:
