@@ -68,6 +68,14 @@ DEFAULTS: dict[str, Any] = {
     },
     "forge": {"type": "local", "host": "github.com"},
     "guard": {"allow": [], "env": [], "mode": "worktree"},
+    "notifications": {
+        "channels": {},
+        "escalation": None,
+        "digest": {"threshold": 5, "window": 10, "settle": 2},
+        "retry": {"attempts": 8, "base": 1, "max_delay": 300, "timeout": 10},
+        "lease": 60,
+        "link": None,
+    },
     "store": {"path": None},
 }
 
@@ -194,6 +202,26 @@ guard:
   # implementor must start with `claude-orchestrator agent-settings` (other branches' refs
   # read-only to its sandbox); the guard refuses every call of one that did not.
   mode: worktree
+
+notifications:
+  # Where the person hears about what needs them: `notify run` (started by `up`) sends
+  # what the channels select. A channel names its type and the environment variable that
+  # holds its webhook URL, never the URL itself, e.g.
+  #   channels:
+  #     team: {type: slack, url_env: SLACK_WEBHOOK_URL, min_severity: warning}
+  #     pager: {type: webhook, url_env: PAGER_URL, secret_env: PAGER_SECRET}
+  #     here: {type: desktop, events: [agent_waiting]}
+  #   escalation: {after: 600, to: [pager], times: 2}   # unanswered agent_waiting
+  channels: {}
+  escalation: null
+  # A flood (threshold messages within window seconds) goes as one digest; each message
+  # waits settle seconds for others first.
+  digest: {threshold: 5, window: 10, settle: 2}
+  # Failed sends are retried with exponential backoff and jitter, then dead-lettered
+  # (`notify failed`, `notify retry ID`).
+  retry: {attempts: 8, base: 1, max_delay: 300, timeout: 10}
+  lease: 60    # seconds a sender holds the message it is sending
+  link: null   # the dashboard's address, linked from messages
 
 store:
   # The event store's file. null: <git common dir>/orchestrator/events.db, shared by

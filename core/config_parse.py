@@ -202,6 +202,10 @@ def validate_data(document: object, path: Path, positions: dict[str, Position]) 
         )
     plain = _plain(document)
     _refuse_connection_secrets(plain, path, positions)
+    if "notifications" in plain:
+        from .notify_config import refuse_secrets
+
+        refuse_secrets(plain, path, positions)
     errors = list(Draft202012Validator(SCHEMA).iter_errors(plain))
     if errors:
         located = []
@@ -227,6 +231,10 @@ def validate_data(document: object, path: Path, positions: dict[str, Position]) 
                 f"implementor area (areas: {', '.join(areas)}); add it to implementors.areas"
             )
     _check_path_patterns(config)
+    if "notifications" in plain:
+        from .notify_config import check
+
+        check(config)
     return config
 
 

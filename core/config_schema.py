@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import notify_schema
+
 SCHEMA_ID = "https://claude-orchestrator.dev/schemas/orchestrator.schema.json"
 
 _NAME = {
@@ -436,6 +438,7 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "notifications": notify_schema.SCHEMA,
         "store": {
             "type": "object",
             "additionalProperties": False,

@@ -103,6 +103,22 @@ def register_notifiers(register: Register) -> None:
     """
 
 
+# -------------------------------------------------------------------------- channel
+@hookspec
+def register_channels(register: Register) -> None:
+    """Offer notification channel types (:class:`~claude_orchestrator.protocols.Channel`).
+
+    ``notifications.channels.<name>.type`` names one; the factory is called once per
+    channel of that type, with the channel's own keys as ``context.options``. The built-in
+    ``slack``, ``discord``, ``webhook``, ``desktop`` and ``apprise`` are plugins like any
+    other.
+
+    :param register: callback that records a factory under a name.
+
+    .. versionadded:: 0.3
+    """
+
+
 # ------------------------------------------------------------------------- commands
 @hookspec
 def register_commands(cli: typer.Typer) -> None:

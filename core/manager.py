@@ -59,6 +59,7 @@ KIND_HOOKS: dict[str, str] = {
     "ci": "register_ci",
     "notifier": "register_notifiers",
     "forge": "register_forges",
+    "channel": "register_channels",
 }
 
 

@@ -208,3 +208,36 @@ class FeatureReport(NamedTuple):
     blockers: list[Blocker]
     tests: list[TestResult]
     pull_requests: list[PullRequest]
+
+
+class Notification(NamedTuple):
+    """One message owed to one notification channel: a row of the queue ``notify run``
+    sends from (:mod:`claude_orchestrator.notify_queue`). Times are Unix seconds."""
+
+    id: int
+    #: the configured channel's name (``notifications.channels.<name>``)
+    channel: str
+    #: the idempotency key, unique in the store; sent with the message, receivers dedupe on it
+    key: str
+    #: ``event``, ``digest``, ``escalation`` or ``test``
+    kind: str
+    spec_id: str | None
+    #: what it is about (``agent:<spec>:<role>``, ...): answered subjects cancel escalations
+    subject: str | None
+    #: ``info``, ``warning``, ``error`` or ``critical``
+    severity: str
+    #: the message as JSON (:class:`claude_orchestrator.notify_message.Message`)
+    payload: str
+    #: ``queued``, ``sent``, ``dead``, ``cancelled`` or ``digested`` (folded into a digest)
+    state: str
+    attempts: int
+    created_at: float
+    #: not sent before this
+    due_at: float
+    #: the sender holding it (``host:pid:start``) and until when; expired leases are free
+    lease_owner: str | None = None
+    lease_until: float | None = None
+    sent_at: float | None = None
+    last_error: str | None = None
+    #: the last HTTP status the channel answered (None: no answer)
+    last_status: int | None = None

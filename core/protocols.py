@@ -22,6 +22,7 @@ from .protocols_vcs import Forge as Forge
 if TYPE_CHECKING:
     from .config import Config
     from .models import Event
+    from .notify_message import Message, Sent
     from .store_service import Store
 
 
@@ -114,6 +115,31 @@ class Notifier(Protocol):
     """
 
     def notify(self, event: Event) -> None: ...
+
+
+# -------------------------------------------------------------------------- channel
+@runtime_checkable
+class Channel(Protocol):
+    """A place notifications go (Slack, Discord, a webhook, the desktop, ...), built from
+    one ``notifications.channels.<name>`` entry: the factory's ``context.options`` are the
+    entry's own keys (``url_env``, ...; not ``type``, ``events``, ``features``,
+    ``min_severity``, ``quiet_hours``, ``rate_limit``), ``context.env`` the environment to
+    read the secrets those keys name. The factory raises
+    :class:`~claude_orchestrator.notify_message.ChannelOptionError` for a wrong or missing
+    key (a secret's variable that is not set).
+
+    Optional attributes: ``rate_limit``, a ``(count, per_seconds)`` default for channels of
+    the type; ``secrets``, the values (URLs, keys) to redact from every log line.
+    """
+
+    def describe(self) -> str:
+        """Where it sends, without secrets (``slack webhook from $SLACK_WEBHOOK_URL``)."""
+
+    def send(self, message: Message, *, key: str, timeout: float) -> Sent:
+        """Send one message; ``key`` is its idempotency key (send it along where the
+        receiver can see it). Return :class:`~claude_orchestrator.notify_message.Sent`, or
+        raise :class:`~claude_orchestrator.notify_message.DeliveryFailed`; never block
+        longer than ``timeout`` seconds."""
 
 
 #: A factory turns a context into an implementation of one kind; the library checks the

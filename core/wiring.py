@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Self, TypeVar
 
 from . import validate as v
 from .config import Config, load_config
-from .errors import NotInitializedError, OrchestratorError, PluginError
+from .errors import NotInitializedError, OrchestratorError, PluginError, ValidationError
 from .location import ENV_DB, Location, discover
 from .models import Event
-from .protocols import CI, OUTBOX, EventStore, Notifier, PluginContext
+from .protocols import CI, OUTBOX, Channel, EventStore, Notifier, PluginContext
 from .protocols_vcs import VCS, Forge
 from .store_service import Store
 
@@ -39,6 +39,7 @@ KIND_PROTOCOLS: dict[str, type] = {
     "ci": CI,
     "notifier": Notifier,
     "forge": Forge,
+    "channel": Channel,
 }
 
 
@@ -139,13 +140,20 @@ class Wiring:
         """The implementation ``name`` of ``kind``, checked against the kind's protocol."""
         return self._make(kind, name, dotted, KIND_PROTOCOLS[kind])
 
-    def _make(self, kind: str, name: str, dotted: str, protocol: type[T]) -> T:
+    def _make(
+        self,
+        kind: str,
+        name: str,
+        dotted: str,
+        protocol: type[T],
+        context: PluginContext | None = None,
+    ) -> T:
         try:
             impl = self.registry.get(kind, name)
         except PluginError as exc:
             raise self.config.error(dotted, str(exc)) from None
         try:
-            built = impl.factory(self._context(name))
+            built = impl.factory(self._context(name) if context is None else context)
         except OrchestratorError:
             raise
         except Exception as exc:
@@ -222,6 +230,26 @@ class Wiring:
                 built.append((name, self._make("notifier", name, dotted, Notifier)))  # type: ignore[type-abstract]
             self._notifiers = built
         return self._notifiers
+
+    def channel(self, name: str) -> Channel:
+        """The notification channel ``notifications.channels.<name>``, built now (its
+        type's factory reads the secrets its keys name from the environment)."""
+        from .notify_config import settings
+        from .notify_message import ChannelOptionError
+
+        configured = settings(self.config).channels.get(name)
+        if configured is None:
+            names = ", ".join(sorted(settings(self.config).channels)) or "none"
+            raise ValidationError(
+                f"no notification channel {name!r} (configured: {names}); "
+                "add it under notifications.channels in orchestrator.yaml"
+            )
+        dotted = f"notifications.channels.{name}"
+        context = self._context(name)._replace(options=dict(configured.options))
+        try:
+            return self._make("channel", configured.type, f"{dotted}.type", Channel, context)  # type: ignore[type-abstract]
+        except ChannelOptionError as exc:
+            raise self.config.error(f"{dotted}.{exc.key}", exc.text) from None
 
     def check_plugins(self) -> None:
         """Build the configured store and notifiers now, and look up the configured VCS, CI

@@ -132,6 +132,7 @@ def test_every_hookspec_is_documented_and_tested() -> None:
         if hasattr(fn, "claude_orchestrator_spec")
     ]
     assert sorted(specs) == [
+        "register_channels",
         "register_ci",
         "register_commands",
         "register_forges",
@@ -146,8 +147,8 @@ def test_every_hookspec_is_documented_and_tested() -> None:
         for param in params:
             assert f":param {param}:" in doc, (name, param)
         assert "versionadded" in doc
-    for name in ("register_ci", "register_commands", "register_forges", "register_notifiers",
-                 "register_stores"):  # fmt: skip
+    for name in ("register_channels", "register_ci", "register_commands", "register_forges",
+                 "register_notifiers", "register_stores"):  # fmt: skip
         assert f"def {name}(" in tests, f"no test implements {name}"
 
 

@@ -25,6 +25,7 @@ from claude_orchestrator.feature_setup import init_feature
 from claude_orchestrator.generate import generate
 from claude_orchestrator.manager import PluginRegistry
 from claude_orchestrator.models import Event, PullRequest
+from claude_orchestrator.notify_message import Message, Sent
 from claude_orchestrator.plugins.git_vcs import GitVCS
 from claude_orchestrator.plugins.sqlite_port import SQLiteStore
 from claude_orchestrator.protocols import PluginContext
@@ -185,6 +186,35 @@ def notifier_scenario(repo: Path, registry: PluginRegistry, _: pytest.CaptureFix
     assert told[-1].message == "tell the probe"
 
 
+def channel_scenario(repo: Path, registry: PluginRegistry, _: pytest.CaptureFixture[str]) -> None:
+    """The plugin's channel type is built for a configured channel, with its own keys."""
+    sent: list[tuple[str, str]] = []
+
+    class ProbeChannel:
+        def __init__(self, options: Any) -> None:
+            self.room = str(options["room"])
+
+        def describe(self) -> str:
+            return f"probe room {self.room}"
+
+        def send(self, message: Message, *, key: str, timeout: float) -> Sent:
+            sent.append((self.room, message.title))
+            return Sent(200)
+
+    class Plugin:
+        @hookimpl
+        def register_channels(self, register: Any) -> None:
+            register("probe-channel", lambda context: ProbeChannel(context.options))
+
+    registry.register(Plugin(), PLUGIN)
+    _configure(repo, "notifications:\n  channels:\n    here: {type: probe-channel, room: r1}\n")
+    with _library(repo, registry) as orch:
+        channel = orch.channel("here")
+        assert channel.describe() == "probe room r1"
+        channel.send(Message("test", "info", "hello"), key="k1", timeout=1.0)
+    assert sent == [("r1", "hello")]
+
+
 def commands_scenario(
     repo: Path, registry: PluginRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -210,6 +240,7 @@ SCENARIOS: dict[str, Scenario] = {
     "register_forges": forge_scenario,
     "register_notifiers": notifier_scenario,
     "register_commands": commands_scenario,
+    "register_channels": channel_scenario,
 }
 
 
