@@ -20,7 +20,9 @@ applies the rules of :mod:`claude_orchestrator.domain_rules` and words every eve
 Records are the models of :mod:`claude_orchestrator.models`, named by spec id and role;
 how a store keys them (the built-in store's integer ``feature_id``) is its own
 business. Ids are assigned by the store, increasing from 1 per kind of record, and
-never reused. Timestamps are UTC strings ``YYYY-MM-DDTHH:MM:SS.sssZ``.
+never reused (the notification queue's too, whose records are deleted). Timestamps are
+UTC strings ``YYYY-MM-DDTHH:MM:SS.sssZ``, except the notification queue's: Unix seconds
+(floats) that the caller gives, read back as written.
 
 Errors: a store raises :class:`~claude_orchestrator.errors.NotInitializedError` for any
 use before :meth:`~EventStore.initialize` created it, and
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
         Event,
         Feature,
         NewEvent,
+        Notification,
         PullRequest,
         StoreInfo,
         TaskState,
@@ -70,7 +73,8 @@ class StoreTransaction(Protocol):
     Reads see the transaction's own writes. Nothing is visible to others until the
     transaction commits, and if it does not (the block raised) nothing of it remains.
     ``insert_*`` methods ignore the record's ``id`` and creation time (``created_at``,
-    ``detected_at``) and return the record with the ones the store assigned;
+    ``detected_at``; a notification keeps its ``created_at``) and return the record with
+    the ones the store assigned;
     ``update_*`` methods write every field of the record with that ``id`` except its
     names (spec id, role) and its creation time.
     """
@@ -182,6 +186,45 @@ class StoreTransaction(Protocol):
 
     def put_delivery_cursor(self, consumer: str, event_id: int) -> None:
         """Set the consumer's delivery cursor."""
+
+    # -- the notification queue (:mod:`claude_orchestrator.notify_queue`) -------------
+    def notification(self, notification_id: int) -> Notification | None:
+        """The queued (or sent, dead, ...) notification, or None."""
+
+    def notifications(
+        self,
+        *,
+        states: Sequence[str],
+        channel: str | None = None,
+        subject: str | None = None,
+        due_before: float | None = None,
+        sent_since: float | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        """Notifications in one of ``states``, ordered by ``due_at`` then id; only the
+        channel's, the subject's, those due at or before ``due_before`` and those sent at
+        or after ``sent_since``, for each that is given; at most ``limit``."""
+
+    def insert_notification(self, notification: Notification) -> Notification | None:
+        """Queue a notification (its ``id`` is ignored): the stored record, or None when
+        a notification with its ``key`` exists already (nothing is written)."""
+
+    def update_notification(self, notification: Notification) -> None:
+        """Write the notification's mutable fields by id: ``payload``, ``state``,
+        ``attempts``, ``due_at``, ``lease_owner``, ``lease_until``, ``sent_at``,
+        ``last_error``, ``last_status`` (its channel, key, kind, spec, subject, severity
+        and creation time never change)."""
+
+    def delete_notifications(self, *, states: Sequence[str], before: float) -> int:
+        """Delete the notifications in one of ``states`` created before ``before``;
+        how many were deleted (the queue's retention)."""
+
+    def notify_state(self, scope: str, key: str) -> str | None:
+        """A value the notification pipeline keeps (what a subject last notified, a
+        channel's ``Retry-After``), or None."""
+
+    def put_notify_state(self, scope: str, key: str, value: str | None) -> None:
+        """Set (``None``: delete) a value of the notification pipeline."""
 
 
 # ---------------------------------------------------------------------------- queries

@@ -29,7 +29,17 @@ from .store_proxy_wire import ERR, OK, Reply, WireError
 
 if TYPE_CHECKING:
     from .domain_rules import SyncedAction
-    from .models import Agent, Blocker, Conflict, Event, Feature, NewEvent, PullRequest, TestResult
+    from .models import (
+        Agent,
+        Blocker,
+        Conflict,
+        Event,
+        Feature,
+        NewEvent,
+        Notification,
+        PullRequest,
+        TestResult,
+    )
     from .store_proxy import Channel, ProxyPort
 
 P = ParamSpec("P")
@@ -217,6 +227,27 @@ class _Forwarding(StoreTransaction):
     def delivery_cursor(self, consumer: str) -> int | None:
         return self._tx.call(StoreTransaction.delivery_cursor, consumer)
 
+    def notification(self, notification_id: int) -> Notification | None:
+        return self._tx.call(StoreTransaction.notification, notification_id)
+
+    def notifications(
+        self,
+        *,
+        states: Sequence[str],
+        channel: str | None = None,
+        subject: str | None = None,
+        due_before: float | None = None,
+        sent_since: float | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        return self._tx.call(
+            StoreTransaction.notifications, states=states, channel=channel, subject=subject,
+            due_before=due_before, sent_since=sent_since, limit=limit,
+        )  # fmt: skip
+
+    def notify_state(self, scope: str, key: str) -> str | None:
+        return self._tx.call(StoreTransaction.notify_state, scope, key)
+
     # -- writes ----------------------------------------------------------------------
     def insert_feature(self, feature: Feature) -> Feature:
         return self._tx.call(StoreTransaction.insert_feature, feature)
@@ -268,3 +299,15 @@ class _Forwarding(StoreTransaction):
 
     def put_delivery_cursor(self, consumer: str, event_id: int) -> None:
         self._tx.call(StoreTransaction.put_delivery_cursor, consumer, event_id)
+
+    def insert_notification(self, notification: Notification) -> Notification | None:
+        return self._tx.call(StoreTransaction.insert_notification, notification)
+
+    def update_notification(self, notification: Notification) -> None:
+        self._tx.call(StoreTransaction.update_notification, notification)
+
+    def delete_notifications(self, *, states: Sequence[str], before: float) -> int:
+        return self._tx.call(StoreTransaction.delete_notifications, states=states, before=before)
+
+    def put_notify_state(self, scope: str, key: str, value: str | None) -> None:
+        self._tx.call(StoreTransaction.put_notify_state, scope, key, value)

@@ -1,5 +1,6 @@
-"""The persistence port's own contract (imports pytest): lifecycle, transactions and the
-event feed, for any :class:`~claude_orchestrator.protocols_store.EventStore`. Part of
+"""The persistence port's own contract (imports pytest): lifecycle, transactions, the
+event feed and the notification queue (:mod:`.testing_port_queue`), for any
+:class:`~claude_orchestrator.protocols_store.EventStore`. Part of
 :class:`~claude_orchestrator.testing_store.StoreContract`; subclass that one."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from .errors import NotInitializedError, ValidationError
 from .models import Feature, NewEvent
 from .protocols_store import EventStore
 from .store_service import Store
+from .testing_port_queue import QueueContract
 
 SPEC = "001-contract"
 AGENTS = [
@@ -22,7 +24,7 @@ AGENTS = [
 ]
 
 
-class PortContract:
+class PortContract(QueueContract):
     """What a store's port promises. Provide ``store`` (an initialized port) and
     ``fresh_store`` (one not initialized yet)."""
 

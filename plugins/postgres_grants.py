@@ -31,10 +31,11 @@ APPEND_ONLY = ("task_events",)
 MUTABLE = (
     "projects", "features", "agents", "pull_requests", "conflicts",
     "test_results", "blockers", "agent_activity", "task_state", "sync_cursors",
-    "synced_commits", "synced_actions", "delivery_cursors",
+    "synced_commits", "synced_actions", "delivery_cursors", "notifications", "notify_state",
 )  # fmt: skip
-#: rows the store deletes: a task without state events, a forgotten synced action
-DELETED_FROM = ("task_state", "synced_actions")
+#: rows the store deletes: a task without state events, a forgotten synced action, the
+#: notification queue's old messages and the pipeline's values it forgets
+DELETED_FROM = ("task_state", "synced_actions", "notifications", "notify_state")
 READ_ONLY = ("schema_meta", *VIEW_NAMES)
 SEQUENCES = ("projects_id_seq", "synced_actions_seq_seq")
 

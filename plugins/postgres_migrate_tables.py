@@ -9,7 +9,9 @@ are *mutable*: a row whose other columns are the source's is the same record, an
 copy brings its mutable ones up to date; a difference anywhere else is another history.
 
 The numbered tables (ids per kind of record, from 1) are copied with their ids, in id
-order; the sync tables and the delivery cursors are keyed; ``synced_actions`` is a list
+order, the notification queue too (its messages, queued, sent or dead, keep their ids,
+keys and states); the sync tables, the delivery cursors and the notification pipeline's
+values are keyed; ``synced_actions`` is a list
 whose order is what it says (SQLite's rowid order, PostgreSQL's ``seq``). The summaries
 are not copied: ``agent_activity`` is kept by the events' insert trigger and
 ``task_state`` is derived again with the domain's rule, as every write of the store does.
@@ -140,8 +142,19 @@ BLOCKERS = Numbered("blockers", "blocker", (
     _c("blocking_agent_id"), _c("status", mutable=True), _c("created_at", TS),
     _c("resolved_at", TS, True), _c("resolution_notes", mutable=True), _c("task_id"),
 ))  # fmt: skip
+#: the notification queue: times are Unix seconds (floats, the same on both sides)
+NOTIFICATIONS = Numbered("notifications", "notification", (
+    _c("id"), _c("channel"), _c("key"), _c("kind"), _c("spec_id"), _c("subject"),
+    _c("severity"), _c("payload", mutable=True), _c("state", mutable=True),
+    _c("attempts", mutable=True), _c("created_at"), _c("due_at", mutable=True),
+    _c("lease_owner", mutable=True), _c("lease_until", mutable=True),
+    _c("sent_at", mutable=True), _c("last_error", mutable=True),
+    _c("last_status", mutable=True),
+))  # fmt: skip
 #: in the order they are copied (what a row refers to comes before it)
-NUMBERED = (FEATURES, AGENTS, EVENTS, PULL_REQUESTS, CONFLICTS, TEST_RESULTS, BLOCKERS)
+NUMBERED = (
+    FEATURES, AGENTS, EVENTS, PULL_REQUESTS, CONFLICTS, TEST_RESULTS, BLOCKERS, NOTIFICATIONS
+)  # fmt: skip
 
 SYNC_CURSORS = Keyed("sync_cursors", "sync cursor of branch", (
     _c("branch"), _FEATURE, _c("commit_hash"), _c("updated_at", TS),
@@ -152,7 +165,10 @@ SYNCED_COMMITS = Keyed("synced_commits", "synced change (feature, branch, patch 
 DELIVERY_CURSORS = Keyed("delivery_cursors", "delivery cursor of", (
     _c("consumer"), _c("event_id"), _c("updated_at", TS),
 ), key=1)  # fmt: skip
-KEYED = (SYNC_CURSORS, SYNCED_COMMITS, DELIVERY_CURSORS)
+NOTIFY_STATE = Keyed("notify_state", "notification pipeline's value (scope, key)", (
+    _c("scope"), _c("key"), _c("value"),
+), key=2)  # fmt: skip
+KEYED = (SYNC_CURSORS, SYNCED_COMMITS, DELIVERY_CURSORS, NOTIFY_STATE)
 
 #: what each synced change said about each task, in the order it was first recorded
 ACTION_COLUMNS = "feature_id, branch, patch_id, task_id, action, event_id"

@@ -11,6 +11,9 @@ A new store is created at version 1 and migrated forward through :data:`MIGRATIO
 every step in one transaction that holds an advisory lock (:mod:`.postgres_conn`);
 version 2 keeps an id an insert gives when it is above the project's largest (the
 copy of a SQLite store, :mod:`.postgres_migrate`, keeps its ids).
+Version 3 adds the notification queue (:data:`NOTIFICATIONS`), whose records are
+deleted (the queue's retention): their ids come from a counter of the project's, so an
+id is never given twice.
 Views (:mod:`.postgres_views`) are dropped and recreated at their latest definition
 after the steps.
 ``task_events`` is append-only: a trigger refuses ``UPDATE``, ``DELETE`` and
@@ -24,7 +27,7 @@ notifies the project's channel (:func:`channel`), which the live feed
 # ruff: noqa: S608
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: the advisory-lock class of this tool (any fixed int4): (LOCK_CLASS, 0) guards the
 #: schema's migrations, (LOCK_CLASS, project id) a project's write transactions
 LOCK_CLASS = 0x436F5254
@@ -343,10 +346,63 @@ END $$;
 """
 
 
+#: Version 3: the notification queue (claude_orchestrator.notify_queue) and what its
+#: pipeline keeps. Times are Unix seconds (``double precision``: a float read back is
+#: the float written). An id is the project's counter plus one, or the id an insert
+#: gives when it is above the counter (``events migrate`` keeps the SQLite store's ids,
+#: as version 2's rule does): records are deleted, so their largest id cannot be the
+#: counter. The key is unique per project.
+NOTIFICATIONS = """
+ALTER TABLE projects ADD COLUMN last_notification_id bigint NOT NULL DEFAULT 0;
+CREATE OR REPLACE FUNCTION co_notification_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE projects SET last_notification_id = GREATEST(last_notification_id + 1, NEW.id)
+    WHERE id = NEW.project_id RETURNING last_notification_id INTO NEW.id;
+    RETURN NEW;
+END $$;
+CREATE TABLE notifications (
+    project_id integer NOT NULL REFERENCES projects(id),
+    id bigint NOT NULL,
+    channel text NOT NULL,
+    key text NOT NULL,
+    kind text NOT NULL,
+    spec_id text,
+    subject text,
+    severity text NOT NULL,
+    payload text NOT NULL,
+    state text NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    created_at double precision NOT NULL,
+    due_at double precision NOT NULL,
+    lease_owner text,
+    lease_until double precision,
+    sent_at double precision,
+    last_error text,
+    last_status integer,
+    PRIMARY KEY (project_id, id),
+    UNIQUE (project_id, key)
+);
+CREATE TRIGGER notifications_id BEFORE INSERT ON notifications
+    FOR EACH ROW EXECUTE FUNCTION co_notification_id();
+-- a sender's question: the channel's queued messages due by now, oldest due first
+CREATE INDEX idx_notifications_due ON notifications (project_id, state, channel, due_at, id);
+-- an answered subject cancels its queued escalations
+CREATE INDEX idx_notifications_subject ON notifications (project_id, subject, state)
+    WHERE subject IS NOT NULL;
+CREATE TABLE notify_state (
+    project_id integer NOT NULL REFERENCES projects(id),
+    scope text NOT NULL,
+    key text NOT NULL,
+    value text NOT NULL,
+    PRIMARY KEY (project_id, scope, key)
+);
+"""
+
 #: version -> the statements that bring a store from version - 1 to it
 MIGRATIONS: dict[int, str] = {
     1: _FUNCTIONS.replace("{assign_id}", _assign_id()) + _TABLES + _INDEXES + _TRIGGERS,
     2: _keep_given_id(),
+    3: NOTIFICATIONS,
 }
 
 #: the tables ``events info`` counts (the port's list)

@@ -21,12 +21,14 @@ from claude_orchestrator.models import (
     Event,
     Feature,
     NewEvent,
+    Notification,
     PullRequest,
     TestResult,
 )
 from claude_orchestrator.protocols_store import BlockerRow
 
 from . import postgres_rows as pr
+from . import sqlite_rows as sr
 
 if TYPE_CHECKING:
     import psycopg  # type: ignore[import-not-found, unused-ignore]
@@ -41,6 +43,9 @@ _ACTION_KEY = (
     "project_id = %s AND feature_id = %s AND branch = %s AND patch_id = %s AND task_id = %s "
     "AND action = %s"
 )
+
+
+_NOTIFICATIONS = f"SELECT {sr.NOTIFICATION_COLS} FROM notifications WHERE project_id = %s"
 
 
 class PostgresTransaction(pr.RecordReads):
@@ -158,6 +163,31 @@ class PostgresTransaction(pr.RecordReads):
         rows = self._rows(sql + " ORDER BY sa.seq", params)
         return [SyncedAction(r[0], r[1], r[2], None if r[3] is None else int(r[3]), r[4])
                 for r in rows]  # fmt: skip
+
+    def notification(self, notification_id: int) -> Notification | None:
+        rows = self._rows(f"{_NOTIFICATIONS} AND id = %s", (notification_id,))
+        return Notification(*rows[0]) if rows else None
+
+    def notifications(
+        self,
+        *,
+        states: Sequence[str],
+        channel: str | None = None,
+        subject: str | None = None,
+        due_before: float | None = None,
+        sent_since: float | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        query = sr.queue_query(f"{_NOTIFICATIONS} AND", "%s", states, channel, subject,
+                               due_before, sent_since, limit)  # fmt: skip
+        return [] if query is None else [Notification(*r) for r in self._rows(*query)]
+
+    def notify_state(self, scope: str, key: str) -> str | None:
+        rows = self._rows(
+            "SELECT value FROM notify_state WHERE project_id = %s AND scope = %s AND key = %s",
+            (scope, key),
+        )
+        return str(rows[0][0]) if rows else None
 
     # -- writes ----------------------------------------------------------------------
     def insert_feature(self, feature: Feature) -> Feature:
@@ -312,4 +342,44 @@ class PostgresTransaction(pr.RecordReads):
             "ON CONFLICT (project_id, consumer) DO UPDATE SET event_id = excluded.event_id, "
             "updated_at = clock_timestamp()",
             (consumer, event_id),
+        )
+
+    def insert_notification(self, notification: Notification) -> Notification | None:
+        n = notification
+        # asked first, so that a key queued again uses up no id (the project's writers
+        # are serialised); ON CONFLICT still stops a writer that skipped the lock
+        if self._rows("SELECT 1 FROM notifications WHERE project_id = %s AND key = %s",
+                      (n.key,)):  # fmt: skip
+            return None
+        rows = self._rows(
+            f"INSERT INTO notifications (project_id, {sr.NOTIFICATION_COLS.removeprefix('id, ')}) "
+            f"VALUES (%s, {', '.join(['%s'] * 16)}) ON CONFLICT (project_id, key) DO NOTHING "
+            "RETURNING id",
+            n[1:],
+        )
+        return n._replace(id=int(rows[0][0])) if rows else None
+
+    def update_notification(self, notification: Notification) -> None:
+        self._update("notifications", sr.NOTIFICATION_SET.format("%s"),
+                     sr.mutable_notification(notification), notification.id)  # fmt: skip
+
+    def delete_notifications(self, *, states: Sequence[str], before: float) -> int:
+        if not states:
+            return 0
+        cursor = self.conn.execute(
+            "DELETE FROM notifications WHERE project_id = %s AND state = ANY(%s) "
+            "AND created_at < %s",
+            (self.project, list(states), before),
+        )
+        return int(cursor.rowcount)
+
+    def put_notify_state(self, scope: str, key: str, value: str | None) -> None:
+        if value is None:
+            self._run("DELETE FROM notify_state WHERE project_id = %s AND scope = %s AND key = %s",
+                      (scope, key))  # fmt: skip
+            return
+        self._run(
+            "INSERT INTO notify_state (project_id, scope, key, value) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (project_id, scope, key) DO UPDATE SET value = excluded.value",
+            (scope, key, value),
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from claude_orchestrator import domain
 from claude_orchestrator.domain_tasks import STATE_EVENTS, TaskEvent, derive_task_state
-from claude_orchestrator.models import Blocker, Conflict, Event, NewEvent
+from claude_orchestrator.models import Blocker, Conflict, Event, NewEvent, Notification
 
 STATE_MARKS = ", ".join("?" * len(STATE_EVENTS))
 #: the event a sync-status retraction (a rewritten commit no longer says it) takes back
@@ -64,6 +64,16 @@ PR_SQL = (
     "JOIN agents a ON a.id = p.agent_id"
 )
 ROLE_ORDER = "(a.role <> 'overseer'), a.role"
+#: a notification's columns, in :class:`~claude_orchestrator.models.Notification`'s order
+NOTIFICATION_COLS = (
+    "id, channel, key, kind, spec_id, subject, severity, payload, state, attempts, "
+    "created_at, due_at, lease_owner, lease_until, sent_at, last_error, last_status"
+)
+#: what ``update_notification`` writes (the rest of a notification never changes)
+NOTIFICATION_SET = (
+    "payload = {0}, state = {0}, attempts = {0}, due_at = {0}, lease_owner = {0}, "
+    "lease_until = {0}, sent_at = {0}, last_error = {0}, last_status = {0}"
+)
 
 
 def event(row: Sequence[Any], *, stored_commit: bool = False) -> Event:
@@ -96,6 +106,39 @@ def conflict(row: Sequence[Any]) -> Conflict:
 
 def blocker(row: Sequence[Any]) -> Blocker:
     return Blocker(*row[:10])
+
+
+def queue_query(
+    select: str,
+    mark: str,
+    states: Sequence[str],
+    channel: str | None,
+    subject: str | None,
+    due_before: float | None,
+    sent_since: float | None,
+    limit: int,
+) -> tuple[str, list[Any]] | None:
+    """A queue query (``StoreTransaction.notifications``) and its parameters, None when
+    it can find nothing (no state, a ``limit`` below 1). ``select`` ends where a condition
+    may follow (``... WHERE`` or ``... AND``); ``mark`` is the driver's placeholder
+    (SQLite's ``?``, psycopg's ``%s``)."""
+    if not states or limit < 1:
+        return None
+    where = [f"state IN ({', '.join([mark] * len(states))})"]
+    params: list[Any] = list(states)
+    for condition, value in (("channel = ", channel), ("subject = ", subject),
+                             ("due_at <= ", due_before), ("sent_at >= ", sent_since)):  # fmt: skip
+        if value is not None:
+            where.append(condition + mark)
+            params.append(value)
+    return f"{select} {' AND '.join(where)} ORDER BY due_at, id LIMIT {mark}", [*params, limit]
+
+
+def mutable_notification(notification: Notification) -> tuple[Any, ...]:
+    """The values of :data:`NOTIFICATION_SET`, in its order."""
+    n = notification
+    return (n.payload, n.state, n.attempts, n.due_at, n.lease_owner, n.lease_until, n.sent_at,
+            n.last_error, n.last_status)  # fmt: skip
 
 
 # -- lookups -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ at their latest definition. Everything runs inside the caller's transaction.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Tables as the original defined them, plus what version 1 added. ``IF NOT EXISTS``
 # lets the migration from version 0 create only what is missing.
@@ -218,6 +218,43 @@ CREATE TABLE delivery_cursors (
     consumer TEXT PRIMARY KEY,
     event_id INTEGER NOT NULL,
     updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+""",
+    6: """
+-- The notification queue (claude_orchestrator.notify_queue): one row per message owed to
+-- a channel, leased by the sender that sends it; times are Unix seconds. The key is the
+-- message's idempotency key: queueing it again writes nothing.
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    spec_id TEXT,
+    subject TEXT,
+    severity TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    due_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL,
+    sent_at REAL,
+    last_error TEXT,
+    last_status INTEGER
+);
+-- A sender's question: the channel's queued messages due by now, oldest due first.
+CREATE INDEX idx_notifications_due ON notifications(state, channel, due_at, id);
+-- An answered subject cancels its queued escalations.
+CREATE INDEX idx_notifications_subject ON notifications(subject, state)
+    WHERE subject IS NOT NULL;
+-- What the pipeline remembers between runs (a subject's last notification, a channel's
+-- Retry-After), by scope and key.
+CREATE TABLE notify_state (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
 );
 """,
 }

@@ -23,6 +23,7 @@ from claude_orchestrator.models import (
     Event,
     Feature,
     NewEvent,
+    Notification,
     PullRequest,
     TestResult,
 )
@@ -154,6 +155,31 @@ class SQLiteTransaction:
     def delivery_cursor(self, consumer: str) -> int | None:
         rows = self._rows("SELECT event_id FROM delivery_cursors WHERE consumer = ?", (consumer,))
         return int(rows[0][0]) if rows else None
+
+    def notification(self, notification_id: int) -> Notification | None:
+        rows = self._rows(
+            f"SELECT {sr.NOTIFICATION_COLS} FROM notifications WHERE id = ?", (notification_id,)
+        )
+        return Notification(*rows[0]) if rows else None
+
+    def notifications(
+        self,
+        *,
+        states: Sequence[str],
+        channel: str | None = None,
+        subject: str | None = None,
+        due_before: float | None = None,
+        sent_since: float | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        query = sr.queue_query(f"SELECT {sr.NOTIFICATION_COLS} FROM notifications WHERE", "?",
+                               states, channel, subject, due_before, sent_since, limit)  # fmt: skip
+        return [] if query is None else [Notification(*r) for r in self._rows(*query)]
+
+    def notify_state(self, scope: str, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM notify_state WHERE scope = ? AND key = ?",
+                          (scope, key))  # fmt: skip
+        return str(rows[0][0]) if rows else None
 
     # -- writes ----------------------------------------------------------------------
     def _insert(self, sql: str, params: Sequence[Any]) -> tuple[int, str]:
@@ -300,4 +326,43 @@ class SQLiteTransaction:
             "ON CONFLICT (consumer) DO UPDATE SET event_id = excluded.event_id, "
             f"updated_at = {sr.NOW}",
             (consumer, event_id),
+        )
+
+    def insert_notification(self, notification: Notification) -> Notification | None:
+        n = notification
+        # asked first: an insert its key stops still uses up an AUTOINCREMENT id
+        if self._rows("SELECT 1 FROM notifications WHERE key = ?", (n.key,)):
+            return None
+        row = self.conn.execute(
+            f"INSERT INTO notifications ({sr.NOTIFICATION_COLS.removeprefix('id, ')}) "
+            f"VALUES ({', '.join('?' * 16)}) ON CONFLICT (key) DO NOTHING RETURNING id",
+            n[1:],
+        ).fetchone()
+        return None if row is None else n._replace(id=int(row[0]))
+
+    def update_notification(self, notification: Notification) -> None:
+        self.conn.execute(
+            f"UPDATE notifications SET {sr.NOTIFICATION_SET.format('?')} WHERE id = ?",
+            (*sr.mutable_notification(notification), notification.id),
+        )
+
+    def delete_notifications(self, *, states: Sequence[str], before: float) -> int:
+        if not states:
+            return 0
+        marks = ", ".join("?" * len(states))
+        cursor = self.conn.execute(
+            f"DELETE FROM notifications WHERE state IN ({marks}) AND created_at < ?",
+            (*states, before),
+        )
+        return int(cursor.rowcount)
+
+    def put_notify_state(self, scope: str, key: str, value: str | None) -> None:
+        if value is None:
+            self.conn.execute("DELETE FROM notify_state WHERE scope = ? AND key = ?",
+                              (scope, key))  # fmt: skip
+            return
+        self.conn.execute(
+            "INSERT INTO notify_state (scope, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+            (scope, key, value),
         )

@@ -20,6 +20,7 @@ from claude_orchestrator.models import (
     Event,
     Feature,
     NewEvent,
+    Notification,
     PullRequest,
     TestResult,
 )
@@ -49,6 +50,11 @@ class Tables:
     #: what each synced change said -> the event that logged it; in the order recorded
     actions: dict[ActionKey, int | None] = field(default_factory=dict)
     delivery: dict[str, int] = field(default_factory=dict)
+    #: the notification queue by id, and its keys (each queued once)
+    notifications: dict[int, Notification] = field(default_factory=dict)
+    notification_keys: set[str] = field(default_factory=set)
+    #: (scope, key) -> what the notification pipeline keeps
+    notify_state: dict[tuple[str, str], str] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
@@ -128,6 +134,30 @@ class MemoryTransaction:
 
     def delivery_cursor(self, consumer: str) -> int | None:
         return self.t.delivery.get(consumer)
+
+    def notification(self, notification_id: int) -> Notification | None:
+        return self.t.notifications.get(notification_id)
+
+    def notifications(
+        self,
+        *,
+        states: Sequence[str],
+        channel: str | None = None,
+        subject: str | None = None,
+        due_before: float | None = None,
+        sent_since: float | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        chosen = [
+            n for n in self.t.notifications.values()
+            if n.state in states and channel in (None, n.channel) and subject in (None, n.subject)
+            and (due_before is None or n.due_at <= due_before)
+            and (sent_since is None or (n.sent_at is not None and n.sent_at >= sent_since))
+        ]  # fmt: skip
+        return sorted(chosen, key=lambda n: (n.due_at, n.id))[: max(limit, 0)]
+
+    def notify_state(self, scope: str, key: str) -> str | None:
+        return self.t.notify_state.get((scope, key))
 
     # -- writes ----------------------------------------------------------------------
     def insert_feature(self, feature: Feature) -> Feature:
@@ -228,3 +258,34 @@ class MemoryTransaction:
 
     def put_delivery_cursor(self, consumer: str, event_id: int) -> None:
         self.t.delivery[consumer] = event_id
+
+    def insert_notification(self, notification: Notification) -> Notification | None:
+        if notification.key in self.t.notification_keys:
+            return None
+        new = notification._replace(id=self.t.next_id("notification"))
+        self.t.notifications[new.id] = new
+        self.t.notification_keys.add(new.key)
+        return new
+
+    def update_notification(self, notification: Notification) -> None:
+        n, old = notification, self.t.notifications.get(notification.id)
+        if old is not None:
+            self.t.notifications[n.id] = old._replace(
+                payload=n.payload, state=n.state, attempts=n.attempts, due_at=n.due_at,
+                lease_owner=n.lease_owner, lease_until=n.lease_until, sent_at=n.sent_at,
+                last_error=n.last_error, last_status=n.last_status,
+            )  # fmt: skip
+
+    def delete_notifications(self, *, states: Sequence[str], before: float) -> int:
+        gone = [n for n in self.t.notifications.values()
+                if n.state in states and n.created_at < before]  # fmt: skip
+        for n in gone:
+            del self.t.notifications[n.id]
+            self.t.notification_keys.discard(n.key)
+        return len(gone)
+
+    def put_notify_state(self, scope: str, key: str, value: str | None) -> None:
+        if value is None:
+            self.t.notify_state.pop((scope, key), None)
+        else:
+            self.t.notify_state[(scope, key)] = value
