@@ -21,9 +21,17 @@ def require_config(orch: Orchestrator) -> Config:
 
 
 def check_config(orch: Orchestrator) -> None:
-    """``config check``: the file exists and is valid, its plugin names included.
+    """``config check``: the file exists and is valid, its plugin names included (the
+    notification channels' types too; their secrets are read only when one sends).
 
     :raises ConfigError: the first problem found.
     """
-    require_config(orch)
+    from .errors import PluginError
+
+    config = require_config(orch)
     orch.check_plugins()
+    for name, entry in config.data["notifications"]["channels"].items():
+        try:
+            orch.registry.get("channel", str(entry["type"]))
+        except PluginError as exc:
+            raise config.error(f"notifications.channels.{name}.type", str(exc)) from None

@@ -101,6 +101,8 @@ class UpResult(NamedTuple):
     session: str
     agents: list[Launched]
     warnings: list[str]
+    #: the ``notify run`` this ``up`` started (channels configured, none running), or None
+    sender_pid: int | None = None
 
 
 class Stopped(NamedTuple):
@@ -343,7 +345,10 @@ def up(
                                 session_id, str(member.worktree), command)  # fmt: skip
             _record_start(orch, spec_id, tmux, session, launched)
             done.append(launched)
-        return UpResult(spec_id, str(tmux.socket), session, done, [warning] if warning else [])
+    from .notify_run import start_background
+
+    return UpResult(spec_id, str(tmux.socket), session, done, [warning] if warning else [],
+                    start_background(orch))  # fmt: skip
 
 
 def _record_start(orch: Orchestrator, spec_id: str, tmux: Tmux, session: str,

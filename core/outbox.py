@@ -45,6 +45,8 @@ PENDING_CAP = 10_000
 #: how long ``notify flush`` waits for another process's delivery to finish
 WAIT_S = 30.0
 LOG_NAME = "notify.log"
+#: the lock a running ``notify run`` holds (:mod:`claude_orchestrator.notify_run`)
+RUN = "notify-run"
 LOG_MAX_BYTES = 1 << 20
 
 _started: list[subprocess.Popen[bytes]] = []
@@ -221,7 +223,9 @@ def start_delivery(
     """Start ``notify flush --background`` detached from this process (never waits),
     unless every outbox notifier is being delivered to already (that process goes round
     again for what arrived meanwhile)."""
-    if env.get(ENV_NO_BACKGROUND) or all(delivering(location.state_dir, n) for n in names):
+    if env.get(ENV_NO_BACKGROUND) or delivering(location.state_dir, RUN):
+        return  # turned off, or ``notify run`` delivers everything
+    if all(delivering(location.state_dir, n) for n in names):
         return
     for process in list(_started):  # reap the ones that finished
         if process.poll() is not None:

@@ -33,6 +33,39 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: what each plugin kind's implementation must satisfy
+#: the notification router's outbox name (``notify_route.NAME``)
+ROUTER = "notifications"
+
+
+class _LazyRouter:
+    """The router, imported and built on its first event: a command that stores events
+    only needs to know it is an outbox notifier (the hook path stays light)."""
+
+    delivery = OUTBOX
+
+    def __init__(self, wiring: Wiring) -> None:
+        self._wiring = wiring
+        self._router: Notifier | None = None
+
+    def _get(self) -> Notifier:
+        if self._router is None:
+            import time
+
+            from .notify_config import settings
+            from .notify_route import Router
+
+            wiring = self._wiring
+            self._router = Router(lambda: wiring.store, settings(wiring.config), time.time)
+        return self._router
+
+    def notify(self, event: Event) -> None:
+        self._get().notify(event)
+
+    def flush(self) -> None:
+        if self._router is not None:
+            self._router.flush()  # type: ignore[attr-defined]
+
+
 KIND_PROTOCOLS: dict[str, type] = {
     "store": EventStore,
     "vcs": VCS,
@@ -221,13 +254,22 @@ class Wiring:
             )
         return store
 
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment the library was given (``os.environ`` by default)."""
+        return self._env
+
     def notifiers(self) -> list[tuple[str, Notifier]]:
-        """The configured notifiers (``plugins.notifiers``), built once."""
+        """The configured notifiers (``plugins.notifiers``), built once, and, when
+        ``notifications.channels`` names any, the notification router (``notifications``,
+        an outbox notifier: :mod:`~claude_orchestrator.notify_route`)."""
         if self._notifiers is None:
-            built = []
+            built: list[tuple[str, Notifier]] = []
             for index, name in enumerate(self.config.notifiers):
                 dotted = f"plugins.notifiers[{index}]"
                 built.append((name, self._make("notifier", name, dotted, Notifier)))  # type: ignore[type-abstract]
+            if self.config.data["notifications"]["channels"]:
+                built.append((ROUTER, _LazyRouter(self)))
             self._notifiers = built
         return self._notifiers
 

@@ -58,7 +58,7 @@ def make_app() -> typer.Typer:
     )
     config_app = _group("Read, check and change orchestrator.yaml.")
     hooks_app = _group("Git hooks that run sync-status after commits.")
-    notify_app = _group("Deliver stored events to the outbox notifiers (webhooks, chat).")
+    notify_app = _group("Notifications: Slack, Discord, webhooks, desktop; the outbox notifiers.")
     app.add_typer(events_app, name="events")
     app.add_typer(config_app, name="config")
     app.add_typer(hooks_app, name="hooks")

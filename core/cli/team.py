@@ -22,6 +22,9 @@ def _up_text(result: UpResult) -> str:
         status = f", exit status {agent.status}" if agent.status is not None else ""
         hint = " (start it again with --restart)" if agent.state == "exited" else ""
         lines.append(f"{agent.window}: {agent.state} in {agent.target} ({pid}{status}){hint}")
+    if result.sender_pid is not None:
+        lines.append(f"notifications: notify run started (pid {result.sender_pid}; "
+                     "stop it with `claude-orchestrator notify stop`)")  # fmt: skip
     lines.append(f"attach with: claude-orchestrator attach ROLE --spec {result.spec_id}")
     return "\n".join(lines)
 
