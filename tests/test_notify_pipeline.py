@@ -58,7 +58,13 @@ class Rig:
     """A repository with channels of the probe type, its store, a clock and a sender."""
 
     def __init__(
-        self, repo: Path, registry: PluginRegistry, channels: str, extra: str = ""
+        self,
+        repo: Path,
+        registry: PluginRegistry,
+        channels: str,
+        extra: str = "",
+        env: dict[str, str] | None = None,
+        head: str = "",
     ) -> None:
         self.sent: list[tuple[str, Message, str]] = []
         self.scripts: dict[str, list[Any]] = {}
@@ -75,11 +81,11 @@ class Rig:
 
         registry.register(Plugin(), "probe-plugin")
         (repo / "orchestrator.yaml").write_text(
-            "version: 1\nnotifications:\n  channels:\n"
+            f"version: 1\n{head}notifications:\n  channels:\n"
             + textwrap.indent(textwrap.dedent(channels), "    ")
             + extra
         )
-        self.orch = Orchestrator(repo, registry=registry, env=ENV)
+        self.orch = Orchestrator(repo, registry=registry, env={**ENV, **(env or {})})
         self.orch.init_store()
         self.orch.add_feature(SPEC, "Reading goals")
         self.clock = Clock()
@@ -444,3 +450,35 @@ def test_old_sent_notifications_are_pruned(rig: Rig) -> None:
 def test_redact() -> None:
     assert redact("a https://hooks.slack.com/services/T/B/X b", ()) == "a [url] b"
     assert redact("token s3cr3t-value\nnext", ("s3cr3t-value",)) == "token [redacted] next"
+
+
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "proxy"])
+def test_the_queue_works_on_postgres(
+    repo: Path, registry: PluginRegistry, pg_dsn: str, proxied: bool
+) -> None:
+    """Digest, escalation and leases over the shared store (directly and through the
+    store proxy, as hooks reach it)."""
+    env = {"CLAUDE_ORCHESTRATOR_DB_URL": pg_dsn}
+    if not proxied:
+        env["CLAUDE_ORCHESTRATOR_NO_STORE_PROXY"] = "1"
+    rig = Rig(repo, registry,
+              "team: {type: probe, room: team}\npager: {type: probe, room: pager, events: []}\n",
+              "  escalation: {after: 600, to: [pager], times: 1}\n", env=env,
+              head="plugins:\n  store: postgres\n")  # fmt: skip
+    try:
+        rig.route()
+        for i in range(6):
+            rig.event("pr_opened", f"PR {i}")
+        rig.event("agent_waiting", "Q")
+        rig.after(1)
+        assert rig.after(12) == ["7 notifications"]
+        assert rig.after(600) == ["still waiting after 10 min: implementor-data is waiting for you"]
+        rig.event("pr_merged", "PR")
+        rig.route()
+        rig.clock.now += 3
+        (row,) = rig.queued()
+        other = rig.new_sender()
+        other.owner = "another-host-1-1"
+        assert other.lease(row.id) is not None and rig.sender.lease(row.id) is None
+    finally:
+        rig.orch.close()

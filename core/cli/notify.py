@@ -72,7 +72,8 @@ def register(notify: typer.Typer) -> None:
         if channels:
             value = {"outbox": value, "sent": [o.to_dict() for o in outcomes], "broken": broken}
         emit(as_json, value, text)
-        unsent = any(o.result in ("dead", "retry") for o in outcomes) or broken
+        last = {o.id: o.result for o in outcomes}  # each notification's latest outcome
+        unsent = any(r in ("dead", "retry") for r in last.values()) or broken
         if any(r.error or r.busy for r in results) or unsent:
             raise typer.Exit(1)
 
