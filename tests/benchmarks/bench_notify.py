@@ -16,7 +16,7 @@ Then the sender's throughput: ``notify flush`` (a process of its own) routing 50
 events into the queue with the channel unusable (its variable unset), then sending the 500
 queued messages to the loopback receiver (webhook channel, signed, rate limit raised).
 
-    python tests/benchmarks/bench_notify.py [--runs 30] [--messages 500] [--rounds 3]
+    python tests/benchmarks/bench_notify.py [--runs 40] [--messages 500] [--rounds 3]
         [--out FILE]
 """
 
@@ -148,22 +148,25 @@ def bench_hook(root: Path, receiver: Receiver, runs: int, env: dict[str, str]) -
                 log_event(name, index)()
             settle(repos["background"])
     sent = len(receiver.requests)
-    none, with_run, background = (median_ms(samples[n]) for n in ("none", "run", "background"))
-    spread = {n: statistics.quantiles([s * 1000 for s in samples[n]], n=4) for n in samples}
+    none = median_ms(samples["none"])
 
-    def row(label: str, name: str, value: float) -> str:
-        q1, _, q3 = spread[name]
-        diff = "" if name == "none" else f"{value - none:+.1f} ms"
-        return f"| {label} | {value:.1f} ms | {q1:.1f}-{q3:.1f} ms | {diff} |"
+    def row(label: str, name: str) -> str:
+        ms = [s * 1000 for s in samples[name]]
+        q1, _, q3 = statistics.quantiles(ms, n=4)
+        if name == "none":
+            return f"| {label} | {median_ms(samples[name]):.1f} ms | {q1:.1f}-{q3:.1f} ms | | |"
+        paired = [a - b * 1000 for a, b in zip(ms, samples["none"], strict=True)]
+        return (f"| {label} | {median_ms(samples[name]):.1f} ms | {q1:.1f}-{q3:.1f} ms | "
+                f"{median_ms(samples[name]) - none:+.1f} ms | "
+                f"{statistics.median(paired):+.1f} ms |")  # fmt: skip
 
     return [
-        row("no channels", "none", none),
-        row("three channels (slack, discord, webhook), `notify run` running", "run", with_run),
-        row("three channels, no `notify run` (starts a background delivery)", "background",
-            background),
+        row("no channels", "none"),
+        row("three channels (slack, discord, webhook), `notify run` running", "run"),
+        row("three channels, no `notify run` (starts a background delivery)", "background"),
         "",
         f"The receiver got {sent} requests meanwhile (the sends are not on the hook path).",
-    ]  # fmt: skip
+    ]
 
 
 def bench_sender(root: Path, messages: int, rounds: int, env: dict[str, str]
@@ -208,7 +211,7 @@ def environment() -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
-    parser.add_argument("--runs", type=int, default=30, help="log-event runs per configuration")
+    parser.add_argument("--runs", type=int, default=40, help="log-event runs per configuration")
     parser.add_argument("--messages", type=int, default=500, help="queued for the sender")
     parser.add_argument("--rounds", type=int, default=3, help="sender rounds")
     args = parser.parse_args()
@@ -221,11 +224,12 @@ def main() -> int:
         "## Notifications: the hook path with channels, and the sender",
         "",
         "`events log-event` (whole process) in three repositories, runs interleaved; median "
-        f"and quartiles of {args.runs} runs each. Target: with three channels and `notify "
-        "run` running, within 5 ms of none.",
+        f"and quartiles of {args.runs} runs each; the paired difference is the median of "
+        "each round's difference to the run without channels just before it. Target: with "
+        "three channels and `notify run` running, within 5 ms of none.",
         "",
-        "| configuration | median | quartiles | vs no channels |",
-        "|---|---|---|---|",
+        "| configuration | median | quartiles | vs no channels | paired difference |",
+        "|---|---|---|---|---|",
         *hook,
         "",
         f"The sender, a `notify flush` process to the loopback receiver (median of "
