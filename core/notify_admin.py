@@ -14,6 +14,7 @@ from .notify_message import TEST, DeliveryFailed, Message
 from .notify_route import DEAD, QUEUED
 from .notify_send import CHANNELS, dead_letters, redact
 from .notify_send import retry as requeue
+from .validate import check_positive_id
 
 if TYPE_CHECKING:
     from .wiring import Wiring
@@ -105,12 +106,11 @@ def failed(orch: Wiring) -> list[Failed]:
 
 def retry(orch: Wiring, ids: Sequence[int], *, every: bool) -> list[Notification]:
     if every == bool(ids):
-        both = " not both" if every else ""
-        raise ValidationError(
-            f"name the notifications to retry (ids from `notify failed`) or pass --all,{both}"
-        )
+        which = "ids or --all, not both" if every else "the ids (from `notify failed`) or --all"
+        raise ValidationError(f"name the notifications to retry: {which}")
+    checked = [check_positive_id(i, "notification") for i in ids]
     store = orch.store
-    chosen = [r.id for r in dead_letters(store)] if every else list(dict.fromkeys(ids))
+    chosen = [r.id for r in dead_letters(store)] if every else list(dict.fromkeys(checked))
     for notification_id in chosen:  # every id is checked before any is queued
         with store.transaction() as tx:
             row = tx.notification(notification_id)

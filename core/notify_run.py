@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from .wiring import Wiring
 
 
+#: the shortest wait between two passes (a due message another sender holds is not news)
+MIN_PAUSE = 0.05
+#: the ``notify run`` processes this process started (``up`` through the library)
+_children: list[object] = []
+
+
 class RunReport(NamedTuple):
     """What a run did: deliveries to the outbox notifiers, each send's outcome, and the
     channels that cannot send (why: a variable unset, an unknown type)."""
@@ -90,16 +96,16 @@ def run(
         due = send.next_due()
         if not forever and (due is None or due > now + horizon or time.monotonic() >= deadline):
             break
-        sleep(interval if due is None else min(interval, max(due - now, 0.02)))
+        sleep(interval if due is None else min(interval, max(due - now, MIN_PAUSE)))
     return RunReport(list(delivered.values()), outcomes, send.broken())
 
 
-def pause(send: Sender, interval: float, *, stopped: Callable[[], bool]) -> None:
-    """Wait until the next notification is due, at most ``interval`` seconds, waking
-    early when ``stopped`` says so."""
-    due = send.next_due()
+def pause(send: Sender, interval: float, *, stopped: Callable[[], bool], look: bool = True) -> None:
+    """Wait until the next notification is due (``look``: ask the store when), at most
+    ``interval`` seconds, waking early when ``stopped`` says so."""
+    due = send.next_due() if look else None
     until = time.monotonic() + (
-        interval if due is None else min(interval, max(due - time.time(), 0.0))
+        interval if due is None else min(interval, max(due - time.time(), MIN_PAUSE))
     )
     while not stopped() and time.monotonic() < until:
         time.sleep(min(0.05, max(until - time.monotonic(), 0.0)))
@@ -201,6 +207,7 @@ def start_background(orch: Wiring) -> int | None:
             )  # fmt: skip
     finally:
         os.close(log)
+    _children.append(child)  # kept: reaped by subprocess when it ends, no ResourceWarning
     return child.pid
 
 

@@ -49,6 +49,7 @@ DEFAULT_RATE = (30, 60.0)
 MAX_RETRY_AFTER = 3600.0
 #: at most this many items are listed in a digest (the count is always right)
 DIGEST_ITEMS = 50
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 
 
@@ -70,7 +71,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """The text without the given secrets and without any URL (one line)."""
     for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "[redacted]")
-    return " ".join(_URL.sub("[url]", text).split())
+    text = _CONTROL.sub(" ", _URL.sub("[url]", text))  # NUL: a PostgreSQL text cannot hold it
+    return " ".join(text.split())
 
 
 def backoff(attempts: int, base: float, cap: float, rand: Callable[[], float]) -> float:
@@ -120,6 +122,8 @@ class Sender:
         self._rand = rand
         self._log = log
         self._channels: dict[str, Channel | str] = {}
+        #: channels that may not send before a time (Retry-After, rate limit)
+        self._holds: dict[str, float] = {}
         self.owner = process_tag(os.getpid()) or f"pid-{os.getpid()}"
 
     # -- channels --------------------------------------------------------------------
@@ -160,7 +164,9 @@ class Sender:
             return []
         with self.store.transaction() as tx:
             held = tx.notify_state(CHANNELS, f"{name}:retry_after")
+        self._holds.pop(name, None)
         if held is not None and float(held) > now:
+            self._holds[name] = float(held)
             return []
         rows, outcomes = self._quiet(configured, rows, now)
         rows, folded = self._digest(name, rows, now)
@@ -169,7 +175,10 @@ class Sender:
         with self.store.transaction() as tx:
             recent = tx.notifications(states=(SENT,), channel=name, sent_since=now - per + 1e-6,
                                       limit=int(limit))  # fmt: skip
-        for row in rows[: max(0, int(limit) - len(recent))]:
+        budget = max(0, int(limit) - len(recent))
+        if len(rows) > budget:  # the rest waits for the oldest send to leave the window
+            self._holds[name] = min([r.sent_at or now for r in recent] + [now]) + per
+        for row in rows[:budget]:
             outcome = self._send_one(channel, row)
             if outcome is not None:
                 outcomes.append(outcome)
@@ -315,7 +324,15 @@ class Sender:
         broken = set(self.broken())
         with self.store.transaction() as tx:
             queued = tx.notifications(states=(QUEUED,), limit=1000)
-        return next((r.due_at for r in queued if r.channel not in broken), None)
+        times = [max(r.due_at, self._holds.get(r.channel, 0.0), self._held_by_other(r))
+                 for r in queued if r.channel not in broken]  # fmt: skip
+        return min(times, default=None)
+
+    def _held_by_other(self, row: Notification) -> float:
+        """Until when another live sender holds the row (0: it does not)."""
+        if row.lease_until is None or not self._leased(row, self._clock()):
+            return 0.0
+        return row.lease_until
 
     def broken(self) -> dict[str, str]:
         """The channels this sender could not build, and why."""

@@ -482,3 +482,19 @@ def test_the_queue_works_on_postgres(
         assert other.lease(row.id) is not None and rig.sender.lease(row.id) is None
     finally:
         rig.orch.close()
+
+
+def test_next_due_waits_for_the_channel_holds(make_rig: MakeRig) -> None:
+    """A sender does not spin on due messages its channel may not send yet."""
+    rig = make_rig("team: {type: probe, room: team, rate_limit: {count: 1, per: 60}}\n",
+                   "  digest: {threshold: 50, window: 1, settle: 0}\n")  # fmt: skip
+    rig.event("pr_opened", "PR 1")
+    rig.event("pr_opened", "PR 2")
+    assert len(rig.after(1)) == 1
+    sent_at = rig.clock.now
+    assert rig.sender.next_due() == sent_at + 60  # the rate limit's window
+    rig.scripts["team"].append(DeliveryFailed("slow down", retryable=True, status=429,
+                                              retry_after=120))  # fmt: skip
+    rig.clock.now += 61
+    rig.sender.send_due()
+    assert rig.sender.next_due() == rig.clock.now + 120  # the Retry-After hold

@@ -27,7 +27,8 @@ from claude_orchestrator.protocols import PluginContext, Register
 MANAGER = Path(__file__).resolve().parent.parent / "core" / "manager.py"
 #: The built-in plugins in their documented load order (by name).
 BUILTINS = ("forge_github", "forge_local", "git_vcs", "github_actions_ci",
-            "markdown_notifier", "postgres_store", "sqlite_store")  # fmt: skip
+            "markdown_notifier", "notify_apprise", "notify_desktop", "notify_discord",
+            "notify_slack", "notify_webhook", "postgres_store", "sqlite_store")  # fmt: skip
 
 
 def nothing(context: PluginContext) -> None:
@@ -129,7 +130,7 @@ def test_hook_monitoring_and_tracing_see_every_register_hook(registry: PluginReg
     registry.implementations("store")
     undo()
     hooks = ["register_vcs", "register_stores", "register_ci", "register_notifiers",
-             "register_forges"]  # fmt: skip
+             "register_forges", "register_channels"]  # fmt: skip
     assert sorted(called) == sorted(returned) == sorted(hooks)
     traced = "".join(lines)
     assert all(hook in traced for hook in hooks)

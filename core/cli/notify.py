@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -130,11 +131,24 @@ def register_channels(notify: typer.Typer) -> None:
                 out(f"notify run: another one is sending ({who}); nothing to do")
                 raise typer.Exit(1)
             sender = notify_run.sender(handle)
+            trouble = None
             while not stop:
-                report = notify_run.run(handle, forever=False, wait_s=0.0, send=sender,
-                                        stopped=lambda: bool(stop))  # fmt: skip
+                try:
+                    report = notify_run.run(handle, forever=False, wait_s=0.0, send=sender,
+                                            stopped=lambda: bool(stop))  # fmt: skip
+                except (OrchestratorError, OSError) as exc:  # the store away: try again
+                    said = f"cannot send now ({exc}); trying again"
+                    if said != trouble:
+                        outbox.log_line(handle.location.state_dir, "notify", said)
+                        print(f"warning: {said}", file=sys.stderr, flush=True)
+                    trouble = said
+                    notify_run.pause(sender, max(interval, 5.0), stopped=lambda: bool(stop),
+                                     look=False)  # fmt: skip
+                    continue
+                trouble = None
                 for outcome in report.outcomes:
                     emit(as_json, outcome.to_dict(), _outcome_line(outcome))
+                sys.stdout.flush()
                 notify_run.pause(sender, interval, stopped=lambda: bool(stop))
 
     @notify.command("stop")
