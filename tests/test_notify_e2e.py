@@ -2,7 +2,7 @@
 as a process where a process is the point: SIGKILL, two senders, the background
 delivery) sending through the ``webhook`` channel to a loopback receiver
 (:mod:`tests.http_receiver`) that answers from a script: 5xx then success, 429 with
-``Retry-After``, a hang, 404, a receiver that echoes the secrets back. Every test ends by
+``Retry-After``, a hang, 404, a receiver that echoes the secrets back. The tests end by
 checking that the webhook URL's token and the HMAC secret appear in no command's output,
 in ``notify.log`` and nowhere in the event store's files.
 """
@@ -189,7 +189,7 @@ def hook(initialized: Path, cli: Run, receiver: Receiver, tmp_path: Path) -> Ite
 
 # --------------------------------------------------------------------------- retries
 def test_5xx_then_success_is_retried_with_growing_waits_and_one_key(hook: Hook) -> None:
-    """500, 500, 500, then 200: sent once; the waits between attempts are at least the
+    """500, 500, 503, then 200: sent once; the waits between attempts are at least the
     backoff's least (base * 2**(n-1) / 2) and grow; each attempt carries the same
     Idempotency-Key and a signature that verifies."""
     hook.configure(base=0.2, max_delay=10)
