@@ -48,6 +48,9 @@ def bench(session: nox.Session) -> None:
     session.run("python", "tests/benchmarks/bench_postgres.py")
     # the observation hook next to the guard, and `agents --json` on 50 agents
     session.run("python", "tests/benchmarks/bench_agents.py")
+    session.install("pytest")  # tests/http_receiver.py, the loopback receiver, imports it
+    # notifications: log-event with three channels vs none, and the sender's throughput
+    session.run("python", "tests/benchmarks/bench_notify.py")  # appends to BENCHMARKS.md
 
 
 def _forget_build() -> None:

@@ -25,13 +25,22 @@ from .notify_send import Outcome, Sender
 from .outbox import RUN, Delivered, deliver, delivery_lock, log_line, outbox_notifiers
 
 if TYPE_CHECKING:
+    import subprocess
+
     from .wiring import Wiring
 
 
 #: the shortest wait between two passes (a due message another sender holds is not news)
 MIN_PAUSE = 0.05
 #: the ``notify run`` processes this process started (``up`` through the library)
-_children: list[object] = []
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def _reap() -> None:
+    """Forget the started ``notify run`` processes that have ended (no zombie stays)."""
+    for child in list(_children):
+        if child.poll() is not None:
+            _children.remove(child)
 
 
 class RunReport(NamedTuple):
@@ -41,6 +50,8 @@ class RunReport(NamedTuple):
     delivered: list[Delivered]
     outcomes: list[Outcome]
     broken: dict[str, str]
+    #: notifications still queued when it ended (due later, held, or unsendable)
+    queued: int = 0
 
 
 def sender(orch: Wiring) -> Sender:
@@ -97,7 +108,7 @@ def run(
         if not forever and (due is None or due > now + horizon or time.monotonic() >= deadline):
             break
         sleep(interval if due is None else min(interval, max(due - now, MIN_PAUSE)))
-    return RunReport(list(delivered.values()), outcomes, send.broken())
+    return RunReport(list(delivered.values()), outcomes, send.broken(), send.queued())
 
 
 def pause(send: Sender, interval: float, *, stopped: Callable[[], bool], look: bool = True) -> None:
@@ -195,6 +206,8 @@ def start_background(orch: Wiring) -> int | None:
 
     from .location import ENV_DB
 
+    _reap()
+
     log = os.open(orch.location.state_dir / "notify.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT,
                   0o644)  # fmt: skip
     try:
@@ -221,4 +234,11 @@ def stop_background(orch: Wiring, wait_s: float = 10.0) -> int | None:
     deadline = time.monotonic() + wait_s
     while running_pid(orch) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
+    import subprocess
+
+    for child in _children:
+        if child.pid == pid:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(max(deadline - time.monotonic(), 0.1))
+    _reap()
     return pid

@@ -334,6 +334,11 @@ class Sender:
             return 0.0
         return row.lease_until
 
+    def queued(self) -> int:
+        """How many notifications are queued (at most 10,000 are counted)."""
+        with self.store.transaction() as tx:
+            return len(tx.notifications(states=(QUEUED,), limit=10_000))
+
     def broken(self) -> dict[str, str]:
         """The channels this sender could not build, and why."""
         return {name: why for name, why in self._channels.items() if isinstance(why, str)}

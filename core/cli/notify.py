@@ -68,6 +68,9 @@ def register(notify: typer.Typer) -> None:
         broken = report.broken if report is not None else {}
         lines = [_outcome_line(o) for o in outcomes]
         lines += [f"cannot send to {name}: {why}" for name, why in broken.items()]
+        if report is not None and report.queued:
+            lines.append(f"{report.queued} notification(s) still queued: `notify run` or the "
+                         "next flush sends them when due (notify channels)")  # fmt: skip
         text = "\n".join([text, *lines])
         value: object = [r.to_dict() for r in results]
         if channels:
