@@ -136,8 +136,10 @@ def server(orch: Orchestrator) -> Tmux:
 
     :raises TmuxError: tmux is not installed.
     """
-    env = {k: val for k, val in os.environ.items()
-           if not k.startswith("GIT_") and k not in _NOT_INHERITED}  # fmt: skip
+    from .notify_config import secret_variables
+
+    kept = {*_NOT_INHERITED, *secret_variables(orch.config)}  # the channels' URLs, secrets
+    env = {k: val for k, val in os.environ.items() if not k.startswith("GIT_") and k not in kept}
     return Tmux(socket_path(orch), env=env)
 
 

@@ -189,3 +189,14 @@ def _check_zone(config: Config, dotted: str, zone: str) -> None:
         raise config.error(
             dotted, f"unknown time zone {zone!r}: use an IANA name such as Europe/Berlin"
         ) from None
+
+
+def secret_variables(config: Config) -> set[str]:
+    """The environment variables the channels read their URLs and secrets from (the
+    values of their ``*_env`` keys): ``up`` keeps them from the agents' environment."""
+    names = set()
+    for entry in config.data["notifications"]["channels"].values():
+        for key, value in entry.items():
+            if str(key).endswith("_env") and isinstance(value, str):
+                names.add(value)
+    return names

@@ -616,6 +616,12 @@ def test_up_starts_one_notify_run_and_notify_stop_stops_it(
         assert first.code == 0, first
         pid = first.json()["sender_pid"]
         assert isinstance(pid, int) and wait_for(lambda: delivering(made.state_dir, RUN))
+        agents = [a["pid"] for a in first.json()["agents"]]
+        for agent in agents:  # the agents never get the channels' URL and secret
+            assert wait_for(lambda a=agent: Path(f"/proc/{a}/environ").exists())
+            names = {v.split(b"=", 1)[0] for v in
+                     Path(f"/proc/{agent}/environ").read_bytes().split(b"\0")}  # fmt: skip
+            assert b"AGENT_LOG" in names and not names & {b"HOOK_URL", b"HOOK_SECRET"}
         again = made.process("up", SPEC, "--agent-cmd", command, "--json", env=env)
         assert again.code == 0 and again.json()["sender_pid"] is None, again
         made.events(1, "agent_waiting")  # the running one sends it, with up's environment
