@@ -10,46 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import lean
+from .. import dashboard_api, lean
 from ..render import to_json
 from .common import DbOption, JsonOption, SpecOption, emit, hook_command, orch, out
 
 if TYPE_CHECKING:
     from ..agent_state import AgentView
-    from ..api import Orchestrator
     from ..messages import Message
-
-
-def _here(o: Orchestrator) -> tuple[str, str] | None:
-    """(spec id, role) of the feature branch checked out where the command runs."""
-    from ..agent_event import find_agent
-
-    if not o.location.in_git:
-        return None
-    agent = find_agent(o)
-    return (agent.spec_id, agent.role) if agent else None
-
-
-def _spec(o: Orchestrator, spec: str | None, role: str | None) -> str:
-    """The feature a command means: ``--spec``, the checked-out branch's, or the only one
-    with an agent ``role``."""
-    from ..errors import ValidationError
-
-    if spec is not None:
-        return o.feature(spec).spec_id
-    here = _here(o)
-    if here is not None:
-        return here[0]
-    features = [f.spec_id for f in o.store.list_features()]
-    if len(features) > 1 and role is not None:
-        features = [s for s in features if any(a.role == role for a in o.store.list_agents(s))]
-    if len(features) == 1:
-        return features[0]
-    which = f"with an agent {role} " if role else ""
-    raise ValidationError(
-        f"{len(features)} features {which}in the store ({', '.join(features) or 'none'}): "
-        "name one with --spec SPEC (or run the command in a feature's worktree)"
-    )
 
 
 def _age(value: float | None) -> str:
@@ -103,11 +70,9 @@ def register(app: typer.Typer) -> None:
         Example:
           claude-orchestrator agents 003-reading-goals --json
         """
-        from ..agent_state import agent_views
-
         o = orch(db)
         while True:
-            views = agent_views(o, spec)
+            views = dashboard_api.agents(o, spec)
             if watch and as_json:  # a stream: one document per line
                 out(json.dumps(json.loads(to_json(views)), separators=(",", ":")))
             else:
@@ -136,19 +101,7 @@ def register(app: typer.Typer) -> None:
         Example:
           claude-orchestrator tell implementor-api "rebase on the overseer branch: T004 landed"
         """
-        from ..messages import PERSON, check_sender
-        from ..messages import tell as send
-        from ..validate import check_message, check_role
-
-        o = orch(db)
-        role = check_role(role)
-        check_message(message)
-        if sender is None:
-            here = _here(o)
-            sender = here[1] if here else PERSON
-        from ..launcher import nudge
-
-        sent = send(o, _spec(o, spec, role), role, message, check_sender(sender), nudge=nudge)
+        sent = dashboard_api.tell(orch(db), role, message, sender, spec)
         how = "delivered" if sent.delivered else "pending: it reaches the agent's next turn"
         if sent.nudged:
             how += " (it was idle: a line typed into its pane starts that turn)"
@@ -168,12 +121,7 @@ def register(app: typer.Typer) -> None:
         Example:
           claude-orchestrator inbox overseer --json
         """
-        from ..messages import inbox
-        from ..validate import check_role
-
-        o = orch(db)
-        role = check_role(role) if role is not None else None
-        found = inbox(o, _spec(o, spec, role), role)
+        found = dashboard_api.inbox(orch(db), spec, role)
         emit(as_json, found, render_messages(found))
 
     hook_command(app, lean.AGENT_EVENT, lean.agent_event)

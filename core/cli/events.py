@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Protocol, runtime_checkable
 
 import typer
 
-from .. import lean
+from .. import dashboard_api, lean
 from ..errors import PluginError, StoreUnavailableError, ValidationError
 from ..render import render_events, render_status
 from . import render
@@ -190,7 +190,7 @@ def register(events: typer.Typer) -> None:
         Example:
           claude-orchestrator events recent 10 --spec 003-reading-goals
         """
-        found = orch(db).recent(limit, spec)
+        found = dashboard_api.events(orch(db), limit, spec)
         emit(as_json, found, render_events(found))
 
     @events.command("status")
@@ -200,14 +200,32 @@ def register(events: typer.Typer) -> None:
         ] = None,
         db: DbOption = None,
         as_json: JsonOption = False,
+        watch: Annotated[
+            bool, typer.Option("--watch", help="Keep the table current until Ctrl-C.")
+        ] = False,
+        interval: Annotated[
+            float | None,
+            typer.Option(
+                "--interval",
+                help="With --watch: redraw at least every S seconds "
+                "(default 2), and whenever events are committed.",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Show each feature's agents with task, PR, conflict and blocker counts.
 
         \b
         Example:
           claude-orchestrator events status 003-reading-goals
+          claude-orchestrator events status --watch --interval 5
         """
-        rows = orch(db).status(spec_id)
+        from ..status_watch import check_watch_options, watch_status
+
+        if (every := check_watch_options(watch, interval, as_json)) is not None:
+            watch_status(orch(db), spec_id, every)  # until Ctrl-C
+            return
+        rows = dashboard_api.features(orch(db), spec_id)
         emit(as_json, rows, render_status(rows))
 
     register_migrate(events)

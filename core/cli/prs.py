@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from .. import dashboard_api
 from . import render
 from .common import BranchOption, DbOption, JsonOption, emit, orch
 
@@ -66,7 +67,5 @@ def register(app: typer.Typer) -> None:
         Example:
           claude-orchestrator prs 003-reading-goals --json
         """
-        from ..prs import list_prs
-
-        found = list_prs(orch(db), spec_id)
+        found = dashboard_api.pull_requests(orch(db), spec_id)
         emit(as_json, found, render.prs(found))

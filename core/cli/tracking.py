@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from .. import dashboard_api
 from . import render
 from .common import DbOption, JsonOption, RoleArg, SpecArg, emit, orch
 
@@ -65,7 +66,7 @@ def register(events: typer.Typer) -> None:
         Example:
           claude-orchestrator events conflicts 003-reading-goals --json
         """
-        found = orch(db).conflicts(spec_id, include_all)
+        found = dashboard_api.conflicts(orch(db), spec_id, include_all)
         emit(as_json, found, render.conflicts(found))
 
     @events.command("block")
@@ -127,7 +128,7 @@ def register(events: typer.Typer) -> None:
         Example:
           claude-orchestrator events blockers --json
         """
-        found = orch(db).blockers(spec_id, include_all)
+        found = dashboard_api.blockers(orch(db), spec_id, include_all)
         emit(as_json, found, render.blockers(found))
 
     @events.command("record-test")
@@ -172,5 +173,5 @@ def register(events: typer.Typer) -> None:
         Example:
           claude-orchestrator events test-results 003-reading-goals
         """
-        found = orch(db).test_results(spec_id, limit)
+        found = dashboard_api.recorded_tests(orch(db), spec_id, limit)
         emit(as_json, found, render.test_results(found))
