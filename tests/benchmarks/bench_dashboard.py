@@ -408,11 +408,15 @@ def main() -> int:
         "|---|---|---|---|---|",
         *hook,
     ]  # fmt: skip
-    text = "\n".join(lines) + "\n"
-    with args.out.open("a") as handle:
+    append_report(args.out, "\n".join(lines) + "\n")
+    return 0
+
+
+def append_report(out: Path, text: str) -> None:
+    """Add ``text`` to the report (BENCHMARKS.md: ``bench_events.py`` starts it) and print it."""
+    with out.open("a") as handle:
         handle.write(text)
     sys.stdout.write(text)
-    return 0
 
 
 if __name__ == "__main__":
