@@ -29,7 +29,20 @@ import typer
 from .. import __version__
 from ..boundary import PluginCrash, guarded
 from ..errors import OrchestratorError
-from . import agents, config, events, feed, hooks, notify, project, prs, team, tracking, workflow
+from . import (
+    agents,
+    config,
+    dashboard,
+    events,
+    feed,
+    hooks,
+    notify,
+    project,
+    prs,
+    team,
+    tracking,
+    workflow,
+)
 from .common import close_opened, out
 from .plugin_commands import add_plugin_commands, wanted
 
@@ -89,6 +102,7 @@ def make_app() -> typer.Typer:
     project.register_agent(app)
     team.register(app)
     agents.register(app)
+    dashboard.register(app)
     hooks.register(hooks_app)
     notify.register(notify_app)
     return app
