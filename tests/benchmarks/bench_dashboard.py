@@ -301,7 +301,8 @@ def burst(base: str, repo: Path, mode: str, clients: int, count: int) -> str:
 
 
 def bench_sse(base: str, repo: Path, clients: int, count: int) -> list[str]:
-    return [burst(base, repo, mode, clients, count) for mode in ("one", "each")]
+    """Each burst to one client, then to ``clients``: what the clients' number costs."""
+    return [burst(base, repo, mode, n, count) for n in (1, clients) for mode in ("one", "each")]
 
 
 # ------------------------------------------------------------------------- hook path
@@ -391,8 +392,11 @@ def main() -> int:
         "",
         f"{args.clients} SSE clients (`/api/stream`, each its own connection), a burst of "
         f"{args.burst:,} events written by another process: each client received each event "
-        "once, in order (checked; the benchmark fails otherwise). Lag: from the burst's "
-        "last commit to the last client's last event.",
+        "once, in order (checked; the benchmark fails otherwise). Write time: the writer "
+        "process, start to exit; lag: from its exit to the last client's last event. The "
+        "clients are threads of the benchmark's one Python process, so with many of them "
+        "their own parsing (under one GIL) is part of the lag: the one-client rows show the "
+        "server's part.",
         "",
         "| burst | clients with every event | write time | lag |",
         "|---|---|---|---|",
