@@ -51,6 +51,9 @@ def bench(session: nox.Session) -> None:
     session.install("pytest")  # tests/http_receiver.py, the loopback receiver, imports it
     # notifications: log-event with three channels vs none, and the sender's throughput
     session.run("python", "tests/benchmarks/bench_notify.py")  # appends to BENCHMARKS.md
+    session.install(".[postgres,dashboard]", "httpx")
+    # the dashboard: first page and API on 1,000,000 events, 20 SSE clients, log-event beside it
+    session.run("python", "tests/benchmarks/bench_dashboard.py")  # appends to BENCHMARKS.md
 
 
 def _forget_build() -> None:
