@@ -78,12 +78,13 @@ def test_the_page_loads_the_demo_feature(page: Page, served: Served, demo: Path,
     cards = page.eval_on_selector_all(".card", "cs => cs.map(c => [c.dataset.task, "
                                       "c.dataset.status])")  # fmt: skip
     assert sorted(cards) == sorted([t["task_id"], t["status"]] for t in tasks)
-    assert page.locator('.column[data-column="merged"] .card').count() == 1
-    assert "1 of 3 tasks done" in page.inner_text("#progress-text")
+    done = [t for t in tasks if t["status"] in ("completed", "merged")]
+    assert page.locator('.column[data-column="merged"] .card').count() >= 1
+    assert f"{len(done)} of {len(tasks)} tasks done" in page.inner_text("#progress-text")
     assert page.locator("#prs-table tbody tr").count() == len(cli(demo, "prs", "--json"))
     blockers = cli(demo, "events", "blockers", "--json")
-    assert page.locator("#blockers-table tbody tr").count() == len(blockers) == 1
-    assert blockers[0]["description"] in page.inner_text("#blockers-table")
+    assert page.locator("#blockers-table tbody tr").count() == len(blockers)
+    assert all(b["description"] in page.inner_text("#blockers-table") for b in blockers)
     for name in ("tasks-done", "events-per-agent"):
         img = page.locator(f'img[data-chart="{name}"]')
         assert img.evaluate("i => i.complete && i.naturalWidth > 0")
@@ -219,3 +220,85 @@ def test_the_wheel_ships_the_page(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("index.html", "app.js", "style.css"):
         assert f"claude_orchestrator/dashboard_static/{name}" in names
+
+
+def test_a_guard_denial_and_a_red_overseer_test_stand_out(page: Page, served: Served,
+                                                          demo: Path) -> None:  # fmt: skip
+    """A real denial (the guard hook refusing a push to main) and a failed overseer run."""
+    load(page, served.url + "/")
+    api = demo.parent / "repo-worktrees" / SPEC / "impl-api"
+    payload = {
+        "session_id": "s",
+        "cwd": str(api),
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "git push --force origin main"},
+    }
+    assert CLI
+    denied = subprocess.run(
+        [CLI, "guard", "--role", "implementor"],
+        cwd=api,
+        env=clean_env(),
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert denied.returncode == 2, denied.stderr
+    row = page.locator("#denials-table tr.denial", has_text="git push --force origin main")
+    row.wait_for(timeout=5000)
+    assert denied.stderr.strip() in row.locator(".reason").inner_text()
+    cli(demo, "events", "record-test", SPEC, "overseer", "e2e", "failed", "--failed", "2")
+    red = page.locator('#tests-table tr.overseer-red[data-role="overseer"]')
+    red.wait_for(timeout=5000)
+    colour = "r => getComputedStyle(r).backgroundColor"
+    green = page.locator("#tests-table tr.green").first
+    assert red.evaluate(colour) != green.evaluate(colour)
+    assert page.locator("#tests-table tr.overseer-red").count() == 1
+
+
+def test_the_event_filters(page: Page, served: Served, demo: Path) -> None:
+    load(page, served.url + "/")
+    every = page.locator("#events-table tbody tr").count()
+    page.select_option("#filter-type", "task_started")
+    types = page.eval_on_selector_all(
+        "#events-table tbody tr", "rs => rs.map(r => r.cells[4].textContent)"
+    )
+    assert types and set(types) == {"task_started"} and len(types) < every
+    page.select_option("#filter-type", "")
+    page.select_option("#filter-agent", "implementor-data")
+    roles = page.eval_on_selector_all(
+        "#events-table tbody tr", "rs => rs.map(r => r.cells[3].textContent)"
+    )
+    assert roles and set(roles) == {"implementor-data"}
+    page.fill("#filter-task", "t001")
+    tasks = page.eval_on_selector_all(
+        "#events-table tbody tr", "rs => rs.map(r => r.cells[5].textContent)"
+    )
+    recent = cli(demo, "events", "recent", "200", "--json")
+    assert len(tasks) == len([e for e in recent if e["role"] == "implementor-data"
+                              and e["task_id"] == "T001"])  # fmt: skip
+
+
+def test_the_actions_go_through_the_library_and_are_recorded(page: Page, demo: Path) -> None:
+    """Tell an agent, resolve a blocker: from the page's forms, on a dashboard of its own."""
+    with serve_dashboard(demo) as running:
+        load(page, running.url + "/")
+        page.select_option("#tell-role", "implementor-ui")
+        page.fill("#tell-text", "the goals API is merged: rebase")
+        page.click("#tell-form button[type=submit]")
+        page.wait_for_selector("#status-line:has-text('message sent to implementor-ui')")
+        inbox = cli(demo, "inbox", "implementor-ui", "--json")
+        assert [m["text"] for m in inbox][-1] == "the goals API is merged: rebase"
+        page.locator("#inbox-table td", has_text="the goals API is merged").wait_for(timeout=5000)
+        blocker = cli(demo, "events", "blockers", "--json")[0]
+        row = page.locator(f'#blockers-table tr[data-blocker="{blocker["id"]}"]')
+        row.locator("input.notes").fill("API merged")
+        row.locator("button").click()
+        page.wait_for_selector(f"#status-line:has-text('blocker {blocker['id']} resolved')")
+        assert blocker["id"] not in [b["id"] for b in cli(demo, "events", "blockers", "--json")]
+        row.wait_for(state="detached", timeout=5000)
+        actions = [e for e in cli(demo, "events", "recent", "50", "--json")
+                   if e["event_type"] == "dashboard_action"]  # fmt: skip
+        assert {e["metadata"]["action"] for e in actions} >= {"tell", "unblock"}
+        assert {e["metadata"]["actor"] for e in actions} == {"dashboard"}

@@ -285,9 +285,11 @@ function drawBlockers(blockers) {
 function drawDenials() {
   const denials = state.events.filter((e) => e.event_type === "guard_decision"
     && e.metadata && e.metadata.decision === "deny");
-  rows("denials-table", denials.map((e) => el("tr", { class: "denial" },
+  rows("denials-table", denials.map((e) => el("tr", { class: "denial", "data-id": e.id },
     el("td", { text: when(e.created_at) }), el("td", { text: e.role }),
-    el("td", { text: e.message }))));
+    el("td", {}, el("span", { class: "badge", text: e.metadata.tool || "tool" }), " ",
+      el("code", { text: e.metadata.input || e.message }),
+      e.metadata.reason ? el("div", { class: "reason", text: e.metadata.reason }) : null))));
 }
 
 function drawInbox(messages) {
