@@ -77,8 +77,11 @@ def register(app: typer.Typer) -> None:
         port = sock.getsockname()[1]
         app = create_app(lambda: Orchestrator(db=db, on_warning=warn), read_only=read_only,
                          token=token, allowed_origin=page_origin(host, port))  # fmt: skip
-        url = url_of(host, port, token)
-        out(f"dashboard: {url}" + (" (read-only)" if read_only else ""))
+        # a generated token is in the URL; one from --token-env is the user's, not printed
+        url = url_of(host, port, token if token_env is None else None)
+        notes = [f"the token is ${token_env}"] if token_env else []
+        shown = ", ".join(notes + (["read-only"] if read_only else []))
+        out(f"dashboard: {url}" + (f" ({shown})" if shown else ""))
         out("Ctrl-C stops it.")
         sys.stdout.flush()
         if open_browser:
