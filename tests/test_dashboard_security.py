@@ -20,23 +20,15 @@ import pytest
 from claude_orchestrator.dashboard_auth import COOKIE
 
 from .conftest import CLI, Run, clean_env
-from .test_dashboard_api import TestClient, make_client
+from .test_dashboard_api import TestClient, make_client, static
 from .test_dashboard_sse import SPEC, read_events, served
 
 TOKEN = "s3cret-token-for-the-tests-0123456789"
 GETS = ["/", "/static/app.js", "/api/config", "/api/features", "/api/events",
         f"/api/features/{SPEC}/agents", "/api/stream", "/api/charts/tasks-done.svg",
         "/api/inbox", "/nothing-here"]  # fmt: skip
+__all__ = ["static"]
 POSTS = ["/api/actions/unblock", "/api/actions/tell", "/api/actions/detect-conflicts"]
-
-
-@pytest.fixture
-def static(tmp_path: Path) -> Path:
-    folder = tmp_path / "static"
-    folder.mkdir()
-    (folder / "index.html").write_text("<!DOCTYPE html><title>t</title>\n")
-    (folder / "app.js").write_text("1;\n")
-    return folder
 
 
 @pytest.fixture
