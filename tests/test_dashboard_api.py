@@ -310,3 +310,21 @@ def test_action_input_errors_are_400_and_record_nothing(
         assert answer.headers["content-type"] == "application/json"
         assert answer.json()["error"], (action, body)
     assert cli("events", "recent", "100", "--json").json() == before
+
+
+def test_other_commands_import_no_web_framework(initialized: Path) -> None:
+    """The CLI's other commands (and the library API) load none of the dashboard's
+    libraries: only the dashboard command imports them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from claude_orchestrator.cli import run\n"
+        "assert run(['events', 'status', '--json']) == 0\n"
+        "heavy = {'starlette', 'uvicorn', 'sse_starlette', 'anyio', 'httpx'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=initialized, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
