@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .browser import Served, browser_fixture, page_fixture, serve_dashboard  # noqa: F401
+from .browser import (  # noqa: F401 - fixtures
+    Served,
+    browser_fixture,
+    need_chromium,
+    page_fixture,
+    serve_dashboard,
+)
 from .conftest import CLI, EXAMPLES, clean_env, git
 
 if TYPE_CHECKING:
@@ -302,3 +308,14 @@ def test_the_actions_go_through_the_library_and_are_recorded(page: Page, demo: P
                    if e["event_type"] == "dashboard_action"]  # fmt: skip
         assert {e["metadata"]["action"] for e in actions} >= {"tell", "unblock"}
         assert {e["metadata"]["actor"] for e in actions} == {"dashboard"}
+
+
+def test_the_readme_screenshot_script_writes_a_png(tmp_path: Path) -> None:
+    """examples/dashboard_screenshot.py: the demo, the dashboard command, one PNG."""
+    need_chromium()
+    output = tmp_path / "dashboard.png"
+    done = subprocess.run([sys.executable, str(EXAMPLES / "dashboard_screenshot.py"), str(output)],
+                          env=clean_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == f"wrote {output}"
+    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
