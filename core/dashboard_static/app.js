@@ -284,7 +284,7 @@ function drawBlockers(blockers) {
 
 function drawDenials() {
   const denials = state.events.filter((e) => e.event_type === "guard_decision"
-    && e.metadata && e.metadata.decision === "deny");
+    && e.metadata && e.metadata.decision === "deny" && (!state.spec || e.spec_id === state.spec));
   rows("denials-table", denials.map((e) => el("tr", { class: "denial", "data-id": e.id },
     el("td", { text: when(e.created_at) }), el("td", { text: e.role }),
     el("td", {}, el("span", { class: "badge", text: e.metadata.tool || "tool" }), " ",
