@@ -127,7 +127,8 @@ def _queue_event(
 ) -> int:  # fmt: skip
     message = found.message
     if settings.link:
-        message = message._replace(link=f"{settings.link.rstrip('/')}/features/{event.spec_id}")
+        # the dashboard's page of the feature (it selects one by ``#spec=``)
+        message = message._replace(link=f"{settings.link.rstrip('/')}/#spec={event.spec_id}")
     payload = message.to_json()
     queued = 0
     for name, channel in settings.channels.items():

@@ -498,3 +498,10 @@ def test_next_due_waits_for_the_channel_holds(make_rig: MakeRig) -> None:
     rig.clock.now += 61
     rig.sender.send_due()
     assert rig.sender.next_due() == rig.clock.now + 120  # the Retry-After hold
+
+
+def test_messages_link_to_the_feature_on_the_dashboard(make_rig: MakeRig) -> None:
+    rig = make_rig("team: {type: probe, room: team}\n", "  link: http://127.0.0.1:8765/\n")
+    rig.event("agent_waiting", "Q")
+    rig.after(3)
+    assert rig.sent[0][1].link == f"http://127.0.0.1:8765/#spec={SPEC}"
