@@ -5,6 +5,7 @@ event naming the dashboard)."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from claude_orchestrator.dashboard_auth import CSP
 from claude_orchestrator.manager import PluginRegistry
 
 from .conftest import Run
-from .test_workflow_setup import SPEC, commit, feature
+from .test_workflow_setup import SPEC, TASKS, commit, feature
 
 __all__ = ["feature"]
 ORIGIN = "http://testserver"
@@ -115,11 +116,98 @@ def test_each_endpoint_equals_the_cli_json(
     agents = client.get(f"/api/features/{SPEC}/agents").json()
     assert without_clock(agents) == without_clock(cli("agents", SPEC, "--json").json())
     tasks = client.get(f"/api/features/{SPEC}/tasks").json()
-    exported = cli("events", "export", SPEC, "--format", "json").json()
-    assert tasks == exported["tasks"]
+    assert tasks == cli("events", "tasks", SPEC, "--json").json()
     assert {(t["task_id"], t["status"], t["role"]) for t in tasks} >= {
         ("T001", "completed", "implementor-data"), ("T002", "in-progress", "implementor-api")
     }  # fmt: skip
+
+
+BOARD = TASKS + "- [ ] T004 Docs for <b>goals</b>\n- [ ] T005 Release notes\n"
+
+
+def test_the_task_board_lists_every_task_of_tasks_md(
+    cli: Run, client: TestClient, team: dict[str, Path]
+) -> None:
+    """Started, done, blocked and untouched tasks, each with its tasks.md title, in the
+    file's order; an untouched one is todo with no agent; a task only an event names comes
+    last without a title; the endpoint answers what `events tasks --json` prints."""
+    commit(team["overseer"], f"specs/{SPEC}/tasks.md", BOARD, "more tasks")
+    steps = [
+        ("events", "block", SPEC, "implementor-ui", "dependency", "API first", "--task", "T003"),
+        ("events", "log-event", SPEC, "implementor-ui", "task_started", "T009 by hand", "T009"),
+    ]
+    for args in steps:
+        assert cli(*args).code == 0
+    board = client.get(f"/api/features/{SPEC}/tasks").json()
+    assert board == cli("events", "tasks", SPEC, "--json").json()
+    assert [(t["task_id"], t["status"], t["role"]) for t in board] == [
+        ("T001", "completed", "implementor-data"), ("T002", "in-progress", "implementor-api"),
+        ("T003", "blocked", "implementor-ui"), ("T004", "todo", None), ("T005", "todo", None),
+        ("T009", "in-progress", "implementor-ui"),
+    ]  # fmt: skip
+    titles = {t["task_id"]: t["title"] for t in board}
+    assert titles["T004"] == "Docs for <b>goals</b>" and titles["T009"] is None
+    assert titles["T002"] == "API" and "Model in src/models.py" in titles["T001"]
+    table = cli("events", "tasks", SPEC)
+    assert table.code == 0 and "T005" in table.out and "todo" in table.out
+
+
+def conflicting(cli: Run, feature: dict[str, Path]) -> dict[str, Any]:
+    """Two implementors who changed the same lines (T001's, then T002's and an unrelated
+    commit), found by detect-conflicts; the scan's conflict between their branches."""
+    data, api = feature["impl-data"], feature["impl-api"]
+    mine = commit(data, "src/shared.py", "x = 1\n", "T001: shared model")
+    commit(data, "src/other.py", "y = 1\n", "T001 other file")
+    theirs = commit(api, "src/shared.py", "x = 2\n", "T002 [US1] done")
+    assert cli("detect-conflicts", "--json").code == 1
+    found = cli("events", "conflicts", SPEC, "--json").json()
+    pair = next(c for c in found if c["branch"] and "src/shared.py" in c["files"])
+    return {"conflict": pair, "data": mine, "api": theirs}
+
+
+def test_a_conflict_opens_the_commits_and_tasks_on_each_side(
+    cli: Run, repo: Path, feature: dict[str, Path]
+) -> None:
+    """A real conflict (git merge-tree): each side lists its commits ahead of the merge
+    base that touched the file, with the tasks they name, and not the commit that touched
+    another file; the library function's JSON is the CLI's."""
+    from claude_orchestrator.dashboard_api import conflict
+    from claude_orchestrator.render import to_json
+
+    found = conflicting(cli, feature)
+    ident = found["conflict"]["id"]
+    shown = cli("events", "conflict", str(ident), "--spec", SPEC, "--json").json()
+    orch = Orchestrator(repo, registry=PluginRegistry(entrypoints=False), env={})
+    assert json.loads(to_json(conflict(orch, ident, SPEC))) == shown
+    assert shown["conflict"] == found["conflict"] and shown["merge_base"]
+    sides = {s["branch"]: s["commits"] for s in shown["sides"]}
+    assert set(sides) == {found["conflict"]["branch"], found["conflict"]["other_branch"]}
+    commits = [(k["commit"], k["tasks"], k["files"]) for side in sides.values() for k in side]
+    assert sorted(commits) == sorted([
+        (found["data"], ["T001"], ["src/shared.py"]), (found["api"], ["T002"], ["src/shared.py"])
+    ])  # fmt: skip
+    text = cli("events", "conflict", str(ident))
+    assert text.code == 0 and "T001: shared model" in text.out
+
+
+def test_a_conflict_the_agent_logged_is_against_the_overseer_branch(
+    cli: Run, feature: dict[str, Path]
+) -> None:
+    """A logged conflict's sides are the agent's branch and the overseer's; an unknown id,
+    or one of another feature, is one error line, exit 2."""
+    commit(feature["impl-api"], "src/models.py", "z\n", "T002 models")
+    logged = cli("events", "log-conflict", SPEC, "implementor-api", '["src/models.py"]', "--json")
+    ident = str(logged.json()["id"])
+    sides = cli("events", "conflict", ident, "--json").json()["sides"]
+    assert [(s["branch"], s["role"]) for s in sides] == [
+        (f"feature/{SPEC}/impl-api", "implementor-api"), (f"feature/{SPEC}/overseer", "overseer")
+    ]  # fmt: skip
+    assert [k["tasks"] for k in sides[0]["commits"]] == [["T002"]] and not sides[1]["commits"]
+    assert cli("events", "add-feature", "004-other", "Other").code == 0
+    for args in (("999",), ("0",), (ident, "--spec", "004-other")):
+        wrong = cli("events", "conflict", *args)
+        assert wrong.code == 2 and wrong.err.startswith("error: "), wrong
+        assert len(wrong.err.strip().splitlines()) == 1 and "Traceback" not in wrong.err
 
 
 def test_filters_narrow_to_one_feature(cli: Run, client: TestClient, team: dict[str, Path]) -> None:

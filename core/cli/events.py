@@ -12,7 +12,7 @@ import typer
 
 from .. import dashboard_api, lean
 from ..errors import PluginError, StoreUnavailableError, ValidationError
-from ..render import render_events, render_status
+from ..render import render_events, render_status, table
 from . import render
 from .common import (
     DbOption,
@@ -228,7 +228,43 @@ def register(events: typer.Typer) -> None:
         rows = dashboard_api.features(orch(db), spec_id)
         emit(as_json, rows, render_status(rows))
 
+    register_board(events)
     register_migrate(events)
+
+
+def register_board(events: typer.Typer) -> None:
+    @events.command("tasks")
+    def tasks_cmd(spec_id: SpecArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+        """Show the task board: every task of the feature's tasks.md (on the overseer
+        branch) with its title, state (todo: no event yet) and agent, then the tasks only
+        the events name.
+
+        \b
+        Example:
+          claude-orchestrator events tasks 003-reading-goals --json
+        """
+        board = dashboard_api.tasks(orch(db), spec_id)
+        rows = [(t.task_id, t.status, t.role, t.title) for t in board]
+        emit(as_json, board, table(["Task", "State", "Agent", "Title"], rows))
+
+    @events.command("conflict")
+    def conflict_cmd(
+        conflict_id: Annotated[str, typer.Argument(help="The conflict's id (`events conflicts`).")],
+        spec: Annotated[
+            str | None, typer.Option("--spec", help="Only this feature's.", show_default=False)
+        ] = None,
+        db: DbOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Show a conflict with the commits on each side, ahead of the merge base, that
+        touched its files, and the tasks they name.
+
+        \b
+        Example:
+          claude-orchestrator events conflict 4 --json
+        """
+        found = dashboard_api.conflict(orch(db), conflict_id, spec)
+        emit(as_json, found, found.text())
 
 
 def register_migrate(events: typer.Typer) -> None:
