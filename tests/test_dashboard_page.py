@@ -80,10 +80,14 @@ def test_the_page_loads_the_demo_feature(page: Page, served: Served, demo: Path,
     agents = cli(demo, "agents", SPEC, "--json")
     shown = page.eval_on_selector_all("#agents-table tbody tr", "rs => rs.map(r => r.dataset.role)")
     assert shown == [a["role"] for a in agents]
-    tasks = cli(demo, "events", "export", SPEC, "--format", "json")["tasks"]
-    cards = page.eval_on_selector_all(".card", "cs => cs.map(c => [c.dataset.task, "
-                                      "c.dataset.status])")  # fmt: skip
-    assert sorted(cards) == sorted([t["task_id"], t["status"]] for t in tasks)
+    tasks = cli(demo, "events", "tasks", SPEC, "--json")
+    cards = page.eval_on_selector_all(".card", "cs => cs.map(c => [c.dataset.task, c.dataset."
+                                      "status, c.closest('.column').dataset.column, "
+                                      "c.querySelector('.title').textContent])")  # fmt: skip
+    column = {"todo": "todo", "reopened": "todo", "in-progress": "in-progress",
+              "blocked": "blocked", "completed": "done", "merged": "merged"}  # fmt: skip
+    assert sorted(cards) == sorted([t["task_id"], t["status"], column[t["status"]],
+                                    t["title"] or ""] for t in tasks)  # fmt: skip
     done = [t for t in tasks if t["status"] in ("completed", "merged")]
     assert page.locator('.column[data-column="merged"] .card').count() >= 1
     assert f"{len(done)} of {len(tasks)} tasks done" in page.inner_text("#progress-text")

@@ -177,8 +177,9 @@ function drawBoard(tasks) {
   for (const t of tasks) {
     const column = COLUMNS[t.status] || "todo";
     lists[column].push(el("li", { class: "card", "data-task": t.task_id, "data-status": t.status },
-      el("strong", { text: t.task_id }), " ", el("span", { class: "agent-name", text: t.role }),
-      el("div", { class: "muted", text: when(t.updated_at) })));
+      el("strong", { text: t.task_id }), " ", el("span", { class: "agent-name", text: t.role || "" }),
+      el("div", { class: "title", text: t.title || "" }),
+      el("div", { class: "muted", text: t.updated_at ? when(t.updated_at) : "" })));
   }
   for (const column of document.querySelectorAll("#board-columns .column")) {
     const list = lists[column.dataset.column];
