@@ -37,6 +37,7 @@ from .render import to_json
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from types import FrameType
 
     from .api import Orchestrator
 
@@ -169,7 +170,10 @@ def create_app(
         must come from; None: the origin each request was addressed to.
     :param static_dir: where the page and its files are (default: the package's).
     """
+    from .dashboard_sse import Hub
+
     library = Library(orch_factory)
+    hub = Hub(library)
     static = (static_dir or STATIC_DIR).resolve()
 
     async def call(fn: Callable[[Orchestrator], object]) -> Response:
@@ -227,8 +231,7 @@ def create_app(
         from .dashboard_sse import cursor
         from .dashboard_sse import stream as open_stream
 
-        after = cursor(request)
-        return await run_in_threadpool(library.call, lambda o: open_stream(o, after))
+        return await open_stream(hub, cursor(request))
 
     def action(run: Callable[[Orchestrator, dict[str, Any]], object]) -> Callable[..., Any]:
         async def endpoint(request: Request) -> Response:
@@ -265,6 +268,7 @@ def create_app(
 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        hub.close()
         library.close()
 
     from contextlib import asynccontextmanager
@@ -276,6 +280,7 @@ def create_app(
     )
     app.add_middleware(Guard, token=token)
     app.state.library = library
+    app.state.streams = hub
     return app
 
 
@@ -386,9 +391,17 @@ def url_of(host: str, port: int, token: str | None = None) -> str:
 
 
 def serve(app: Starlette, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` until interrupted (Ctrl-C stops it cleanly)."""
+    """Serve ``app`` on ``sock`` until interrupted (Ctrl-C or SIGTERM stops it cleanly:
+    the open event streams are ended first, so no response is left unfinished)."""
     import uvicorn
+
+    streams = app.state.streams
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            streams.end()
+            super().handle_exit(sig, frame)
 
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
                             timeout_graceful_shutdown=2)  # fmt: skip
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])

@@ -11,6 +11,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -226,3 +227,40 @@ def test_outside_a_repository_it_says_what_to_do(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc
     assert os.listdir(tmp_path) == []
+
+
+def hold_stream(url: str, opened: threading.Barrier, ended: list[bool]) -> None:
+    """Read the stream at ``url`` until the server ends it."""
+    with httpx.stream("GET", url, timeout=30) as answer:
+        assert answer.status_code == 200
+        opened.wait()
+        for _ in answer.iter_lines():
+            pass
+    ended.append(True)
+
+
+def test_ctrl_c_with_streams_open_ends_them_cleanly(repo: Path, initialized: Path) -> None:
+    """SIGINT (and SIGTERM) while two streams are open: the streams end, the command
+    exits without uvicorn's "ASGI callable returned without completing response"."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        assert CLI
+        proc = subprocess.Popen([CLI, "dashboard", "--port", "0"], cwd=repo, env=clean_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1] + "api/stream"
+        opened, ended = threading.Barrier(3, timeout=20), []
+        readers = [threading.Thread(target=hold_stream, args=(url, opened, ended))
+                   for _ in range(2)]  # fmt: skip
+        for reader in readers:
+            reader.start()
+        opened.wait()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+        for reader in readers:
+            reader.join(30)
+        assert ended == [True, True], err
+        assert "ASGI callable" not in err and "Traceback" not in err, err
+        # Ctrl-C: 130, as every command reports it; SIGTERM: the signal's own end
+        assert proc.returncode == (130 if sig == signal.SIGINT else -sig), (proc.returncode, err)
+        assert len(err.splitlines()) <= 1, err

@@ -10,7 +10,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,12 +32,15 @@ def library(repo: Path) -> Orchestrator:
 
 
 @contextlib.contextmanager
-def served(repo: Path, **options: Any) -> Iterator[str]:
-    """The dashboard of ``repo`` served by uvicorn on a free loopback port: its URL."""
+def served(
+    repo: Path, factory: Callable[[], Orchestrator] | None = None, **options: Any
+) -> Iterator[str]:
+    """The dashboard of ``repo`` (the library ``factory`` makes) served by uvicorn on a
+    free loopback port: its URL."""
     import uvicorn
 
     settings = {"read_only": False, "token": None, "allowed_origin": None, **options}
-    app = create_app(lambda: library(repo), **settings)
+    app = create_app(factory or (lambda: library(repo)), **settings)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
@@ -65,9 +68,15 @@ class Sent(NamedTuple):
 
 
 def read_events(
-    url: str, count: int, headers: dict[str, str] | None = None, timeout: float = 20
+    url: str,
+    count: int,
+    headers: dict[str, str] | None = None,
+    timeout: float = 20,
+    connected: threading.Event | None = None,
 ) -> list[Sent]:
-    """The first ``count`` events of the stream at ``url`` (then the client leaves)."""
+    """The first ``count`` events of the stream at ``url`` (then the client leaves; or
+    fewer when the server ends the stream). ``connected`` is set at the first line (the
+    stream's ``retry:``, sent once it has its cursor)."""
     found: list[Sent] = []
     fields: dict[str, list[str]] = {}
     deadline = time.monotonic() + timeout
@@ -75,6 +84,8 @@ def read_events(
         assert answer.status_code == 200, answer.read()
         assert answer.headers["content-type"].startswith("text/event-stream")
         for line in answer.iter_lines():
+            if connected is not None:
+                connected.set()
             assert time.monotonic() < deadline, f"only {len(found)} of {count} events came"
             if line.startswith(":"):
                 continue
@@ -158,3 +169,115 @@ def test_a_bad_cursor_is_400(repo: Path, initialized: Path) -> None:
             assert "Last-Event-ID" in answer.json()["error"] or "event id" in answer.json()["error"]
         for after in ("x", "²", "٣"):  # digits to str.isdigit, not to the cursor
             assert httpx.get(f"{url}/api/stream", params={"after": after}).status_code == 400
+
+
+def burst_in_one_transaction(orch: Orchestrator, count: int, tag: str = "burst") -> None:
+    """``count`` events committed at once (the feed's next poll finds them together)."""
+    from claude_orchestrator.models import NewEvent
+
+    with orch.store.transaction() as tx:
+        for i in range(count):
+            tx.append(NewEvent(SPEC, "implementor-data", "status_update", f"{tag} {i}"))
+
+
+def test_twenty_clients_share_one_feed_and_get_a_burst_whole(
+    monkeypatch: pytest.MonkeyPatch, repo: Path, initialized: Path
+) -> None:
+    """20 streams open, then 1,000 events: each stream has every id once, in order, and
+    each event was encoded once for all of them (one shared subscription)."""
+    encoded: list[int] = []
+    real = dashboard_sse.encode
+
+    def counted(event: Any) -> dashboard_sse.Encoded:
+        encoded.append(event.id)
+        return real(event)
+
+    monkeypatch.setattr(dashboard_sse, "encode", counted)
+    writer = library(repo)
+    first = writer.recent(1)[0].id
+    with served(repo) as url:
+        got: list[list[Sent]] = [[] for _ in range(20)]
+        ready = [threading.Event() for _ in range(20)]
+        readers = [threading.Thread(target=lambda n=n: got[n].extend(
+            read_events(f"{url}/api/stream", 1000, timeout=60, connected=ready[n])))
+            for n in range(20)]  # fmt: skip
+        for reader in readers:
+            reader.start()
+        assert all(r.wait(30) for r in ready)
+        burst_in_one_transaction(writer, 1000)
+        for reader in readers:
+            reader.join(90)
+    writer.close()
+    expected = [str(i) for i in range(first + 1, first + 1001)]
+    for sent in got:
+        assert [s.id for s in sent] == expected
+        assert json.loads(sent[-1].data)["message"] == "burst 999"
+    assert sorted(encoded) == [int(i) for i in expected]  # once each, not once per client
+
+
+def test_a_client_behind_its_queue_is_ended_and_resumes_with_nothing_lost(
+    monkeypatch: pytest.MonkeyPatch, repo: Path, initialized: Path
+) -> None:
+    """With a queue of 50 events, a burst of 500 at once overflows it: the stream ends,
+    and reconnecting with Last-Event-ID (catching up from the store) gets all 500 in
+    order."""
+    monkeypatch.setattr(dashboard_sse, "QUEUE", 50)
+    writer = library(repo)
+    first = writer.recent(1)[0].id
+    with served(repo) as url:
+        ready = threading.Event()
+        part: list[Sent] = []
+        reader = threading.Thread(target=lambda: part.extend(
+            read_events(f"{url}/api/stream", 500, timeout=30, connected=ready)))  # fmt: skip
+        reader.start()
+        assert ready.wait(30)
+        burst_in_one_transaction(writer, 500)
+        reader.join(40)
+        assert not reader.is_alive() and len(part) < 500  # ended: its queue was full
+        sent, connections = list(part), 1
+        while len(sent) < 500 and connections < 20:
+            last = sent[-1].id if sent else str(first)
+            sent += read_events(f"{url}/api/stream", 500 - len(sent), {"Last-Event-ID": last or ""})
+            connections += 1
+    writer.close()
+    assert [s.id for s in sent] == [str(i) for i in range(first + 1, first + 501)]
+    assert connections >= 2
+
+
+def test_the_stream_on_postgres(repo: Path, pg_dsn: str) -> None:
+    """On the postgres store (LISTEN/NOTIFY): events committed after connecting arrive,
+    and Last-Event-ID resumes with those committed while no one was connected."""
+    (repo / "orchestrator.yaml").write_text("version: 1\nplugins:\n  store: postgres\n")
+    env = {"CLAUDE_ORCHESTRATOR_DB_URL": pg_dsn, "CLAUDE_ORCHESTRATOR_NO_STORE_PROXY": "1"}
+
+    def on_postgres() -> Orchestrator:
+        return Orchestrator(repo, registry=PluginRegistry(entrypoints=False), env=env)
+
+    writer = on_postgres()
+    writer.init_store()
+    writer.add_feature(SPEC, "Reading goals")
+    try:
+        with served(repo, on_postgres) as url:
+            ready, got = threading.Event(), []
+            reader = threading.Thread(target=lambda: got.extend(
+                read_events(f"{url}/api/stream", 3, connected=ready)))  # fmt: skip
+            reader.start()
+            assert ready.wait(30)
+            logged = [
+                writer.log_event(SPEC, "overseer", "status_update", f"pg {i}") for i in range(3)
+            ]
+            reader.join(30)
+            assert [s.id for s in got] == [str(e.id) for e in logged]
+            more = [
+                writer.log_event(SPEC, "overseer", "status_update", f"later {i}") for i in range(2)
+            ]
+            resumed = read_events(f"{url}/api/stream", 4, {"Last-Event-ID": got[0].id or ""})
+        assert [json.loads(s.data)["message"] for s in resumed] == [
+            "pg 1",
+            "pg 2",
+            "later 0",
+            "later 1",
+        ]
+        assert [int(s.id or 0) for s in resumed[2:]] == [e.id for e in more]
+    finally:
+        writer.close()
