@@ -19,7 +19,7 @@ import mimetypes
 import re
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -160,6 +160,7 @@ def create_app(
     token: str | None,
     allowed_origin: str | None,
     static_dir: Path | None = None,
+    allowed_hosts: Collection[str] | None = None,
 ) -> Starlette:
     """The dashboard's app.
 
@@ -169,6 +170,9 @@ def create_app(
     :param allowed_origin: the page's origin (``http://127.0.0.1:8765``) that actions
         must come from; None: the origin each request was addressed to.
     :param static_dir: where the page and its files are (default: the package's).
+    :param allowed_hosts: the only ``Host`` values answered (``127.0.0.1:8765``; 403 for
+        any other: DNS rebinding); None: any (:func:`loopback_hosts` gives a loopback
+        bind's).
     """
     from .dashboard_sse import Hub
 
@@ -278,7 +282,7 @@ def create_app(
         exception_handlers={OrchestratorError: _orchestrator_error, HTTPException: _http_error},
         lifespan=asynccontextmanager(lifespan),
     )
-    app.add_middleware(Guard, token=token)
+    app.add_middleware(Guard, token=token, hosts=allowed_hosts)
     app.state.library = library
     app.state.streams = hub
     return app
@@ -341,6 +345,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def loopback_hosts(host: str, port: int) -> frozenset[str]:
+    """The ``Host`` values a request to a loopback bind of ``host``:``port`` may carry:
+    the address itself and ``localhost`` (both loopback addresses for ``localhost``)."""
+    name = host.strip("[]").lower()
+    names = {name, "localhost"} | ({"127.0.0.1", "::1"} if name == "localhost" else set())
+    return frozenset(f"[{n}]:{port}" if ":" in n else f"{n}:{port}" for n in names)
 
 
 def bind(host: str, port: int) -> socket.socket:

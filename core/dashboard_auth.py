@@ -7,6 +7,11 @@ as ``?token=TOKEN`` in the URL the command prints: that request sets the cookie
 The gate is plain ASGI middleware, so it covers every route, the event stream and the
 static files alike; a refusal is ``401`` with a JSON ``{"error": ...}``.
 
+Without a token (a loopback bind), the gate takes only requests addressed to the bound
+address or ``localhost`` with the port (``hosts``): any other ``Host`` is ``403``, reads
+included, so a page of another site whose name was rebound to 127.0.0.1 (DNS rebinding)
+reads nothing.
+
 Actions (``POST``) must also come from the page's own origin: an ``Origin`` (or, without
 one, a ``Referer``) equal to the configured origin, or, when none is configured, to the
 origin the request itself was addressed to. A request with neither header is refused:
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -37,7 +42,9 @@ CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 's
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # same-origin: the page's own requests carry their Referer (an action's Origin/Referer
+    # check needs it), no other site is told the page's URL (its ?token=)
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 )
 
@@ -82,19 +89,37 @@ async def refuse(send: Send, status: int, error: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class Guard:
-    """ASGI middleware: the security headers on every response, and, with a ``token``,
-    ``401`` for any request that does not carry it (see the module docstring)."""
+def host_of(scope: Scope) -> str:
+    """The request's ``Host`` header, lowercased ('' without one)."""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            return bytes(value).decode("latin-1").strip().lower()
+    return ""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+
+class Guard:
+    """ASGI middleware: the security headers on every response, with a ``token`` ``401``
+    for any request that does not carry it, with ``hosts`` ``403`` for any request
+    addressed to another host (see the module docstring)."""
+
+    def __init__(
+        self, app: ASGIApp, token: str | None, hosts: Collection[str] | None = None
+    ) -> None:
         self.app = app
         self.token = token
+        self.hosts = frozenset(h.lower() for h in hosts) if hosts is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         extra = list(SECURITY_HEADERS)
+        if self.hosts is not None and host_of(scope) not in self.hosts:
+            where = " or ".join(f"http://{h}/" for h in sorted(self.hosts))
+            await refuse(send, 403, f"this dashboard answers only at {where} (the request "
+                         f"named the host {host_of(scope)[:80]!r}): open one of those "
+                         "addresses")  # fmt: skip
+            return
         if self.token is not None:
             from starlette.requests import Request
 

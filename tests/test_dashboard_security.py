@@ -21,14 +21,14 @@ import pytest
 from claude_orchestrator.dashboard_auth import COOKIE
 
 from .conftest import CLI, Run, clean_env
-from .test_dashboard_api import TestClient, make_client, static
+from .test_dashboard_api import TestClient, client, make_client, static
 from .test_dashboard_sse import SPEC, read_events, served
 
 TOKEN = "s3cret-token-for-the-tests-0123456789"
 GETS = ["/", "/static/app.js", "/api/config", "/api/features", "/api/events",
         f"/api/features/{SPEC}/agents", "/api/stream", "/api/charts/tasks-done.svg",
         "/api/inbox", "/nothing-here"]  # fmt: skip
-__all__ = ["static"]
+__all__ = ["client", "static"]
 POSTS = ["/api/actions/unblock", "/api/actions/tell", "/api/actions/detect-conflicts"]
 
 
@@ -264,3 +264,62 @@ def test_ctrl_c_with_streams_open_ends_them_cleanly(repo: Path, initialized: Pat
         # Ctrl-C: 130, as every command reports it; SIGTERM: the signal's own end
         assert proc.returncode == (130 if sig == signal.SIGINT else -sig), (proc.returncode, err)
         assert len(err.splitlines()) <= 1, err
+
+
+HOSTS = frozenset({"127.0.0.1:8765", "localhost:8765"})
+
+
+def test_a_loopback_bind_answers_only_its_own_host(
+    cli: Run, repo: Path, initialized: Path, static: Path
+) -> None:
+    """DNS rebinding: with the allowed hosts of a loopback bind, a request naming any
+    other Host (another name, another port, none) is 403, reads and the stream
+    included, and an action does nothing; 127.0.0.1 and localhost with the port pass."""
+    before = count_events(cli)
+    with make_client(repo, static_dir=static, allowed_hosts=HOSTS) as c:
+        for host in ["evil.example:8765", "evil.example", "127.0.0.1:9999", "127.0.0.1",
+                     "localhost", "127.0.0.2:8765", "[::1]:8765", ""]:  # fmt: skip
+            for url in GETS:
+                answer = c.get(url, headers={"host": host})
+                assert answer.status_code == 403, (host, url)
+                assert answer.headers["content-type"] == "application/json"
+                assert "http://127.0.0.1:8765/" in answer.json()["error"]
+            answer = c.post("/api/actions/tell", json=TELL,
+                            headers={"host": host, "origin": f"http://{host}"})  # fmt: skip
+            assert answer.status_code == 403, host
+        assert count_events(cli) == before
+        for host in HOSTS | {"LOCALHOST:8765"}:
+            assert c.get("/api/features", headers={"host": host}).status_code == 200, host
+            ok = c.post("/api/actions/tell", json=TELL,
+                        headers={"host": host, "origin": f"http://{host}"})  # fmt: skip
+            assert ok.status_code == 200, (host, ok.text)
+
+
+def test_loopback_hosts() -> None:
+    from claude_orchestrator.dashboard_app import loopback_hosts
+
+    assert loopback_hosts("127.0.0.1", 8765) == HOSTS
+    assert loopback_hosts("::1", 80) == {"[::1]:80", "localhost:80"}
+    assert loopback_hosts("localhost", 1) == {"localhost:1", "127.0.0.1:1", "[::1]:1"}
+
+
+def test_the_command_refuses_a_rebound_host(repo: Path, initialized: Path) -> None:
+    """The command on 127.0.0.1 without a token: the page and the stream answer 403 to
+    a request naming another host, 200 to 127.0.0.1 and localhost."""
+    with dashboard(repo) as url:
+        port = url.split(":")[2].strip("/")
+        for path in ("", "api/features", "api/stream"):
+            answer = httpx.get(url + path, headers={"host": f"evil.example:{port}"})
+            assert answer.status_code == 403, path
+        assert httpx.get(url + "api/features", headers={"host": f"localhost:{port}"}).is_success
+        assert httpx.get(url + "api/features").is_success
+
+
+def test_the_referrer_policy_is_same_origin(client: TestClient) -> None:
+    """same-origin: the page's own requests carry their Referer (the actions' check
+    needs it; a POST with no-referrer can carry Origin: null), no other site gets it."""
+    for answer in (client.get("/api/features"), client.get("/nothing-here")):
+        assert answer.headers["referrer-policy"] == "same-origin"
+    refused = client.post("/api/actions/tell", json=TELL, headers={"origin": "null"})
+    assert refused.status_code == 403
+    assert refused.headers["referrer-policy"] == "same-origin"

@@ -61,6 +61,7 @@ def register(app: typer.Typer) -> None:
                 bind,  # fmt: skip
                 create_app,
                 is_loopback,
+                loopback_hosts,
                 page_origin,
                 serve,
                 url_of,
@@ -75,8 +76,11 @@ def register(app: typer.Typer) -> None:
         orch(db).status()  # no config or no store: say so now, before listening
         sock = bind(host, port)
         port = sock.getsockname()[1]
+        # without a token only the bound address's own names are answered (DNS rebinding)
+        hosts = loopback_hosts(host, port) if token is None else None
         app = create_app(lambda: Orchestrator(db=db, on_warning=warn), read_only=read_only,
-                         token=token, allowed_origin=page_origin(host, port))  # fmt: skip
+                         token=token, allowed_origin=page_origin(host, port),
+                         allowed_hosts=hosts)  # fmt: skip
         # a generated token is in the URL; one from --token-env is the user's, not printed
         url = url_of(host, port, token if token_env is None else None)
         notes = [f"the token is ${token_env}"] if token_env else []
