@@ -98,15 +98,15 @@ def register(app: typer.Typer) -> None:
         Example:
           */30 * * * * cd /repo && claude-orchestrator detect-conflicts
         """
+        from ..dashboard_api import detect_conflicts as detect
+
         # progress on a terminal only: cron mails whatever a job prints
         progress = to_stderr if sys.stderr.isatty() else None
-        scans = conflict_scan.detect_conflicts(orch(db), progress=progress)
-        found = [c for s in scans for c in s.conflicts]
-        text = to_json({"conflicts": bool(found), "features": scans}) if as_json else (
-            render.detect_conflicts(scans))  # fmt: skip
+        done = detect(orch(db), progress=progress)  # the dashboard's action calls it too
+        text = to_json(done) if as_json else render.detect_conflicts(done.features)
         if text:
             out(text)
-        if found:
+        if done.conflicts:
             raise typer.Exit(1)
 
 
