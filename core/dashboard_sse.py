@@ -182,7 +182,7 @@ class Hub:
             return  # the store failed: the streams end (below), their clients reconnect
         finally:
             subscription.close()
-            if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(self._stopped, subscription)
 
     def _deliver(self, batch: list[Encoded]) -> None:
