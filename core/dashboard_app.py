@@ -203,6 +203,10 @@ def create_app(
         every = _flag(request, "all")
         return await call(lambda o: dashboard_api.conflicts(o, _spec(request), every))
 
+    async def conflict(request: Request) -> Response:
+        ident = str(request.path_params["id"])
+        return await call(lambda o: dashboard_api.conflict(o, ident, _spec(request)))
+
     async def blockers(request: Request) -> Response:
         every, spec = _flag(request, "all"), _text(request, "spec")
         return await call(lambda o: dashboard_api.blockers(o, spec, every))
@@ -257,6 +261,7 @@ def create_app(
         Route("/api/features", features),
         Route("/api/features/{spec}/agents", agents),
         Route("/api/features/{spec}/conflicts", conflicts),
+        Route("/api/features/{spec}/conflicts/{id}", conflict),
         Route("/api/features/{spec}/tasks", tasks),
         Route("/api/events", events),
         Route("/api/blockers", blockers),

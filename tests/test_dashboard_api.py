@@ -210,6 +210,52 @@ def test_a_conflict_the_agent_logged_is_against_the_overseer_branch(
         assert len(wrong.err.strip().splitlines()) == 1 and "Traceback" not in wrong.err
 
 
+def test_the_conflict_endpoint_answers_the_cli_json(
+    cli: Run, client: TestClient, feature: dict[str, Path]
+) -> None:
+    """/api/features/SPEC/conflicts/ID is `events conflict ID --spec SPEC --json`, a scan's
+    conflict and a logged one; an unknown id, one of another feature or of an unknown
+    feature is 404, an id that is not a positive whole number 400: one JSON error line."""
+    found = conflicting(cli, feature)
+    logged = cli("events", "log-conflict", SPEC, "implementor-api", '["src/shared.py"]', "--json")
+    for ident in (str(found["conflict"]["id"]), str(logged.json()["id"])):
+        answer = client.get(f"/api/features/{SPEC}/conflicts/{ident}")
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        expected = cli("events", "conflict", ident, "--spec", SPEC, "--json")
+        assert expected.code == 0 and answer.json() == expected.json()
+        assert [k for side in answer.json()["sides"] for k in side["commits"]]
+    assert cli("events", "add-feature", "004-other", "Other").code == 0
+    ident = found["conflict"]["id"]
+    cases = [(f"/api/features/{SPEC}/conflicts/999", 404),
+             (f"/api/features/004-other/conflicts/{ident}", 404),
+             (f"/api/features/{UNKNOWN}/conflicts/{ident}", 404),
+             (f"/api/features/{SPEC}/conflicts/0", 400),
+             (f"/api/features/{SPEC}/conflicts/abc", 400),
+             (f"/api/features/{SPEC}/conflicts/-1", 400)]  # fmt: skip
+    for url, status in cases:
+        answer = client.get(url)
+        assert answer.status_code == status, (url, answer.text)
+        error = answer.json()["error"]
+        assert error and "\n" not in error and "Traceback" not in error, url
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURES)
+@given(ident=st.text(st.characters(codec="utf-8", exclude_characters="/."), min_size=1,
+                     max_size=12))  # fmt: skip
+def test_any_conflict_id_is_json_never_a_crash(
+    client: TestClient, initialized: Path, ident: str
+) -> None:
+    """Whatever the id (sent URL-encoded), the answer is one JSON error line: 404 (no such
+    conflict) or 400."""
+    from urllib.parse import quote
+
+    answer = client.get(f"/api/features/{SPEC}/conflicts/{quote(ident, safe='')}")
+    assert answer.status_code in (400, 404), (ident, answer.text)
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"] and "\n" not in answer.json()["error"]
+
+
 def test_filters_narrow_to_one_feature(cli: Run, client: TestClient, team: dict[str, Path]) -> None:
     """?spec= keeps one feature's rows; ?limit= caps the events."""
     assert cli("events", "add-feature", "004-other", "Other").code == 0
