@@ -161,6 +161,39 @@ def test_the_conflict_matrix_counts_what_the_cli_does(page: Page, served: Served
     assert "models.py" in page.locator("#conflict-detail-list code.file").all_inner_texts()
 
 
+#: each side of each opened conflict as the page shows it: (branch, role, its commits'
+#: full hash, shown hash, subject, task ids and files)
+SIDES = """ls => ls.map(l => [Number(l.dataset.conflict), [...l.querySelectorAll('.side')].map(s =>
+  [s.dataset.branch, s.dataset.role, [...s.querySelectorAll('li.commit')].map(k => [
+    k.dataset.commit, k.querySelector('.hash').textContent, k.querySelector('.subject').textContent,
+    [...k.querySelectorAll('.task')].map(t => t.textContent),
+    [...k.querySelectorAll('code.file')].map(f => f.textContent)])])])"""
+
+
+def test_a_conflict_cell_shows_each_sides_commits_and_tasks(page: Page, served: Served,
+                                                            demo: Path) -> None:  # fmt: skip
+    """Each cell of the matrix (the demo's real conflicts, after a scan) opens its
+    conflicts with both sides' branch, role and commits, each with its tasks and files:
+    what `events conflict ID --json` says."""
+    cli(demo, "detect-conflicts", "--json")
+    load(page, served.url + "/")
+    cells, seen, tasks = page.locator("#conflict-matrix td.hot"), set(), set()
+    assert cells.count() >= 1
+    for i in range(cells.count()):
+        cells.nth(i).click()
+        page.wait_for_selector("#conflict-detail-list[data-loaded]")
+        for ident, sides in page.eval_on_selector_all("#conflict-detail-list li.conflict", SIDES):
+            detail = cli(demo, "events", "conflict", str(ident), "--spec", SPEC, "--json")
+            assert sides == [[s["branch"], s["role"] or "",
+                              [[k["commit"], k["commit"][:7], k["subject"], k["tasks"], k["files"]]
+                               for k in s["commits"]]] for s in detail["sides"]]  # fmt: skip
+            assert len(sides) == 2 and all(side[2] for side in sides), detail
+            tasks |= {t for side in sides for k in side[2] for t in k[3]}
+            seen.add(ident)
+    assert seen == {c["id"] for c in cli(demo, "events", "conflicts", SPEC, "--json")}
+    assert tasks, "the demo's conflicting commits name their tasks"
+
+
 def test_a_commit_message_with_markup_renders_as_text(page: Page, served: Served,
                                                       demo: Path) -> None:  # fmt: skip
     """A commit whose message is an <img onerror> (synced by the git hook) and the same

@@ -20,6 +20,7 @@ const state = {
   lastId: 0,
   timer: null,
   source: null,
+  detail: 0,           // the conflict cell last opened (a late answer for another is dropped)
 };
 
 // ------------------------------------------------------------------------ helpers
@@ -235,13 +236,43 @@ function drawConflicts(conflicts) {
 }
 
 function showConflict(row, col, found) {
+  const ticket = ++state.detail;
+  const list = $("conflict-detail-list");
   $("conflict-detail-title").textContent = row + " × " + col;
-  $("conflict-detail-list").replaceChildren(...found.map((c) => el("li", { class: "conflict" },
+  delete list.dataset.loaded;
+  const items = found.map((c) => el("li", { class: "conflict", "data-conflict": c.id },
     el("span", { class: "badge sev-" + c.severity, text: c.severity }), " ",
     el("span", { text: c.role + (c.other_role ? " vs " + c.other_role : "") + ": " }),
     ...c.files.map((f) => el("code", { class: "file", text: f })),
-    el("span", { class: "muted", text: " " + when(c.detected_at) }))));
+    el("span", { class: "muted", text: " " + when(c.detected_at) }),
+    el("div", { class: "sides muted", text: "loading the commits…" })));
+  list.replaceChildren(...items);
   $("conflict-detail").hidden = false;
+  const spec = encodeURIComponent(state.spec);
+  Promise.all(found.map((c, i) => api("/api/features/" + spec + "/conflicts/" + c.id)
+    .then((detail) => drawSides(detail.sides), (error) => el("div", { class: "error", text: error.message }))
+    .then((sides) => {
+      if (ticket === state.detail) items[i].querySelector(".sides").replaceWith(sides);
+    }))).then(() => {
+    if (ticket === state.detail) list.dataset.loaded = "1";
+  });
+}
+
+// each side of a conflict: its branch and role, then its commits (newest first) since the
+// merge base that touched the conflict's files, with the tasks they name
+function drawSides(sides) {
+  return el("div", { class: "sides" }, ...sides.map((side) => el("div", {
+    class: "side", "data-branch": side.branch, "data-role": side.role || "",
+  },
+  el("h4", {}, el("span", { class: "mono", text: side.branch }),
+    el("span", { class: "muted", text: (side.role ? " " + side.role : "") + (side.tip ? "" : " (branch gone)") })),
+  side.commits.length
+    ? el("ul", { class: "commits" }, ...side.commits.map((k) => el("li", { class: "commit", "data-commit": k.commit },
+      el("code", { class: "hash", title: k.commit, text: short(k.commit) }), " ",
+      el("span", { class: "subject", text: k.subject }), " ",
+      ...k.tasks.map((t) => el("span", { class: "badge task", text: t })),
+      ...k.files.map((f) => el("code", { class: "file", text: f })))))
+    : el("div", { class: "muted none", text: "no commit since the merge base touched these files" }))));
 }
 
 function drawPrs(prs) {
