@@ -208,7 +208,8 @@ def view(
 
 def agent_views(orch: Orchestrator, spec_id: str | None = None) -> list[AgentView]:
     """Every agent's view (of one feature, or of every feature), overseer first, then by
-    role; reads only, takes no lock."""
+    role; reads only: a feature's state, message and guard events in one query (a short
+    transaction), none of its other events."""
     if spec_id is not None:
         features = [orch.feature(spec_id).spec_id]
     else:

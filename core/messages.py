@@ -47,8 +47,6 @@ HOWS = ("UserPromptSubmit", "PostToolUse", "PostToolUseFailure", "Stop", "tmux")
 ROUTE_CURSOR = "route-to-overseer"
 #: events routing reads per call (the next call reads on)
 ROUTE_BATCH = 500
-#: events read per query when a feature's events are scanned
-PAGE = 5000
 
 
 class Message(NamedTuple):
@@ -165,14 +163,10 @@ def routable(event: Event, kinds: Sequence[str]) -> bool:
 
 # ------------------------------------------------------------------------------ reads
 def feature_events(store: Store, spec_id: str, types: Sequence[str]) -> list[Event]:
-    """The feature's events of these types, oldest first (read by pages, no lock)."""
-    wanted = set(types)
-    found: list[Event] = []
-    after = 0
-    while page := store.events_after(spec_id, after, PAGE):
-        found += (e for e in page if e.event_type in wanted)
-        after = page[-1].id
-    return found
+    """The feature's events of these types, oldest first: the store selects them (one
+    short transaction, one query), so the feature's other events are never read."""
+    with store.transaction() as tx:
+        return tx.events(spec_id, types=tuple(types))
 
 
 def inbox(orch: Orchestrator, spec_id: str, role: str | None = None) -> list[Message]:
