@@ -653,3 +653,28 @@ def test_starting_notify_run_from_the_library_leaves_no_resource_warning(hook: H
             time.sleep(0.2)  # its pid file follows the lock
             stop_background(orch)
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
+def test_the_dashboard_starts_one_notify_run(hook: Hook) -> None:
+    """``dashboard`` starts the sender when channels are configured and none runs (as
+    ``up`` does); the sender delivers what is committed meanwhile."""
+    board = hook.start("dashboard", "--port", "0")
+    pid = None
+    try:
+        assert wait_for(lambda: "notify run started" in hook.output(board), 30), hook.output(board)
+        said = hook.output(board)
+        pid = int(re.search(r"notify run started \(pid (\d+);", said)[1])  # type: ignore[index]
+        assert wait_for(lambda: delivering(hook.state_dir, RUN), 20)
+        hook.events(1, "agent_waiting")
+        (request,) = hook.receiver.wait(1)
+        assert signed_by(request, SECRET)
+        assert hook.run("notify", "stop").out.strip() == f"stopped notify run (pid {pid})"
+        assert wait_for(lambda: gone(pid), 10)
+        pid = None
+    finally:
+        board.send_signal(signal.SIGINT)
+        board.wait(timeout=30)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    hook.assert_no_secrets()

@@ -86,6 +86,11 @@ def register(app: typer.Typer) -> None:
         notes = [f"the token is ${token_env}"] if token_env else []
         shown = ", ".join(notes + (["read-only"] if read_only else []))
         out(f"dashboard: {url}" + (f" ({shown})" if shown else ""))
+        from ..notify_run import start_background
+
+        sender = start_background(orch(db))  # channels configured and none sending
+        if sender is not None:
+            out(f"notifications: notify run started (pid {sender}; `notify stop` stops it)")
         out("Ctrl-C stops it.")
         sys.stdout.flush()
         if open_browser:
