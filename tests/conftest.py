@@ -339,3 +339,8 @@ def orch(repo: Path, registry: PluginRegistry) -> Iterator[Orchestrator]:
     o = Orchestrator(repo, registry=registry, env={})
     yield o
     o.close()
+
+
+# One Chromium per session and worker for every module (two sync_playwright at once in one
+# thread fail); imported last: tests.browser uses this module's helpers.
+from tests.browser import browser_fixture, page_fixture  # noqa: E402, F401 - fixtures

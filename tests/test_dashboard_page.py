@@ -19,13 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .browser import (  # noqa: F401 - fixtures
-    Served,
-    browser_fixture,
-    need_chromium,
-    page_fixture,
-    serve_dashboard,
-)
+from .browser import Served, need_chromium, serve_dashboard
 from .conftest import CLI, EXAMPLES, clean_env, git
 
 if TYPE_CHECKING:

@@ -7,11 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .browser import (  # noqa: F401 - fixtures
-    browser_fixture,
-    page_fixture,
-    serve_dashboard,
-)
+from .browser import serve_dashboard
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Request
