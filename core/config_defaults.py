@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
         "link": None,
     },
     "store": {"path": None},
+    "budgets": {"feature": None, "agent": None, "task": None, "on_exceed": "warn"},
+    "prices": {},
 }
 
 TEMPLATE = """\
@@ -227,4 +229,20 @@ store:
   # The event store's file. null: <git common dir>/orchestrator/events.db, shared by
   # every worktree of the repository.
   path: null
+
+budgets:
+  # What agents may cost, in US dollars (from their Claude Code transcripts: `metrics`).
+  # Crossing 80% and 100% of a cap records budget_warning / budget_exceeded (the
+  # notification channels send them). null: no cap.
+  feature: null   # one feature, every agent together
+  agent: null     # one agent of a feature
+  task: null      # one task
+  # warn: record the event only; stop: also stop the agents `up` started that the
+  # exceeded budget covers
+  on_exceed: warn
+
+# Model prices in US dollars per million tokens, over the shipped table (`metrics prices`
+# lists it), e.g.
+#   claude-sonnet-4-5: {input: 3, output: 15, cache_write: 3.75, cache_read: 0.30}
+prices: {}
 """

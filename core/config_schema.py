@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import notify_schema
+from . import metrics_schema, notify_schema
 
 SCHEMA_ID = "https://claude-orchestrator.dev/schemas/orchestrator.schema.json"
 
@@ -439,6 +439,8 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "notifications": notify_schema.SCHEMA,
+        "budgets": metrics_schema.BUDGETS,
+        "prices": metrics_schema.PRICES,
         "store": {
             "type": "object",
             "additionalProperties": False,

@@ -241,3 +241,48 @@ class Notification(NamedTuple):
     last_error: str | None = None
     #: the last HTTP status the channel answered (None: no answer)
     last_status: int | None = None
+
+
+class Usage(NamedTuple):
+    """The tokens of one model reply, read from a Claude Code transcript
+    (:mod:`claude_orchestrator.metrics_transcript`) and kept by the store.
+
+    ``key`` identifies the reply across transcripts (a resumed session copies earlier
+    replies into its new file): ``<message id>:<request id>`` as the transcript gives
+    them; the store keeps one record per key. ``at`` is the transcript's own timestamp
+    (the agent's clock, UTC ``YYYY-MM-DDTHH:MM:SS.sssZ``); ``spec_id``/``role`` are the
+    agent whose worktree the reply was made in, None for a session outside any
+    feature's agent."""
+
+    id: int
+    key: str
+    spec_id: str | None
+    role: str | None
+    session_id: str
+    model: str
+    at: str
+    input_tokens: int
+    output_tokens: int
+    #: cache-creation (write) and cache-read input tokens
+    cache_write_tokens: int
+    cache_read_tokens: int
+    #: where it was read: the transcript's path and 1-based line number
+    transcript: str
+    line: int
+    #: when the store recorded it (ignored on insert, like every ``created_at``)
+    created_at: str = ""
+
+
+class TranscriptCursor(NamedTuple):
+    """How far ingest read one transcript: the next byte to read and its line number,
+    and the file's identity then (device, inode), so that a re-read costs only the new
+    lines and a replaced or truncated file is read again from the start."""
+
+    path: str
+    device: int
+    inode: int
+    offset: int
+    #: lines before ``offset`` (the next line read is number ``line + 1``)
+    line: int
+    #: the session the transcript belongs to (its file name), for messages
+    session_id: str = ""

@@ -130,8 +130,8 @@ BAD_CONFIGS = [
     (
         "version: 1\nplugin:\n  store: sqlite\n",
         "orchestrator.yaml:2:1: unknown key 'plugin' "
-        "(allowed: agents, branches, ci, forge, guard, implementors, notifications, paths, "
-        "plugins, project, store, tasks, tests, version, worktrees)",
+        "(allowed: agents, branches, budgets, ci, forge, guard, implementors, notifications, "
+        "paths, plugins, prices, project, store, tasks, tests, version, worktrees)",
     ),
     (
         "version: 1\nplugins:\n  store: sqlite\n  colour: red\n",

@@ -1,0 +1,121 @@
+"""What model tokens cost: the shipped price table and the config's ``prices:``.
+
+Rates are US dollars per million tokens, as Anthropic's price list gives them on
+:data:`PRICES_DATE`: input, output, cache write (a 5-minute cache write: 1.25 x input) and
+cache read (0.1 x input). Models with a long-context price (the Sonnet 4 family: more than
+200,000 input tokens in one request) charge the whole request at that price, as the
+price list does.
+
+A model name is matched by its family (:func:`family`): ``claude-sonnet-4-5-20250929``,
+``anthropic/claude-sonnet-4-5``, ``us.anthropic.claude-sonnet-4-5-20250929-v1:0`` and
+``claude-sonnet-4-5@20250929`` are all ``claude-sonnet-4-5``. The config's ``prices``
+entries replace the shipped ones, by exact name first, then by family. A model found in
+neither is **unknown**: :func:`price_of` returns None and the reports list it, with its
+tokens, instead of pricing it at zero.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+#: the day the shipped rates were taken from Anthropic's price list
+PRICES_DATE = "2025-11-24"
+#: above this many input tokens (input + cache write + cache read) in one request, a
+#: model with a long-context price charges the whole request at it
+LONG_CONTEXT = 200_000
+MILLION = 1_000_000
+
+
+class Price(NamedTuple):
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+    #: the long-context price (more than :data:`LONG_CONTEXT` input tokens), if any
+    long: Price | None = None
+
+    def cost(self, input_tokens: int, output_tokens: int, cache_write: int,
+             cache_read: int) -> float:  # fmt: skip
+        """The cost in US dollars of one request with these tokens."""
+        rates = self
+        if self.long is not None and input_tokens + cache_write + cache_read > LONG_CONTEXT:
+            rates = self.long
+        return (
+            input_tokens * rates.input
+            + output_tokens * rates.output
+            + cache_write * rates.cache_write
+            + cache_read * rates.cache_read
+        ) / MILLION
+
+
+def _price(input_rate: float, output_rate: float, long: Price | None = None) -> Price:
+    return Price(input_rate, output_rate, input_rate * 1.25, input_rate * 0.1, long)
+
+
+_SONNET_4 = _price(3.0, 15.0, long=_price(6.0, 22.5))
+
+#: family -> price, as of :data:`PRICES_DATE`
+SHIPPED: dict[str, Price] = {
+    "claude-opus-4-5": _price(5.0, 25.0),
+    "claude-opus-4-1": _price(15.0, 75.0),
+    "claude-opus-4": _price(15.0, 75.0),
+    "claude-sonnet-4-5": _SONNET_4,
+    "claude-sonnet-4": _SONNET_4,
+    "claude-haiku-4-5": _price(1.0, 5.0),
+    "claude-3-7-sonnet": _price(3.0, 15.0),
+    "claude-3-5-sonnet": _price(3.0, 15.0),
+    "claude-3-5-haiku": _price(0.8, 4.0),
+    "claude-3-opus": _price(15.0, 75.0),
+    "claude-3-haiku": Price(0.25, 1.25, 0.30, 0.03),
+}
+
+_PROVIDER = re.compile(r"^(?:[a-z]{2,4}\.)?(?:anthropic[./])")
+_VERSION = re.compile(r"(?:-v\d+(?::\d+)?|\[1m\])$")
+_DATE = re.compile(r"(?:[-@]\d{8}|-latest)$")
+
+
+def family(model: str) -> str:
+    """The model's family name: lower case, without a provider prefix, a date, a
+    ``-latest``, a Bedrock version or a ``[1m]`` context suffix."""
+    name = model.strip().lower()
+    name = _PROVIDER.sub("", name, count=1)
+    name = _VERSION.sub("", name, count=1)
+    return _DATE.sub("", name, count=1)
+
+
+def configured(prices: Mapping[str, Mapping[str, Any]]) -> dict[str, Price]:
+    """The config's ``prices`` (validated by the schema) as :class:`Price` by name."""
+    table = {}
+    for name, entry in prices.items():
+        rate = float(entry["input"])
+        table[name] = Price(rate, float(entry["output"]),
+                            float(entry.get("cache_write", rate * 1.25)),
+                            float(entry.get("cache_read", rate * 0.1)))  # fmt: skip
+    return table
+
+
+class PriceTable:
+    """The shipped table with the config's entries over it."""
+
+    def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self._families = {family(name): price for name, price in self.overrides.items()}
+
+    def price_of(self, model: str) -> Price | None:
+        """The model's price, or None when neither the config nor the shipped table
+        knows it."""
+        if model in self.overrides:
+            return self.overrides[model]
+        name = family(model)
+        found = self._families.get(name)
+        return found if found is not None else SHIPPED.get(name)
+
+    def source_of(self, model: str) -> str | None:
+        """Where the model's price comes from: ``config``, ``shipped <date>`` or None."""
+        if model in self.overrides or family(model) in self._families:
+            return "config"
+        return f"shipped {PRICES_DATE}" if family(model) in SHIPPED else None
