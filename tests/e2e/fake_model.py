@@ -11,6 +11,12 @@ the scripted tool) get plain text and never consume the tool call. Every request
 recorded, so a test can read what Claude Code sent back: whether the tool ran, was denied
 by a permission rule, or was blocked by a hook.
 
+A test may choose the usage numbers each reply reports (``usage``: the main
+conversation's replies in order; ``side_usage``: every side reply), the model name every
+reply reports (``model``; by default the request's), and a text block before each tool
+call (``lead_text``: a reply with several content blocks). What each reply carried is
+recorded in ``replies``, so a test knows the exact totals a transcript should hold.
+
 Standard library only. The server binds 127.0.0.1 on a free port, answers a bounded number
 of requests, and shuts itself down after ``lifetime`` seconds even if the test forgets to.
 """
@@ -22,10 +28,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 
 FINAL_TEXT = "Done."
 SIDE_TEXT = "ok"
@@ -97,6 +103,63 @@ def estimate_tokens(body: Any) -> int:
     return max(1, len(json.dumps(body)) // 4) if body is not None else 1
 
 
+class ReplyUsage(NamedTuple):
+    """The usage numbers one reply reports, as the Messages API names them.
+
+    Streamed, ``message_start`` carries the input side and ``start_output_tokens`` (the
+    API sends a small placeholder there), ``message_delta`` the final ``output_tokens``
+    (and, with ``delta_input``, the input side again, as the API does since 2025).
+    Unstreamed, the one message carries all four numbers. The input side holds the
+    API's ``cache_creation`` breakdown (of the cache writes, ``cache_write_1h`` were
+    1-hour writes, the rest 5-minute ones) unless ``cache_breakdown`` is False.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    start_output_tokens: int = 1
+    delta_input: bool = False
+    cache_write_1h: int = 0
+    cache_breakdown: bool = True
+
+    def start(self) -> dict[str, Any]:
+        return {**self._input(), "output_tokens": self.start_output_tokens}
+
+    def delta(self) -> dict[str, Any]:
+        extra = self._input() if self.delta_input else {}
+        return {**extra, "output_tokens": self.output_tokens}
+
+    def final(self) -> dict[str, Any]:
+        return {**self._input(), "output_tokens": self.output_tokens}
+
+    def _input(self) -> dict[str, Any]:
+        numbers: dict[str, Any] = {
+            "input_tokens": self.input_tokens,
+            "cache_creation_input_tokens": self.cache_creation_input_tokens,
+            "cache_read_input_tokens": self.cache_read_input_tokens,
+        }
+        if self.cache_breakdown:
+            numbers["cache_creation"] = {
+                "ephemeral_5m_input_tokens": self.cache_creation_input_tokens - self.cache_write_1h,
+                "ephemeral_1h_input_tokens": self.cache_write_1h,
+            }
+        return numbers
+
+
+class SentReply(NamedTuple):
+    """One /v1/messages answer the stand-in sent."""
+
+    kind: str  # "main" | "side"
+    message_id: str
+    request_id: str
+    model: str
+    #: the chosen usage, None where the stand-in estimated it (no choice made)
+    usage: ReplyUsage | None
+    content: list[dict[str, Any]]
+    stream: bool
+
+
 class FakeModel:
     """Context manager running the stand-in; ``url`` is the ANTHROPIC_BASE_URL to use.
 
@@ -104,6 +167,13 @@ class FakeModel:
     ``{"name": "Write", "input": {"file_path": "/abs/x", "content": "x"}}``; they are made
     in order. ``on_result(index, tool_result)`` is called (on the server's thread) when
     the result of call ``index`` arrives, before the model answers it.
+
+    ``usage[n]`` is what the n-th reply of the main conversation reports (retries
+    included; replies past the end of the list, and side replies without
+    ``side_usage``, report an estimate from the request's size, as before); ``model``
+    replaces the request's model name in every reply; ``lead_text`` puts a text block
+    before each tool call; ``block_pause`` seconds pass after each streamed content
+    block (the next block and the final usage come that much later).
     """
 
     def __init__(
@@ -114,6 +184,11 @@ class FakeModel:
         final_text: str = FINAL_TEXT,
         lifetime: float = 300.0,
         max_requests: int = 200,
+        usage: Sequence[ReplyUsage] = (),
+        side_usage: ReplyUsage | None = None,
+        model: str | None = None,
+        lead_text: str | None = None,
+        block_pause: float = 0.0,
     ) -> None:
         calls = [tool_call, *more]
         for call in calls:
@@ -125,6 +200,13 @@ class FakeModel:
         self.final_text = final_text
         self.lifetime = lifetime
         self.max_requests = max_requests
+        self.usage = list(usage)
+        self.side_usage = side_usage
+        self.model = model
+        self.lead_text = lead_text
+        self.block_pause = block_pause
+        self.replies: list[SentReply] = []
+        self._main_replies = 0
         self.requests: list[Request] = []
         self.results: dict[int, dict[str, Any]] = {}  # by call index
         self.sent = [0] * len(calls)  # how often each call was sent
@@ -206,6 +288,11 @@ class FakeModel:
         """The tool_result answering the first scripted call, if Claude Code sent one."""
         return self.results.get(0)
 
+    def main_replies(self) -> list[SentReply]:
+        """The replies to the main conversation, in the order they were sent."""
+        with self._lock:
+            return [reply for reply in self.replies if reply.kind == "main"]
+
     def unknown_requests(self) -> list[Request]:
         return [r for r in self.requests if r.kind == "unknown"]
 
@@ -257,6 +344,19 @@ class FakeModel:
                     self.errors.append(f"on_result({i}): {exc!r}")
         return new
 
+    def usage_for(self, kind: str) -> ReplyUsage | None:
+        """The chosen usage of the next reply of this kind (None: estimate it); each
+        main reply takes the next entry of ``usage``, once."""
+        if kind != "main":
+            return self.side_usage
+        with self._lock:
+            index, self._main_replies = self._main_replies, self._main_replies + 1
+        return self.usage[index] if index < len(self.usage) else None
+
+    def sent_reply(self, reply: SentReply) -> None:
+        with self._lock:
+            self.replies.append(reply)
+
     def calls_made(self, body: Any) -> int:
         """How many scripted tool_uses the request's history holds."""
         made = {block.get("id") for block in blocks(body, "assistant")}
@@ -289,7 +389,8 @@ class FakeModel:
             "name": call["name"],
             "input": call["input"],
         }
-        return kind, [block], "tool_use"
+        lead = [{"type": "text", "text": self.lead_text}] if self.lead_text else []
+        return kind, [*lead, block], "tool_use"
 
 
 class _Server(ThreadingHTTPServer):
@@ -324,12 +425,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return raw.decode("utf-8", "replace")
 
-    def _send_json(self, status: int, payload: Any) -> None:
+    def _send_json(self, status: int, payload: Any, request_id: str | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+        self.send_header("request-id", request_id or "req_" + uuid.uuid4().hex[:24])
         self.end_headers()
         self.wfile.write(data)
 
@@ -383,10 +484,17 @@ class _Handler(BaseHTTPRequestHandler):
         body = request.body if isinstance(request.body, dict) else {}
         kind, content, stop_reason = self.fake.reply_for(body)
         request.kind = kind
-        model = str(body.get("model") or "claude-fake")
+        model = self.fake.model or str(body.get("model") or "claude-fake")
         message_id = "msg_" + uuid.uuid4().hex[:24]
+        request_id = "req_" + uuid.uuid4().hex[:24]
+        chosen = self.fake.usage_for(kind)
+        stream = bool(body.get("stream"))
+        self.fake.sent_reply(
+            SentReply(kind, message_id, request_id, model, chosen, content, stream)
+        )
         usage_in = estimate_tokens(body.get("messages"))
-        if not body.get("stream"):
+        if not stream:
+            final = chosen.final() if chosen else {"input_tokens": usage_in, "output_tokens": 5}
             self._send_json(
                 200,
                 {
@@ -397,17 +505,19 @@ class _Handler(BaseHTTPRequestHandler):
                     "content": content,
                     "stop_reason": stop_reason,
                     "stop_sequence": None,
-                    "usage": {"input_tokens": usage_in, "output_tokens": 5},
+                    "usage": final,
                 },
+                request_id,
             )
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
-        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+        self.send_header("request-id", request_id)
         self.end_headers()
         self.close_connection = True
+        start_usage = chosen.start() if chosen else {"input_tokens": usage_in, "output_tokens": 1}
         events: list[tuple[str, dict[str, Any]]] = [
             (
                 "message_start",
@@ -421,7 +531,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "content": [],
                         "stop_reason": None,
                         "stop_sequence": None,
-                        "usage": {"input_tokens": usage_in, "output_tokens": 1},
+                        "usage": start_usage,
                     },
                 },
             )
@@ -450,11 +560,15 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                    "usage": {"output_tokens": 5},
+                    "usage": chosen.delta() if chosen else {"output_tokens": 5},
                 },
             ),
             ("message_stop", {"type": "message_stop"}),
         ]
         for name, data in events:
             self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            if name == "content_block_stop" and self.fake.block_pause:
+                # as the API streams: each block arrives before the next one is written
+                self.wfile.flush()
+                time.sleep(self.fake.block_pause)
         self.wfile.flush()
