@@ -56,6 +56,8 @@ if TYPE_CHECKING:
         StoreInfo,
         TaskState,
         TestResult,
+        TranscriptCursor,
+        Usage,
     )
 
 
@@ -74,7 +76,7 @@ class StoreTransaction(Protocol):
     transaction commits, and if it does not (the block raised) nothing of it remains.
     ``insert_*`` methods ignore the record's ``id`` and creation time (``created_at``,
     ``detected_at``; a notification keeps its ``created_at``) and return the record with
-    the ones the store assigned;
+    the ones the store assigned (``insert_usage``: how many it wrote);
     ``update_*`` methods write every field of the record with that ``id`` except its
     names (spec id, role) and its creation time.
     """
@@ -226,6 +228,28 @@ class StoreTransaction(Protocol):
     def put_notify_state(self, scope: str, key: str, value: str | None) -> None:
         """Set (``None``: delete) a value of the notification pipeline."""
 
+    # -- token usage (:mod:`claude_orchestrator.metrics`) -------------------------------
+    def insert_usage(self, records: Sequence[Usage]) -> int:
+        """Keep these replies' usage (their ``id`` and ``created_at`` are ignored); a
+        record whose ``key`` the store has already, or that an earlier record of the same
+        call has, is left out (and uses up no id). How many were written. A record naming
+        a feature or an agent the store does not have raises the domain's not-found error
+        (``spec_id`` and ``role`` are both None, or both name an agent), a token count or
+        line outside 0 to 2**63 - 1 a ValidationError; nothing of the call is written
+        (the transaction rolls back). Usage is history: it is never changed or removed."""
+
+    def usage(self, spec_id: str | None = None, *, since: str | None = None) -> list[Usage]:
+        """The usage records (of the feature, if given; ``spec_id`` None: every record,
+        with or without a feature), those whose ``at`` is at or after ``since`` if given,
+        ordered by ``at`` then id (``at`` compared as text, as the transcript wrote it)."""
+
+    def transcript_cursor(self, path: str) -> TranscriptCursor | None:
+        """Where ingest stopped reading the transcript at ``path``, or None."""
+
+    def put_transcript_cursor(self, cursor: TranscriptCursor) -> None:
+        """Set where ingest stopped reading ``cursor.path`` (device and inode: any of
+        0 to 2**64 - 1, as ``os.stat`` gives them)."""
+
 
 # ---------------------------------------------------------------------------- queries
 @runtime_checkable
@@ -359,7 +383,7 @@ class EventStore(StoreQueries, Protocol):
     def info(self) -> StoreInfo:
         """Schema version, who wrote it, row counts per table (``features``, ``agents``,
         ``task_events``, ``pull_requests``, ``conflicts``, ``test_results``,
-        ``blockers``)."""
+        ``blockers``, ``usage``)."""
 
     def close(self) -> None:
         """Release connections; the object may not be used afterwards."""

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
         Notification,
         PullRequest,
         TestResult,
+        TranscriptCursor,
+        Usage,
     )
     from .store_proxy import Channel, ProxyPort
 
@@ -248,6 +250,12 @@ class _Forwarding(StoreTransaction):
     def notify_state(self, scope: str, key: str) -> str | None:
         return self._tx.call(StoreTransaction.notify_state, scope, key)
 
+    def usage(self, spec_id: str | None = None, *, since: str | None = None) -> list[Usage]:
+        return self._tx.call(StoreTransaction.usage, spec_id, since=since)
+
+    def transcript_cursor(self, path: str) -> TranscriptCursor | None:
+        return self._tx.call(StoreTransaction.transcript_cursor, path)
+
     # -- writes ----------------------------------------------------------------------
     def insert_feature(self, feature: Feature) -> Feature:
         return self._tx.call(StoreTransaction.insert_feature, feature)
@@ -311,3 +319,9 @@ class _Forwarding(StoreTransaction):
 
     def put_notify_state(self, scope: str, key: str, value: str | None) -> None:
         self._tx.call(StoreTransaction.put_notify_state, scope, key, value)
+
+    def insert_usage(self, records: Sequence[Usage]) -> int:
+        return self._tx.call(StoreTransaction.insert_usage, list(records))
+
+    def put_transcript_cursor(self, cursor: TranscriptCursor) -> None:
+        self._tx.call(StoreTransaction.put_transcript_cursor, cursor)

@@ -364,8 +364,9 @@ class PostgresConnection:
 
     def _info(self) -> StoreInfo:
         conn = self._ready()
+        counted = [t for t, added in schema.COUNTED.items() if added <= self.schema_version]
         counts = ", ".join(
-            f"(SELECT COUNT(*) FROM {table} WHERE project_id = %(p)s)" for table in schema.COUNTED
+            f"(SELECT COUNT(*) FROM {table} WHERE project_id = %(p)s)" for table in counted
         )
         row = conn.execute(
             f"SELECT {counts}, (SELECT value FROM schema_meta WHERE key = 'version'), "
@@ -373,8 +374,7 @@ class PostgresConnection:
             {"p": self._project_id},
         ).fetchone()
         assert row is not None
-        tables = dict(zip(schema.COUNTED, (int(n) for n in row[: len(schema.COUNTED)]),
-                          strict=True))  # fmt: skip
+        tables = dict(zip(counted, (int(n) for n in row[: len(counted)]), strict=True))
         return StoreInfo(self.location, int(row[-2]), written_by=str(row[-1]), counts=tables)
 
 

@@ -1,12 +1,13 @@
 """The agents' least-privilege role of the PostgreSQL store, for a DBA
 (``claude-orchestrator events init --print-grants [--role NAME]``).
 
-The role may read everything, append events and write the mutable records, and nothing
-else: no ``UPDATE``, ``DELETE`` or ``TRUNCATE`` of ``task_events``, no DDL (it owns
-nothing and may create nothing), so the store it writes cannot rewrite its history even
-by hand. Once the tables' owner has created the schema (``events init``), the role's
-``events init`` only registers its repository's project. Identifiers are quoted by
-psycopg's ``sql`` module; the script is idempotent, so it can run again after an upgrade.
+The role may read everything, append events and token usage and write the mutable
+records, and nothing else: no ``UPDATE``, ``DELETE`` or ``TRUNCATE`` of ``task_events``
+or ``usage``, no DDL (it owns nothing and may create nothing), so the store it writes
+cannot rewrite its history even by hand. Once the tables' owner has created the schema
+(``events init``), the role's ``events init`` only registers its repository's project.
+Identifiers are quoted by psycopg's ``sql`` module; the script is idempotent, so it can
+run again after an upgrade.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ if TYPE_CHECKING:
 DEFAULT_ROLE = "claude_orchestrator_agent"
 _ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,62}")
 
-#: what the agents' role may do: append and read events; read and write the rest
-APPEND_ONLY = ("task_events",)
+#: what the agents' role may do: append and read events and token usage (history, never
+#: rewritten); read and write the rest
+APPEND_ONLY = ("task_events", "usage")
 MUTABLE = (
     "projects", "features", "agents", "pull_requests", "conflicts",
     "test_results", "blockers", "agent_activity", "task_state", "sync_cursors",
     "synced_commits", "synced_actions", "delivery_cursors", "notifications", "notify_state",
+    "transcript_cursors",
 )  # fmt: skip
 #: rows the store deletes: a task without state events, a forgotten synced action, the
 #: notification queue's old messages and the pipeline's values it forgets

@@ -2,8 +2,9 @@
 so a user who started alone keeps their history when the team grows.
 
 Everything is copied with its ids and timestamps (:mod:`.postgres_migrate_tables` lists
-it): the records, the sync tables, the delivery cursors and the notification queue (its
-messages, queued, sent or dead, and the pipeline's values); the summaries are derived
+it): the records, the sync tables, the delivery cursors, the notification queue (its
+messages, queued, sent or dead, and the pipeline's values) and token usage (the replies'
+records and the transcript cursors); the summaries are derived
 again by the store's own rules (``agent_activity`` by the events' insert trigger,
 ``task_state`` with the domain's rule). The source is read-only
 (:mod:`.postgres_migrate_source`).

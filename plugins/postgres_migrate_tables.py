@@ -9,9 +9,10 @@ are *mutable*: a row whose other columns are the source's is the same record, an
 copy brings its mutable ones up to date; a difference anywhere else is another history.
 
 The numbered tables (ids per kind of record, from 1) are copied with their ids, in id
-order, the notification queue too (its messages, queued, sent or dead, keep their ids,
-keys and states); the sync tables, the delivery cursors and the notification pipeline's
-values are keyed; ``synced_actions`` is a list
+order, the notification queue and token usage too (its messages, queued, sent or dead,
+keep their ids, keys and states; usage records their ids and keys); the sync tables, the
+delivery cursors, the notification pipeline's values and the transcript cursors are
+keyed; ``synced_actions`` is a list
 whose order is what it says (SQLite's rowid order, PostgreSQL's ``seq``). The summaries
 are not copied: ``agent_activity`` is kept by the events' insert trigger and
 ``task_state`` is derived again with the domain's rule, as every write of the store does.
@@ -151,9 +152,16 @@ NOTIFICATIONS = Numbered("notifications", "notification", (
     _c("sent_at", mutable=True), _c("last_error", mutable=True),
     _c("last_status", mutable=True),
 ))  # fmt: skip
+#: token usage: history (nothing mutable), the transcript's ``at`` text as written
+USAGE = Numbered("usage", "usage record", (
+    _c("id"), _c("key"), _FEATURE, _AGENT, _c("session_id"), _c("model"), _c("at"),
+    _c("input_tokens"), _c("output_tokens"), _c("cache_write_tokens"),
+    _c("cache_read_tokens"), _c("transcript"), _c("line"), _c("created_at", TS),
+))  # fmt: skip
 #: in the order they are copied (what a row refers to comes before it)
 NUMBERED = (
-    FEATURES, AGENTS, EVENTS, PULL_REQUESTS, CONFLICTS, TEST_RESULTS, BLOCKERS, NOTIFICATIONS
+    FEATURES, AGENTS, EVENTS, PULL_REQUESTS, CONFLICTS, TEST_RESULTS, BLOCKERS, NOTIFICATIONS,
+    USAGE,
 )  # fmt: skip
 
 SYNC_CURSORS = Keyed("sync_cursors", "sync cursor of branch", (
@@ -168,7 +176,11 @@ DELIVERY_CURSORS = Keyed("delivery_cursors", "delivery cursor of", (
 NOTIFY_STATE = Keyed("notify_state", "notification pipeline's value (scope, key)", (
     _c("scope"), _c("key"), _c("value"),
 ), key=2)  # fmt: skip
-KEYED = (SYNC_CURSORS, SYNCED_COMMITS, DELIVERY_CURSORS, NOTIFY_STATE)
+TRANSCRIPT_CURSORS = Keyed("transcript_cursors", "transcript cursor of", (
+    _c("path"), _c("device"), _c("inode"), _c("byte_offset"), _c("line"), _c("session_id"),
+    _c("updated_at", TS),
+), key=1)  # fmt: skip
+KEYED = (SYNC_CURSORS, SYNCED_COMMITS, DELIVERY_CURSORS, NOTIFY_STATE, TRANSCRIPT_CURSORS)
 
 #: what each synced change said about each task, in the order it was first recorded
 ACTION_COLUMNS = "feature_id, branch, patch_id, task_id, action, event_id"

@@ -14,6 +14,8 @@ copy of a SQLite store, :mod:`.postgres_migrate`, keeps its ids).
 Version 3 adds the notification queue (:data:`NOTIFICATIONS`), whose records are
 deleted (the queue's retention): their ids come from a counter of the project's, so an
 id is never given twice.
+Version 4 adds token usage (:data:`USAGE`): append-only, so its ids are the project's
+largest plus one, as the records' are; and the transcript cursors.
 Views (:mod:`.postgres_views`) are dropped and recreated at their latest definition
 after the steps.
 ``task_events`` is append-only: a trigger refuses ``UPDATE``, ``DELETE`` and
@@ -27,7 +29,7 @@ notifies the project's channel (:func:`channel`), which the live feed
 # ruff: noqa: S608
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: the advisory-lock class of this tool (any fixed int4): (LOCK_CLASS, 0) guards the
 #: schema's migrations, (LOCK_CLASS, project id) a project's write transactions
 LOCK_CLASS = 0x436F5254
@@ -398,17 +400,78 @@ CREATE TABLE notify_state (
 );
 """
 
+#: Version 4: token usage (claude_orchestrator.metrics), one row per model reply, its key
+#: (``<message id>:<request id>``) unique per project; the feature and agent both NULL for
+#: a session outside any feature's agent. ``at`` is the transcript's time (the agent's
+#: clock) as text, as the SQLite store keeps it: compared byte-wise (``COLLATE "C"``),
+#: both stores answer alike whatever a transcript wrote. Rows are never deleted, so an id
+#: is the project's largest plus one (an id an insert gives above it is kept: ``events
+#: migrate``), and a reply stored already (``ON CONFLICT DO NOTHING``) uses none up. Then
+#: where ingest stopped reading each transcript (device and inode as signed 64-bit
+#: integers, as SQLite keeps them).
+USAGE = """
+CREATE OR REPLACE FUNCTION co_usage_id() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    next_id bigint;
+BEGIN
+    SELECT COALESCE(MAX(id), 0) + 1 INTO next_id FROM usage WHERE project_id = NEW.project_id;
+    IF NEW.id IS NULL OR NEW.id < next_id THEN
+        NEW.id := next_id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TABLE usage (
+    project_id integer NOT NULL REFERENCES projects(id),
+    id bigint NOT NULL,
+    key text NOT NULL,
+    feature_id bigint,
+    agent_id bigint,
+    session_id text NOT NULL,
+    model text NOT NULL,
+    at text NOT NULL,
+    input_tokens bigint NOT NULL CHECK (input_tokens >= 0),
+    output_tokens bigint NOT NULL CHECK (output_tokens >= 0),
+    cache_write_tokens bigint NOT NULL CHECK (cache_write_tokens >= 0),
+    cache_read_tokens bigint NOT NULL CHECK (cache_read_tokens >= 0),
+    transcript text NOT NULL,
+    line bigint NOT NULL CHECK (line >= 0),
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (project_id, id),
+    UNIQUE (project_id, key),
+    FOREIGN KEY (project_id, feature_id) REFERENCES features (project_id, id),
+    FOREIGN KEY (project_id, agent_id) REFERENCES agents (project_id, id)
+);
+CREATE TRIGGER usage_id BEFORE INSERT ON usage FOR EACH ROW EXECUTE FUNCTION co_usage_id();
+-- usage since a time, of a feature (metrics SPEC --since) or of all, in the order read
+CREATE INDEX idx_usage_feature_at ON usage (project_id, feature_id, at COLLATE "C", id);
+CREATE INDEX idx_usage_at ON usage (project_id, at COLLATE "C", id);
+CREATE TABLE transcript_cursors (
+    project_id integer NOT NULL REFERENCES projects(id),
+    path text NOT NULL,
+    device bigint NOT NULL,
+    inode bigint NOT NULL,
+    byte_offset bigint NOT NULL CHECK (byte_offset >= 0),
+    line bigint NOT NULL CHECK (line >= 0),
+    session_id text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (project_id, path)
+);
+"""
+
 #: version -> the statements that bring a store from version - 1 to it
 MIGRATIONS: dict[int, str] = {
     1: _FUNCTIONS.replace("{assign_id}", _assign_id()) + _TABLES + _INDEXES + _TRIGGERS,
     2: _keep_given_id(),
     3: NOTIFICATIONS,
+    4: USAGE,
 }
 
-#: the tables ``events info`` counts (the port's list)
-COUNTED = (
-    "features", "agents", "task_events", "pull_requests", "conflicts", "test_results", "blockers"
-)  # fmt: skip
+#: the tables ``events info`` counts (the port's list), each with the version that added
+#: it (a port of an older release's migrations counts what its schema has)
+COUNTED = {
+    "features": 1, "agents": 1, "task_events": 1, "pull_requests": 1, "conflicts": 1,
+    "test_results": 1, "blockers": 1, "usage": 4,
+}  # fmt: skip
 
 
 def channel(project_id: int) -> str:

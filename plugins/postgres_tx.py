@@ -24,6 +24,8 @@ from claude_orchestrator.models import (
     Notification,
     PullRequest,
     TestResult,
+    TranscriptCursor,
+    Usage,
 )
 from claude_orchestrator.protocols_store import BlockerRow
 
@@ -46,6 +48,18 @@ _ACTION_KEY = (
 
 
 _NOTIFICATIONS = f"SELECT {sr.NOTIFICATION_COLS} FROM notifications WHERE project_id = %s"
+_USAGE = (
+    "SELECT u.id, u.key, f.spec_id, a.role, u.session_id, u.model, u.at, u.input_tokens, "
+    "u.output_tokens, u.cache_write_tokens, u.cache_read_tokens, u.transcript, u.line, "
+    "co_ts(u.created_at) FROM usage u "
+    "LEFT JOIN features f ON f.project_id = u.project_id AND f.id = u.feature_id "
+    "LEFT JOIN agents a ON a.project_id = u.project_id AND a.id = u.agent_id "
+    "WHERE u.project_id = %s"
+)
+_INSERT_USAGE = (
+    f"INSERT INTO usage (project_id, {sr.USAGE_WRITTEN}) VALUES (%s, {', '.join(['%s'] * 12)}) "
+    "ON CONFLICT (project_id, key) DO NOTHING"
+)
 
 
 class PostgresTransaction(pr.RecordReads):
@@ -188,6 +202,26 @@ class PostgresTransaction(pr.RecordReads):
             (scope, key),
         )
         return str(rows[0][0]) if rows else None
+
+    def usage(self, spec_id: str | None = None, *, since: str | None = None) -> list[Usage]:
+        sql, params = _USAGE, list[Any]()
+        if spec_id is not None:
+            try:
+                params.append(self._feature_id(spec_id))
+            except NotFoundError:  # no such feature: it has no usage
+                return []
+            sql += " AND u.feature_id = %s"
+        if since is not None:
+            sql += f" AND u.at {pr.C} >= %s"
+            params.append(since)
+        return [Usage(*r) for r in self._rows(f"{sql} ORDER BY u.at {pr.C}, u.id", params)]
+
+    def transcript_cursor(self, path: str) -> TranscriptCursor | None:
+        rows = self._rows(
+            f"SELECT {sr.CURSOR_COLS} FROM transcript_cursors WHERE project_id = %s AND path = %s",
+            (path,),
+        )
+        return sr.transcript_cursor(rows[0]) if rows else None
 
     # -- writes ----------------------------------------------------------------------
     def insert_feature(self, feature: Feature) -> Feature:
@@ -382,4 +416,25 @@ class PostgresTransaction(pr.RecordReads):
             "INSERT INTO notify_state (project_id, scope, key, value) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (project_id, scope, key) DO UPDATE SET value = excluded.value",
             (scope, key, value),
+        )
+
+    def insert_usage(self, records: Sequence[Usage]) -> int:
+        # every owner looked up and every record checked before the first is written
+        rows = [(self.project, *sr.usage_values(r, *self._owner(r))) for r in records]
+        if not rows:
+            return 0
+        with self.conn.cursor() as cursor:
+            cursor.executemany(_INSERT_USAGE, rows)  # one pipeline of statements
+            return int(cursor.rowcount)
+
+    def _owner(self, record: Usage) -> tuple[int | None, int | None]:
+        owner = sr.usage_owner(record)
+        return (None, None) if owner is None else self._ids(*owner)
+
+    def put_transcript_cursor(self, cursor: TranscriptCursor) -> None:
+        self._run(
+            f"INSERT INTO transcript_cursors (project_id, {sr.CURSOR_COLS}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT (project_id, path) DO UPDATE SET {sr.CURSOR_SET}clock_timestamp()",
+            sr.cursor_values(cursor),
         )

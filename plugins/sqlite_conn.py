@@ -332,6 +332,7 @@ class SQLiteConnection:
             "conflicts",
             "test_results",
             "blockers",
+            "usage",
         )
         with self._errors():
             counts = {

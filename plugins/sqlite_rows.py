@@ -16,7 +16,16 @@ from typing import Any
 
 from claude_orchestrator import domain
 from claude_orchestrator.domain_tasks import STATE_EVENTS, TaskEvent, derive_task_state
-from claude_orchestrator.models import Blocker, Conflict, Event, NewEvent, Notification
+from claude_orchestrator.errors import ValidationError
+from claude_orchestrator.models import (
+    Blocker,
+    Conflict,
+    Event,
+    NewEvent,
+    Notification,
+    TranscriptCursor,
+    Usage,
+)
 
 STATE_MARKS = ", ".join("?" * len(STATE_EVENTS))
 #: the event a sync-status retraction (a rewritten commit no longer says it) takes back
@@ -74,6 +83,28 @@ NOTIFICATION_SET = (
     "payload = {0}, state = {0}, attempts = {0}, due_at = {0}, lease_owner = {0}, "
     "lease_until = {0}, sent_at = {0}, last_error = {0}, last_status = {0}"
 )
+
+
+#: a usage record's columns as written: its key, owner (feature and agent ids) and the rest
+USAGE_WRITTEN = (
+    "key, feature_id, agent_id, session_id, model, at, input_tokens, output_tokens, "
+    "cache_write_tokens, cache_read_tokens, transcript, line"
+)
+USAGE_SQL = (
+    "SELECT u.id, u.key, f.spec_id, a.role, u.session_id, u.model, u.at, u.input_tokens, "
+    "u.output_tokens, u.cache_write_tokens, u.cache_read_tokens, u.transcript, u.line, "
+    "u.created_at FROM usage u LEFT JOIN features f ON f.id = u.feature_id "
+    "LEFT JOIN agents a ON a.id = u.agent_id"
+)
+#: a transcript cursor's columns, in :class:`~claude_orchestrator.models.TranscriptCursor`'s order
+CURSOR_COLS = "path, device, inode, byte_offset, line, session_id"
+#: what writing a cursor again sets (then ``updated_at``, the store's own time)
+CURSOR_SET = (
+    "device = excluded.device, inode = excluded.inode, byte_offset = excluded.byte_offset, "
+    "line = excluded.line, session_id = excluded.session_id, updated_at = "
+)
+_TOKENS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+_INT64, _UINT64 = 1 << 63, 1 << 64
 
 
 def event(row: Sequence[Any], *, stored_commit: bool = False) -> Event:
@@ -139,6 +170,62 @@ def mutable_notification(notification: Notification) -> tuple[Any, ...]:
     n = notification
     return (n.payload, n.state, n.attempts, n.due_at, n.lease_owner, n.lease_until, n.sent_at,
             n.last_error, n.last_status)  # fmt: skip
+
+
+# -- usage and transcript cursors (both stores) ---------------------------------------------
+def usage_owner(record: Usage) -> tuple[str, str] | None:
+    """The (spec id, role) of the agent a usage record names, None for none; a record
+    naming one without the other is a ValidationError."""
+    if record.spec_id is None and record.role is None:
+        return None
+    if record.spec_id is None or record.role is None:
+        raise ValidationError(
+            f"the usage record {record.key[:80]!r} names spec_id={record.spec_id!r} and "
+            f"role={record.role!r}: give both (the agent it was made by) or neither"
+        )
+    return record.spec_id, record.role
+
+
+def usage_values(record: Usage, feature: int | None, agent: int | None) -> tuple[Any, ...]:
+    """The values of :data:`USAGE_WRITTEN` (ValidationError for a count no 64-bit
+    column holds)."""
+    for name in (*_TOKENS, "line"):
+        value = getattr(record, name)
+        if not 0 <= value < _INT64:
+            raise ValidationError(
+                f"the usage record {record.key[:80]!r} ({record.transcript}:{record.line}) has "
+                f"{name} {value}: a count is a whole number from 0 to 2**63 - 1"
+            )
+    u = record
+    return (u.key, feature, agent, u.session_id, u.model, u.at, u.input_tokens, u.output_tokens,
+            u.cache_write_tokens, u.cache_read_tokens, u.transcript, u.line)  # fmt: skip
+
+
+def cursor_values(cursor: TranscriptCursor) -> tuple[Any, ...]:
+    """The values of :data:`CURSOR_COLS`: device and inode (unsigned 64-bit, as ``os.stat``
+    gives them) stored as the signed 64-bit integers of the same bits; ValidationError
+    for a number outside those ranges."""
+    c = cursor
+    for name, value, top in (("device", c.device, _UINT64), ("inode", c.inode, _UINT64),
+                             ("offset", c.offset, _INT64), ("line", c.line, _INT64)):  # fmt: skip
+        if not 0 <= value < top:
+            raise ValidationError(
+                f"the transcript cursor of {c.path} has {name} {value}: give a whole number "
+                f"from 0 to {top - 1}"
+            )
+    return (c.path, _signed(c.device), _signed(c.inode), c.offset, c.line, c.session_id)
+
+
+def transcript_cursor(row: Sequence[Any]) -> TranscriptCursor:
+    return TranscriptCursor(row[0], _unsigned(row[1]), _unsigned(row[2]), *row[3:6])
+
+
+def _signed(value: int) -> int:
+    return value - _UINT64 if value >= _INT64 else value
+
+
+def _unsigned(value: int) -> int:
+    return value + _UINT64 if value < 0 else value
 
 
 # -- lookups -------------------------------------------------------------------------------

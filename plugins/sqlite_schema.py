@@ -9,7 +9,7 @@ at their latest definition. Everything runs inside the caller's transaction.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Tables as the original defined them, plus what version 1 added. ``IF NOT EXISTS``
 # lets the migration from version 0 create only what is missing.
@@ -255,6 +255,45 @@ CREATE TABLE notify_state (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (scope, key)
+);
+""",
+    7: """
+-- Token usage (claude_orchestrator.metrics): one row per model reply, read from the
+-- agents' Claude Code transcripts. The key (<message id>:<request id>) names a reply
+-- across transcripts (a resumed session copies earlier replies): each is kept once.
+-- feature_id and agent_id are both NULL for a session outside any feature's agent;
+-- at is the transcript's own time (the agent's clock), as it wrote it.
+CREATE TABLE usage (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    feature_id INTEGER REFERENCES features(id),
+    agent_id INTEGER REFERENCES agents(id),
+    session_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    at TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL CHECK (input_tokens >= 0),
+    output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
+    cache_write_tokens INTEGER NOT NULL CHECK (cache_write_tokens >= 0),
+    cache_read_tokens INTEGER NOT NULL CHECK (cache_read_tokens >= 0),
+    transcript TEXT NOT NULL,
+    line INTEGER NOT NULL CHECK (line >= 0),
+    created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+-- Usage since a time, of a feature (metrics SPEC --since) or of all, in the order it is
+-- read (an index's entries end with the rowid: ties of at come in id order).
+CREATE INDEX idx_usage_feature_at ON usage(feature_id, at);
+CREATE INDEX idx_usage_at ON usage(at);
+-- How far ingest read each transcript: the next byte (byte_offset: OFFSET is a keyword)
+-- and the lines before it, and the file's identity then (device, inode; stored as
+-- signed 64-bit integers), so a replaced or truncated file is read again from the start.
+CREATE TABLE transcript_cursors (
+    path TEXT PRIMARY KEY,
+    device INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    byte_offset INTEGER NOT NULL CHECK (byte_offset >= 0),
+    line INTEGER NOT NULL CHECK (line >= 0),
+    session_id TEXT NOT NULL,
+    updated_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 """,
 }

@@ -26,6 +26,8 @@ from claude_orchestrator.models import (
     Notification,
     PullRequest,
     TestResult,
+    TranscriptCursor,
+    Usage,
 )
 from claude_orchestrator.protocols_store import BlockerRow
 
@@ -38,6 +40,12 @@ _SYNCED = (
     "WHERE sa.feature_id = ? AND sa.branch = ?"
 )
 _ACTION_KEY = "feature_id = ? AND branch = ? AND patch_id = ? AND task_id = ? AND action = ?"
+# A record whose key is stored already (by this call too) is not inserted at all: an
+# insert that ON CONFLICT stops would still use up an AUTOINCREMENT id.
+_INSERT_USAGE = (
+    f"INSERT INTO usage ({sr.USAGE_WRITTEN}) SELECT {', '.join('?' * 12)} "
+    "WHERE NOT EXISTS (SELECT 1 FROM usage WHERE key = ?)"
+)
 
 
 class SQLiteTransaction:
@@ -180,6 +188,26 @@ class SQLiteTransaction:
         rows = self._rows("SELECT value FROM notify_state WHERE scope = ? AND key = ?",
                           (scope, key))  # fmt: skip
         return str(rows[0][0]) if rows else None
+
+    def usage(self, spec_id: str | None = None, *, since: str | None = None) -> list[Usage]:
+        where, params = list[str](), list[Any]()
+        if spec_id is not None:
+            try:
+                params.append(self._feature_id(spec_id))
+            except NotFoundError:  # no such feature: it has no usage
+                return []
+            where.append("u.feature_id = ?")
+        if since is not None:
+            where.append("u.at >= ?")
+            params.append(since)
+        sql = sr.USAGE_SQL + (f" WHERE {' AND '.join(where)}" if where else "")
+        return [Usage(*r) for r in self._rows(sql + " ORDER BY u.at, u.id", params)]
+
+    def transcript_cursor(self, path: str) -> TranscriptCursor | None:
+        rows = self._rows(
+            f"SELECT {sr.CURSOR_COLS} FROM transcript_cursors WHERE path = ?", (path,)
+        )
+        return sr.transcript_cursor(rows[0]) if rows else None
 
     # -- writes ----------------------------------------------------------------------
     def _insert(self, sql: str, params: Sequence[Any]) -> tuple[int, str]:
@@ -365,4 +393,22 @@ class SQLiteTransaction:
             "INSERT INTO notify_state (scope, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
             (scope, key, value),
+        )
+
+    def insert_usage(self, records: Sequence[Usage]) -> int:
+        # every owner looked up and every record checked before the first is written
+        rows = [(*sr.usage_values(r, *self._owner(r)), r.key) for r in records]
+        if not rows:
+            return 0
+        return int(self.conn.executemany(_INSERT_USAGE, rows).rowcount)
+
+    def _owner(self, record: Usage) -> tuple[int | None, int | None]:
+        owner = sr.usage_owner(record)
+        return (None, None) if owner is None else self._ids(*owner)
+
+    def put_transcript_cursor(self, cursor: TranscriptCursor) -> None:
+        self.conn.execute(
+            f"INSERT INTO transcript_cursors ({sr.CURSOR_COLS}) VALUES (?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (path) DO UPDATE SET {sr.CURSOR_SET}{sr.NOW}",
+            sr.cursor_values(cursor),
         )
