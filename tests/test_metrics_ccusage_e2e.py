@@ -196,8 +196,10 @@ def claude_session(base: Path, impl: Path, home: Path, model: str | None) -> Ses
     settings.write_text(json.dumps({"permissions": {"defaultMode": "dontAsk",
                                                     "allow": ["Bash(echo step *)"]}}))  # fmt: skip
     before = set(home.glob(".claude/projects/*/*.jsonl"))
+    # block_pause: each block arrives apart, as the API streams them, so a block's line
+    # could be written before the final usage came (it is not: see the first test)
     with FakeModel(*calls, usage=SESSIONS[model], side_usage=ReplyUsage(),
-                   lead_text="Running the next step.") as fake:  # fmt: skip
+                   lead_text="Running the next step.", block_pause=0.2) as fake:  # fmt: skip
         run = run_claude(impl, settings, fake, timeout=120, env={"HOME": str(home)},
                          args=["--model", model] if model else [])  # fmt: skip
     assert not run.timed_out and run.returncode == 0, run
