@@ -382,7 +382,8 @@ def test_without_matplotlib_the_error_says_how_to_install_it(tmp_path: Path) -> 
 
 def test_importing_the_modules_does_not_import_matplotlib() -> None:
     code = (
-        "import sys, claude_orchestrator, claude_orchestrator.metrics_plot; "
+        "import sys, claude_orchestrator, claude_orchestrator.metrics_plot, "
+        "claude_orchestrator.metrics_report; "
         "print(sorted(m for m in ('matplotlib', 'numpy', 'PIL') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], env=clean_env(), capture_output=True,
