@@ -56,8 +56,16 @@ _USAGE = (
     "LEFT JOIN agents a ON a.project_id = u.project_id AND a.id = u.agent_id "
     "WHERE u.project_id = %s"
 )
+#: the PostgreSQL types of :data:`~.sqlite_rows.USAGE_WRITTEN`, in its order
+_USAGE_TYPES = ("text", "bigint", "bigint", "text", "text", "text", "bigint", "bigint", "bigint",
+                "bigint", "text", "bigint")  # fmt: skip
+# One statement for any number of records: a column of values per array, inserted in the
+# records' order (their ids follow it); a key stored already, or by an earlier row of the
+# statement, is left out.
 _INSERT_USAGE = (
-    f"INSERT INTO usage (project_id, {sr.USAGE_WRITTEN}) VALUES (%s, {', '.join(['%s'] * 12)}) "
+    f"INSERT INTO usage (project_id, {sr.USAGE_WRITTEN}) SELECT %s, {sr.USAGE_WRITTEN} "
+    f"FROM unnest({', '.join(f'%s::{t}[]' for t in _USAGE_TYPES)}) "
+    f"WITH ORDINALITY AS r({sr.USAGE_WRITTEN}, n) ORDER BY n "
     "ON CONFLICT (project_id, key) DO NOTHING"
 )
 
@@ -420,12 +428,11 @@ class PostgresTransaction(pr.RecordReads):
 
     def insert_usage(self, records: Sequence[Usage]) -> int:
         # every owner looked up and every record checked before the first is written
-        rows = [(self.project, *sr.usage_values(r, *self._owner(r))) for r in records]
+        rows = [sr.usage_values(r, *self._owner(r)) for r in records]
         if not rows:
             return 0
-        with self.conn.cursor() as cursor:
-            cursor.executemany(_INSERT_USAGE, rows)  # one pipeline of statements
-            return int(cursor.rowcount)
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        return int(self.conn.execute(_INSERT_USAGE, (self.project, *columns)).rowcount)
 
     def _owner(self, record: Usage) -> tuple[int | None, int | None]:
         owner = sr.usage_owner(record)
