@@ -36,11 +36,12 @@ import pytest
 
 from .testing_feed import FeedContract
 from .testing_notifier import NotifierContract
+from .testing_port_usage import UsageContract
 from .testing_store import AGENTS, SPEC, PortContract, StoreContract
 
 __all__ = [
-    "AGENTS", "SPEC", "FeedContract", "NotifierContract", "PortContract", "StoreContract", "pm",
-    "register_plugin",
+    "AGENTS", "SPEC", "FeedContract", "NotifierContract", "PortContract", "StoreContract",
+    "UsageContract", "pm", "register_plugin",
 ]  # fmt: skip
 
 if TYPE_CHECKING:

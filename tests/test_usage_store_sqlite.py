@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from claude_orchestrator.models import TranscriptCursor
+from claude_orchestrator.errors import ValidationError
+from claude_orchestrator.models import TranscriptCursor, Usage
 from claude_orchestrator.plugins.sqlite_port import SQLitePort
 from claude_orchestrator.plugins.sqlite_rows import USAGE_SQL
 from claude_orchestrator.plugins.sqlite_schema import SCHEMA_VERSION
@@ -100,6 +101,35 @@ def test_a_version_6_store_gets_the_usage_tables(tmp_path: Path) -> None:
     fresh.initialize()
     fresh.close()
     assert schema_of(db) == schema_of(tmp_path / "fresh.db")  # as a new store's, exactly
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (usage("m1:r1", ("001-usage", None)),
+         "the usage record 'm1:r1' names spec_id='001-usage' and role=None: give both"),
+        (usage("m1:r1", (None, "overseer")), "spec_id=None and role='overseer': give both"),
+        (usage("m1:r1", output_tokens=-1, line=7),
+         r"'m1:r1' \(/t/session-1.jsonl:7\) has output_tokens -1: a count is a whole number "
+         r"from 0 to 2\*\*63 - 1"),
+        (usage("m1:r1", cache_read_tokens=2**63), f"has cache_read_tokens {2**63}:"),
+        (usage("m1:r1", line=-5), r"\(/t/session-1.jsonl:-5\) has line -5:"),
+    ],
+)  # fmt: skip
+def test_a_bad_record_is_refused_in_one_line_naming_it(
+    tmp_path: Path, bad: Usage, says: str
+) -> None:
+    port = SQLitePort(tmp_path / "events.db")
+    port.initialize()
+    register_features(port)
+    with pytest.raises(ValidationError, match=says) as refused, port.transaction() as tx:
+        tx.insert_usage([bad])
+    assert "\n" not in str(refused.value)
+    cursor = TranscriptCursor("/t/a.jsonl", 2**64, 0, -1, 0, "a")
+    says = f"^the transcript cursor of /t/a.jsonl has device {2**64}: give a whole number from "
+    with pytest.raises(ValidationError, match=f"{says}0 to {2**64 - 1}$"), port.transaction() as tx:
+        tx.put_transcript_cursor(cursor)
+    port.close()
 
 
 def test_a_repeated_key_uses_up_no_id(tmp_path: Path) -> None:
