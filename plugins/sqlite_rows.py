@@ -104,6 +104,7 @@ CURSOR_SET = (
     "line = excluded.line, session_id = excluded.session_id, updated_at = "
 )
 _TOKENS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+_TEXTS = ("key", "session_id", "model", "at", "transcript")
 _INT64, _UINT64 = 1 << 63, 1 << 64
 
 
@@ -188,7 +189,14 @@ def usage_owner(record: Usage) -> tuple[str, str] | None:
 
 def usage_values(record: Usage, feature: int | None, agent: int | None) -> tuple[Any, ...]:
     """The values of :data:`USAGE_WRITTEN` (ValidationError for a count no 64-bit
-    column holds)."""
+    column holds, or text with a NUL, which PostgreSQL cannot store: both stores keep the
+    same records, and ``events migrate`` copies every one)."""
+    for name in _TEXTS:
+        if "\x00" in getattr(record, name):
+            raise ValidationError(
+                f"the usage record {record.key[:80]!r} ({record.transcript}:{record.line}) has "
+                f"a NUL character in its {name}, which the store cannot keep"
+            )
     for name in (*_TOKENS, "line"):
         value = getattr(record, name)
         if not 0 <= value < _INT64:
@@ -206,6 +214,10 @@ def cursor_values(cursor: TranscriptCursor) -> tuple[Any, ...]:
     gives them) stored as the signed 64-bit integers of the same bits; ValidationError
     for a number outside those ranges."""
     c = cursor
+    if "\x00" in c.path + c.session_id:
+        raise ValidationError(
+            f"the transcript cursor of {c.path!r} has a NUL character, which the store cannot keep"
+        )
     for name, value, top in (("device", c.device, _UINT64), ("inode", c.inode, _UINT64),
                              ("offset", c.offset, _INT64), ("line", c.line, _INT64)):  # fmt: skip
         if not 0 <= value < top:

@@ -114,6 +114,9 @@ def test_a_version_6_store_gets_the_usage_tables(tmp_path: Path) -> None:
          r"from 0 to 2\*\*63 - 1"),
         (usage("m1:r1", cache_read_tokens=2**63), f"has cache_read_tokens {2**63}:"),
         (usage("m1:r1", line=-5), r"\(/t/session-1.jsonl:-5\) has line -5:"),
+        (usage("m1\x00:r1"), r"\(/t/session-1.jsonl:1\) has a NUL character in its key, which"),
+        (usage("m1:r1", model="claude\x00"), "a NUL character in its model"),
+        (usage("m1:r1", at="\x00"), "a NUL character in its at"),
     ],
 )  # fmt: skip
 def test_a_bad_record_is_refused_in_one_line_naming_it(
@@ -125,6 +128,10 @@ def test_a_bad_record_is_refused_in_one_line_naming_it(
     with pytest.raises(ValidationError, match=says) as refused, port.transaction() as tx:
         tx.insert_usage([bad])
     assert "\n" not in str(refused.value)
+    with pytest.raises(ValidationError, match="has a NUL character"), port.transaction() as tx:
+        tx.put_transcript_cursor(TranscriptCursor("/t/a\x00.jsonl", 1, 2, 3, 4, "a"))
+    with port.transaction() as tx:
+        assert tx.usage() == []
     cursor = TranscriptCursor("/t/a.jsonl", 2**64, 0, -1, 0, "a")
     says = f"^the transcript cursor of /t/a.jsonl has device {2**64}: give a whole number from "
     with pytest.raises(ValidationError, match=f"{says}0 to {2**64 - 1}$"), port.transaction() as tx:
