@@ -52,6 +52,8 @@ HOOKS = ("SessionStart", "UserPromptSubmit", "PostToolUse", "PostToolUseFailure"
 #: the hooks that hand the agent its messages
 DELIVERING = ("UserPromptSubmit", "PostToolUse", "PostToolUseFailure", "Stop")
 WAITING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
+#: the hooks after which the session's transcript is ingested (``metrics``)
+INGESTING = ("Stop", "SessionEnd")
 
 
 class Observation(NamedTuple):
@@ -191,10 +193,13 @@ def find_agent(orch: Orchestrator) -> Agent | None:
 # ------------------------------------------------------------------------- recording
 def _event(agent: Agent, seen: Observation, state: str) -> list[str | None]:
     from .agent_state import EVENT_OF_STATE
+    from .store_ops import now
 
+    # ``clock``: this machine's time now; the store's time of the record minus it is the
+    # agent's clock offset, which moves its transcript's times onto the store's clock
     metadata: dict[str, Any] = {"hook": seen.hook, "session_id": seen.session_id,
                                 "transcript_path": seen.transcript_path, "tool": seen.tool,
-                                "detail": seen.detail}  # fmt: skip
+                                "detail": seen.detail, "clock": now()}  # fmt: skip
     if seen.hook == "SessionStart":
         metadata["worktree"] = agent.worktree
     message = seen.detail or state
@@ -202,23 +207,41 @@ def _event(agent: Agent, seen: Observation, state: str) -> list[str | None]:
             json.dumps(metadata)]  # fmt: skip
 
 
-def _current(orch: Orchestrator, agent: Agent, how: str | None) -> tuple[str | None, list[Message]]:
-    """(the agent's state, the messages this call delivers) in one transaction; the
-    state is None when the store cannot say (the record is written, or spooled)."""
+class Current(NamedTuple):
+    #: the agent's state; None when the store cannot say (the record is written, or spooled)
+    state: str | None
+    #: the messages this call delivers
+    delivered: list[Message]
+    #: why the agent must stop (an exceeded budget, ``on_exceed: stop``), or None
+    halt: str | None = None
+
+
+def _current(orch: Orchestrator, agent: Agent, how: str | None) -> Current:
+    """The agent's state, the messages this call delivers and whether a budget halts
+    it, in one transaction."""
     from .agent_state import STATE_TYPES, latest_state
     from .messages import TYPES, delivered_event, pending_of, route
 
     if how is not None:
         route(orch)
+    caps = orch.config.data.get("budgets") or {}
+    halting = how is not None and caps.get("on_exceed") == "stop"
     written: list[Event] = []
+    halt = None
     with orch.store.transaction() as tx:
         events = tx.events(agent.spec_id, role=agent.role, types=(*STATE_TYPES, *TYPES))
         state = latest_state(events)[0]
-        waiting = pending_of(events) if how is not None else []
+        if halting:
+            from .metrics_budget import TYPES as BUDGET_TYPES
+            from .metrics_budget import halt_reason
+
+            budget = tx.events(agent.spec_id, types=BUDGET_TYPES)
+            halt = halt_reason(budget, caps, agent.role) if budget else None
+        waiting = pending_of(events) if how is not None and halt is None else []
         written = [tx.append(delivered_event(m, how)) for m in waiting if how is not None]
     if written:
         orch.notify(*written)
-    return state, waiting
+    return Current(state, waiting, halt)
 
 
 def observe(orch: Orchestrator, seen: Observation) -> str:
@@ -232,15 +255,46 @@ def observe(orch: Orchestrator, seen: Observation) -> str:
         return ""
     how = seen.hook if seen.hook in DELIVERING else None
     try:
-        state, delivered = _current(orch, agent, how)
+        current = _current(orch, agent, how)
     except OrchestratorError:
-        state, delivered = None, []
+        current = Current(None, [])
+    state, delivered = current.state, current.delivered
     new_state = seen.state
     if seen.hook == "Stop" and delivered:
         new_state = "working"  # it goes on with the message
     if new_state is not None and (new_state != state or seen.hook == "SessionStart"):
         log_event(orch, new_event(_event(agent, seen, new_state)))
+    if seen.hook in INGESTING and seen.transcript_path:
+        start_ingest(orch, agent, seen)
+    if current.halt is not None:
+        return halt_output(seen.hook, current.halt)
     return output(seen.hook, delivered)
+
+
+def start_ingest(orch: Orchestrator, agent: Agent, seen: Observation) -> None:
+    """Ingest the session's transcript in the background (``metrics ingest --hook``):
+    only a transcript where Claude Code keeps them, so a payload typed by hand cannot
+    make the agent's usage out of a file it wrote."""
+    from .metrics import claude_dirs
+    from .outbox import spawn_detached
+
+    path = os.path.realpath(str(seen.transcript_path))
+    roots = [os.path.realpath(root) for root in claude_dirs(orch._env)]
+    if not path.endswith(".jsonl") or not any(path.startswith(r + os.sep) for r in roots):
+        return
+    argv = ["metrics", "ingest", "--hook", "--agent", f"{agent.spec_id}:{agent.role}", path]
+    spawn_detached(orch.location, orch.store_path, orch._env,
+                   [*argv, "--final"] if seen.hook == "SessionEnd" else argv)  # fmt: skip
+
+
+def halt_output(hook: str, reason: str) -> str:
+    """What the hook prints to stop the agent: a prompt is refused; after a tool call
+    the turn ends (Claude Code's ``continue: false``)."""
+    if hook == "UserPromptSubmit":
+        return json.dumps({"decision": "block", "reason": reason})
+    if hook == "Stop":
+        return ""  # it is stopping
+    return json.dumps({"continue": False, "stopReason": reason})
 
 
 def output(hook: str, delivered: list[Message]) -> str:

@@ -99,13 +99,13 @@ def tasks(orch: Orchestrator, spec_id: str) -> list[BoardTask]:
     spec_id = orch.feature(spec_id).spec_id
     states = {t.task_id: t for t in orch.store.task_states(spec_id)}
     board: list[BoardTask] = []
-    for line in _task_lines(orch, spec_id):
+    for line in task_lines(orch, spec_id):
         if all(line.task_id != card.task_id for card in board):
             board.append(_card(line.task_id, line.description, states.pop(line.task_id, None)))
     return board + [_card(t.task_id, None, t) for _, t in sorted(states.items())]
 
 
-def _task_lines(orch: Orchestrator, spec_id: str) -> list[TaskLine]:
+def task_lines(orch: Orchestrator, spec_id: str) -> list[TaskLine]:
     """The tasks of ``tasks.file`` on the overseer branch ([] where there is none)."""
     from .tasks import parse_tasks
     from .workflow import branch_tip

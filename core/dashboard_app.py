@@ -218,6 +218,13 @@ def create_app(
     async def prs(request: Request) -> Response:
         return await call(lambda o: dashboard_api.pull_requests(o, _text(request, "spec")))
 
+    async def costs(request: Request) -> Response:
+        from . import metrics
+
+        spec, by = _text(request, "spec"), _text(request, "by") or "agent"
+        since = _text(request, "since")
+        return await call(lambda o: metrics.costs(o, spec, by, since))
+
     async def inbox(request: Request) -> Response:
         spec, role = _text(request, "spec"), _text(request, "role")
         return await call(lambda o: dashboard_api.inbox(o, spec, role))
@@ -268,6 +275,7 @@ def create_app(
         Route("/api/tests", tests),
         Route("/api/prs", prs),
         Route("/api/inbox", inbox),
+        Route("/api/costs", costs),
         Route("/api/stream", stream),
         Route("/api/charts/{name}.svg", chart),
         Route("/api/actions/unblock", action(unblock), methods=["POST"]),

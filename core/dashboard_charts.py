@@ -10,7 +10,10 @@ Charts (:data:`CHARTS`):
 
 - ``tasks-done``: how many tasks were done (completed or merged) over time, a step line
   of the cumulative count, each task at the time its done state was recorded;
-- ``events-per-agent``: how many events each agent logged, one bar per agent.
+- ``events-per-agent``: how many events each agent logged, one bar per agent;
+- ``cost-per-agent``: what each agent's Claude Code replies cost (US dollars), one bar
+  per agent, from :func:`claude_orchestrator.metrics.costs` (the figures of ``metrics
+  --by agent``).
 
 Both read summaries the store keeps (task states, the status rows' event counters), not
 the events themselves, so they cost the same on a store of a million events.
@@ -156,21 +159,36 @@ def agent_bars(orch: Orchestrator, spec: str | None) -> list[Bar]:
 
 def events_per_agent_svg(bars: Sequence[Bar], title: str) -> str:
     """Horizontal bars of :func:`agent_bars`; the chart grows with the number of agents."""
+    return _bars_svg([(b.label, b.value, str(b.value)) for b in bars], title, "no agents yet")
+
+
+def cost_bars(orch: Orchestrator, spec: str | None) -> list[tuple[str, float, str]]:
+    """(agent, cost, the cost as text) per agent, most expensive first, from
+    :func:`claude_orchestrator.metrics.costs`."""
+    from .metrics import costs
+
+    rows = costs(orch, spec, "agent").rows
+    return [(f"{r.key}" if spec is not None or r.spec_id is None else f"{r.spec_id} {r.key}",
+             r.cost, f"${r.cost:,.2f}") for r in rows]  # fmt: skip
+
+
+def _bars_svg(bars: Sequence[tuple[str, float, str]], title: str, none: str) -> str:
+    """Horizontal bars (label, value, value as text); grows with the number of bars."""
     if not bars:
-        return _empty(title, "no agents yet")
-    top = max(max(b.value for b in bars), 1)
+        return _empty(title, none)
+    top = max(max(value for _, value, _ in bars), 1e-9)
     label_width = 150
     width = WIDTH - label_width - _RIGHT - 40
     body: list[str] = []
-    for i, bar in enumerate(bars):
+    for i, (label, value, shown) in enumerate(bars):
         y = _TOP + i * 22
-        length = width * bar.value / top
+        length = width * value / top
         body += [
             f"<text x='{label_width - 6}' y='{y + 13}' {_FONT} text-anchor='end'>"
-            f"{_text(bar.label)}</text>",
+            f"{_text(label)}</text>",
             f"<rect x='{label_width}' y='{y}' width='{length:.1f}' height='16' fill='#47a'>"
-            f"<title>{_text(bar.label)}: {bar.value}</title></rect>",
-            f"<text x='{label_width + length + 4:.1f}' y='{y + 13}' {_FONT}>{bar.value}</text>",
+            f"<title>{_text(label)}: {_text(shown)}</title></rect>",
+            f"<text x='{label_width + length + 4:.1f}' y='{y + 13}' {_FONT}>{_text(shown)}</text>",
         ]
     return _frame(title, body, max(HEIGHT, _TOP + len(bars) * 22 + 12))
 
@@ -190,10 +208,16 @@ def _events_per_agent(orch: Orchestrator, spec: str | None) -> str:
     return events_per_agent_svg(agent_bars(orch, spec), title)
 
 
+def _cost_per_agent(orch: Orchestrator, spec: str | None) -> str:
+    title = f"Cost per agent: {spec}" if spec else "Cost per agent: all features"
+    return _bars_svg(cost_bars(orch, spec), title, "no usage ingested yet")
+
+
 #: chart name (the URL's ``/api/charts/NAME.svg``) -> renderer
 CHARTS: dict[str, Callable[[Orchestrator, str | None], str]] = {
     "tasks-done": _tasks_done,
     "events-per-agent": _events_per_agent,
+    "cost-per-agent": _cost_per_agent,
 }
 
 

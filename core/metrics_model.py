@@ -91,7 +91,8 @@ class TaskFlow(NamedTuple):
 
     spec_id: str
     task_id: str
-    #: the agent that started it (the last one, if several did)
+    #: the agent of its last start, else of its first event ("" for a task of tasks.md
+    #: that no event names yet)
     role: str
     started_at: str | None
     completed_at: str | None
@@ -150,8 +151,8 @@ class FeatureFlow(NamedTuple):
     #: conflicts found before a rebase (every recorded conflict) and how long each stayed open
     conflicts: list[ConflictFlow]
     guard_denials: int
-    #: test runs red on the overseer branch whose commit's implementor run was green
-    #: (the implementor's latest run before the overseer's red one passed)
+    #: the overseer's failed test runs at a time when an implementor already had a PR
+    #: merged and its latest run of each test type (up to then) was green
     red_on_overseer_green_on_implementor: int
     pull_requests: list[PullRequestFlow]
 

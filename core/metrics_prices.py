@@ -1,10 +1,14 @@
 """What model tokens cost: the shipped price table and the config's ``prices:``.
 
-Rates are US dollars per million tokens, as Anthropic's price list gives them on
-:data:`PRICES_DATE`: input, output, cache write (a 5-minute cache write: 1.25 x input) and
-cache read (0.1 x input). Models with a long-context price (the Sonnet 4 family: more than
-200,000 input tokens in one request) charge the whole request at that price, as the
-price list does.
+Rates are US dollars per million tokens as of :data:`PRICES_DATE`: input, output, cache
+write (a 5-minute cache write; a 1-hour one costs 2 x input) and cache read. They are
+Anthropic's list prices, checked against what the pinned Claude Code CLI (2.1.330)
+charges in its own ``total_cost_usd`` for each model it knows (``claude-opus-5-5``, its
+default, reads cache at 0.05 x input, not the usual 0.1 x) and against ccusage's offline
+table, which agrees for every model both know. Models with a long-context price (the
+Sonnet 4 family: more than 200,000 input tokens in one request) charge the whole request
+at that price, as the price list does (ccusage charges only the tokens above 200,000 at
+it, and Claude Code never does: without the 1M-context beta such a request is refused).
 
 A model name is matched by its family (:func:`family`): ``claude-sonnet-4-5-20250929``,
 ``anthropic/claude-sonnet-4-5``, ``us.anthropic.claude-sonnet-4-5-20250929-v1:0`` and
@@ -21,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 #: the day the shipped rates were taken from Anthropic's price list
-PRICES_DATE = "2025-11-24"
+PRICES_DATE = "2026-12-02"
 #: above this many input tokens (input + cache write + cache read) in one request, a
 #: model with a long-context price charges the whole request at it
 LONG_CONTEXT = 200_000
@@ -60,6 +64,12 @@ _SONNET_4 = _price(3.0, 15.0, long=_price(6.0, 22.5))
 
 #: family -> price, as of :data:`PRICES_DATE`
 SHIPPED: dict[str, Price] = {
+    "claude-opus-5-5": Price(4.0, 20.0, 5.0, 0.2),
+    "claude-sonnet-5": _price(2.0, 10.0),
+    "claude-opus-4-8": _price(5.0, 25.0),
+    "claude-opus-4-7": _price(5.0, 25.0),
+    "claude-opus-4-6": _price(5.0, 25.0),
+    "claude-sonnet-4-6": _price(3.0, 15.0),
     "claude-opus-4-5": _price(5.0, 25.0),
     "claude-opus-4-1": _price(15.0, 75.0),
     "claude-opus-4": _price(15.0, 75.0),

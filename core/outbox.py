@@ -232,6 +232,14 @@ def start_delivery(
         return  # turned off, or ``notify run`` delivers everything
     if all(delivering(location.state_dir, n) for n in names):
         return
+    spawn_detached(location, store_path, env, ["notify", "flush", "--background"])
+
+
+def spawn_detached(
+    location: Location, store_path: Path, env: Mapping[str, str], argv: list[str]
+) -> None:
+    """Start ``claude-orchestrator ARGV`` in ``location``'s directory, detached from this
+    process (never waits; its standard error goes to ``notify.log``)."""
     for pid in list(_started):  # reap the ones that finished
         with contextlib.suppress(ChildProcessError):
             if os.waitpid(pid, os.WNOHANG)[0] == 0:
@@ -240,8 +248,7 @@ def start_delivery(
     child_env = {**env, ENV_DB: str(store_path)}
     # -P: the working directory (a repository an agent writes) is not put on sys.path;
     # the child goes there itself (posix_spawn has no working-directory action here)
-    command = [sys.executable, "-P", "-c", _CHILD, str(location.cwd), "notify", "flush",
-               "--background"]  # fmt: skip
+    command = [sys.executable, "-P", "-c", _CHILD, str(location.cwd), *argv]
     # posix_spawn, not subprocess: the hook path does not import subprocess (~4 ms), and
     # the child is in a session of its own; descriptors Python opened are not inherited
     log = _child_log(location.state_dir)

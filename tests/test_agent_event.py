@@ -74,6 +74,8 @@ def test_a_session_records_each_change_of_state_once(
     assert {e["role"] for e in recorded} == {ROLE}
     waiting = recorded[2]
     assert waiting["message"] == "permission to use Bash: git push GH_TOKEN=*** origin"
+    clock = waiting["metadata"].pop("clock")  # the agent's clock (metrics)
+    assert clock[:4] == waiting["created_at"][:4] and clock.endswith("Z")
     assert waiting["metadata"] == {"hook": "PermissionRequest", "session_id": "sess-1",
                                    "transcript_path": "/tmp/t.jsonl", "tool": "Bash",
                                    "detail": waiting["message"]}  # fmt: skip

@@ -89,7 +89,7 @@ def test_unknown_chart_or_feature_is_refused(orch: Orchestrator) -> None:
         render("tasks-done", orch, "009-missing")
     with pytest.raises(ValidationError):
         render("tasks-done", orch, "not a spec")
-    assert sorted(CHARTS) == ["events-per-agent", "tasks-done"]
+    assert sorted(CHARTS) == ["cost-per-agent", "events-per-agent", "tasks-done"]
 
 
 @given(labels=st.lists(XML_TEXT, min_size=1, max_size=6),

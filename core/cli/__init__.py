@@ -36,6 +36,7 @@ from . import (
     events,
     feed,
     hooks,
+    metrics,
     notify,
     project,
     prs,
@@ -76,6 +77,8 @@ def make_app() -> typer.Typer:
     app.add_typer(config_app, name="config")
     app.add_typer(hooks_app, name="hooks")
     app.add_typer(notify_app, name="notify")
+    metrics_app = metrics.make_group()
+    app.add_typer(metrics_app, name="metrics")
 
     @app.callback(invoke_without_command=True)
     def _root(
@@ -105,6 +108,7 @@ def make_app() -> typer.Typer:
     dashboard.register(app)
     hooks.register(hooks_app)
     notify.register(notify_app)
+    metrics.register(metrics_app)
     return app
 
 

@@ -1,0 +1,387 @@
+"""``metrics``: transcripts ingested into a real feature's SQLite store, priced and charged
+to agents, tasks, PRs, the feature and days with exact totals; the same reply counted
+once however many transcripts repeat it; budgets recorded once per cap; the hooks that
+ingest and halt; every bad input refused with nothing written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claude_orchestrator import Orchestrator
+
+from .conftest import Run, clean_env
+from .test_workflow_setup import SPEC, feature
+from .transcript_lines import Spent, reply, stamp, user, write
+
+__all__ = ["feature"]
+DATA, API = "implementor-data", "implementor-api"
+DATA_BRANCH, API_BRANCH = f"feature/{SPEC}/impl-data", f"feature/{SPEC}/impl-api"
+SONNET = (3.0, 15.0, 3.75, 0.30)  # the shipped claude-sonnet-4-5 rates
+
+
+def cost(spent: Spent, rates: tuple[float, float, float, float] = SONNET) -> float:
+    return (spent.input * rates[0] + spent.output * rates[1] + spent.cache_write * rates[2]
+            + spent.cache_read * rates[3]) / 1_000_000  # fmt: skip
+
+
+def store_rows(repo: Path, table: str) -> int:
+    db = repo / ".git" / "orchestrator" / "events.db"
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def log(cli: Run, role: str, kind: str, task: str | None = None) -> None:
+    args = ["events", "log-event", SPEC, role, kind, f"{kind} {task or ''}"]
+    assert cli(*args, *([task] if task else [])).code == 0
+
+
+def shown(cli: Run, *args: str) -> dict[str, Any]:
+    result = cli("metrics", *args, "--json")
+    assert result.code == 0, result
+    return json.loads(result.out)
+
+
+def by_key(report: dict[str, Any]) -> dict[str, float]:
+    return {row["key"]: round(row["cost"], 9) for row in report["rows"]}
+
+
+R1 = Spent(1000, 500, 2000, 10_000)
+R2 = Spent(3000, 200, 0, 50_000)
+R3 = Spent(10, 20, 0, 0)
+
+
+@pytest.fixture
+def ingested(cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path) -> dict[str, Any]:
+    """implementor-data replies once while T001 is in progress (R1) and once after it was
+    completed (R3); implementor-api once with no task (R2)."""
+    log(cli, DATA, "task_started", "T001")
+    start = time.time()
+    first = reply(R1, at=start + 0.5, branch=DATA_BRANCH)
+    time.sleep(0.6)
+    log(cli, DATA, "task_completed", "T001")
+    later = reply(R3, at=time.time() + 60, branch=DATA_BRANCH)
+    data = write(tmp_path / "t" / "data.jsonl", [user(start), first, later])
+    api = write(tmp_path / "t" / "api.jsonl",
+                [reply(R2, at=start + 1, branch=API_BRANCH, session="sess-2")])  # fmt: skip
+    result = cli("metrics", "ingest", str(data), str(api), "--json")
+    assert result.code == 0, result
+    return {"report": json.loads(result.out), "data": data, "api": api,
+            "lines": (first, later)}  # fmt: skip
+
+
+def test_costs_by_agent_task_feature_and_day_are_exact(cli: Run, ingested: dict[str, Any]) -> None:
+    report = ingested["report"]
+    assert report["stored"] == 3 and not report["problems"]
+    assert [(f["read"], f["stored"], f["duplicates"]) for f in report["files"]] == [
+        (2, 2, 0), (1, 1, 0)]  # fmt: skip
+    agents = shown(cli, SPEC, "--by", "agent")
+    assert by_key(agents) == {DATA: round(cost(R1) + cost(R3), 9), API: round(cost(R2), 9)}
+    assert agents["total"]["tokens"] == {
+        "messages": 3, "input_tokens": 4010, "output_tokens": 720,
+        "cache_write_tokens": 2000, "cache_read_tokens": 60_000}  # fmt: skip
+    assert round(agents["total"]["cost"], 9) == round(cost(R1) + cost(R2) + cost(R3), 9)
+    tasks = shown(cli, SPEC, "--by", "task")
+    assert by_key(tasks) == {"T001": round(cost(R1), 9),
+                             "unattributed": round(cost(R2) + cost(R3), 9)}  # fmt: skip
+    assert by_key(shown(cli, SPEC, "--by", "feature")) == {
+        SPEC: round(cost(R1) + cost(R2) + cost(R3), 9)}  # fmt: skip
+    days: dict[str, float] = {}
+    for line, spent in zip([*ingested["lines"], None], [R1, R3, R2], strict=True):
+        day = (line["timestamp"] if line else ingested["lines"][0]["timestamp"])[:10]
+        days[day] = round(days.get(day, 0.0) + cost(spent), 9)
+    assert {k: round(v, 9) for k, v in by_key(shown(cli, SPEC, "--by", "day")).items()} == days
+    # every feature (no SPEC) is the same here: one feature
+    assert by_key(shown(cli, "--by", "agent")) == by_key(agents)
+
+
+def test_cost_by_pr_follows_the_tasks_it_merged(cli: Run, repo: Path,
+                                                ingested: dict[str, Any]) -> None:  # fmt: skip
+    with Orchestrator(repo) as orch:
+        pr, _ = orch.store.record_pull_request(SPEC, DATA, "data", f"feature/{SPEC}/overseer",
+                                               DATA_BRANCH, pr_number=7)  # fmt: skip
+        orch.store.merge_pull_request(pr.id)
+    prs = shown(cli, SPEC, "--by", "pr")
+    assert by_key(prs) == {"#7": round(cost(R1), 9), "unmerged": round(cost(R2) + cost(R3), 9)}
+
+
+def test_a_reread_and_a_resumed_copy_count_nothing_twice(
+    cli: Run, repo: Path, ingested: dict[str, Any], tmp_path: Path
+) -> None:
+    again = cli("metrics", "ingest", str(ingested["data"]), "--json")
+    assert [(f["read"], f["stored"]) for f in json.loads(again.out)["files"]] == [(0, 0)]
+    # a resumed session's new transcript starts with a copy of the old one's replies
+    copy = tmp_path / "t" / "resumed.jsonl"
+    copy.write_text(ingested["data"].read_text())
+    extra = Spent(7, 7, 0, 0)
+    write(copy, [reply(extra, at=time.time() + 120, branch=DATA_BRANCH)], append=True)
+    resumed = json.loads(cli("metrics", "ingest", str(copy), "--json").out)
+    assert [(f["read"], f["stored"], f["duplicates"]) for f in resumed["files"]] == [(3, 1, 2)]
+    assert store_rows(repo, "usage") == 4
+    agents = shown(cli, SPEC)
+    assert by_key(agents)[DATA] == round(cost(R1) + cost(R3) + cost(extra), 9)
+
+
+def test_csv_has_the_same_rows_and_total(cli: Run, ingested: dict[str, Any]) -> None:
+    result = cli("metrics", SPEC, "--by", "agent", "--csv")
+    assert result.code == 0, result
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert [r["agent"] for r in rows] == [API, DATA, "total"] or [r["agent"] for r in rows] == [
+        DATA, API, "total"]  # fmt: skip
+    total = rows[-1]
+    assert (int(total["messages"]), int(total["input_tokens"])) == (3, 4010)
+    assert abs(float(total["cost_usd"]) - (cost(R1) + cost(R2) + cost(R3))) < 1e-6
+
+
+def test_text_table_and_an_unknown_model_is_listed_not_priced(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    lines = [reply(R1, at=time.time(), branch=DATA_BRANCH),
+             reply(R2, at=time.time(), branch=DATA_BRANCH, model="claude-future-9")]  # fmt: skip
+    path = write(tmp_path / "u.jsonl", lines)
+    assert cli("metrics", "ingest", str(path)).code == 0
+    report = shown(cli, SPEC)
+    assert report["unknown_models"] == [
+        {"model": "claude-future-9", "messages": 1, "tokens": sum(R2)}]  # fmt: skip
+    assert round(report["total"]["cost"], 9) == round(cost(R1), 9)
+    assert report["total"]["unpriced"] == 1
+    text = cli("metrics", SPEC)
+    assert text.code == 0
+    assert "implementor-data" in text.out and "total" in text.out
+    assert "claude-future-9 has no price" in text.out
+
+
+def test_configured_prices_replace_the_shipped_ones(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    config = repo / "orchestrator.yaml"
+    prices = (
+        "prices:\n  claude-future-9: {input: 1, output: 2}\n"
+        "  claude-sonnet-4-5: {input: 10, output: 10, cache_write: 10, cache_read: 10}"
+    )
+    config.write_text(config.read_text().replace("prices: {}", prices))
+    lines = [reply(R1, at=time.time(), branch=DATA_BRANCH),
+             reply(R2, at=time.time(), branch=DATA_BRANCH, model="claude-future-9")]  # fmt: skip
+    assert cli("metrics", "ingest", str(write(tmp_path / "p.jsonl", lines))).code == 0
+    report = shown(cli, SPEC)
+    expected = cost(R1, (10, 10, 10, 10)) + cost(R2, (1, 2, 1.25, 0.1))
+    assert report["unknown_models"] == []
+    assert round(report["total"]["cost"], 9) == round(expected, 9)
+    prices = json.loads(cli("metrics", "prices", "--json").out)
+    assert {p["model"]: p["source"] for p in prices}["claude-future-9"] == "config"
+
+
+def test_since_keeps_only_later_replies(cli: Run, ingested: dict[str, Any]) -> None:
+    later = ingested["lines"][1]["timestamp"]
+    report = shown(cli, SPEC, "--since", later[:19])
+    assert report["total"]["tokens"]["messages"] == 1
+    assert report["since"] == later[:19] + ".000Z"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["metrics", "ingest", "/nonexistent/x.jsonl"], "no transcript at /nonexistent/x.jsonl"),
+        (["metrics", SPEC, "--by", "week"], "--by 'week': group by one of agent, task, pr"),
+        (["metrics", SPEC, "--since", "yesterday"], "--since 'yesterday' is not a date"),
+        (["metrics", SPEC, "--json", "--csv"], "--json and --csv: choose one"),
+        (["metrics", "ingest", "--agent", "nocolon"], "--agent 'nocolon': give SPEC:ROLE"),
+        (["metrics", "999-unknown"], "999-unknown"),
+        (["metrics", "plot", SPEC, "--out", "x", "--format", "gif"], "--format 'gif'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_nothing_written(
+    cli: Run, repo: Path, feature: dict[str, Path], args: list[str], said: str
+) -> None:
+    before = (store_rows(repo, "usage"), store_rows(repo, "transcript_cursors"),
+              store_rows(repo, "task_events"))  # fmt: skip
+    result = cli(*args)
+    assert result.code == 2, result
+    assert result.err.startswith("error: ") and said in result.err, result.err
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+    after = (store_rows(repo, "usage"), store_rows(repo, "transcript_cursors"),
+             store_rows(repo, "task_events"))  # fmt: skip
+    assert after == before
+    assert not (repo / "x").exists()
+
+
+def test_an_implementor_cannot_ingest_a_file_it_names(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    path = write(tmp_path / "forged.jsonl", [reply(Spent(10**9), at=time.time(),
+                                                   branch=API_BRANCH)])  # fmt: skip
+    env = clean_env(CLAUDE_ORCHESTRATOR_ROLE="implementor")
+    result = cli("metrics", "ingest", str(path), cwd=feature["impl-data"], env=env)
+    assert result.code == 2 and "implementor" in result.err, result
+    assert store_rows(repo, "usage") == 0
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("feature", "-1", "budgets.feature"), ("agent", "ten", "budgets.agent"),
+    ("on_exceed", "pause", "budgets.on_exceed"), ("task", "0", "budgets.task"),
+    ("on_exceed", "warn\n  colour: red", "budgets: unknown key 'colour'"),
+])  # fmt: skip
+def test_bad_budgets_are_refused_by_config_check(
+    cli: Run, initialized: Path, key: str, value: str, said: str
+) -> None:
+    _budgets(initialized, **{key: value})
+    result = cli("config", "check")
+    assert result.code == 2, result
+    assert result.err.startswith("error: orchestrator.yaml:") and said in result.err, result.err
+
+
+# ------------------------------------------------------------------------------ budgets
+def _budgets(repo: Path, **caps: object) -> None:
+    config = repo / "orchestrator.yaml"
+    text = config.read_text()
+    for key, value in caps.items():
+        old = next(line for line in text.splitlines() if line.startswith(f"  {key}:"))
+        text = text.replace(old, f"  {key}: {value}")
+    config.write_text(text)
+
+
+def budget_events(repo: Path) -> list[tuple[str, str | None, dict[str, Any]]]:
+    with Orchestrator(repo) as orch:
+        found = [e for e in reversed(orch.recent(1000, SPEC))
+                 if e.event_type in ("budget_warning", "budget_exceeded")]  # fmt: skip
+    return [(e.event_type, e.role, e.metadata or {}) for e in found]
+
+
+def test_budgets_are_recorded_once_at_80_and_100_percent(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    spent = Spent(10_000, 0, 0, 0)  # $0.03 of sonnet
+    _budgets(repo, agent=0.035)
+    path = tmp_path / "b.jsonl"
+    write(path, [reply(spent, at=time.time(), branch=DATA_BRANCH)])
+    first = json.loads(cli("metrics", "ingest", str(path), "--json").out)
+    assert [e["event_type"] for e in first["budget_events"]] == ["budget_warning"]
+    assert [(k, r, m["subject"]) for k, r, m in budget_events(repo)] == [
+        ("budget_warning", DATA, DATA)]  # fmt: skip
+    write(path, [reply(spent, at=time.time(), branch=DATA_BRANCH)], append=True)
+    assert cli("metrics", "ingest", str(path)).code == 0
+    write(path, [reply(spent, at=time.time(), branch=DATA_BRANCH)], append=True)
+    assert cli("metrics", "ingest", str(path)).code == 0
+    kinds = [(k, m["budget"]) for k, _, m in budget_events(repo)]
+    assert kinds == [("budget_warning", 0.035), ("budget_exceeded", 0.035)]
+    assert budget_events(repo)[1][2]["spent"] == pytest.approx(0.06)
+    # a raised cap: its own crossings are due again, once
+    _budgets(repo, agent=0.1)
+    write(path, [reply(Spent(1), at=time.time(), branch=DATA_BRANCH)], append=True)
+    assert cli("metrics", "ingest", str(path)).code == 0
+    kinds = [(k, m["budget"]) for k, _, m in budget_events(repo)]
+    assert kinds[2:] == [("budget_warning", 0.1)]
+
+
+def test_feature_and_task_budgets_name_their_subject(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    _budgets(repo, feature=0.01, task=0.01)
+    log(cli, DATA, "task_started", "T002")
+    time.sleep(0.05)
+    path = write(tmp_path / "f.jsonl",
+                 [reply(Spent(10_000), at=time.time() + 1, branch=DATA_BRANCH)])  # fmt: skip
+    assert cli("metrics", "ingest", str(path)).code == 0
+    found = {(k, m["scope"], m["subject"], r) for k, r, m in budget_events(repo)}
+    assert found == {(k, scope, subject, role)
+                     for k in ("budget_warning", "budget_exceeded")
+                     for scope, subject, role in (("feature", SPEC, "overseer"),
+                                                  ("task", "T002", DATA))}  # fmt: skip
+
+
+def _hook(cli: Run, tree: Path, name: str, transcript: str = "/tmp/t.jsonl",
+          env: dict[str, str] | None = None, **fields: Any) -> Any:  # fmt: skip
+    payload = {"session_id": "sess-1", "transcript_path": transcript, "cwd": str(tree),
+               "hook_event_name": name, **fields}  # fmt: skip
+    return cli("agent-event", cwd=tree, stdin=json.dumps(payload), env=env)
+
+
+def test_on_exceed_stop_halts_the_agent_until_the_cap_is_raised(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    _budgets(repo, agent=0.01, on_exceed="stop")
+    for tree in feature.values():
+        (tree / "orchestrator.yaml").write_text((repo / "orchestrator.yaml").read_text())
+    path = write(tmp_path / "s.jsonl", [reply(Spent(10_000), at=time.time(), branch=DATA_BRANCH)])
+    assert cli("metrics", "ingest", str(path)).code == 0
+    tree = feature["impl-data"]
+    prompt = _hook(cli, tree, "UserPromptSubmit", prompt="go on")
+    assert prompt.code == 0
+    assert json.loads(prompt.out)["decision"] == "block"
+    assert "budgets.agent" in json.loads(prompt.out)["reason"]
+    tool = _hook(cli, tree, "PostToolUse", tool_name="Bash", tool_input={"command": "ls"})
+    assert json.loads(tool.out)["continue"] is False
+    # another agent of the feature is not covered by an agent budget
+    other = _hook(cli, feature["impl-api"], "UserPromptSubmit", prompt="go")
+    assert other.out == ""
+    # the person raises the cap: the agent goes on
+    for where in (repo, *feature.values()):
+        _budgets(where, agent=5)
+    assert _hook(cli, tree, "UserPromptSubmit", prompt="go on").out == ""
+
+
+def test_the_stop_hook_ingests_its_transcript_in_the_background(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    transcript = write(home / ".claude" / "projects" / "-x" / "sess-1.jsonl",
+                       [reply(R1, at=time.time(), branch=DATA_BRANCH)])  # fmt: skip
+    outside = write(tmp_path / "elsewhere.jsonl", [reply(R2, at=time.time(), branch=DATA_BRANCH)])
+    env = clean_env(HOME=str(home))
+    tree = feature["impl-data"]
+    assert _hook(cli, tree, "Stop", str(outside), env=env).code == 0
+    assert _hook(cli, tree, "Stop", str(transcript), env=env).code == 0
+    deadline = time.monotonic() + 60
+    while store_rows(repo, "usage") < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    with Orchestrator(repo) as orch, orch.store.transaction() as tx:
+        usage = tx.usage(SPEC)
+    assert [(u.role, u.input_tokens, u.transcript) for u in usage] == [
+        (DATA, R1.input, os.path.realpath(transcript))]  # fmt: skip
+
+
+def test_state_events_carry_the_agents_clock(cli: Run, repo: Path,
+                                             feature: dict[str, Path]) -> None:  # fmt: skip
+    before = stamp(time.time() - 1)
+    assert _hook(cli, feature["impl-data"], "UserPromptSubmit", prompt="go").code == 0
+    with Orchestrator(repo) as orch:
+        event = next(e for e in orch.recent(10, SPEC) if e.event_type == "agent_working")
+    assert before <= (event.metadata or {})["clock"] <= stamp(time.time() + 1)
+
+
+def test_the_dashboard_shows_the_same_costs(cli: Run, repo: Path,
+                                            ingested: dict[str, Any]) -> None:  # fmt: skip
+    from .test_dashboard_api import make_client
+
+    with make_client(repo) as client:
+        answered = client.get("/api/costs", params={"spec": SPEC, "by": "task"})
+        assert answered.status_code == 200
+        assert answered.json() == shown(cli, SPEC, "--by", "task")
+        assert client.get("/api/costs", params={"by": "week"}).status_code == 400
+        chart = client.get("/api/charts/cost-per-agent.svg", params={"spec": SPEC})
+    assert chart.status_code == 200
+    for row in shown(cli, SPEC)["rows"]:
+        assert f"{row['key']}: ${row['cost']:,.2f}" in chart.text
+
+
+def test_a_bad_line_is_warned_with_file_and_line_and_counts_nothing(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    path = write(tmp_path / "bad.jsonl", [reply(R1, at=time.time(), branch=DATA_BRANCH)])
+    with path.open("ab") as out:
+        out.write(b'{"type": "assistant", "message": \xff\xfe}\n')
+    write(path, [reply(R3, at=time.time(), branch=DATA_BRANCH)], append=True)
+    result = cli("metrics", "ingest", str(path))
+    assert result.code == 0, result
+    assert result.err.startswith(f"warning: {path.resolve()}:2: "), result.err
+    assert result.err.count("\n") == 1
+    assert shown(cli, SPEC)["total"]["tokens"]["messages"] == 2
