@@ -224,19 +224,19 @@ def _current(orch: Orchestrator, agent: Agent, how: str | None) -> Current:
 
     if how is not None:
         route(orch)
-    caps = orch.config.data.get("budgets") or {}
-    halting = how is not None and caps.get("on_exceed") == "stop"
     written: list[Event] = []
     halt = None
     with orch.store.transaction() as tx:
         events = tx.events(agent.spec_id, role=agent.role, types=(*STATE_TYPES, *TYPES))
         state = latest_state(events)[0]
-        if halting:
-            from .metrics_budget import TYPES as BUDGET_TYPES
-            from .metrics_budget import halt_reason
+        # a budget halts only once one was exceeded; whether it does is the committed
+        # config's word (the worktree's copy is the agent's to edit)
+        exceeded = tx.events(agent.spec_id, types=("budget_exceeded",)) if how else []
+        if exceeded:
+            from .metrics_budget import halt_reason, trusted_config
 
-            budget = tx.events(agent.spec_id, types=BUDGET_TYPES)
-            halt = halt_reason(budget, caps, agent.role) if budget else None
+            caps = trusted_config(orch, agent.spec_id).data.get("budgets") or {}
+            halt = halt_reason(exceeded, caps, agent.role)
         waiting = pending_of(events) if how is not None and halt is None else []
         written = [tx.append(delivered_event(m, how)) for m in waiting if how is not None]
     if written:

@@ -204,10 +204,15 @@ def events_of(orch: Orchestrator, spec_id: str) -> list[Event]:
             return events
 
 
-def price_table(orch: Orchestrator) -> PriceTable:
+def price_table(orch: Orchestrator, spec_id: str | None = None) -> PriceTable:
+    """The prices: the shipped table with the ``prices:`` of the config committed on the
+    feature's overseer branch (:func:`~claude_orchestrator.metrics_budget.trusted_config`),
+    or, for no feature, of the config where the command runs."""
+    from .metrics_budget import trusted_config
     from .metrics_prices import PriceTable, configured
 
-    return PriceTable(configured(orch.config.data.get("prices") or {}))
+    config = orch.config if spec_id is None else trusted_config(orch, spec_id)
+    return PriceTable(configured(config.data.get("prices") or {}))
 
 
 def _specs(orch: Orchestrator, spec_id: str | None) -> list[str]:
@@ -222,8 +227,12 @@ def attributed(orch: Orchestrator, spec_id: str | None = None) -> list[Attribute
 
     with orch.store.transaction() as tx:
         usages = tx.usage(spec_id)
-    events = [e for spec in _specs(orch, spec_id) for e in events_of(orch, spec)]
-    return attribute(usages, events, price_table(orch))
+    charged: list[Attributed] = []
+    for spec in sorted({u.spec_id for u in usages}, key=lambda s: s or ""):
+        mine = [u for u in usages if u.spec_id == spec]
+        events = events_of(orch, spec) if spec is not None else []
+        charged += attribute(mine, events, price_table(orch, spec))
+    return sorted(charged, key=lambda a: (a.at, a.usage.id))
 
 
 def check_since(since: str | None) -> str | None:

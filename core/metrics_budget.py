@@ -7,6 +7,11 @@ notification channels select both by default). Raising a cap in the config makes
 new cap's crossings due again; an event already recorded is never recorded twice, even
 by two ingests at once (the check and the append are one transaction).
 
+Budgets (and the prices they are counted in) are read from the ``orchestrator.yaml``
+committed on the feature's overseer branch (:func:`trusted_config`), as the guard reads
+its rules: an agent that edits its own copy of the file raises no cap, turns no ``stop``
+into ``warn`` and makes no model cheaper.
+
 ``on_exceed: stop`` halts the agents an exceeded budget covers (the agent; the agent that
 had the task; every agent of the feature): the agent's own observation hook
 (:func:`halt_reason`, called by ``agent-event``) ends its turn after the next tool call
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .api import Orchestrator
+    from .config_model import Config
     from .metrics_model import Attributed
     from .models import Event, NewEvent
 
@@ -115,12 +121,35 @@ def due(spec_id: str, charged: Sequence[Attributed], caps: Mapping[str, Any]) ->
     return events
 
 
+def trusted_config(orch: Orchestrator, spec_id: str) -> Config:
+    """The config committed on the feature's overseer branch (read through git, cached by
+    blob id like the guard's); the defaults (no caps, the shipped prices) when none is
+    committed there. The working copy's branch prefix counts only when the config it
+    leads to says the same (an agent could point a prefix of its own at a branch it made)."""
+    from .config import default_config
+    from .guard_context import open_vcs
+    from .guard_hook import _overseer_config, trusted_cache_dir
+
+    default = default_config()
+    if not orch.location.in_git:
+        return orch.config  # no branches to trust: the one config there is
+    vcs = open_vcs(orch.location, default, registry=orch.registry)
+    candidates = (
+        [orch.config, default] if orch.config.branch_prefix != default.branch_prefix else [default]
+    )
+    for candidate in candidates:
+        committed = _overseer_config(vcs, candidate.overseer_branch(spec_id), trusted_cache_dir())
+        if committed is not None and committed.branch_prefix == candidate.branch_prefix:
+            return committed
+    return default
+
+
 def check_budgets(orch: Orchestrator, spec_id: str) -> list[Event]:
     """Record the feature's budget events that are due and not recorded yet; the events
     recorded (none when no cap is set)."""
     from .metrics import attributed
 
-    caps = orch.config.data.get("budgets") or {}
+    caps = trusted_config(orch, spec_id).data.get("budgets") or {}
     if all(caps.get(scope) is None for scope in SCOPES):
         return []
     wanted = due(spec_id, attributed(orch, spec_id), caps)

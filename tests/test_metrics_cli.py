@@ -18,7 +18,7 @@ import pytest
 
 from claude_orchestrator import Orchestrator
 
-from .conftest import Run, clean_env
+from .conftest import Run, clean_env, git
 from .test_workflow_setup import SPEC, feature
 from .transcript_lines import Spent, reply, stamp, user, write
 
@@ -162,12 +162,11 @@ def test_text_table_and_an_unknown_model_is_listed_not_priced(
 def test_configured_prices_replace_the_shipped_ones(
     cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
 ) -> None:
-    config = repo / "orchestrator.yaml"
     prices = (
         "prices:\n  claude-future-9: {input: 1, output: 2}\n"
         "  claude-sonnet-4-5: {input: 10, output: 10, cache_write: 10, cache_read: 10}"
     )
-    config.write_text(config.read_text().replace("prices: {}", prices))
+    committed(repo, feature, lambda text: text.replace("prices: {}", prices))
     lines = [reply(R1, at=time.time(), branch=DATA_BRANCH),
              reply(R2, at=time.time(), branch=DATA_BRANCH, model="claude-future-9")]  # fmt: skip
     assert cli("metrics", "ingest", str(write(tmp_path / "p.jsonl", lines))).code == 0
@@ -175,8 +174,8 @@ def test_configured_prices_replace_the_shipped_ones(
     expected = cost(R1, (10, 10, 10, 10)) + cost(R2, (1, 2, 1.25, 0.1))
     assert report["unknown_models"] == []
     assert round(report["total"]["cost"], 9) == round(expected, 9)
-    prices = json.loads(cli("metrics", "prices", "--json").out)
-    assert {p["model"]: p["source"] for p in prices}["claude-future-9"] == "config"
+    table = json.loads(cli("metrics", "prices", "--json", cwd=feature["overseer"]).out)
+    assert {p["model"]: p["source"] for p in table}["claude-future-9"] == "config"
 
 
 def test_since_keeps_only_later_replies(cli: Run, ingested: dict[str, Any]) -> None:
@@ -239,13 +238,31 @@ def test_bad_budgets_are_refused_by_config_check(
 
 
 # ------------------------------------------------------------------------------ budgets
-def _budgets(repo: Path, **caps: object) -> None:
-    config = repo / "orchestrator.yaml"
-    text = config.read_text()
+def _set(text: str, **caps: object) -> str:
     for key, value in caps.items():
         old = next(line for line in text.splitlines() if line.startswith(f"  {key}:"))
         text = text.replace(old, f"  {key}: {value}")
-    config.write_text(text)
+    return text
+
+
+def _budgets(repo: Path, **caps: object) -> None:
+    config = repo / "orchestrator.yaml"
+    config.write_text(_set(config.read_text(), **caps))
+
+
+def committed(repo: Path, trees: dict[str, Path], edit: Any) -> None:
+    """Commit the edited config on the overseer branch (where budgets and prices are
+    read from)."""
+    tree = trees["overseer"]
+    source = tree / "orchestrator.yaml"
+    text = (source if source.exists() else repo / "orchestrator.yaml").read_text()
+    source.write_text(edit(text))
+    git(tree, "add", "orchestrator.yaml")
+    git(tree, "commit", "-q", "-m", "config: budgets")
+
+
+def commit_budgets(repo: Path, trees: dict[str, Path], **caps: object) -> None:
+    committed(repo, trees, lambda text: _set(text, **caps))
 
 
 def budget_events(repo: Path) -> list[tuple[str, str | None, dict[str, Any]]]:
@@ -259,7 +276,7 @@ def test_budgets_are_recorded_once_at_80_and_100_percent(
     cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
 ) -> None:
     spent = Spent(10_000, 0, 0, 0)  # $0.03 of sonnet
-    _budgets(repo, agent=0.035)
+    commit_budgets(repo, feature, agent=0.035)
     path = tmp_path / "b.jsonl"
     write(path, [reply(spent, at=time.time(), branch=DATA_BRANCH)])
     first = json.loads(cli("metrics", "ingest", str(path), "--json").out)
@@ -274,7 +291,7 @@ def test_budgets_are_recorded_once_at_80_and_100_percent(
     assert kinds == [("budget_warning", 0.035), ("budget_exceeded", 0.035)]
     assert budget_events(repo)[1][2]["spent"] == pytest.approx(0.06)
     # a raised cap: its own crossings are due again, once
-    _budgets(repo, agent=0.1)
+    commit_budgets(repo, feature, agent=0.1)
     write(path, [reply(Spent(1), at=time.time(), branch=DATA_BRANCH)], append=True)
     assert cli("metrics", "ingest", str(path)).code == 0
     kinds = [(k, m["budget"]) for k, _, m in budget_events(repo)]
@@ -284,7 +301,7 @@ def test_budgets_are_recorded_once_at_80_and_100_percent(
 def test_feature_and_task_budgets_name_their_subject(
     cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
 ) -> None:
-    _budgets(repo, feature=0.01, task=0.01)
+    commit_budgets(repo, feature, feature=0.01, task=0.01)
     log(cli, DATA, "task_started", "T002")
     time.sleep(0.05)
     path = write(tmp_path / "f.jsonl",
@@ -307,9 +324,7 @@ def _hook(cli: Run, tree: Path, name: str, transcript: str = "/tmp/t.jsonl",
 def test_on_exceed_stop_halts_the_agent_until_the_cap_is_raised(
     cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
 ) -> None:
-    _budgets(repo, agent=0.01, on_exceed="stop")
-    for tree in feature.values():
-        (tree / "orchestrator.yaml").write_text((repo / "orchestrator.yaml").read_text())
+    commit_budgets(repo, feature, agent=0.01, on_exceed="stop")
     path = write(tmp_path / "s.jsonl", [reply(Spent(10_000), at=time.time(), branch=DATA_BRANCH)])
     assert cli("metrics", "ingest", str(path)).code == 0
     tree = feature["impl-data"]
@@ -322,10 +337,35 @@ def test_on_exceed_stop_halts_the_agent_until_the_cap_is_raised(
     # another agent of the feature is not covered by an agent budget
     other = _hook(cli, feature["impl-api"], "UserPromptSubmit", prompt="go")
     assert other.out == ""
-    # the person raises the cap: the agent goes on
-    for where in (repo, *feature.values()):
-        _budgets(where, agent=5)
+    # the agent raises its cap, or turns stop into warn, in its own copy of the config
+    # (its hooks refuse to commit it): it is still halted
+    (tree / "orchestrator.yaml").write_text((repo / "orchestrator.yaml").read_text())
+    for caps in ({"agent": 5}, {"on_exceed": "warn"}, {"agent": "null"}):
+        _budgets(tree, **caps)
+        assert json.loads(_hook(cli, tree, "UserPromptSubmit", prompt="go").out)["decision"] == (
+            "block")  # fmt: skip
+    # the person raises the cap on the overseer branch: the agent goes on
+    commit_budgets(repo, feature, agent=5)
     assert _hook(cli, tree, "UserPromptSubmit", prompt="go on").out == ""
+
+
+def test_an_agent_cannot_make_its_model_cheaper_in_its_own_copy(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    commit_budgets(repo, feature, agent=0.01)
+    tree = feature["impl-data"]
+    config = tree / "orchestrator.yaml"
+    config.write_text((repo / "orchestrator.yaml").read_text())
+    cheap = "prices:\n  claude-sonnet-4-5: {input: 0, output: 0, cache_write: 0, cache_read: 0}"
+    config.write_text(config.read_text().replace("prices: {}", cheap))
+    path = write(tmp_path / "c.jsonl", [reply(Spent(10_000), at=time.time(), branch=DATA_BRANCH)])
+    env = clean_env(HOME=str(tmp_path))
+    assert (
+        cli("metrics", "ingest", "--agent", f"{SPEC}:{DATA}", str(path), cwd=tree, env=env).code
+        == 0
+    )
+    assert [k for k, _, _ in budget_events(repo)] == ["budget_warning", "budget_exceeded"]
+    assert round(shown(cli, SPEC)["total"]["cost"], 9) == round(cost(Spent(10_000)), 9)
 
 
 def test_the_stop_hook_ingests_its_transcript_in_the_background(
