@@ -54,6 +54,10 @@ def bench(session: nox.Session) -> None:
     session.install(".[postgres,dashboard]", "httpx")
     # the dashboard: first page and API on 1,000,000 events, 20 SSE clients, log-event beside it
     session.run("python", "tests/benchmarks/bench_dashboard.py")  # appends to BENCHMARKS.md
+    # metrics: reading a 100 MB transcript whole and 100 new lines by cursor; attribution
+    # and roll-ups on 100,000 replies
+    session.run("python", "tests/benchmarks/bench_metrics.py")  # appends to BENCHMARKS.md
+    session.run("python", "tests/benchmarks/bench_metrics_flow.py")  # appends to BENCHMARKS.md
 
 
 def _forget_build() -> None:

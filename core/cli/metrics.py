@@ -71,7 +71,7 @@ def cost_text(report: CostReport) -> str:
             f"{unknown.tokens:,} tokens not in the cost): add it under prices: in "
             "orchestrator.yaml"
         )
-    lines.append(f"prices: the shipped table of {report.prices_date}, with the config's prices:")
+    lines.append(f"priced by the table shipped on {report.prices_date} and the config's prices:")
     return "\n".join(lines)
 
 
