@@ -425,3 +425,51 @@ def test_a_bad_line_is_warned_with_file_and_line_and_counts_nothing(
     assert result.err.startswith(f"warning: {path.resolve()}:2: "), result.err
     assert result.err.count("\n") == 1
     assert shown(cli, SPEC)["total"]["tokens"]["messages"] == 2
+
+
+def test_an_agents_skewed_clock_is_corrected_before_charging_tasks(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    """implementor-data's clock runs 10 minutes behind the store's: its hooks' events say
+    so (their ``clock``), and its replies are moved onto the store's clock before the
+    task they were made in is found."""
+    skew = 600.0
+    log(cli, DATA, "task_started", "T001")
+    args = ["events", "log-event", SPEC, DATA, "agent_working", "working", "--metadata",
+            json.dumps({"hook": "UserPromptSubmit", "clock": stamp(time.time() - skew)})]  # fmt: skip
+    assert cli(*args).code == 0
+    time.sleep(0.3)
+    # made 0.1 s after the start by the store's clock: 600 s before it by the agent's
+    during = reply(R1, at=time.time() - skew + 0.1, branch=DATA_BRANCH)
+    time.sleep(0.3)
+    log(cli, DATA, "task_completed", "T001")
+    log(cli, DATA, "task_started", "T002")
+    after = reply(R2, at=time.time() - skew + 1, branch=DATA_BRANCH)
+    path = write(tmp_path / "skew.jsonl", [during, after])
+    assert cli("metrics", "ingest", str(path)).code == 0
+    assert by_key(shown(cli, SPEC, "--by", "task")) == {"T001": round(cost(R1), 9),
+                                                       "T002": round(cost(R2), 9)}  # fmt: skip
+
+
+def test_budget_events_reach_the_notification_channels(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    from .http_receiver import Receiver
+
+    channel = ("notifications:\n  channels:\n"
+               "    hook: {type: webhook, url_env: HOOK_URL, events: [budget_exceeded]}\n")  # fmt: skip
+    config = repo / "orchestrator.yaml"
+    config.write_text(config.read_text().replace("notifications:\n", channel, 1)
+                      .replace("  channels: {}\n", "", 1))  # fmt: skip
+    commit_budgets(repo, feature, feature=0.01)
+    path = write(tmp_path / "n.jsonl", [reply(Spent(10_000), at=time.time(), branch=DATA_BRANCH)])
+    with Receiver() as receiver:
+        env = clean_env(HOOK_URL=receiver.url(), CLAUDE_ORCHESTRATOR_NO_BACKGROUND_DELIVERY="1")
+        assert cli("notify", "flush", env=env).code == 0  # the channels' cursor starts here
+        assert cli("metrics", "ingest", str(path), env=env).code == 0
+        flushed = cli("notify", "flush", "--wait", "5", env=env)
+        assert flushed.code == 0, flushed
+        got = receiver.wait(1)
+    body = got[0].json()
+    assert "budget" in json.dumps(body) and SPEC in json.dumps(body)
+    assert len(got) == 1  # the warning is not selected; the exceeded goes once
