@@ -435,8 +435,9 @@ def test_an_agents_skewed_clock_is_corrected_before_charging_tasks(
     task they were made in is found."""
     skew = 600.0
     log(cli, DATA, "task_started", "T001")
+    said = {"hook": "UserPromptSubmit", "clock": stamp(time.time() - skew)}
     args = ["events", "log-event", SPEC, DATA, "agent_working", "working", "--metadata",
-            json.dumps({"hook": "UserPromptSubmit", "clock": stamp(time.time() - skew)})]  # fmt: skip
+            json.dumps(said)]  # fmt: skip
     assert cli(*args).code == 0
     time.sleep(0.3)
     # made 0.1 s after the start by the store's clock: 600 s before it by the agent's
@@ -456,8 +457,8 @@ def test_budget_events_reach_the_notification_channels(
 ) -> None:
     from .http_receiver import Receiver
 
-    channel = ("notifications:\n  channels:\n"
-               "    hook: {type: webhook, url_env: HOOK_URL, events: [budget_exceeded]}\n")  # fmt: skip
+    hook = "    hook: {type: webhook, url_env: HOOK_URL, events: [budget_exceeded]}\n"
+    channel = "notifications:\n  channels:\n" + hook
     config = repo / "orchestrator.yaml"
     config.write_text(config.read_text().replace("notifications:\n", channel, 1)
                       .replace("  channels: {}\n", "", 1))  # fmt: skip
