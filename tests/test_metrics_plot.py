@@ -337,13 +337,13 @@ def test_write_plots_replaces_earlier_charts_and_draws_empty_ones(tmp_path: Path
     assert len(list(tmp_path.iterdir())) == 3
 
 
-@pytest.mark.parametrize("where", ["a file", "under a file"])
+@pytest.mark.parametrize("where", ["a file", "under a file", "a name too long"])
 def test_a_directory_that_cannot_be_written_is_an_error_and_nothing_is_written(
     tmp_path: Path, where: str
 ) -> None:
     blocker = tmp_path / "plots"
     blocker.write_text("mine")
-    out = blocker if where == "a file" else blocker / "sub"
+    out = {"a file": blocker, "under a file": blocker / "sub"}.get(where, tmp_path / ("x" * 300))
     with pytest.raises(ValidationError, match=f"cannot write the plots into {out}: "):
         _write(out)
     assert blocker.read_text() == "mine" and list(tmp_path.iterdir()) == [blocker]
