@@ -225,6 +225,11 @@ def create_app(
         since = _text(request, "since")
         return await call(lambda o: metrics.costs(o, spec, by, since))
 
+    async def flow(request: Request) -> Response:
+        from . import metrics
+
+        return await call(lambda o: metrics.flow(o, _spec(request)))
+
     async def inbox(request: Request) -> Response:
         spec, role = _text(request, "spec"), _text(request, "role")
         return await call(lambda o: dashboard_api.inbox(o, spec, role))
@@ -270,6 +275,7 @@ def create_app(
         Route("/api/features/{spec}/conflicts", conflicts),
         Route("/api/features/{spec}/conflicts/{id}", conflict),
         Route("/api/features/{spec}/tasks", tasks),
+        Route("/api/features/{spec}/flow", flow),
         Route("/api/events", events),
         Route("/api/blockers", blockers),
         Route("/api/tests", tests),

@@ -474,3 +474,18 @@ def test_budget_events_reach_the_notification_channels(
     body = got[0].json()
     assert "budget" in json.dumps(body) and SPEC in json.dumps(body)
     assert len(got) == 1  # the warning is not selected; the exceeded goes once
+
+
+def test_the_dashboard_serves_the_flow_figures(cli: Run, repo: Path,
+                                               ingested: dict[str, Any]) -> None:  # fmt: skip
+    from .test_dashboard_api import make_client
+
+    with make_client(repo) as client:
+        answered = client.get(f"/api/features/{SPEC}/flow")
+        missing = client.get("/api/features/999-none/flow")
+    assert answered.status_code == 200 and missing.status_code == 404
+    flow = json.loads(cli("metrics", "flow", SPEC, "--json").out)
+    mine, theirs = answered.json(), flow
+    mine.pop("now"), theirs.pop("now")
+    assert mine == theirs
+    assert [t["task_id"] for t in mine["tasks"]][:1] == ["T001"]
