@@ -32,7 +32,7 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the installed package (core/, plugins/, generators/)."""
     # A regular (not editable) install: mypy does not follow editable-install finders.
     _forget_build()
-    session.install(".[postgres,dashboard]", "mypy>=1.10", "types-jsonschema", "pytest")
+    session.install(".[postgres,dashboard,plot]", "mypy>=1.10", "types-jsonschema", "pytest")
     session.run("mypy", "-p", "claude_orchestrator")
 
 

@@ -91,9 +91,15 @@ def transcripts(paths: Sequence[str | Path], env: Mapping[str, str] | None = Non
         return found[:MAX_FILES]
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found.extend(sorted(path.rglob("*.jsonl")))
-        elif path.is_file():
+        try:
+            if path.is_dir():
+                found.extend(sorted(path.rglob("*.jsonl")))
+                continue
+            is_file = path.is_file()
+        except (OSError, UnicodeError) as exc:
+            raise ValidationError(f"cannot read {str(raw)[:200]!r}: {exc.__class__.__name__}: give "
+                                  "a transcript's path") from None  # fmt: skip
+        if is_file:
             found.append(path)
         else:
             raise ValidationError(
@@ -266,6 +272,8 @@ def costs(
     if by not in GROUPINGS:
         raise ValidationError(f"--by {by!r}: group by one of {', '.join(GROUPINGS)}")
     start = check_since(since)
+    if spec_id is not None:
+        spec_id = orch.feature(spec_id).spec_id  # checked before anything is read
     charged = [a for a in attributed(orch, spec_id) if start is None or a.at >= start]
     specs = _specs(orch, spec_id)
     events = [e for spec in specs for e in events_of(orch, spec)]

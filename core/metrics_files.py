@@ -22,8 +22,6 @@ def write_plots(orch: Orchestrator, spec_id: str, out_dir: Path, fmt: str) -> li
     from .metrics_plot import write_plots as draw
 
     spec_id = orch.feature(spec_id).spec_id
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValidationError(f"--out {out_dir}: not a folder; name a folder for the plots")
     points = metrics.cost_points(orch, spec_id)
     flow = metrics.flow(orch, spec_id)
     return draw(out_dir, spec_id, points, metrics.burn_down(orch, spec_id), flow.tasks, fmt=fmt)
@@ -36,12 +34,20 @@ def write_report(orch: Orchestrator, spec_id: str, out_file: Path) -> Path:
     from .metrics_report import render
 
     spec_id = orch.feature(spec_id).spec_id
-    if out_file.is_dir():
-        raise ValidationError(f"--out {out_file}: a folder; name the HTML file to write")
-    if not out_file.parent.is_dir():
-        raise ValidationError(f"--out {out_file}: no folder {out_file.parent}; create it first")
+    shown = str(out_file)[:200]
+    try:
+        if out_file.is_dir():
+            raise ValidationError(f"--out {shown}: a folder; name the HTML file to write")
+        if not out_file.parent.is_dir():
+            raise ValidationError(f"--out {shown}: no folder {out_file.parent}; create it first")
+    except OSError as exc:
+        raise ValidationError(f"--out {shown!r}: {exc.strerror or exc}; name a shorter path "
+                              "to an HTML file") from None  # fmt: skip
     costs = {by: metrics.costs(orch, spec_id, by) for by in REPORT_GROUPINGS}
     page = render(spec_id, costs, metrics.flow(orch, spec_id), metrics.cost_points(orch, spec_id),
                   metrics.burn_down(orch, spec_id), generated_at=metrics.now_text())  # fmt: skip
-    atomic_write_text(out_file, page)
+    try:
+        atomic_write_text(out_file, page)
+    except OSError as exc:
+        raise ValidationError(f"--out {shown}: cannot write it: {exc.strerror or exc}") from None
     return out_file

@@ -56,6 +56,7 @@ BASELINE: dict[str, str] = {
     "events status": "passed", "set-feature-status status": "completed",
     "record-test status": "passed",
     "migrate to": "postgresql://agent@127.0.0.1:9/orchestrator",
+    "plot fmt": "svg", "out_dir": "plots", "out_file": "report.html",
 }  # fmt: skip
 #: commands not swept, and why
 SKIPPED = {

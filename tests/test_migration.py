@@ -519,7 +519,8 @@ def test_version_4_store_gets_the_delivery_cursors(tmp_path: Path) -> None:
     store.close()
     conn = sqlite3.connect(db)  # the store as version 4 left it: no delivery_cursors
     conn.execute("DROP TABLE delivery_cursors")
-    for table in ("notifications", "notify_state"):  # nor what version 6 added
+    # nor what versions 6 and 7 added
+    for table in ("notifications", "notify_state", "usage", "transcript_cursors"):
         conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()

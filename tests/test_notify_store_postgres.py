@@ -66,7 +66,7 @@ def test_a_version_2_store_gets_the_queue(pg_dsn: str) -> None:
     port = PostgresPort.for_dsn(pg_dsn, "v2")
     try:
         info = port.initialize()
-        assert (info.migrated_from, info.schema_version) == (2, schema.SCHEMA_VERSION) == (2, 3)
+        assert (info.migrated_from, info.schema_version) == (2, schema.SCHEMA_VERSION)
         assert [a.role for a in port.list_agents(SPEC)] == ["overseer", *sorted(ROLES[1:])]
         first, second_n = queue(port, notification("k1"), notification("k2"))
         assert (first.id, second_n.id) == (1, 2)

@@ -7,7 +7,7 @@ import csv
 import io
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
@@ -89,7 +89,7 @@ def cost_csv(report: CostReport) -> str:
     return buffer.getvalue()
 
 
-def ingest_json(done: Ingested) -> dict[str, Any]:
+def ingest_json(done: Ingested) -> dict[str, object]:
     return {"files": [f._asdict() for f in done.files], "stored": done.stored,
             "problems": done.problems,
             "budget_events": [e._asdict() for e in done.budget_events]}  # fmt: skip
@@ -256,7 +256,7 @@ def register(metrics: typer.Typer) -> None:
         from ..metrics_files import write_report
 
         path = write_report(orch(db), spec_id, out_file)
-        out(f"wrote {path}")
+        out(f"wrote {_shown(path)}")
 
     @metrics.command("plot")
     def plot_cmd(
@@ -276,8 +276,8 @@ def register(metrics: typer.Typer) -> None:
         """
         from ..metrics_files import write_plots
 
-        written = write_plots(orch(db), spec_id, out_dir, _format(fmt))
-        emit(as_json, [str(p) for p in written], "\n".join(f"wrote {p}" for p in written))
+        written = [_shown(p) for p in write_plots(orch(db), spec_id, out_dir, _format(fmt))]
+        emit(as_json, written, "\n".join(f"wrote {p}" for p in written))
 
     @metrics.command("prices")
     def prices_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
@@ -303,6 +303,12 @@ def register(metrics: typer.Typer) -> None:
             value,
             table(["model", "input", "output", "cache write", "cache read", "source"], shown),
         )
+
+
+def _shown(path: Path) -> str:
+    """A path as text that can be printed (a name that is not UTF-8 keeps its bytes as
+    ``\\x..`` escapes)."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _agent(text: str | None) -> tuple[str, str] | None:

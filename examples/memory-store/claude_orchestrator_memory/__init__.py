@@ -83,6 +83,7 @@ class MemoryStore:
                 "conflicts": len(t.conflicts),
                 "test_results": len(t.tests),
                 "blockers": len(t.blockers),
+                "usage": len(t.usage),
             }
         return StoreInfo(self.location, SCHEMA_VERSION, written_by=__name__, counts=counts)
 

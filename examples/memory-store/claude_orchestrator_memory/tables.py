@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from claude_orchestrator import domain
+from claude_orchestrator.errors import ValidationError
 from claude_orchestrator.domain_rules import SyncedAction
 from claude_orchestrator.models import (
     Agent,
@@ -23,6 +24,8 @@ from claude_orchestrator.models import (
     Notification,
     PullRequest,
     TestResult,
+    TranscriptCursor,
+    Usage,
 )
 from claude_orchestrator.protocols_store import BlockerRow
 from claude_orchestrator.store_ops import now  # the time format every store writes
@@ -55,6 +58,11 @@ class Tables:
     notification_keys: set[str] = field(default_factory=set)
     #: (scope, key) -> what the notification pipeline keeps
     notify_state: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: token usage in the order written, its keys (each reply kept once), and where
+    #: ingest stopped reading each transcript
+    usage: list[Usage] = field(default_factory=list)
+    usage_keys: set[str] = field(default_factory=set)
+    transcript_cursors: dict[str, TranscriptCursor] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
@@ -158,6 +166,14 @@ class MemoryTransaction:
 
     def notify_state(self, scope: str, key: str) -> str | None:
         return self.t.notify_state.get((scope, key))
+
+    def usage(self, spec_id: str | None = None, *, since: str | None = None) -> list[Usage]:
+        chosen = [u for u in self.t.usage
+                  if spec_id in (None, u.spec_id) and (since is None or u.at >= since)]  # fmt: skip
+        return sorted(chosen, key=lambda u: (u.at, u.id))
+
+    def transcript_cursor(self, path: str) -> TranscriptCursor | None:
+        return self.t.transcript_cursors.get(path)
 
     # -- writes ----------------------------------------------------------------------
     def insert_feature(self, feature: Feature) -> Feature:
@@ -289,3 +305,39 @@ class MemoryTransaction:
             self.t.notify_state.pop((scope, key), None)
         else:
             self.t.notify_state[(scope, key)] = value
+
+    def insert_usage(self, records: Sequence[Usage]) -> int:
+        for record in records:  # every record checked before the first is kept
+            _check_usage(self.t, record)
+        written = 0
+        for record in records:
+            if record.key not in self.t.usage_keys:
+                self.t.usage.append(record._replace(id=self.t.next_id("usage"), created_at=now()))
+                self.t.usage_keys.add(record.key)
+                written += 1
+        return written
+
+    def put_transcript_cursor(self, cursor: TranscriptCursor) -> None:
+        c = cursor
+        for name, value, top in (("device", c.device, 2**64), ("inode", c.inode, 2**64),
+                                 ("offset", c.offset, 2**63), ("line", c.line, 2**63)):  # fmt: skip
+            if not 0 <= value < top:
+                raise ValidationError(f"the transcript cursor of {c.path} has {name} {value}: "
+                                      f"give a whole number from 0 to {top - 1}")  # fmt: skip
+        self.t.transcript_cursors[c.path] = c
+
+
+def _check_usage(tables: Tables, record: Usage) -> None:
+    """The checks every store makes of a usage record (see ``insert_usage``)."""
+    if (record.spec_id is None) != (record.role is None):
+        raise ValidationError(f"the usage record {record.key[:80]!r} names spec_id="
+                              f"{record.spec_id!r} and role={record.role!r}: give both "
+                              "(the agent it was made by) or neither")  # fmt: skip
+    if record.spec_id is not None and record.role is not None:
+        tables.agent(record.spec_id, record.role)  # the domain's not-found errors
+    for name in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens",
+                 "line"):  # fmt: skip
+        value = getattr(record, name)
+        if not 0 <= value < 2**63:
+            raise ValidationError(f"the usage record {record.key[:80]!r} has {name} {value}: "
+                                  "a count is a whole number from 0 to 2**63 - 1")  # fmt: skip
