@@ -27,6 +27,7 @@ from .guard_spool import SPOOL
 
 if TYPE_CHECKING:
     from .config_model import Config
+    from .guard import Decision
     from .location import Location
     from .manager import PluginRegistry
     from .protocols_vcs import VCS
@@ -179,6 +180,8 @@ def run(role: str | None, stdin_text: str) -> tuple[int, str]:
     if not isinstance(decision, Decision):
         return 2, "claude-orchestrator guard: no decision: denied"
     parsed = parse_branch(config.branch_prefix, agent_branch or branch)
+    if decision.allowed and parsed is not None:
+        decision = budget_halt(location, config, parsed.spec_id, parsed.role, registry) or decision
     if parsed is not None and isinstance(payload, dict):
         tool = str(payload.get("tool_name"))
         tool_input = payload.get("tool_input") or {}
@@ -189,6 +192,33 @@ def run(role: str | None, stdin_text: str) -> tuple[int, str]:
     if decision.allowed:
         return 0, ""
     return 2, decision.reason
+
+
+def budget_halt(location: Location, config: Config, spec_id: str, role: str,
+                registry: PluginRegistry) -> Decision | None:  # fmt: skip
+    """A denial when ``budgets.on_exceed: stop`` (of the committed config the guard
+    decides with) and a recorded ``budget_exceeded`` covers the agent
+    (:func:`claude_orchestrator.metrics_budget.halt_reason`); None otherwise. Costs
+    nothing unless the config says ``stop``. A store that cannot be read halts nothing:
+    a budget must not stop honest work because the store is away."""
+    caps = config.data.get("budgets") or {}
+    if caps.get("on_exceed") != "stop":
+        return None
+    from .guard import Decision
+    from .guard_log import open_store
+    from .metrics_budget import EXCEEDED, halt_reason
+
+    try:
+        store = open_store(location, config, registry=registry)
+        try:
+            with store.transaction() as tx:
+                exceeded = tx.events(spec_id, types=(EXCEEDED,))
+        finally:
+            store.close()
+    except Exception:
+        return None
+    reason = halt_reason(exceeded, caps, role)
+    return Decision(False, reason) if reason is not None else None
 
 
 def main(args: list[str]) -> int:

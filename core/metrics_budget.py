@@ -13,12 +13,13 @@ its rules: an agent that edits its own copy of the file raises no cap, turns no 
 into ``warn`` and makes no model cheaper.
 
 ``on_exceed: stop`` halts the agents an exceeded budget covers (the agent; the agent that
-had the task; every agent of the feature): the agent's own observation hook
-(:func:`halt_reason`, called by ``agent-event``) ends its turn after the next tool call
-and refuses the next prompt, until the cap is raised (or ``on_exceed`` is ``warn``
-again). The hook is Claude Code's, from the settings the agent cannot write, so the
-agent cannot route around it; the agent's process stays up, so the person can read its
-screen, raise the cap and go on.
+had the task; every agent of the feature) until the cap is raised (or ``on_exceed`` is
+``warn`` again), by :func:`halt_reason` in two hooks from the settings the agent cannot
+write: the guard (PreToolUse) refuses every tool call, deciding on the committed config
+as it does for its other rules, so no edit of the agent's own files lifts it; the
+observation hook (``agent-event``) also refuses the next prompt and ends a turn after
+its tool call. The agent's process stays up, so the person can read its screen, raise
+the cap and go on.
 """
 
 from __future__ import annotations
@@ -189,5 +190,6 @@ def halt_reason(
                    or (scope == "task" and (event.role == role or subject in tasks)))  # fmt: skip
         if covered:
             return (f"claude-orchestrator: {event.message}. Stop here: the person must raise "
-                    f"budgets.{scope} in orchestrator.yaml before this agent goes on.")  # fmt: skip
+                    f"budgets.{scope} in the orchestrator.yaml committed on the overseer "
+                    "branch before this agent goes on.")  # fmt: skip
     return None

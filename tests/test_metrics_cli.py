@@ -489,3 +489,37 @@ def test_the_dashboard_serves_the_flow_figures(cli: Run, repo: Path,
     mine.pop("now"), theirs.pop("now")
     assert mine == theirs
     assert [t["task_id"] for t in mine["tasks"]][:1] == ["T001"]
+
+
+def _guard(cli: Run, tree: Path, command: str = "ls") -> Any:
+    payload = {"session_id": "sess-1", "transcript_path": "/tmp/t.jsonl", "cwd": str(tree),
+               "hook_event_name": "PreToolUse", "tool_name": "Bash",
+               "tool_input": {"command": command}}  # fmt: skip
+    return cli("guard", "--role", "implementor", cwd=tree, stdin=json.dumps(payload))
+
+
+@pytest.mark.parametrize("edit", [
+    None,
+    lambda text: text.replace("prefix: feature", "prefix: mine"),
+    lambda text: text.replace("  path: null", "  path: /tmp/elsewhere.db"),
+    lambda text: text + "\n: : not yaml [\n",
+    lambda text: _set(text, agent=1000, on_exceed="warn"),
+], ids=["as-committed", "another-prefix", "another-store", "unreadable", "raised-cap"])  # fmt: skip
+def test_the_guard_refuses_every_tool_call_of_a_halted_agent(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path, edit: Any
+) -> None:
+    """Whatever the agent does to its own copy of the config, its tool calls are refused
+    while the committed config's budget is exceeded; the other agents work on."""
+    commit_budgets(repo, feature, agent=0.01, on_exceed="stop")
+    tree = feature["impl-data"]
+    assert _guard(cli, tree).code == 0
+    path = write(tmp_path / "g.jsonl", [reply(Spent(10_000), at=time.time(), branch=DATA_BRANCH)])
+    assert cli("metrics", "ingest", str(path)).code == 0
+    if edit is not None:
+        (tree / "orchestrator.yaml").write_text(edit((repo / "orchestrator.yaml").read_text()))
+    refused = _guard(cli, tree)
+    assert refused.code == 2, refused
+    assert "budgets.agent" in refused.err and "implementor-data has cost $0.03" in refused.err
+    assert _guard(cli, feature["impl-api"]).code == 0
+    commit_budgets(repo, feature, agent=5)
+    assert _guard(cli, tree).code == 0
