@@ -15,7 +15,8 @@ Version 3 adds the notification queue (:data:`NOTIFICATIONS`), whose records are
 deleted (the queue's retention): their ids come from a counter of the project's, so an
 id is never given twice.
 Version 4 adds token usage (:data:`USAGE`): append-only, so its ids are the project's
-largest plus one, as the records' are; and the transcript cursors.
+largest plus one, as the records' are; the transcript cursors; and an index of a
+feature's events by type.
 Views (:mod:`.postgres_views`) are dropped and recreated at their latest definition
 after the steps.
 ``task_events`` is append-only: a trigger refuses ``UPDATE``, ``DELETE`` and
@@ -445,6 +446,9 @@ CREATE TRIGGER usage_id BEFORE INSERT ON usage FOR EACH ROW EXECUTE FUNCTION co_
 -- usage since a time, of a feature (metrics SPEC --since) or of all, in the order read
 CREATE INDEX idx_usage_feature_at ON usage (project_id, feature_id, at COLLATE "C", id);
 CREATE INDEX idx_usage_at ON usage (project_id, at COLLATE "C", id);
+-- a feature's events of some types (the observation hook reads budget_exceeded on every
+-- call), by type rather than through all the feature's events
+CREATE INDEX idx_task_events_type ON task_events (project_id, feature_id, event_type, id);
 CREATE TABLE transcript_cursors (
     project_id integer NOT NULL REFERENCES projects(id),
     path text NOT NULL,

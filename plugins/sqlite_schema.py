@@ -283,6 +283,9 @@ CREATE TABLE usage (
 -- read (an index's entries end with the rowid: ties of at come in id order).
 CREATE INDEX idx_usage_feature_at ON usage(feature_id, at);
 CREATE INDEX idx_usage_at ON usage(at);
+-- A feature's events of some types (the observation hook reads its budget_exceeded on
+-- every call): a search by type, not a scan of the feature's events.
+CREATE INDEX IF NOT EXISTS idx_task_events_type ON task_events(feature_id, event_type, id);
 -- How far ingest read each transcript: the next byte (byte_offset: OFFSET is a keyword)
 -- and the lines before it, and the file's identity then (device, inode; stored as
 -- signed 64-bit integers), so a replaced or truncated file is read again from the start.
