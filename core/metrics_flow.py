@@ -273,7 +273,7 @@ def _cost(usage: Usage, price: Price | None) -> float | None:
     if price is None:
         return None
     return price.cost(usage.input_tokens, usage.output_tokens, usage.cache_write_tokens,
-                      usage.cache_read_tokens)  # fmt: skip
+                      usage.cache_read_tokens, usage.cache_write_1h_tokens)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ roll-ups

@@ -1,7 +1,8 @@
 """What model tokens cost: the shipped price table and the config's ``prices:``.
 
 Rates are US dollars per million tokens as of :data:`PRICES_DATE`: input, output, cache
-write (a 5-minute cache write; a 1-hour one costs 2 x input) and cache read. They are
+write (a 5-minute cache write, 1.25 x input), cache read, and a 1-hour cache write (2 x
+input, as Claude Code and ccusage charge it: ``claude-opus-5-5`` 8.00). They are
 Anthropic's list prices, checked against what the pinned Claude Code CLI (2.1.330)
 charges in its own ``total_cost_usd`` for each model it knows (``claude-opus-5-5``, its
 default, reads cache at 0.05 x input, not the usual 0.1 x) and against ccusage's offline
@@ -41,30 +42,42 @@ class Price(NamedTuple):
     cache_read: float
     #: the long-context price (more than :data:`LONG_CONTEXT` input tokens), if any
     long: Price | None = None
+    #: a 1-hour cache write; None: 2 x input (:attr:`write_1h`)
+    cache_write_1h: float | None = None
+
+    @property
+    def write_1h(self) -> float:
+        """The 1-hour cache-write rate: :attr:`cache_write_1h`, else 2 x input."""
+        return self.input * 2 if self.cache_write_1h is None else self.cache_write_1h
 
     def cost(self, input_tokens: int, output_tokens: int, cache_write: int,
-             cache_read: int) -> float:  # fmt: skip
-        """The cost in US dollars of one request with these tokens."""
+             cache_read: int, cache_write_1h: int = 0) -> float:  # fmt: skip
+        """The cost in US dollars of one request with these tokens: ``cache_write_1h``
+        of its ``cache_write`` tokens (at most all) at the 1-hour rate, the rest at the
+        5-minute one."""
         rates = self
         if self.long is not None and input_tokens + cache_write + cache_read > LONG_CONTEXT:
             rates = self.long
+        one_hour = min(max(cache_write_1h, 0), cache_write)
         return (
             input_tokens * rates.input
             + output_tokens * rates.output
-            + cache_write * rates.cache_write
+            + (cache_write - one_hour) * rates.cache_write
+            + one_hour * rates.write_1h
             + cache_read * rates.cache_read
         ) / MILLION
 
 
 def _price(input_rate: float, output_rate: float, long: Price | None = None) -> Price:
-    return Price(input_rate, output_rate, input_rate * 1.25, input_rate * 0.1, long)
+    return Price(input_rate, output_rate, input_rate * 1.25, input_rate * 0.1, long,
+                 input_rate * 2)  # fmt: skip
 
 
 _SONNET_4 = _price(3.0, 15.0, long=_price(6.0, 22.5))
 
 #: family -> price, as of :data:`PRICES_DATE`
 SHIPPED: dict[str, Price] = {
-    "claude-opus-5-5": Price(4.0, 20.0, 5.0, 0.2),
+    "claude-opus-5-5": Price(4.0, 20.0, 5.0, 0.2, cache_write_1h=8.0),
     "claude-sonnet-5": _price(2.0, 10.0),
     "claude-opus-4-8": _price(5.0, 25.0),
     "claude-opus-4-7": _price(5.0, 25.0),
@@ -80,7 +93,7 @@ SHIPPED: dict[str, Price] = {
     "claude-3-5-sonnet": _price(3.0, 15.0),
     "claude-3-5-haiku": _price(0.8, 4.0),
     "claude-3-opus": _price(15.0, 75.0),
-    "claude-3-haiku": Price(0.25, 1.25, 0.30, 0.03),
+    "claude-3-haiku": Price(0.25, 1.25, 0.30, 0.03, cache_write_1h=0.5),
 }
 
 _PROVIDER = re.compile(r"^(?:[a-z]{2,4}\.)?(?:anthropic[./])")
@@ -102,9 +115,10 @@ def configured(prices: Mapping[str, Mapping[str, Any]]) -> dict[str, Price]:
     table = {}
     for name, entry in prices.items():
         rate = float(entry["input"])
+        one_hour = float(entry.get("cache_write_1h", rate * 2))
         table[name] = Price(rate, float(entry["output"]),
                             float(entry.get("cache_write", rate * 1.25)),
-                            float(entry.get("cache_read", rate * 0.1)))  # fmt: skip
+                            float(entry.get("cache_read", rate * 0.1)), None, one_hour)  # fmt: skip
     return table
 
 

@@ -57,12 +57,13 @@ _PRICE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["input", "output"],
-    "description": "a model's prices: input, output, cache_write, cache_read",
+    "description": "a model's prices: input, output, cache_write, cache_read, cache_write_1h",
     "properties": {
         "input": _rate("input"),
         "output": _rate("output"),
         "cache_write": _rate("cache-write (cache-creation)", " (default 1.25 x input)"),
         "cache_read": _rate("cache-read", " (default 0.1 x input)"),
+        "cache_write_1h": _rate("1-hour cache-write", " (default 2 x input)"),
     },
 }
 

@@ -28,6 +28,17 @@ the next read unless ``final`` (the session has ended). A line that is not UTF-8
 JSON, not an object, nested too deeply, over :data:`MAX_LINE` bytes, or an assistant
 line whose reply is malformed (no id, model or timestamp; a token count that is not a
 whole number from 0 to :data:`MAX_TOKENS`) is a warning and counts nothing.
+
+1-hour cache writes cost more than 5-minute ones (Claude Code and ccusage charge them at
+2 x input, 5-minute ones at 1.25 x): ``message.usage.cache_creation`` says how many of
+``cache_creation_input_tokens`` were which (``ephemeral_1h_input_tokens``,
+``ephemeral_5m_input_tokens``), and a :class:`Reply` keeps the 1-hour part apart
+(``cache_write_1h_tokens``). Where the breakdown is missing, or all zero while
+``cache_creation_input_tokens`` is not (Claude Code 2.1.330 writes zeros when the API's
+answer had no breakdown), every cache write is taken as a 5-minute one; ccusage then
+counts **no** cache writes at all (it trusts the breakdown over the total). A breakdown
+that is no object, a 1-hour count that is no whole number, or one above the total is a
+warning, and the reply's writes are taken as 5-minute ones.
 """
 
 from __future__ import annotations
@@ -85,6 +96,8 @@ class Reply(NamedTuple):
     git_branch: str | None
     #: 1-based line number in the file
     line: int
+    #: the part of ``cache_write_tokens`` that were 1-hour cache writes
+    cache_write_1h_tokens: int = 0
 
 
 class Problem(NamedTuple):
@@ -380,6 +393,7 @@ def _reply(
         cwd=_text(value.get("cwd")),
         git_branch=_text(value.get("gitBranch")),
         line=number,
+        cache_write_1h_tokens=_one_hour(message["usage"], tokens[2], what, warn),
     )
 
 
@@ -401,6 +415,29 @@ def _tokens(
             return None
         tokens.append(count)
     return tokens[0], tokens[1], tokens[2], tokens[3]
+
+
+def _one_hour(usage: dict[str, Any], writes: int, what: str, warn: Callable[[str], None]) -> int:
+    """How many of the reply's ``writes`` cache-write tokens were 1-hour writes: 0 (all
+    5-minute ones) without a breakdown, or with a bad one (warned about)."""
+    breakdown = usage.get("cache_creation")
+    if breakdown is None:
+        return 0
+    name = "message.usage.cache_creation"
+    if not isinstance(breakdown, dict):
+        warn(f"{what}: {name} is a {_kind(breakdown)}, not an object: its cache writes "
+             "counted as 5-minute ones")  # fmt: skip
+        return 0
+    count = breakdown.get("ephemeral_1h_input_tokens")
+    if count is None:
+        return 0
+    if type(count) is not int or not 0 <= count <= writes:
+        shown = json.dumps(count)[:40]
+        warn(f"{what}: {name}.ephemeral_1h_input_tokens is {shown}, not a whole number of "
+             f"tokens from 0 to its cache_creation_input_tokens ({writes:,}): its cache "
+             "writes counted as 5-minute ones")  # fmt: skip
+        return 0
+    return count
 
 
 def _at(stamp: object, what: str, warn: Callable[[str], None]) -> str | None:

@@ -271,6 +271,9 @@ class Usage(NamedTuple):
     line: int
     #: when the store recorded it (ignored on insert, like every ``created_at``)
     created_at: str = ""
+    #: the part of ``cache_write_tokens`` that were 1-hour cache writes (dearer than
+    #: 5-minute ones), never more than it
+    cache_write_1h_tokens: int = 0
 
 
 class TranscriptCursor(NamedTuple):

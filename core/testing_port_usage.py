@@ -83,15 +83,19 @@ def _stamps() -> Any:
 
 def generated_usage(keys: Any = None, ats: Any = None) -> Any:
     """Any valid record (id 0, no ``created_at``): any owner of :data:`OWNERS`, any text
-    but NUL, any count from 0 to 2**63 - 1; keys and times from these strategies if given."""
+    but NUL, any count from 0 to 2**63 - 1 (the 1-hour cache writes any part of the cache
+    writes); keys and times from these strategies if given."""
     st = _strategies()
     counts = st.integers(0, _INT64)
     keys = _text() if keys is None else keys
     ats = _stamps() | _text() if ats is None else ats
+    writes = counts.flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n)))
     return st.builds(
-        lambda owner, **fields: Usage(id=0, spec_id=owner[0], role=owner[1], **fields),
-        owner=st.sampled_from(OWNERS), key=keys, session_id=_text(), model=_text(), at=ats,
-        input_tokens=counts, output_tokens=counts, cache_write_tokens=counts,
+        lambda owner, writes, **fields: Usage(
+            id=0, spec_id=owner[0], role=owner[1], cache_write_tokens=writes[0],
+            cache_write_1h_tokens=writes[1], **fields),
+        owner=st.sampled_from(OWNERS), writes=writes, key=keys, session_id=_text(),
+        model=_text(), at=ats, input_tokens=counts, output_tokens=counts,
         cache_read_tokens=counts, transcript=_text(), line=counts,
     )  # fmt: skip
 
@@ -220,6 +224,8 @@ class UsageContract:
             (usage("bad", (None, "overseer")), ValidationError, None),
             (usage("bad", output_tokens=-1), ValidationError, None),
             (usage("bad", cache_read_tokens=2**63), ValidationError, None),
+            (usage("bad", cache_write_1h_tokens=-1), ValidationError, None),
+            (usage("bad", cache_write_tokens=30, cache_write_1h_tokens=31), ValidationError, None),
             (usage("bad", line=-5), ValidationError, None),
         ],
     )

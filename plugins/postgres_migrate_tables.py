@@ -157,6 +157,7 @@ USAGE = Numbered("usage", "usage record", (
     _c("id"), _c("key"), _FEATURE, _AGENT, _c("session_id"), _c("model"), _c("at"),
     _c("input_tokens"), _c("output_tokens"), _c("cache_write_tokens"),
     _c("cache_read_tokens"), _c("transcript"), _c("line"), _c("created_at", TS),
+    _c("cache_write_1h_tokens"),
 ))  # fmt: skip
 #: in the order they are copied (what a row refers to comes before it)
 NUMBERED = (

@@ -434,6 +434,9 @@ CREATE TABLE usage (
     output_tokens bigint NOT NULL CHECK (output_tokens >= 0),
     cache_write_tokens bigint NOT NULL CHECK (cache_write_tokens >= 0),
     cache_read_tokens bigint NOT NULL CHECK (cache_read_tokens >= 0),
+    -- the part of cache_write_tokens that were 1-hour cache writes
+    cache_write_1h_tokens bigint NOT NULL DEFAULT 0
+        CHECK (cache_write_1h_tokens BETWEEN 0 AND cache_write_tokens),
     transcript text NOT NULL,
     line bigint NOT NULL CHECK (line >= 0),
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),

@@ -51,14 +51,14 @@ _NOTIFICATIONS = f"SELECT {sr.NOTIFICATION_COLS} FROM notifications WHERE projec
 _USAGE = (
     "SELECT u.id, u.key, f.spec_id, a.role, u.session_id, u.model, u.at, u.input_tokens, "
     "u.output_tokens, u.cache_write_tokens, u.cache_read_tokens, u.transcript, u.line, "
-    "co_ts(u.created_at) FROM usage u "
+    "co_ts(u.created_at), u.cache_write_1h_tokens FROM usage u "
     "LEFT JOIN features f ON f.project_id = u.project_id AND f.id = u.feature_id "
     "LEFT JOIN agents a ON a.project_id = u.project_id AND a.id = u.agent_id "
     "WHERE u.project_id = %s"
 )
 #: the PostgreSQL types of :data:`~.sqlite_rows.USAGE_WRITTEN`, in its order
 _USAGE_TYPES = ("text", "bigint", "bigint", "text", "text", "text", "bigint", "bigint", "bigint",
-                "bigint", "text", "bigint")  # fmt: skip
+                "bigint", "text", "bigint", "bigint")  # fmt: skip
 # One statement for any number of records: a column of values per array, inserted in the
 # records' order (their ids follow it); a key stored already, or by an earlier row of the
 # statement, is left out.

@@ -88,12 +88,13 @@ NOTIFICATION_SET = (
 #: a usage record's columns as written: its key, owner (feature and agent ids) and the rest
 USAGE_WRITTEN = (
     "key, feature_id, agent_id, session_id, model, at, input_tokens, output_tokens, "
-    "cache_write_tokens, cache_read_tokens, transcript, line"
+    "cache_write_tokens, cache_read_tokens, transcript, line, cache_write_1h_tokens"
 )
 USAGE_SQL = (
     "SELECT u.id, u.key, f.spec_id, a.role, u.session_id, u.model, u.at, u.input_tokens, "
     "u.output_tokens, u.cache_write_tokens, u.cache_read_tokens, u.transcript, u.line, "
-    "u.created_at FROM usage u LEFT JOIN features f ON f.id = u.feature_id "
+    "u.created_at, u.cache_write_1h_tokens FROM usage u "
+    "LEFT JOIN features f ON f.id = u.feature_id "
     "LEFT JOIN agents a ON a.id = u.agent_id"
 )
 #: a transcript cursor's columns, in :class:`~claude_orchestrator.models.TranscriptCursor`'s order
@@ -103,7 +104,8 @@ CURSOR_SET = (
     "device = excluded.device, inode = excluded.inode, byte_offset = excluded.byte_offset, "
     "line = excluded.line, session_id = excluded.session_id, updated_at = "
 )
-_TOKENS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens")
+_TOKENS = ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens",
+           "cache_write_1h_tokens")  # fmt: skip
 _TEXTS = ("key", "session_id", "model", "at", "transcript")
 _INT64, _UINT64 = 1 << 63, 1 << 64
 
@@ -204,9 +206,16 @@ def usage_values(record: Usage, feature: int | None, agent: int | None) -> tuple
                 f"the usage record {record.key[:80]!r} ({record.transcript}:{record.line}) has "
                 f"{name} {value}: a count is a whole number from 0 to 2**63 - 1"
             )
+    if record.cache_write_1h_tokens > record.cache_write_tokens:
+        raise ValidationError(
+            f"the usage record {record.key[:80]!r} ({record.transcript}:{record.line}) has "
+            f"cache_write_1h_tokens {record.cache_write_1h_tokens} above its cache_write_tokens "
+            f"{record.cache_write_tokens}: the 1-hour writes are a part of the cache writes"
+        )
     u = record
     return (u.key, feature, agent, u.session_id, u.model, u.at, u.input_tokens, u.output_tokens,
-            u.cache_write_tokens, u.cache_read_tokens, u.transcript, u.line)  # fmt: skip
+            u.cache_write_tokens, u.cache_read_tokens, u.transcript, u.line,
+            u.cache_write_1h_tokens)  # fmt: skip
 
 
 def cursor_values(cursor: TranscriptCursor) -> tuple[Any, ...]:

@@ -275,6 +275,9 @@ CREATE TABLE usage (
     output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
     cache_write_tokens INTEGER NOT NULL CHECK (cache_write_tokens >= 0),
     cache_read_tokens INTEGER NOT NULL CHECK (cache_read_tokens >= 0),
+    -- the part of cache_write_tokens that were 1-hour cache writes
+    cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0
+        CHECK (cache_write_1h_tokens BETWEEN 0 AND cache_write_tokens),
     transcript TEXT NOT NULL,
     line INTEGER NOT NULL CHECK (line >= 0),
     created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))

@@ -43,7 +43,7 @@ _ACTION_KEY = "feature_id = ? AND branch = ? AND patch_id = ? AND task_id = ? AN
 # A record whose key is stored already (by this call too) is not inserted at all: an
 # insert that ON CONFLICT stops would still use up an AUTOINCREMENT id.
 _INSERT_USAGE = (
-    f"INSERT INTO usage ({sr.USAGE_WRITTEN}) SELECT {', '.join('?' * 12)} "
+    f"INSERT INTO usage ({sr.USAGE_WRITTEN}) SELECT {', '.join('?' * 13)} "
     "WHERE NOT EXISTS (SELECT 1 FROM usage WHERE key = ?)"
 )
 

@@ -236,6 +236,19 @@ def test_cost_from_the_price_table_none_for_an_unknown_model() -> None:
     assert cost_points([unknown, priced]) == [CostPoint(at(0), API, priced.cost)]
 
 
+def test_one_hour_cache_writes_cost_their_own_rate() -> None:
+    """Of 8,000 cache writes 3,000 were 1-hour ones: those at 2 x input (opus 5.5: 8.00
+    as Claude Code charges it, sonnet 4.5: 6.00), the rest at 1.25 x."""
+    replies = [usage(1, 0, model="claude-opus-5-5", tokens=(100, 20, 8000, 900))
+               ._replace(cache_write_1h_tokens=3000),
+               usage(2, 1, tokens=(100, 20, 8000, 900))._replace(cache_write_1h_tokens=8000),
+               usage(3, 2, tokens=(100, 20, 8000, 900))]  # fmt: skip
+    opus, sonnet_1h, sonnet_5m = attribute(replies, [], PRICES)
+    assert opus.cost == pytest.approx((100 * 4 + 20 * 20 + 5000 * 5 + 3000 * 8 + 900 * 0.2) / 1e6)
+    assert sonnet_1h.cost == pytest.approx((100 * 3 + 20 * 15 + 8000 * 6 + 900 * 0.3) / 1e6)
+    assert sonnet_5m.cost == pytest.approx((100 * 3 + 20 * 15 + 8000 * 3.75 + 900 * 0.3) / 1e6)
+
+
 def test_a_reply_whose_time_does_not_parse_keeps_it_with_no_task() -> None:
     log = Log.of(
         (0, API, "task_started", "T001"),

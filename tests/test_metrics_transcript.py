@@ -181,6 +181,51 @@ def test_exact_totals_with_duplicates_other_lines_and_optional_fields(tmp_path: 
     assert got.cursor.line == 15 and got.cursor.session_id == SESSION
 
 
+MISSING = object()
+ONE_HOUR = "message.usage.cache_creation.ephemeral_1h_input_tokens is"
+NOT_A_PART = "not a whole number of tokens from 0 to its cache_creation_input_tokens (8,000)"
+
+
+@pytest.mark.parametrize(
+    ("breakdown", "one_hour", "warned"),
+    [
+        ({"ephemeral_1h_input_tokens": 3000, "ephemeral_5m_input_tokens": 5000}, 3000, None),
+        ({"ephemeral_1h_input_tokens": 8000, "ephemeral_5m_input_tokens": 0}, 8000, None),
+        # what Claude Code writes when the API's answer had no breakdown: 5-minute writes
+        ({"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0}, 0, None),
+        ({"ephemeral_5m_input_tokens": 8000}, 0, None),
+        (MISSING, 0, None),
+        (None, 0, None),
+        ([3000], 0, "message.usage.cache_creation is a list, not an object"),
+        ({"ephemeral_1h_input_tokens": 8001}, 0, f"{ONE_HOUR} 8001, {NOT_A_PART}"),
+        ({"ephemeral_1h_input_tokens": -1}, 0, f"{ONE_HOUR} -1, {NOT_A_PART}"),
+        ({"ephemeral_1h_input_tokens": "3000"}, 0, f'{ONE_HOUR} "3000", {NOT_A_PART}'),
+        ({"ephemeral_1h_input_tokens": 2.5}, 0, f"{ONE_HOUR} 2.5, {NOT_A_PART}"),
+        ({"ephemeral_1h_input_tokens": True}, 0, f"{ONE_HOUR} true, {NOT_A_PART}"),
+    ],
+)  # fmt: skip
+def test_one_hour_cache_writes_are_kept_apart(
+    tmp_path: Path, breakdown: Any, one_hour: int, warned: str | None
+) -> None:
+    """The 1-hour part of the cache writes as the breakdown says; all 5-minute without
+    one, or with a bad one (a warning naming file and line; the reply still counted)."""
+    usage = {"input_tokens": 100, "output_tokens": 20, "cache_creation_input_tokens": 8000,
+             "cache_read_input_tokens": 900}  # fmt: skip
+    line = assistant("msg_1", usage=usage)
+    if breakdown is MISSING:
+        del line["message"]["usage"]["cache_creation"]
+    else:
+        line["message"]["usage"]["cache_creation"] = breakdown
+    path = write(tmp_path / "s.jsonl", [user(), line])
+    got = read(path)
+    assert totals(got.replies) == (1, 100, 20, 8000, 900)
+    assert got.replies[0].cache_write_1h_tokens == one_hour
+    suffix = ": its cache writes counted as 5-minute ones"
+    assert got.problems == ([] if warned is None else [
+        Problem(str(path), 2, f"assistant reply msg_1: {warned}{suffix}")
+    ])  # fmt: skip
+
+
 def test_the_session_id_is_the_file_s_name_when_the_line_has_none(tmp_path: Path) -> None:
     path = write(tmp_path / "abc.jsonl", [assistant("msg_a", sessionId=None, cwd=7)])
     (reply,) = read(path).replies

@@ -251,7 +251,7 @@ def test_migrate_copies_usage_and_copies_only_what_is_new_again(
         with sqlite.transaction() as tx:
             tx.insert_usage(
                 [
-                    usage("m1:r1"),
+                    usage("m1:r1", cache_write_1h_tokens=25),
                     usage("m2:r2", OWNERS[0], model="ünïcode ✓"),
                     usage("m3:r3", OWNERS[3], at="not a time", cache_read_tokens=2**63 - 1),
                 ]
@@ -262,6 +262,8 @@ def test_migrate_copies_usage_and_copies_only_what_is_new_again(
         assert (first.copied["usage"], first.copied["transcript_cursors"]) == (3, 2)
         assert (first.counts["usage"], first.counts["transcript_cursors"]) == (3, 2)
         assert everything(postgres) == everything(sqlite)  # ids and creation times too
+        with postgres.transaction() as tx:
+            assert [u.cache_write_1h_tokens for u in tx.usage()] == [25, 0, 0]
         assert "usage" in first.text() and "transcript_cursors" in first.text()
         # more ingest on SQLite: a reply, a cursor moved
         with sqlite.transaction() as tx:

@@ -113,6 +113,10 @@ def test_a_version_6_store_gets_the_usage_tables(tmp_path: Path) -> None:
          r"'m1:r1' \(/t/session-1.jsonl:7\) has output_tokens -1: a count is a whole number "
          r"from 0 to 2\*\*63 - 1"),
         (usage("m1:r1", cache_read_tokens=2**63), f"has cache_read_tokens {2**63}:"),
+        (usage("m1:r1", cache_write_1h_tokens=-1), "has cache_write_1h_tokens -1: a count is"),
+        (usage("m1:r1", cache_write_tokens=30, cache_write_1h_tokens=31, line=7),
+         r"'m1:r1' \(/t/session-1.jsonl:7\) has cache_write_1h_tokens 31 above its "
+         "cache_write_tokens 30: the 1-hour writes are a part of the cache writes"),
         (usage("m1:r1", line=-5), r"\(/t/session-1.jsonl:-5\) has line -5:"),
         (usage("m1\x00:r1"), r"\(/t/session-1.jsonl:1\) has a NUL character in its key, which"),
         (usage("m1:r1", model="claude\x00"), "a NUL character in its model"),

@@ -336,8 +336,11 @@ def _check_usage(tables: Tables, record: Usage) -> None:
     if record.spec_id is not None and record.role is not None:
         tables.agent(record.spec_id, record.role)  # the domain's not-found errors
     for name in ("input_tokens", "output_tokens", "cache_write_tokens", "cache_read_tokens",
-                 "line"):  # fmt: skip
+                 "cache_write_1h_tokens", "line"):  # fmt: skip
         value = getattr(record, name)
         if not 0 <= value < 2**63:
             raise ValidationError(f"the usage record {record.key[:80]!r} has {name} {value}: "
                                   "a count is a whole number from 0 to 2**63 - 1")  # fmt: skip
+    if record.cache_write_1h_tokens > record.cache_write_tokens:
+        raise ValidationError(f"the usage record {record.key[:80]!r} has more 1-hour cache "
+                              "writes than cache writes")  # fmt: skip
