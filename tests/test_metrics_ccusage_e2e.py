@@ -553,3 +553,52 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory(prefix="ccusage-fixtures-") as scratch:
         write_fixtures(make_world(Path(scratch)), FIXTURES)
     print(f"wrote {FIXTURES}")
+
+
+# ------------------------------------------------------------------ 1-hour cache writes
+#: a tool call's reply with 8,000 cache writes, 3,000 of them 1-hour ones, then the answer
+ONE_HOUR = [ReplyUsage(1000, 200, 8000, 500, cache_write_1h=3000), ReplyUsage(300, 40, 0, 9000)]
+
+
+@pytest.mark.parametrize("model", [None, SONNET], ids=[DEFAULT_MODEL, SONNET])
+def test_one_hour_cache_writes_cost_what_the_cli_charges(tmp_path: Path, model: str | None) -> None:
+    """A session of one reply with 1-hour cache writes (the API's breakdown, as the
+    stand-in sends it): the reader keeps them apart, and our price of its replies is the
+    CLI's ``total_cost_usd`` (1-hour writes at 2 x input: 8.00 on opus 5.5, 6.00 on
+    sonnet 4.5), which charging them as 5-minute writes is not; ccusage agrees where its
+    table prices the model."""
+    if CLAUDE is None:
+        pytest.skip("Claude Code CLI not installed (npm unavailable?): run .ci/install-claude.sh")
+    from claude_orchestrator.metrics_prices import PriceTable
+    from claude_orchestrator.metrics_transcript import read
+
+    work, home, empty_home = tmp_path / "work", tmp_path / "home", tmp_path / "empty-home"
+    for folder in (work, home, empty_home):
+        folder.mkdir()
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"permissions": {"defaultMode": "dontAsk",
+                                                    "allow": ["Bash(echo step *)"]}}))  # fmt: skip
+    call = {"name": "Bash", "input": {"command": "echo step 1"}}
+    with FakeModel(call, usage=ONE_HOUR, side_usage=ReplyUsage()) as fake:
+        run = run_claude(work, settings, fake, timeout=120, env={"HOME": str(home)},
+                         args=["--model", model] if model else [])  # fmt: skip
+    assert not run.timed_out and run.returncode == 0 and run.output is not None, run
+    [transcript] = home.glob(".claude/projects/*/*.jsonl")
+    got = read(transcript, final=True)
+    assert got.problems == []
+    assert [(r.cache_write_tokens, r.cache_write_1h_tokens) for r in got.replies] == [
+        (8000, 3000), (0, 0)
+    ]  # fmt: skip
+    prices = PriceTable()
+    costs = []
+    for r in got.replies:
+        price = prices.price_of(r.model)
+        assert price is not None, r.model
+        tokens = (r.input_tokens, r.output_tokens, r.cache_write_tokens, r.cache_read_tokens)
+        costs.append((price.cost(*tokens, r.cache_write_1h_tokens), price.cost(*tokens)))
+    charged = float(run.output["total_cost_usd"])
+    assert sum(c for c, _ in costs) == pytest.approx(charged, rel=1e-9, abs=1e-12)
+    assert sum(c for _, c in costs) < charged - 1e-4  # as 5-minute writes: too little
+    if CCUSAGE is not None and model is not None:
+        [entry] = ccusage(home / ".claude", empty_home, "session")["sessions"]
+        assert entry["totalCost"] == pytest.approx(charged, rel=1e-9, abs=1e-12)
