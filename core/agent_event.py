@@ -31,6 +31,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .spool_writes import HookOrchestrator
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .api import Orchestrator
+    from .config_model import Config
     from .messages import Message
     from .models import Event
 
@@ -155,6 +157,34 @@ class ObserverOrchestrator(HookOrchestrator):
     each event: on every step of every agent that would cost the agent more than the
     rest of the hook, and rewrite files under agents working in them. The state files
     take the new events with the next command that rewrites them."""
+
+    @cached_property
+    def config(self) -> Config:
+        """The worktree's config, unless it is one the agent may have bent: when it does
+        not load, or names another branch prefix or store than the defaults, the config
+        committed on the overseer branch, found as the guard finds it (an agent must not
+        hide from its own hook, which halts it on a budget, by editing its copy)."""
+        from .config import default_config
+        from .errors import OrchestratorError
+
+        default = default_config()
+        try:
+            copy = super().config
+        except OrchestratorError:
+            copy = None
+        keys = ("branches", "store")
+        if copy is not None and all(copy.data.get(k) == default.data.get(k) for k in keys) \
+                and copy.store_plugin == default.store_plugin:  # fmt: skip
+            return copy
+        from .guard_context import open_vcs
+        from .guard_hook import _head_branch, _rules
+
+        try:
+            vcs = open_vcs(self.location, default, registry=self.registry)
+            branch = _head_branch(self.location.git_dir) or "(detached HEAD)"
+            return _rules("implementor", vcs, self.location, branch)[0]
+        except OrchestratorError:
+            return copy if copy is not None else default
 
     def notify(self, *events: Event, changed: Sequence[str] = ()) -> list[Path]:
         from .protocols import OUTBOX

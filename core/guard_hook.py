@@ -135,7 +135,9 @@ def _decision_vcs(
 
 
 def run(role: str | None, stdin_text: str) -> tuple[int, str]:
-    """(exit code, stderr line) for one hook call."""
+    """(exit code, what to print) for one hook call: with exit 2 the refusal, for
+    standard error; with exit 0 nothing, or the JSON that refuses the call and ends the
+    turn (a budget's halt), for standard output."""
     from .guard import Decision, decide
     from .location import discover
 
@@ -180,8 +182,10 @@ def run(role: str | None, stdin_text: str) -> tuple[int, str]:
     if not isinstance(decision, Decision):
         return 2, "claude-orchestrator guard: no decision: denied"
     parsed = parse_branch(config.branch_prefix, agent_branch or branch)
+    halted = None
     if decision.allowed and parsed is not None:
-        decision = budget_halt(location, config, parsed.spec_id, parsed.role, registry) or decision
+        halted = budget_halt(location, config, parsed.spec_id, parsed.role, registry)
+        decision = halted or decision
     if parsed is not None and isinstance(payload, dict):
         tool = str(payload.get("tool_name"))
         tool_input = payload.get("tool_input") or {}
@@ -191,6 +195,16 @@ def run(role: str | None, stdin_text: str) -> tuple[int, str]:
                      registry=registry)  # fmt: skip
     if decision.allowed:
         return 0, ""
+    if halted is not None:
+        # a halt ends the turn too: exit 2 would hand the refusal to the model, which
+        # would ask again (Claude Code 2.1.330, tests/test_metrics_hooks_e2e.py)
+        said = {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": halted.reason,
+        }
+        return 0, json.dumps({"continue": False, "stopReason": halted.reason,
+                              "hookSpecificOutput": said})  # fmt: skip
     return 2, decision.reason
 
 
@@ -240,5 +254,5 @@ def main(args: list[str]) -> int:
             f"claude-orchestrator guard: internal error ({type(exc).__name__}): denied",
         )
     if message:
-        print(message, file=sys.stderr)
+        print(message, file=sys.stderr if code else sys.stdout)
     return code

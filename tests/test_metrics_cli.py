@@ -518,8 +518,14 @@ def test_the_guard_refuses_every_tool_call_of_a_halted_agent(
     if edit is not None:
         (tree / "orchestrator.yaml").write_text(edit((repo / "orchestrator.yaml").read_text()))
     refused = _guard(cli, tree)
-    assert refused.code == 2, refused
-    assert "budgets.agent" in refused.err and "implementor-data has cost $0.03" in refused.err
-    assert _guard(cli, feature["impl-api"]).code == 0
+    assert refused.code == 0, refused  # the JSON refuses the call and ends the turn
+    said = json.loads(refused.out)
+    assert said["continue"] is False
+    assert said["hookSpecificOutput"]["permissionDecision"] == "deny"
+    reason = said["hookSpecificOutput"]["permissionDecisionReason"]
+    assert reason == said["stopReason"]
+    assert "budgets.agent" in reason and "implementor-data has cost $0.03" in reason
+    assert _guard(cli, feature["impl-api"]).out == ""
     commit_budgets(repo, feature, agent=5)
-    assert _guard(cli, tree).code == 0
+    allowed = _guard(cli, tree)
+    assert (allowed.code, allowed.out) == (0, "")

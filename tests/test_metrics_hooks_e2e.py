@@ -28,20 +28,19 @@ the guard), checked here:
   never sent to the model and the turn ends there (``terminal_reason`` hook_stopped,
   ``result`` ""); the transcript records a ``hook_stopped_continuation`` attachment with
   R. The Stop hook does not run; SessionEnd does (and ingests the transcript).
-- The guard's refusal (PreToolUse, exit 2, R on stderr) of a call after the cap was
-  crossed: the call does not run, but the turn goes on, and the model gets R in one more
-  request (strict xfail). Printed with exit 0 as ``{"continue": false, "stopReason": R,
-  "hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
-  "permissionDecisionReason": R}}``, the call does not run and the turn ends with no
-  further request (``terminal_reason`` hook_stopped; tried by hand with a stand-in hook);
-  ``continue: false`` alone lets the call run first.
+- The guard's refusal of a call after the cap was crossed: exit 2 (R on stderr) would
+  not run the call but hand R to the model in one more request; so the guard prints,
+  with exit 0, ``{"continue": false, "stopReason": R, "hookSpecificOutput":
+  {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+  "permissionDecisionReason": R}}``: the call does not run and the turn ends with no
+  further request (``terminal_reason`` hook_stopped); ``continue: false`` alone would let
+  the call run first.
 
 The halt is decided on the config committed on the overseer branch: raising the cap or
 setting ``on_exceed: warn`` in the worktree's copy (even committed on the agent's own
-branch) changes nothing. Other edits of that copy still let the next prompt reach the
-model (strict xfail; the guard then refuses its tool calls): ``agent-event`` finds the
-agent by the copy's ``branches.prefix`` and opens the store the copy's ``store:`` names,
-and a copy that does not load makes it fail open, so its halt check never runs.
+branch) changes nothing, and neither do other edits of that copy that would hide the
+agent from its hook (another ``branches.prefix``, another store, YAML that does not
+parse): ``agent-event`` then reads the committed config, as the guard does.
 
 Needs the CLI and, since the implementor's file enables Claude Code's sandbox with
 ``failIfUnavailable``, bubblewrap and socat (``.ci/install-sandbox.sh``); skips without
@@ -385,13 +384,6 @@ def test_stop_ends_the_turn_after_the_tool_call_during_which_the_cap_was_crossed
     assert stored(wait_ingested(agent, done.transcript)) == sent(agent, done)
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="the guard refuses the next tool call by exit code 2, after which Claude Code "
-    "sends the refusal to the model in one more request; printing continue: false with "
-    "its deny (exit 0) would end the turn there (see the module note)",
-)
 def test_a_cap_crossed_between_tool_calls_ends_the_turn_at_the_next_call(
     project: Repo,
 ) -> None:
@@ -428,13 +420,6 @@ DODGES: dict[str, Callable[[str], str]] = {
 }
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="agent-event finds the agent and the store through the worktree's config and "
-    "fails open on a config error: such an edit lets the prompt reach the model (see the "
-    "module note)",
-)
 @pytest.mark.parametrize("edit", list(DODGES))
 def test_other_edits_of_the_worktree_config_do_not_lift_the_halt(
     dodging: tuple[Agent, Event], edit: str
