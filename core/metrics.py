@@ -143,7 +143,8 @@ def _usage(reply: Reply, agent: tuple[str, str] | None, path: str) -> Usage:
     spec_id, role = agent if agent is not None else (None, None)
     return Usage(0, reply.key, spec_id, role, reply.session_id, reply.model, reply.at,
                  reply.input_tokens, reply.output_tokens, reply.cache_write_tokens,
-                 reply.cache_read_tokens, path, reply.line)  # fmt: skip
+                 reply.cache_read_tokens, path, reply.line,
+                 cache_write_1h_tokens=reply.cache_write_1h_tokens)  # fmt: skip
 
 
 def ingest_file(

@@ -69,8 +69,9 @@ class Price(NamedTuple):
 
 
 def _price(input_rate: float, output_rate: float, long: Price | None = None) -> Price:
-    return Price(input_rate, output_rate, input_rate * 1.25, input_rate * 0.1, long,
-                 input_rate * 2)  # fmt: skip
+    # rounded: 0.8 * 0.1 is 0.08000000000000002 in binary floating point
+    return Price(input_rate, output_rate, round(input_rate * 1.25, 9),
+                 round(input_rate * 0.1, 9), long, round(input_rate * 2, 9))  # fmt: skip
 
 
 _SONNET_4 = _price(3.0, 15.0, long=_price(6.0, 22.5))
@@ -117,8 +118,9 @@ def configured(prices: Mapping[str, Mapping[str, Any]]) -> dict[str, Price]:
         rate = float(entry["input"])
         one_hour = float(entry.get("cache_write_1h", rate * 2))
         table[name] = Price(rate, float(entry["output"]),
-                            float(entry.get("cache_write", rate * 1.25)),
-                            float(entry.get("cache_read", rate * 0.1)), None, one_hour)  # fmt: skip
+                            float(entry.get("cache_write", round(rate * 1.25, 9))),
+                            float(entry.get("cache_read", round(rate * 0.1, 9))), None,
+                            one_hour)  # fmt: skip
     return table
 
 

@@ -294,15 +294,14 @@ def register(metrics: typer.Typer) -> None:
         prices = price_table(orch(db))
         rows = {**{n: (p, f"shipped {PRICES_DATE}") for n, p in SHIPPED.items()},
                 **{n: (p, "config") for n, p in prices.overrides.items()}}  # fmt: skip
-        shown = [[name, p.input, p.output, p.cache_write, p.cache_read, source]
+        shown = [[name, p.input, p.output, p.cache_write, p.write_1h, p.cache_read, source]
                  for name, (p, source) in sorted(rows.items())]  # fmt: skip
         value = [{"model": r[0], "input": r[1], "output": r[2], "cache_write": r[3],
-                  "cache_read": r[4], "source": r[5]} for r in shown]  # fmt: skip
-        emit(
-            as_json,
-            value,
-            table(["model", "input", "output", "cache write", "cache read", "source"], shown),
-        )
+                  "cache_write_1h": r[4], "cache_read": r[5], "source": r[6]}
+                 for r in shown]  # fmt: skip
+        headers = ["model", "input", "output", "cache write", "cache write 1h", "cache read",
+                   "source"]  # fmt: skip
+        emit(as_json, value, table(headers, shown))
 
 
 def _shown(path: Path) -> str:
