@@ -529,3 +529,18 @@ def test_the_guard_refuses_every_tool_call_of_a_halted_agent(
     commit_budgets(repo, feature, agent=5)
     allowed = _guard(cli, tree)
     assert (allowed.code, allowed.out) == (0, "")
+
+
+def test_one_hour_cache_writes_are_ingested_and_priced_at_their_rate(
+    cli: Run, repo: Path, feature: dict[str, Path], tmp_path: Path
+) -> None:
+    spent = Spent(0, 0, 8000, 0)
+    path = write(tmp_path / "h.jsonl", [reply(spent, at=time.time(), branch=DATA_BRANCH,
+                                              one_hour=3000)])  # fmt: skip
+    assert cli("metrics", "ingest", str(path)).code == 0
+    with Orchestrator(repo) as orch, orch.store.transaction() as tx:
+        assert [(u.cache_write_tokens, u.cache_write_1h_tokens) for u in tx.usage(SPEC)] == [
+            (8000, 3000)]  # fmt: skip
+    # sonnet 4.5: 5-minute writes 3.75, 1-hour writes 6.00 per million
+    expected = (5000 * 3.75 + 3000 * 6.0) / 1_000_000
+    assert round(shown(cli, SPEC)["total"]["cost"], 9) == round(expected, 9)

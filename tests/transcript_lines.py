@@ -36,13 +36,15 @@ def reply(
     cwd: str = "/work/repo",
     message_id: str | None = None,
     request_id: str | None = None,
+    one_hour: int = 0,
 ) -> dict[str, Any]:
-    """One assistant line."""
+    """One assistant line (``one_hour`` of its cache writes 1-hour ones)."""
     usage = {"input_tokens": spent.input, "cache_creation_input_tokens": spent.cache_write,
              "cache_read_input_tokens": spent.cache_read, "output_tokens": spent.output,
              "service_tier": "standard",
-             "cache_creation": {"ephemeral_1h_input_tokens": 0,
-                                "ephemeral_5m_input_tokens": spent.cache_write}}  # fmt: skip
+             "cache_creation": {"ephemeral_1h_input_tokens": one_hour,
+                                "ephemeral_5m_input_tokens": spent.cache_write - one_hour},
+             }  # fmt: skip
     line: dict[str, Any] = {
         "parentUuid": str(uuid.uuid4()), "isSidechain": False, "userType": "external",
         "cwd": cwd, "sessionId": session, "version": "2.1.330", "type": "assistant",
