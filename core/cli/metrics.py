@@ -51,13 +51,11 @@ def make_group() -> typer.Typer:
     )
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
-
-
 def _row(row: CostRow) -> list[object]:
+    from ..metrics_report import money
+
     t = row.tokens
-    cost = _money(row.cost) + (f" (+{row.unpriced} unpriced)" if row.unpriced else "")
+    cost = money(row.cost) + (f" (+{row.unpriced} unpriced)" if row.unpriced else "")
     return [row.key, f"{t.messages:,}", f"{t.input_tokens:,}", f"{t.output_tokens:,}",
             f"{t.cache_write_tokens:,}", f"{t.cache_read_tokens:,}", cost]  # fmt: skip
 
