@@ -51,6 +51,62 @@ class MergeResult(NamedTuple):
     error: str | None = None
 
 
+class ConflictStage(NamedTuple):
+    """One side of a conflicted file in the merge's index: 1 the merge base, 2 ours,
+    3 theirs (a side that deleted the file has no stage)."""
+
+    stage: int
+    mode: str
+    blob: str
+
+
+class ConflictedFile(NamedTuple):
+    path: str
+    stages: tuple[ConflictStage, ...]
+    #: git's conflict types for it: ``content``, ``modify/delete``, ``rename/delete``...
+    kinds: tuple[str, ...]
+    #: git's own messages about it
+    messages: tuple[str, ...]
+    #: the file as the merge left it, conflict markers and all; None when it is not in
+    #: the merged tree, or is binary, not UTF-8 or too large to show
+    merged: str | None
+
+
+class MergeDetail(NamedTuple):
+    """An in-memory merge read back: the conflicted files and what the merge made of them."""
+
+    conflicted: bool
+    #: the merged tree (in objects thrown away afterwards); None when git could not merge
+    tree: str | None
+    files: list[ConflictedFile]
+    error: str | None = None
+
+
+class PatchCheck(NamedTuple):
+    """A patch applied to a commit in memory, and the result merged with another."""
+
+    applies: bool
+    #: why the patch does not apply, or why the result could not be merged
+    error: str | None
+    #: the merge of the patched commit with the other side; None when there was none
+    merge: MergeResult | None
+
+
+class MergeSequence(NamedTuple):
+    """Commits merged one after another in memory, up to the first that conflicted."""
+
+    #: the commits merged so far, the first one included
+    merged: list[str]
+    #: the tree of the last clean merge
+    tree: str
+    #: the commit that conflicted (or could not be merged); None when all merged
+    stopped_at: str | None
+    #: the files it conflicted in
+    files: list[str]
+    #: why git could not merge ``stopped_at`` at all
+    error: str | None = None
+
+
 class HookSettings(NamedTuple):
     """What the installed repository hooks need to know.
 
@@ -73,6 +129,7 @@ class HookState(NamedTuple):
 
 
 __all__ = [
-    "WORKTREE_ADD_LOCK", "BranchTip", "CommitInfo", "HookSettings", "HookState", "MergeResult",
+    "WORKTREE_ADD_LOCK", "BranchTip", "CommitInfo", "ConflictStage", "ConflictedFile",
+    "HookSettings", "HookState", "MergeDetail", "MergeResult", "MergeSequence", "PatchCheck",
     "WorktreeEntry",
 ]  # fmt: skip

@@ -11,7 +11,7 @@ method names: run them against your implementation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
@@ -24,7 +24,10 @@ if TYPE_CHECKING:
         CommitInfo,
         HookSettings,
         HookState,
+        MergeDetail,
         MergeResult,
+        MergeSequence,
+        PatchCheck,
         WorktreeEntry,
     )
 
@@ -153,6 +156,54 @@ class VCS(Protocol):
         :param attributes_from: the commit whose ``.gitattributes`` every merge uses
             (default: each pair's first commit).
         """
+
+    def merge_detail(
+        self,
+        ours: str,
+        theirs: str,
+        *,
+        attributes_from: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        max_bytes: int = ...,
+    ) -> MergeDetail:
+        """Merge two commits in memory and read back each conflicted file: its stages,
+        git's conflict types and messages, and its merged text with conflict markers.
+
+        :param labels: commit id -> the name the conflict markers give that side.
+        :param max_bytes: a merged file larger than this is not read back.
+        """
+
+    def blob_text(self, blob: str, *, max_bytes: int = ...) -> str | None:
+        """A blob's text; None when it is binary, not UTF-8, too large or unknown."""
+
+    def blame(
+        self, base: str | None, tip: str, path: str, start: int, end: int
+    ) -> list[str | None]:
+        """For lines ``start``..``end`` (1-based) of ``path`` at ``tip``, the commit in
+        ``base..tip`` that last changed each; None where the line is older."""
+
+    def patch_paths(self, patch: str) -> list[str]:
+        """The files a patch changes; raises ``OrchestratorError`` when it is not a text
+        patch that edits files in place (binary, symbolic links, renames refused)."""
+
+    def merge_with_patch(
+        self, ours: str, patch: str, theirs: str, *, attributes_from: str | None = None
+    ) -> PatchCheck:
+        """Apply ``patch`` to ``ours`` in memory and merge the result with ``theirs``."""
+
+    def apply_patch(self, worktree: Path, patch: str, *, message: str | None = None) -> str | None:
+        """Apply ``patch`` in ``worktree`` (refused, nothing changed, when it does not
+        apply cleanly there); commit it with ``message`` when given and return the commit."""
+
+    def merge_sequence(
+        self,
+        heads: Sequence[str],
+        *,
+        attributes_from: str | None = None,
+        into: Path | None = None,
+    ) -> MergeSequence:
+        """Merge ``heads[1:]`` one by one into ``heads[0]`` in memory, stopping at the
+        first conflict; with ``into``, write the combined files into that directory."""
 
     def recover_interrupted_merge(self) -> bool:
         """Undo what a killed :meth:`merge_commit` left in the working tree; True if there

@@ -28,11 +28,11 @@ from claude_orchestrator.protocols import PluginContext, Register
 
 from .git_hooks import GitHooks
 from .git_merge import GitMerge
+from .git_merge_content import GitMergeContent
 from .git_merge_tree import (
     MAX_MERGE_JOBS,
     SCRATCH_ATTRIBUTES,
     SCRATCH_OBJECTS,
-    GitMergeTree,
     merge_jobs,
 )
 from .git_run import (
@@ -51,7 +51,7 @@ def register_vcs(register: Register) -> None:
     register("git", GitVCS.from_context, description="git (GitPython; merge-tree for conflicts)")
 
 
-class GitVCS(GitWorktrees, GitMergeTree, GitMerge, GitHooks):
+class GitVCS(GitWorktrees, GitMergeContent, GitMerge, GitHooks):
     """A :class:`~claude_orchestrator.protocols_vcs.VCS` for the repository at ``root``."""
 
     @classmethod
