@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     )
     from .metrics_prices import PriceTable
     from .metrics_transcript import Reply
-    from .models import Event, Usage
+    from .models import Event, PullRequest, Usage
 
 #: events read per page
 PAGE = 10_000
@@ -276,9 +276,13 @@ def costs(
     if spec_id is not None:
         spec_id = orch.feature(spec_id).spec_id  # checked before anything is read
     charged = [a for a in attributed(orch, spec_id) if start is None or a.at >= start]
-    specs = _specs(orch, spec_id)
-    events = [e for spec in specs for e in events_of(orch, spec)]
-    prs = [p for spec in specs for p in orch.store.list_pull_requests(spec)]
+    events: list[Event] = []
+    prs: list[PullRequest] = []
+    if by == "pr":  # only the PR grouping reads the events (which PR merged which task)
+        charged_specs = {a.usage.spec_id for a in charged}
+        specs = [s for s in _specs(orch, spec_id) if s in charged_specs]
+        events = [e for spec in specs for e in events_of(orch, spec)]
+        prs = [p for spec in specs for p in orch.store.list_pull_requests(spec)]
     rows, total, unknown = rollup(charged, by, events, prs)
     return CostReport(by, spec_id, start, rows, total, unknown, PRICES_DATE)
 
