@@ -73,14 +73,22 @@ def conflict_detected(
     )
 
 
-def conflict_resolved(spec_id: str, role: str, conflict_id: int, notes: str) -> NewEvent:
+def conflict_resolved(
+    spec_id: str,
+    role: str,
+    conflict_id: int,
+    notes: str,
+    pair: tuple[str, str] | None = None,
+) -> NewEvent:
+    """A conflict resolved by hand; ``pair`` (branch, other branch) for one a scan found,
+    so that whatever follows the pair (notifications) sees it end."""
+    metadata: dict[str, object] = {"conflict_id": conflict_id}
+    if pair is not None:
+        metadata |= {"branch": pair[0], "other_branch": pair[1]}
     return NewEvent(
-        spec_id,
-        role,
-        "conflict_resolved",
-        f"conflict #{conflict_id} resolved: {notes}",
-        metadata={"conflict_id": conflict_id},
-    )
+        spec_id, role, "conflict_resolved", f"conflict #{conflict_id} resolved: {notes}",
+        metadata=metadata,
+    )  # fmt: skip
 
 
 def scan_conflict_detected(spec_id: str, found: FoundConflict, conflict_id: int) -> NewEvent:

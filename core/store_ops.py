@@ -118,7 +118,10 @@ def resolve_conflict(tx: StoreTransaction, conflict_id: int, notes: str) -> tupl
     if conflict.resolved:
         raise domain.conflict_already_resolved(conflict_id)
     closed = close_conflict(tx, conflict, notes)
-    new = domain.conflict_resolved(conflict.spec_id, conflict.role, conflict_id, notes)
+    pair = None
+    if conflict.branch and conflict.other_branch:
+        pair = (conflict.branch, conflict.other_branch)
+    new = domain.conflict_resolved(conflict.spec_id, conflict.role, conflict_id, notes, pair)
     return closed, tx.append(new)
 
 

@@ -230,6 +230,22 @@ def test_once_per_state_change_never_per_poll(rig: Rig) -> None:
     assert rig.after(3) == ["the guard refused a call of implementor-data"] * 2
 
 
+def test_a_scan_conflict_resolved_by_hand_and_found_again_is_news_again(rig: Rig) -> None:
+    """``events resolve-conflict`` on a conflict a scan found ends the pair's state, as
+    the scan's own resolution does: the next scan that finds it again notifies."""
+    from claude_orchestrator.models import FoundConflict
+
+    data, api = (f"feature/{SPEC}/impl-{a}" for a in ("data", "api"))
+    found = FoundConflict("implementor-data", data, None, api, ["src/a.py"], "warning")
+    opened, _, events = rig.orch.store.record_scan(SPEC, [(data, api)], [found])
+    rig.orch.notify(*events)
+    assert rig.after(3) == [f"warning conflict in {SPEC}"]
+    rig.orch.resolve_conflict(opened[0].id, "merged by hand")
+    _, _, events = rig.orch.store.record_scan(SPEC, [(data, api)], [found])
+    rig.orch.notify(*events)
+    assert rig.after(3) == [f"warning conflict in {SPEC}"]
+
+
 def test_routing_twice_queues_nothing_twice(rig: Rig) -> None:
     """A process killed after routing but before its cursor moved routes the batch again."""
     rig.event("agent_waiting", "Q")
