@@ -204,6 +204,16 @@ def command_line(
     ]
 
 
+def _remove_home(home: str, tries: int = 50) -> None:
+    """Remove a HOME folder something may still be writing in (for up to 5 s)."""
+    for _ in range(tries):
+        if not os.path.exists(home):
+            return
+        shutil.rmtree(home, ignore_errors=True)
+        time.sleep(0.1)
+    shutil.rmtree(home)  # still there: say why
+
+
 def run_claude(
     cwd: Path,
     settings: Path,
@@ -224,7 +234,10 @@ def run_claude(
     # one turn per scripted call, one for the final answer, one to spare
     turns = len(fake.tool_calls) + 2
     command = [*command_line(claude, settings, prompt, turns), *args]
-    with tempfile.TemporaryDirectory(prefix="claude-home-") as home:
+    # ignore_cleanup_errors: something the CLI left behind (a hook's detached process,
+    # the CLI's own background writer) may still be writing in HOME when it is removed;
+    # _remove_home then tries again once it has finished
+    with tempfile.TemporaryDirectory(prefix="claude-home-", ignore_cleanup_errors=True) as home:
         full_env = {
             "PATH": os.environ.get("PATH", os.defpath),
             "HOME": home,
@@ -254,6 +267,7 @@ def run_claude(
             kill_tree(proc.pid)
             stdout, stderr = proc.communicate()
         seconds = time.monotonic() - started
+    _remove_home(home)
     output = parse_output(stdout)
     steps = [step(fake, i, output) for i in range(len(fake.tool_calls))]
     return ClaudeRun(
