@@ -39,7 +39,8 @@ class Failed(NamedTuple):
     channel: str
     kind: str
     attempts: int
-    status: str
+    #: the receiver's last HTTP status; None when none answered (a timeout, a program)
+    status: int | None
     error: str
     title: str
     key: str
@@ -98,8 +99,7 @@ def failed(orch: Wiring) -> list[Failed]:
     rows = []
     for row in dead_letters(orch.store):
         title = Message.from_json(row.payload).title
-        status = "-" if row.last_status is None else str(row.last_status)
-        rows.append(Failed(row.id, row.channel, row.kind, row.attempts, status,
+        rows.append(Failed(row.id, row.channel, row.kind, row.attempts, row.last_status,
                            row.last_error or "", title, row.key))  # fmt: skip
     return rows
 

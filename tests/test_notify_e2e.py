@@ -298,7 +298,7 @@ def test_a_404_is_dead_at_once_and_retry_sends_it_again(hook: Hook) -> None:
     time.sleep(0.3)
     assert len(hook.receiver.requests) == 1  # not retried
     (failed,) = hook.run("notify", "failed", "--json").json()
-    assert (failed["status"], failed["attempts"], failed["channel"]) == ("404", 1, "hook")
+    assert (failed["status"], failed["attempts"], failed["channel"]) == (404, 1, "hook")
     assert "HTTP 404" in failed["error"] and failed["title"] == "implementor-data is blocked"
     listed = hook.run("notify", "failed").out
     assert str(failed["id"]) in listed and "404" in listed

@@ -197,7 +197,8 @@ def register_channels(notify: typer.Typer) -> None:
 
         rows = notify_admin.failed(orch(db))
         text = table(["id", "channel", "kind", "attempts", "status", "error", "title"],
-                     [[str(r.id), r.channel, r.kind, str(r.attempts), r.status, r.error, r.title]
+                     [[str(r.id), r.channel, r.kind, str(r.attempts),
+                       "-" if r.status is None else str(r.status), r.error, r.title]
                       for r in rows]) if rows else "no failed notifications"  # fmt: skip
         emit(as_json, [r.to_dict() for r in rows], text)
 
