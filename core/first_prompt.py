@@ -43,6 +43,8 @@ class Agent(NamedTuple):
 
 def owner(config: Config, task: TaskLine) -> str | None:
     """The area whose task this is, None when no single area claims it."""
+    if task.area is not None:  # assigned: ``[@area]`` (``assign --apply``)
+        return task.area
     text = task.description
     claims = {
         a for a in config.areas if re.search(rf"(?<![\w-]){re.escape(a)}(?![\w-])", text, re.I)

@@ -11,7 +11,8 @@ The file is split into lines at ``\\n`` only; a ``\\r`` just before the ``\\n`` 
 to the line ending, and a UTF-8 byte order mark (``\\ufeff``) at the very start of the
 text is ignored when reading line 1. A *task line* is, from the start of the line::
 
-    [indent] marker SP "[" box "]" SP id [":"] [SP "[P]"] [SP "[" story "]"] [SP description]
+    [indent] marker SP "[" box "]" SP id [":"] [SP "[P]"] [SP "[" story "]"] [SP "[@" area "]"]
+        [SP description]
 
 - ``indent``: any number of spaces and tabs (nested lists are fine);
 - ``marker``: ``-``, ``*`` or ``+`` (bullets), or 1 to 9 digits followed by ``.`` or
@@ -21,11 +22,18 @@ text is ignored when reading line 1. A *task line* is, from the start of the lin
 - ``id``: ``T`` followed by 3 to 6 ASCII digits (``T001``), optionally followed by a
   colon (``T008: description``), then white space or the end of the line;
 - ``[P]``: optional, the task may run in parallel with others;
-- ``story``: optional user-story tag, ``US`` and digits (``[US1]``); ``[P]`` and the
-  story tag may come in either order, each at most once;
+- ``story``: optional user-story tag, ``US`` and digits (``[US1]``);
+- ``[@area]``: optional, the implementor area the task is assigned to (``[@data]`` is
+  ``implementor-data``'s; ``assign --apply`` writes it, see :func:`set_areas`): an area
+  name as ``init-feature`` accepts it (lowercase letters and digits, single ``-``
+  between them, starting with a letter, at most 40 characters). ``[P]``, the story tag
+  and the area tag may come in any order, each at most once; a second one of a kind,
+  and everything after it, is description;
 - ``description``: the rest of the line, surrounding white space removed (may be empty).
 
-Example: ``- [ ] T012 [P] [US1] Create User model in src/models/user.py``.
+Example: ``- [ ] T012 [P] [US1] Create User model in src/models/user.py``, and assigned:
+``- [ ] T012 [P] [US1] [@data] Create User model in src/models/user.py``. spec-kit reads
+the extra bracket tag as part of the description, so the file stays a spec-kit task list.
 
 Everything else is not a task: headings, prose, blank lines, ordinary checklist items
 without a task id (``- [ ] write docs``), list items without a checkbox (spec-kit's
@@ -78,6 +86,7 @@ __all__ = [
     "checkbox_states",
     "derive_task_state",
     "parse_tasks",
+    "set_areas",
     "set_checkboxes",
     "source_state",
     "write_tasks",
@@ -90,7 +99,12 @@ _TASK_RE = re.compile(
     rf"(?P<head>[ \t]*{_MARKER}[ \t]+\[)(?P<box>[ xX])\][ \t]+(?P<id>T[0-9]{{3,6}}):?"
     r"(?=\s|$)(?P<rest>.*)"
 )
-_TAG_RE = re.compile(r"[ \t]+\[(?:(?P<parallel>P)|(?P<story>US[0-9]{1,6}))\](?=\s|$)")
+_TAG_RE = re.compile(
+    r"[ \t]+\[(?:(?P<parallel>P)|(?P<story>US[0-9]{1,6})"
+    r"|@(?P<area>[a-z][a-z0-9]{0,39}(?:-[a-z0-9]{1,39}){0,20}))\](?=\s|$)"
+)
+#: the longest area name (``validate.AREA_MAX``; not imported: the hook path reads tasks)
+_AREA_MAX = 40
 _ATTEMPT_RE = re.compile(
     rf"[ \t]*(?P<marker>{_MARKER})?(?P<gap1>[ \t]*)(?P<box>\[[^\]]{{0,3}}\])"
     r"(?P<gap2>[ \t]*)(?P<tags>(?:\[[^\]]*\][ \t]*)*)(?P<id>[Tt][0-9]\w*)"
@@ -109,6 +123,8 @@ class TaskLine(NamedTuple):
     parallel: bool
     story: str | None
     description: str
+    #: the area of its ``[@area]`` tag (assigned to ``implementor-<area>``), or None
+    area: str | None = None
 
 
 class TasksFile(NamedTuple):
@@ -119,6 +135,8 @@ class TasksFile(NamedTuple):
 class _Found(NamedTuple):
     task: TaskLine
     box_offset: int
+    #: where the tags end (an area tag is inserted there)
+    tags_offset: int
 
 
 def _lines(text: str) -> Iterator[tuple[int, int, str]]:
@@ -220,6 +238,7 @@ def _scan(text: str) -> tuple[list[_Found], list[tuple[int, str]]]:
         first_line[task_id] = number
         parallel = False
         story: str | None = None
+        area: str | None = None
         rest = m["rest"]
         pos = 0
         while (tag := _TAG_RE.match(rest, pos)) is not None:
@@ -227,6 +246,8 @@ def _scan(text: str) -> tuple[list[_Found], list[tuple[int, str]]]:
                 parallel = True
             elif tag["story"] and story is None:
                 story = tag["story"]
+            elif tag["area"] and area is None and len(tag["area"]) <= _AREA_MAX:
+                area = tag["area"]
             else:
                 break
             pos = tag.end()
@@ -237,8 +258,9 @@ def _scan(text: str) -> tuple[list[_Found], list[tuple[int, str]]]:
             parallel=parallel,
             story=story,
             description=rest[pos:].strip(),
+            area=area,
         )
-        found.append(_Found(task, start + m.end("head")))
+        found.append(_Found(task, start + m.end("head"), start + m.start("rest") + pos))
     return found, problems
 
 
@@ -269,6 +291,39 @@ def set_checkboxes(text: str, states: Mapping[str, bool]) -> tuple[str, list[str
         chars[item.box_offset] = "x" if want else " "
         changed.append(item.task.task_id)
     return ("".join(chars) if chars is not None else text), changed
+
+
+def set_areas(text: str, areas: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Assign the tasks named in ``areas`` (task id -> area): write ``[@area]`` after the
+    task's tags (its id, ``[P]`` and story tag), before its description.
+
+    A task that has an area tag already keeps it (nothing is rewritten: assigning again
+    changes nothing); ids not in the file are ignored. Every other character, line
+    endings included, is kept.
+
+    :returns: the new text and the ids that got a tag, in file order.
+    :raises ValueError: for an area that the tag cannot hold (see the module docstring).
+    """
+    inserts: list[tuple[int, str]] = []
+    changed: list[str] = []
+    for item in _scan(text)[0]:
+        area = areas.get(item.task.task_id)
+        if area is None or item.task.area is not None:
+            continue
+        tag = f" [@{area}]"
+        if len(area) > _AREA_MAX or (m := _TAG_RE.match(tag)) is None or m["area"] != area:
+            raise ValueError(f"{area!r} is not an area name")
+        inserts.append((item.tags_offset, tag))
+        changed.append(item.task.task_id)
+    if not inserts:
+        return text, []
+    pieces: list[str] = []
+    last = 0
+    for offset, tag in inserts:
+        pieces += [text[last:offset], tag]
+        last = offset
+    pieces.append(text[last:])
+    return "".join(pieces), changed
 
 
 def write_tasks(path: Path, text: str) -> None:

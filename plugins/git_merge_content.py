@@ -285,6 +285,9 @@ class GitMergeContent(GitMergeTree):
         refused, nothing changed, when a file it touches has changes of its own), then
         commit it with ``message`` when given: the new commit's id, else None."""
         where = str(worktree)
+        paths = self.patch_paths(patch)
+        # a file saved unchanged (or copied in) looks changed until the index is refreshed
+        self.run("-C", where, "update-index", "-q", "--refresh", check=False)
         check = self.run("-C", where, "apply", "--index", "--check", "-", input=patch, check=False)
         if check.returncode != 0:
             detail = (check.stderr.strip().splitlines() or ["the patch does not apply"])[-1]
@@ -293,7 +296,7 @@ class GitMergeContent(GitMergeTree):
         self.run("-C", where, "apply", "--index", "-", input=patch)
         if message is None:
             return None
-        self.run("-C", where, "commit", "-q", "-m", message)
+        self.run("-C", where, "commit", "-q", "-m", message, "--", *paths)  # nothing else staged
         return self.run("-C", where, "rev-parse", "HEAD").stdout.strip()
 
     def merge_sequence(

@@ -38,6 +38,7 @@ from . import (
     hooks,
     metrics,
     notify,
+    plan,
     project,
     prs,
     team,
@@ -98,6 +99,7 @@ def make_app() -> typer.Typer:
     tracking.register(events_app)
     events.register_export(events_app)
     workflow.register(app)
+    plan.register(app)
     project.register_generate(app)
     workflow.register_tests(app)
     prs.register(app)
